@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { baseConfigShape, env, parseConfig } from '@wikimonitor/service-kit';
+import { kafkaConfigShape, DEFAULT_TOPICS } from '@wikimonitor/kafka';
+import { telemetryConfigShape } from '@wikimonitor/telemetry';
+
+export const DEFAULT_STREAM_URL = 'https://stream.wikimedia.org/v2/stream/recentchange';
+export const DEFAULT_CHECKPOINT_TOPIC = 'wiki.producer.checkpoints';
+export const DEFAULT_MAX_IN_FLIGHT = 20_000;
+
+export const producerConfigSchema = z.object({
+  ...baseConfigShape,
+  ...kafkaConfigShape,
+  ...telemetryConfigShape,
+  SCHEMA_REGISTRY_URL: env.url('http://127.0.0.1:8081/apis/ccompat/v7'),
+  SCHEMA_REGISTRY_USERNAME: env.optionalString(),
+  SCHEMA_REGISTRY_PASSWORD: env.optionalString(),
+  /** EventStreams URL (any stream of recentchange shape). */
+  SSE_URL: env.url(DEFAULT_STREAM_URL),
+  /** First start only (no checkpoint yet): ISO-8601 or epoch ms passed as `since`. */
+  SSE_SINCE: env.optionalString(),
+  /** Reconnect when no byte arrived for this long (a silently stalled connection). */
+  SSE_IDLE_TIMEOUT_MS: env.int(60_000, { min: 1000 }),
+  SSE_RECONNECT_INITIAL_MS: env.int(1_000, { min: 10 }),
+  SSE_RECONNECT_MAX_MS: env.int(60_000, { min: 100 }),
+  /** Wikimedia's User-Agent policy asks for a way to contact the operator. */
+  USER_AGENT_CONTACT: env.string('https://github.com/wikimonitor/wikimonitor; ops@wikimonitor.invalid'),
+  OUTPUT_TOPIC: env.string(DEFAULT_TOPICS.raw),
+  DLQ_TOPIC: env.string(DEFAULT_TOPICS.dlq),
+  CHECKPOINT_TOPIC: env.string(DEFAULT_CHECKPOINT_TOPIC),
+  /** Key of this producer's position in the checkpoint topic (default: the stream URL). */
+  CHECKPOINT_KEY: env.optionalString(),
+  CHECKPOINT_INTERVAL_MS: env.int(500, { min: 50 }),
+  /** Resume from the checkpoint on start (false = start at the stream's live end or SSE_SINCE). */
+  RESUME: env.bool(true),
+  /** Events read from the stream but not yet acknowledged by Kafka; reading pauses at this bound. */
+  MAX_IN_FLIGHT: env.int(DEFAULT_MAX_IN_FLIGHT, { min: 1 }),
+  PROVISION_TOPICS: env.bool(true),
+  TOPIC_PARTITIONS: env.int(6, { min: 1 }),
+  TOPIC_REPLICATION_FACTOR: env.int(1, { min: 1 }),
+  /** librdkafka tuning, chosen by bench/producer. */
+  PRODUCER_LINGER_MS: env.int(20, { min: 0 }),
+  PRODUCER_COMPRESSION: env.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd'], 'lz4'),
+  PRODUCER_BATCH_MESSAGES: env.int(10_000, { min: 1 }),
+});
+
+export type ProducerConfig = z.output<typeof producerConfigSchema>;
+
+export function loadConfig(source: Record<string, string | undefined>): ProducerConfig {
+  return parseConfig(producerConfigSchema, source);
+}

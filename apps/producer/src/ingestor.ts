@@ -1,0 +1,178 @@
+import type { WikiChange } from '@wikimonitor/contracts';
+import { type SseEvent, changeKey, normalizeRecentChangeText, parseStreamPositions } from '@wikimonitor/domain';
+import { type KafkaProducer, type OutgoingRecord, deadLetterRecord } from '@wikimonitor/kafka';
+import { type Logger, backoffDelay, describeError, isRetriable, sleep } from '@wikimonitor/service-kit';
+import { type Tracer, SpanStatusCode, injectTraceHeaders, startPublishSpan, trace, context } from '@wikimonitor/telemetry';
+import { AckTracker } from './ack-tracker';
+import type { ProducerMetrics } from './metrics';
+
+export interface IngestorDeps {
+  producer: Pick<KafkaProducer, 'send'>;
+  encode: (change: WikiChange) => Buffer;
+  log: Logger;
+  metrics: ProducerMetrics;
+  topic: string;
+  dlqTopic: string;
+  /** The stream URL, recorded as the dead letter's source. */
+  sourceUrl: string;
+  maxInFlight: number;
+  /** Null when tracing is off: no span work at all on the hot path. */
+  tracer: Tracer | null;
+}
+
+/**
+ * Turns SSE events into Kafka records. Every event ends as published, dead-lettered or dropped
+ * (canary); none is lost: delivery failures are retried (retriable) or dead-lettered with the raw
+ * bytes, and a dead letter that cannot be written is retried until it is. The ack tracker yields the
+ * resume position that covers only finished events.
+ */
+export function createIngestor(deps: IngestorDeps) {
+  const { log, metrics } = deps;
+  const tracker = new AckTracker<string>();
+  let inFlight = 0;
+  let waiters: Array<() => void> = [];
+  let drainWaiters: Array<() => void> = [];
+  let stopping = false;
+
+  const release = () => {
+    inFlight--;
+    metrics.queueDepth.set(inFlight);
+    if (inFlight < deps.maxInFlight && waiters.length) {
+      const w = waiters;
+      waiters = [];
+      w.forEach((f) => f());
+    }
+    if (inFlight === 0 && drainWaiters.length) {
+      const w = drainWaiters;
+      drainWaiters = [];
+      w.forEach((f) => f());
+    }
+  };
+
+  /** Sends until acknowledged; retriable failures back off and try again (bounded only by shutdown). */
+  async function deliver(record: OutgoingRecord): Promise<'ok' | Error> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await deps.producer.send(record);
+        return 'ok';
+      } catch (err) {
+        const { code } = describeError(err);
+        metrics.failed.inc({ code });
+        if (!isRetriable(err)) return err as Error;
+        if (attempt % 10 === 0) log.warn({ attempt, err: (err as Error).message, topic: record.topic }, 'delivery failed, retrying');
+        await sleep(backoffDelay(attempt, { initialMs: 100, maxMs: 5_000 }));
+      }
+    }
+  }
+
+  async function deadLetter(ev: SseEvent, error: { code: string; message: string }, attempts: number): Promise<void> {
+    const record = deadLetterRecord(deps.dlqTopic, {
+      sourceTopic: deps.sourceUrl,
+      sourceOffset: ev.lastEventId || undefined,
+      value: Buffer.from(ev.data, 'utf8'),
+      headers: ev.lastEventId ? { 'sse.id': ev.lastEventId } : {},
+      error,
+      attempts,
+      app: 'producer',
+    });
+    for (let attempt = 0; ; attempt++) {
+      const r = await deliver(record);
+      if (r === 'ok') break;
+      log.error({ err: r.message, attempt }, 'dead letter not accepted, retrying');
+      await sleep(backoffDelay(attempt, { initialMs: 500, maxMs: 10_000 }));
+    }
+    metrics.deadLettered.inc({ code: error.code });
+    log.warn({ code: error.code, reason: error.message, sseId: ev.lastEventId }, 'event dead-lettered');
+  }
+
+  function updatePosition(id: string): void {
+    for (const p of parseStreamPositions(id) ?? []) {
+      const labels = { upstream_topic: p.topic, upstream_partition: String(p.partition) };
+      if (p.offset !== undefined) metrics.position.set({ ...labels, kind: 'offset' }, p.offset);
+      if (p.timestamp !== undefined) metrics.position.set({ ...labels, kind: 'timestamp' }, p.timestamp);
+    }
+  }
+
+  async function process(ev: SseEvent, receivedTime: number, seq: number): Promise<void> {
+    try {
+      if (ev.type === 'error') {
+        metrics.streamErrors.inc();
+        log.warn({ data: ev.data.slice(0, 500) }, 'stream sent an error event');
+        return;
+      }
+      const n = normalizeRecentChangeText(ev.data, { receivedTime, sseId: ev.lastEventId || null });
+      if (n.kind === 'canary') {
+        metrics.canaries.inc();
+        return;
+      }
+      if (n.kind === 'invalid') {
+        await deadLetter(ev, { code: ev.data.trimStart().startsWith('{') || ev.data.trimStart().startsWith('[') ? 'INVALID_EVENT' : 'NOT_JSON', message: n.reason }, 1);
+        return;
+      }
+      const change = n.change;
+      metrics.lastEventTime.set(change.event_time / 1000);
+      let value: Buffer;
+      try {
+        value = deps.encode(change);
+      } catch (err) {
+        await deadLetter(ev, describeError(err), 1);
+        return;
+      }
+      const headers: Record<string, string> = {};
+      const span = deps.tracer ? startPublishSpan(deps.tracer, { topic: deps.topic, messageId: change.id }) : undefined;
+      if (span) injectTraceHeaders(headers, trace.setSpan(context.active(), span));
+      const r = await deliver({ topic: deps.topic, key: changeKey(change), value, headers, timestamp: change.event_time });
+      if (r === 'ok') {
+        metrics.published.inc();
+        metrics.publishLatency.observe((Date.now() - receivedTime) / 1000);
+        span?.end();
+      } else {
+        span?.setStatus({ code: SpanStatusCode.ERROR, message: r.message });
+        span?.end();
+        await deadLetter(ev, describeError(r), 1);
+      }
+    } catch (err) {
+      // Defensive: nothing above should throw; if it does, keep the event rather than lose it silently.
+      log.error({ err: (err as Error).message }, 'unexpected ingest failure; dead-lettering');
+      await deadLetter(ev, { code: 'INTERNAL', message: (err as Error).message }, 1);
+    } finally {
+      tracker.complete(seq);
+      release();
+    }
+  }
+
+  return {
+    /** Accepts one event; never throws. */
+    handle(ev: SseEvent, receivedTime: number): void {
+      metrics.received.inc();
+      metrics.lastReceiveTime.set(receivedTime / 1000);
+      if (ev.lastEventId) updatePosition(ev.lastEventId);
+      const seq = tracker.add(ev.lastEventId);
+      inFlight++;
+      metrics.queueDepth.set(inFlight);
+      void process(ev, receivedTime, seq);
+    },
+    /** Resolves when there is room for more events (bounded memory under a slow or absent broker). */
+    waitForCapacity(): Promise<void> {
+      if (inFlight < deps.maxInFlight || stopping) return Promise.resolve();
+      metrics.backpressure.inc();
+      return new Promise<void>((resolve) => waiters.push(resolve));
+    },
+    /** Resolves when every accepted event is finished. */
+    drain(): Promise<void> {
+      return inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => drainWaiters.push(resolve));
+    },
+    stop(): void {
+      stopping = true;
+      const w = waiters;
+      waiters = [];
+      w.forEach((f) => f());
+    },
+    /** Resume position covering only finished events (undefined before the first one). */
+    watermark: () => tracker.watermark(),
+    completed: () => tracker.completedCount(),
+    inFlight: () => inFlight,
+  };
+}
+
+export type Ingestor = ReturnType<typeof createIngestor>;

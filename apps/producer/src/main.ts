@@ -1,0 +1,32 @@
+import { telemetry } from './instrumentation';
+import { createLogger, describeError } from '@wikimonitor/service-kit';
+import { createProducerApp } from './app';
+import { loadConfig } from './config';
+
+const HELP = `producer: Wikimedia EventStreams (SSE) -> normalized Avro WikiChange records -> Kafka
+
+Usage: node dist/apps/producer/main.js [--help]
+Configured by environment variables (see apps/producer/README.md), e.g.
+  SSE_URL=https://stream.wikimedia.org/v2/stream/recentchange
+  KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092  SCHEMA_REGISTRY_URL=http://127.0.0.1:8081/apis/ccompat/v7
+  OUTPUT_TOPIC=wiki.raw.changes  DLQ_TOPIC=wiki.dlq  MAX_IN_FLIGHT=20000  HTTP_PORT=8080
+Endpoints: GET /healthz /readyz /metrics`;
+
+async function main(): Promise<number> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(HELP);
+    return 0;
+  }
+  const config = loadConfig(process.env);
+  const log = createLogger('producer', config.LOG_LEVEL);
+  const app = createProducerApp({ config, log, tracingEnabled: telemetry.enabled, finally: [() => telemetry.shutdown()] });
+  return app.service.done;
+}
+
+main()
+  .then((code) => process.exit(code))
+  .catch((err: unknown) => {
+    const e = describeError(err);
+    console.error(JSON.stringify({ level: 'fatal', service: 'producer', code: e.code, msg: e.message }));
+    process.exit(1);
+  });

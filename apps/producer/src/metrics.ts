@@ -1,0 +1,29 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export function createProducerMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    received: new Counter({ name: 'producer_events_received_total', help: 'SSE events received (message and error events)', registers }),
+    published: new Counter({ name: 'producer_events_published_total', help: 'Events acknowledged by Kafka (acks=all)', registers }),
+    failed: new Counter({ name: 'producer_events_failed_total', help: 'Delivery failures (each is retried or dead-lettered)', labelNames: ['code'] as const, registers }),
+    deadLettered: new Counter({ name: 'producer_events_dead_lettered_total', help: 'Events sent to the dead-letter topic', labelNames: ['code'] as const, registers }),
+    canaries: new Counter({ name: 'producer_canary_events_total', help: 'Canary events dropped', registers }),
+    streamErrors: new Counter({ name: 'producer_stream_error_events_total', help: 'SSE `event: error` messages from the server', registers }),
+    queueDepth: new Gauge({ name: 'producer_queue_depth_events', help: 'Events read and not yet acknowledged (bounded by MAX_IN_FLIGHT)', registers }),
+    publishLatency: new Histogram({
+      name: 'producer_publish_latency_seconds',
+      help: 'From SSE receipt to Kafka acknowledgement',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    reconnects: new Counter({ name: 'producer_sse_reconnects_total', help: 'SSE reconnects by reason', labelNames: ['reason'] as const, registers }),
+    connected: new Gauge({ name: 'producer_sse_connected', help: '1 while the SSE connection is open', registers }),
+    lastEventTime: new Gauge({ name: 'producer_last_event_timestamp_seconds', help: 'Event time (meta.dt) of the newest event received', registers }),
+    lastReceiveTime: new Gauge({ name: 'producer_last_receive_timestamp_seconds', help: 'Wall time the newest event was received', registers }),
+    position: new Gauge({ name: 'producer_sse_position', help: 'Current SSE position per upstream topic/partition (offset, or timestamp ms when the id has no offset)', labelNames: ['upstream_topic', 'upstream_partition', 'kind'] as const, registers }),
+    checkpointed: new Gauge({ name: 'producer_checkpoint_events', help: 'Events covered by the durable resume checkpoint since start', registers }),
+    backpressure: new Counter({ name: 'producer_backpressure_waits_total', help: 'Times reading paused because MAX_IN_FLIGHT was reached', registers }),
+  };
+}
+
+export type ProducerMetrics = ReturnType<typeof createProducerMetrics>;

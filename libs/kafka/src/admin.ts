@@ -1,0 +1,87 @@
+import { KafkaJS } from '@confluentinc/kafka-javascript';
+import { type Logger, WikiMonitorError, retry } from '@wikimonitor/service-kit';
+import type { KafkaConnection } from './config';
+
+export interface TopicSpec {
+  topic: string;
+  partitions: number;
+  replicationFactor: number;
+  configs?: Record<string, string>;
+}
+
+export type KafkaAdmin = KafkaJS.Admin;
+
+/** Promise-based admin client (the KafkaJS-compatible API is fine off the hot path). */
+export async function createAdmin(conn: KafkaConnection, log?: Logger): Promise<KafkaAdmin> {
+  const kafkaJS: KafkaJS.CommonConstructorConfig['kafkaJS'] = {
+    brokers: conn.bootstrapServers.split(','),
+    clientId: `${conn.clientId}-admin`,
+    logLevel: KafkaJS.logLevel.NOTHING,
+  };
+  if (conn.securityProtocol === 'ssl' || conn.securityProtocol === 'sasl_ssl') Object.assign(kafkaJS ?? {}, { ssl: true });
+  if (conn.securityProtocol.startsWith('sasl') && conn.saslUsername && conn.saslPassword) {
+    Object.assign(kafkaJS ?? {}, { sasl: { mechanism: (conn.saslMechanism ?? 'SCRAM-SHA-512').toLowerCase(), username: conn.saslUsername, password: conn.saslPassword } });
+  }
+  const kafka = new KafkaJS.Kafka({ kafkaJS });
+  return retry(
+    async () => {
+      // A failed connect leaves the client unusable ("connect has already been called"): use a fresh one.
+      const admin = kafka.admin();
+      try {
+        await admin.connect();
+        return admin;
+      } catch (err) {
+        throw new WikiMonitorError('DEPENDENCY_UNAVAILABLE', `Kafka admin at ${conn.bootstrapServers} unreachable: ${(err as Error).message}`, { retriable: true, cause: err });
+      }
+    },
+    {
+      attempts: conn.connectAttempts,
+      initialMs: 500,
+      maxMs: 10_000,
+      onRetry: (err, attempt, delay) => log?.warn({ attempt, delay, err: (err as Error).message }, 'Kafka admin not reachable yet, retrying'),
+    },
+  );
+}
+
+export interface ProvisionResult {
+  created: string[];
+  existing: string[];
+}
+
+/**
+ * Creates missing topics; verifies existing ones have at least the wanted partitions (a topic with
+ * fewer would silently cap parallelism and break key placement assumptions, so it is an error).
+ */
+export async function ensureTopics(admin: KafkaAdmin, specs: TopicSpec[], log?: Logger): Promise<ProvisionResult> {
+  const existing = new Set(await admin.listTopics());
+  const missing = specs.filter((s) => !existing.has(s.topic));
+  if (missing.length) {
+    try {
+      await admin.createTopics({
+        topics: missing.map((s) => ({
+          topic: s.topic,
+          numPartitions: s.partitions,
+          replicationFactor: s.replicationFactor,
+          configEntries: Object.entries(s.configs ?? {}).map(([name, value]) => ({ name, value })),
+        })),
+      });
+    } catch (err) {
+      // Another instance may have created it concurrently; verification below decides.
+      if (!/already exists/i.test((err as Error).message)) {
+        throw new WikiMonitorError('KAFKA_ADMIN_FAILED', `creating topics failed: ${(err as Error).message}`, { cause: err, retriable: true });
+      }
+    }
+  }
+  const present = specs.filter((s) => existing.has(s.topic));
+  if (present.length) {
+    const meta = await admin.fetchTopicMetadata({ topics: present.map((s) => s.topic) });
+    for (const t of meta) {
+      const spec = present.find((s) => s.topic === t.name);
+      if (spec && t.partitions.length < spec.partitions) {
+        throw new WikiMonitorError('TOPIC_MISMATCH', `topic ${t.name} has ${t.partitions.length} partitions, expected at least ${spec.partitions}`);
+      }
+    }
+  }
+  log?.info({ created: missing.map((s) => s.topic), existing: present.map((s) => s.topic) }, 'topics provisioned');
+  return { created: missing.map((s) => s.topic), existing: present.map((s) => s.topic) };
+}

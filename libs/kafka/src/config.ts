@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { env } from '@wikimonitor/service-kit';
+
+/** Kafka connection settings shared by every app (spread into the app's config schema). */
+export const kafkaConfigShape = {
+  KAFKA_BOOTSTRAP_SERVERS: env.string('127.0.0.1:9092'),
+  KAFKA_CLIENT_ID: env.optionalString(),
+  KAFKA_SECURITY_PROTOCOL: env.enum(['plaintext', 'ssl', 'sasl_plaintext', 'sasl_ssl'], 'plaintext'),
+  KAFKA_SASL_MECHANISM: env.enum(['SCRAM-SHA-256', 'SCRAM-SHA-512', 'PLAIN'], 'SCRAM-SHA-512'),
+  KAFKA_SASL_USERNAME: env.optionalString(),
+  KAFKA_SASL_PASSWORD: env.optionalString(),
+  KAFKA_SSL_CA_LOCATION: env.optionalString(),
+  /** Bounded start-up retries when the broker is not there yet. */
+  KAFKA_CONNECT_ATTEMPTS: env.int(10, { min: 1 }),
+};
+
+export const kafkaConfigSchema = z.object(kafkaConfigShape);
+export type KafkaConfigEnv = z.output<typeof kafkaConfigSchema>;
+
+export interface KafkaConnection {
+  bootstrapServers: string;
+  clientId: string;
+  securityProtocol: 'plaintext' | 'ssl' | 'sasl_plaintext' | 'sasl_ssl';
+  saslMechanism?: string;
+  saslUsername?: string;
+  saslPassword?: string;
+  sslCaLocation?: string;
+  connectAttempts: number;
+}
+
+/** Maps the parsed env settings to a connection description. */
+export function kafkaConnectionFromEnv(cfg: KafkaConfigEnv, defaultClientId: string): KafkaConnection {
+  return {
+    bootstrapServers: cfg.KAFKA_BOOTSTRAP_SERVERS,
+    clientId: cfg.KAFKA_CLIENT_ID ?? defaultClientId,
+    securityProtocol: cfg.KAFKA_SECURITY_PROTOCOL,
+    saslMechanism: cfg.KAFKA_SASL_MECHANISM,
+    saslUsername: cfg.KAFKA_SASL_USERNAME,
+    saslPassword: cfg.KAFKA_SASL_PASSWORD,
+    sslCaLocation: cfg.KAFKA_SSL_CA_LOCATION,
+    connectAttempts: cfg.KAFKA_CONNECT_ATTEMPTS,
+  };
+}
+
+/** librdkafka global properties for a connection (security included only when configured). */
+export function rdkafkaBaseConfig(conn: KafkaConnection): Record<string, string | number | boolean> {
+  const conf: Record<string, string | number | boolean> = {
+    'bootstrap.servers': conn.bootstrapServers,
+    'client.id': conn.clientId,
+    'security.protocol': conn.securityProtocol,
+    // Fail fast on a dead bootstrap list instead of hanging; callers retry with backoff.
+    'socket.connection.setup.timeout.ms': 10_000,
+    'reconnect.backoff.ms': 100,
+    'reconnect.backoff.max.ms': 5_000,
+    'log.connection.close': false,
+  };
+  if (conn.securityProtocol.startsWith('sasl')) {
+    conf['sasl.mechanisms'] = conn.saslMechanism ?? 'SCRAM-SHA-512';
+    if (conn.saslUsername) conf['sasl.username'] = conn.saslUsername;
+    if (conn.saslPassword) conf['sasl.password'] = conn.saslPassword;
+  }
+  if (conn.sslCaLocation) conf['ssl.ca.location'] = conn.sslCaLocation;
+  return conf;
+}

@@ -1,0 +1,204 @@
+import { KafkaConsumer, type LibrdKafkaError, type Message, type TopicPartitionOffset, type Assignment } from '@confluentinc/kafka-javascript';
+import { type Lifecycle, type Logger, WikiMonitorError, retry, sleep } from '@wikimonitor/service-kit';
+import { type KafkaConnection, rdkafkaBaseConfig } from './config';
+
+export type { Message } from '@confluentinc/kafka-javascript';
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+export interface BatchContext {
+  consumer: KafkaConsumer;
+  signal: AbortSignal;
+}
+
+export interface ConsumerRunnerOptions {
+  connection: KafkaConnection;
+  log: Logger;
+  groupId: string;
+  topics: string[];
+  /** Processes one batch. Throwing stops the runner with a fatal error unless `onError` handles it. */
+  handle: (batch: Message[], ctx: BatchContext) => Promise<void>;
+  /**
+   * `kafka`: the runner commits offset+1 of each partition's last record after a batch succeeds.
+   * `external`: the handler stores offsets elsewhere (a DB or a transaction); the runner never commits.
+   */
+  offsets: 'kafka' | 'external';
+  /** For `external` offsets: where each newly assigned partition should start (undefined = committed). */
+  positionsOnAssign?: (partitions: TopicPartition[]) => Promise<TopicPartitionOffset[]>;
+  /** Called after partitions are revoked (in-flight batch finished). */
+  onRevoke?: (partitions: TopicPartition[]) => Promise<void>;
+  batchSize?: number;
+  isolationLevel?: 'read_committed' | 'read_uncommitted';
+  fromBeginning?: boolean;
+  overrides?: Record<string, string | number | boolean>;
+  /** Fatal handler-error hook (e.g. stop the service). */
+  onFatal?: (err: unknown) => void;
+}
+
+export interface ConsumerRunner extends Lifecycle {
+  readonly consumer: KafkaConsumer;
+  assignments(): TopicPartition[];
+  /** Messages consumed since start (for metrics and tests). */
+  consumed(): number;
+}
+
+// Present in the JS API, missing from its type declarations.
+type KafkaConsumerExt = KafkaConsumer & {
+  incrementalAssign(assignments: Assignment[]): void;
+  incrementalUnassign(assignments: Assignment[]): void;
+  commitCb(offsets: TopicPartitionOffset[], cb: (err: LibrdKafkaError | null) => void): void;
+};
+
+const ERR_ASSIGN = -175;
+const ERR_REVOKE = -174;
+
+/**
+ * Consume loop on the callback API: batches of up to `batchSize`, the next batch only after the
+ * handler resolved (natural backpressure), offsets committed after success, rebalances applied
+ * between batches so a revoked partition's work is finished (and committed) before it moves.
+ */
+export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunner {
+  const { log } = opts;
+  const batchSize = opts.batchSize ?? 500;
+  const abort = new AbortController();
+  let running = false;
+  let connected = false;
+  let loop: Promise<void> | undefined;
+  let closed: Promise<void> | undefined;
+  let consumedCount = 0;
+  let assigned: TopicPartition[] = [];
+  let pendingRebalance: Promise<void> = Promise.resolve();
+  let busy: Promise<void> = Promise.resolve();
+
+  const consumer: KafkaConsumerExt = new KafkaConsumer(
+    {
+      ...rdkafkaBaseConfig(opts.connection),
+      'group.id': opts.groupId,
+      'enable.auto.commit': false,
+      'enable.auto.offset.store': false,
+      'partition.assignment.strategy': 'cooperative-sticky',
+      'isolation.level': opts.isolationLevel ?? 'read_committed',
+      'session.timeout.ms': 30_000,
+      'max.poll.interval.ms': 300_000,
+      'fetch.wait.max.ms': 100,
+      ...opts.overrides,
+      rebalance_cb: (err: LibrdKafkaError, assignment: Assignment[]) => {
+        // Apply rebalances after the in-flight batch so its offsets are committed by their owner.
+        pendingRebalance = busy.then(() => onRebalance(err, assignment)).catch((e) => {
+          log.error({ err: (e as Error).message }, 'rebalance handling failed');
+          opts.onFatal?.(e);
+        });
+      },
+    },
+    { 'auto.offset.reset': opts.fromBeginning === false ? 'latest' : 'earliest' },
+  ) as KafkaConsumerExt;
+  consumer.on('event.error', (err: LibrdKafkaError) => log.warn({ code: err.code, err: err.message }, 'consumer error (librdkafka retries)'));
+
+  async function onRebalance(err: LibrdKafkaError, assignment: Assignment[]): Promise<void> {
+    const tps = assignment.map((a) => ({ topic: a.topic, partition: a.partition }));
+    if (err.code === ERR_ASSIGN) {
+      let withPositions: Assignment[] = tps;
+      if (opts.positionsOnAssign && tps.length) {
+        const positions = await opts.positionsOnAssign(tps);
+        withPositions = tps.map((tp) => positions.find((p) => p.topic === tp.topic && p.partition === tp.partition) ?? tp);
+      }
+      consumer.incrementalAssign(withPositions);
+      assigned = [...assigned, ...tps];
+      log.info({ partitions: withPositions }, 'partitions assigned');
+    } else if (err.code === ERR_REVOKE) {
+      if (opts.onRevoke && tps.length) await opts.onRevoke(tps);
+      consumer.incrementalUnassign(assignment);
+      assigned = assigned.filter((a) => !tps.some((t) => t.topic === a.topic && t.partition === a.partition));
+      log.info({ partitions: tps }, 'partitions revoked');
+    } else {
+      log.error({ code: err.code, err: err.message }, 'rebalance error');
+    }
+  }
+
+  const consumeBatch = () =>
+    new Promise<Message[]>((resolve, reject) =>
+      consumer.consume(batchSize, (err, messages) => (err ? reject(err) : resolve(messages ?? []))),
+    );
+
+  const commit = (offsets: TopicPartitionOffset[]) =>
+    new Promise<void>((resolve, reject) =>
+      consumer.commitCb(offsets, (err) => (err ? reject(new WikiMonitorError('KAFKA_CONSUME_FAILED', `commit failed: ${err.message}`, { cause: err, retriable: true })) : resolve())),
+    );
+
+  async function runLoop(): Promise<void> {
+    while (running) {
+      await pendingRebalance;
+      let batch: Message[];
+      try {
+        batch = await consumeBatch();
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'consume failed, retrying');
+        await sleep(500, abort.signal);
+        continue;
+      }
+      if (!batch.length) continue;
+      let release!: () => void;
+      busy = new Promise<void>((r) => (release = r));
+      try {
+        await opts.handle(batch, { consumer, signal: abort.signal });
+        consumedCount += batch.length;
+        if (opts.offsets === 'kafka') {
+          const last = new Map<string, TopicPartitionOffset>();
+          for (const m of batch) last.set(`${m.topic}:${m.partition}`, { topic: m.topic, partition: m.partition, offset: m.offset + 1 });
+          await retry(() => commit([...last.values()]), { attempts: 5, initialMs: 200, maxMs: 2_000 });
+        }
+      } catch (err) {
+        running = false;
+        log.error({ err: err instanceof Error ? err.message : String(err) }, 'batch handler failed; consumer stops without committing');
+        opts.onFatal?.(err);
+      } finally {
+        release();
+      }
+    }
+  }
+
+  const connect = () =>
+    new Promise<void>((resolve, reject) =>
+      consumer.connect({ timeout: 10_000 }, (err) =>
+        err ? reject(new WikiMonitorError('DEPENDENCY_UNAVAILABLE', `Kafka at ${opts.connection.bootstrapServers} unreachable: ${err.message}`, { retriable: true, cause: err })) : resolve(),
+      ),
+    );
+
+  return {
+    name: `kafka-consumer(${opts.groupId})`,
+    consumer,
+    async start() {
+      await retry(connect, {
+        attempts: opts.connection.connectAttempts,
+        initialMs: 500,
+        maxMs: 10_000,
+        onRetry: (err, attempt, delay) => log.warn({ attempt, delay, err: (err as Error).message }, 'Kafka not reachable yet, retrying'),
+      });
+      connected = true;
+      consumer.setDefaultConsumeTimeout(500);
+      consumer.subscribe(opts.topics);
+      running = true;
+      loop = runLoop();
+    },
+    close() {
+      closed ??= (async () => {
+        running = false;
+        abort.abort();
+        await loop;
+        await busy;
+        if (connected) {
+          connected = false;
+          await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
+        }
+      })();
+      return closed;
+    },
+    assignments: () => [...assigned],
+    consumed: () => consumedCount,
+    isLive: () => true,
+    isReady: () => connected && running,
+  };
+}

@@ -1,0 +1,178 @@
+import { Producer, type KafkaConsumer, type LibrdKafkaError, type DeliveryReport } from '@confluentinc/kafka-javascript';
+import { type Lifecycle, type Logger, WikiMonitorError, retry, sleep } from '@wikimonitor/service-kit';
+import { type KafkaConnection, rdkafkaBaseConfig } from './config';
+import { type Headers, headersToMessage } from './headers';
+
+export interface OutgoingRecord {
+  topic: string;
+  key?: Buffer | string | null;
+  value: Buffer | null;
+  headers?: Headers;
+  partition?: number;
+  timestamp?: number;
+}
+
+export interface Delivery {
+  topic: string;
+  partition: number;
+  offset: number;
+}
+
+export interface ProducerOptions {
+  connection: KafkaConnection;
+  log: Logger;
+  /** Transactional id: set for exactly-once consume-transform-produce. */
+  transactionalId?: string;
+  /** Extra librdkafka properties (tuning); safety settings below cannot be weakened. */
+  overrides?: Record<string, string | number | boolean>;
+}
+
+export interface KafkaProducer extends Lifecycle {
+  /** Resolves when the broker acknowledged the record (acks=all), rejects with a coded error. */
+  send(record: OutgoingRecord): Promise<Delivery>;
+  /** Records handed to librdkafka and not yet acknowledged. */
+  inFlight(): number;
+  flush(timeoutMs?: number): Promise<void>;
+  beginTransaction(): Promise<void>;
+  /** Sends consumed offsets (already +1: the next offset to read) within the open transaction. */
+  sendOffsetsToTransaction(offsets: Array<{ topic: string; partition: number; offset: number }>, consumer: KafkaConsumer): Promise<void>;
+  commitTransaction(): Promise<void>;
+  abortTransaction(): Promise<void>;
+}
+
+/** Safety defaults: nothing is acknowledged until every in-sync replica has it, and retries never duplicate. */
+export const PRODUCER_SAFETY = {
+  acks: 'all',
+  'enable.idempotence': true,
+  'max.in.flight.requests.per.connection': 5,
+} as const;
+
+/** Throughput defaults, chosen by bench/producer (see bench/README.md). */
+export const PRODUCER_TUNING = {
+  'linger.ms': 20,
+  'batch.num.messages': 10_000,
+  'batch.size': 1_000_000,
+  'compression.type': 'lz4',
+  'queue.buffering.max.messages': 200_000,
+  'queue.buffering.max.kbytes': 262_144,
+  // A broker outage longer than this fails the delivery (retriable); the caller re-sends.
+  'message.timeout.ms': 120_000,
+} as const;
+
+const QUEUE_FULL = -184;
+const RETRIABLE_CODES = new Set([-185 /* timed out */, -192 /* msg timed out */, -195 /* transport */, -187 /* all brokers down */, 7 /* request timed out */, 6 /* not leader */, 3 /* unknown topic or partition (metadata lag) */, 19 /* not enough replicas */, 20]);
+
+function cb<T = void>(fn: (done: (err: LibrdKafkaError | null | undefined, value?: T) => void) => void, code: 'KAFKA_TRANSACTION_FAILED' | 'KAFKA_PRODUCE_FAILED'): Promise<T> {
+  return new Promise<T>((resolve, reject) =>
+    fn((err, value) => (err ? reject(new WikiMonitorError(code, err.message, { cause: err, retriable: (err as { isRetriable?: boolean }).isRetriable === true || RETRIABLE_CODES.has(err.code) })) : resolve(value as T))),
+  );
+}
+
+/** Creates an idempotent (acks=all) producer with promise-per-record delivery on the fast callback API. */
+export function createProducer(opts: ProducerOptions): KafkaProducer {
+  const { log } = opts;
+  const conf: Record<string, string | number | boolean> = {
+    ...rdkafkaBaseConfig(opts.connection),
+    ...PRODUCER_TUNING,
+    ...opts.overrides,
+    ...PRODUCER_SAFETY,
+    dr_cb: true,
+  };
+  if (opts.transactionalId) {
+    conf['transactional.id'] = opts.transactionalId;
+    conf['transaction.timeout.ms'] = 60_000;
+  }
+  const producer = new Producer(conf);
+  let connected = false;
+  let closed: Promise<void> | undefined;
+  let inFlight = 0;
+  let fatal: { message: string } | undefined;
+
+  type Pending = { resolve: (d: Delivery) => void; reject: (e: Error) => void };
+  producer.on('delivery-report', (err: LibrdKafkaError | null, report: DeliveryReport) => {
+    inFlight--;
+    const pending = report.opaque as Pending;
+    if (err) {
+      const retriable = RETRIABLE_CODES.has(err.code) || (err as { isRetriable?: boolean }).isRetriable === true;
+      pending.reject(new WikiMonitorError('KAFKA_PRODUCE_FAILED', `delivery to ${report.topic} failed: ${err.message}`, { cause: err, retriable }));
+    } else {
+      pending.resolve({ topic: report.topic, partition: report.partition, offset: report.offset });
+    }
+  });
+  producer.on('event.error', (err: LibrdKafkaError) => {
+    if ((err as { isFatal?: boolean }).isFatal) {
+      fatal = err;
+      log.error({ code: err.code, err: err.message }, 'producer fatal error');
+    } else {
+      log.warn({ code: err.code, err: err.message }, 'producer error (librdkafka retries)');
+    }
+  });
+
+  const connect = () =>
+    new Promise<void>((resolve, reject) => {
+      producer.connect({ timeout: 10_000 }, (err) =>
+        err ? reject(new WikiMonitorError('DEPENDENCY_UNAVAILABLE', `Kafka at ${opts.connection.bootstrapServers} unreachable: ${err.message}`, { retriable: true, cause: err })) : resolve(),
+      );
+    });
+
+  const self: KafkaProducer = {
+    name: `kafka-producer${opts.transactionalId ? `(${opts.transactionalId})` : ''}`,
+    async start() {
+      await retry(connect, {
+        attempts: opts.connection.connectAttempts,
+        initialMs: 500,
+        maxMs: 10_000,
+        onRetry: (err, attempt, delay) => log.warn({ attempt, delay, err: (err as Error).message }, 'Kafka not reachable yet, retrying'),
+      });
+      producer.setPollInBackground(true);
+      connected = true;
+      if (opts.transactionalId) await cb((done) => producer.initTransactions(30_000, done), 'KAFKA_TRANSACTION_FAILED');
+    },
+    async send(record) {
+      if (fatal) throw new WikiMonitorError('KAFKA_PRODUCE_FAILED', `producer is in a fatal state: ${fatal.message}`);
+      if (!connected) throw new WikiMonitorError('KAFKA_PRODUCE_FAILED', 'producer not started', { retriable: true });
+      return new Promise<Delivery>((resolve, reject) => {
+        const pending: Pending = { resolve, reject };
+        const attempt = (tries: number): void => {
+          try {
+            producer.produce(record.topic, record.partition ?? null, record.value, record.key ?? null, record.timestamp ?? null, pending, headersToMessage(record.headers));
+            inFlight++;
+          } catch (err) {
+            const e = err as LibrdKafkaError;
+            if (e.code === QUEUE_FULL && tries < 1000) {
+              setTimeout(() => attempt(tries + 1), 5);
+              return;
+            }
+            reject(new WikiMonitorError('KAFKA_PRODUCE_FAILED', `produce to ${record.topic} failed: ${e.message}`, { cause: err, retriable: e.code === QUEUE_FULL }));
+          }
+        };
+        attempt(0);
+      });
+    },
+    inFlight: () => inFlight,
+    flush: (timeoutMs = 30_000) => cb((done) => producer.flush(timeoutMs, done), 'KAFKA_PRODUCE_FAILED'),
+    beginTransaction: () => cb((done) => producer.beginTransaction(done), 'KAFKA_TRANSACTION_FAILED'),
+    sendOffsetsToTransaction: (offsets, consumer) => cb((done) => producer.sendOffsetsToTransaction(offsets, consumer, 30_000, done), 'KAFKA_TRANSACTION_FAILED'),
+    commitTransaction: () => cb((done) => producer.commitTransaction(60_000, done), 'KAFKA_TRANSACTION_FAILED'),
+    abortTransaction: () => cb((done) => producer.abortTransaction(60_000, done), 'KAFKA_TRANSACTION_FAILED'),
+    close() {
+      closed ??= (async () => {
+        if (!connected) return;
+        try {
+          // Wait for every outstanding delivery so callers see their acks before we disconnect.
+          for (let i = 0; inFlight > 0 && i < 600; i++) {
+            await cb((done) => producer.flush(100, done), 'KAFKA_PRODUCE_FAILED').catch(() => undefined);
+            if (inFlight > 0) await sleep(10);
+          }
+        } finally {
+          connected = false;
+          await new Promise<void>((resolve) => producer.disconnect(10_000, () => resolve()));
+        }
+      })();
+      return closed;
+    },
+    isLive: () => !fatal,
+    isReady: () => connected && !fatal,
+  };
+  return self;
+}

@@ -1,0 +1,70 @@
+import { context, propagation, trace, SpanKind, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api';
+
+export type HeaderMap = Record<string, string | Buffer>;
+
+const setter = {
+  set(carrier: HeaderMap, key: string, value: string) {
+    carrier[key] = value;
+  },
+};
+const getter = {
+  keys: (carrier: HeaderMap) => Object.keys(carrier),
+  get(carrier: HeaderMap, key: string) {
+    const v = carrier[key];
+    return v === undefined ? undefined : Buffer.isBuffer(v) ? v.toString('utf8') : v;
+  },
+};
+
+/** Writes W3C `traceparent`/`tracestate` of `ctx` (default: active) into Kafka record headers. */
+export function injectTraceHeaders(headers: HeaderMap, ctx: Context = context.active()): HeaderMap {
+  propagation.inject(ctx, headers, setter);
+  return headers;
+}
+
+/** Reads the producer's trace context from Kafka record headers. */
+export function extractTraceContext(headers: HeaderMap, base: Context = context.active()): Context {
+  return propagation.extract(base, headers, getter);
+}
+
+export function getTracer(name: string): Tracer {
+  return trace.getTracer(name);
+}
+
+export interface MessagingAttributes {
+  topic: string;
+  partition?: number;
+  offset?: number;
+  messageId?: string;
+  key?: string;
+}
+
+function attrs(operation: 'publish' | 'process' | 'receive', m: MessagingAttributes) {
+  const a: Record<string, string | number> = {
+    'messaging.system': 'kafka',
+    'messaging.operation.type': operation,
+    'messaging.operation.name': operation,
+    'messaging.destination.name': m.topic,
+  };
+  if (m.partition !== undefined) a['messaging.destination.partition.id'] = String(m.partition);
+  if (m.offset !== undefined) a['messaging.kafka.offset'] = m.offset;
+  if (m.messageId !== undefined) a['messaging.message.id'] = m.messageId;
+  if (m.key !== undefined) a['messaging.kafka.message.key'] = m.key;
+  return a;
+}
+
+/** `publish <topic>` PRODUCER span, child of the active context. */
+export function startPublishSpan(tracer: Tracer, m: MessagingAttributes, parent: Context = context.active()): Span {
+  return tracer.startSpan(`publish ${m.topic}`, { kind: SpanKind.PRODUCER, attributes: attrs('publish', m) }, parent);
+}
+
+/**
+ * `process <topic>` CONSUMER span. One record: the producer's context is the parent, so a change's
+ * whole path is one trace. A batch: links to each record's context (messaging conventions).
+ */
+export function startProcessSpan(tracer: Tracer, m: MessagingAttributes, producerContext?: Context, links?: Link[]): Span {
+  const parent = producerContext ?? context.active();
+  return tracer.startSpan(`process ${m.topic}`, { kind: SpanKind.CONSUMER, attributes: attrs('process', m), links }, parent);
+}
+
+export { context, trace, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+export type { Context, Span, Tracer, Link } from '@opentelemetry/api';

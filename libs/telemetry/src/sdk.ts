@@ -1,0 +1,50 @@
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { ParentBasedSampler, TraceIdRatioBasedSampler, AlwaysOffSampler, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+
+export interface TelemetryOptions {
+  serviceName: string;
+  serviceVersion: string;
+  /** OTLP/HTTP base endpoint (e.g. http://127.0.0.1:4318); unset = tracing off. */
+  otlpEndpoint?: string;
+  /** Parent-based ratio sampler's ratio for root spans, 0..1. */
+  sampleRatio: number;
+  environment?: string;
+}
+
+export interface Telemetry {
+  enabled: boolean;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Starts the OpenTelemetry Node SDK. Apps call this first (instrumentation.ts), before anything
+ * else is imported, and shut it down last. Libraries only ever use @opentelemetry/api.
+ */
+export function startTelemetry(opts: TelemetryOptions): Telemetry {
+  if (!opts.otlpEndpoint || opts.sampleRatio <= 0) {
+    const sdk = new NodeSDK({
+      resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: opts.serviceName, [ATTR_SERVICE_VERSION]: opts.serviceVersion }),
+      sampler: new AlwaysOffSampler(),
+      spanProcessors: [],
+      instrumentations: [],
+    });
+    sdk.start();
+    return { enabled: false, shutdown: () => sdk.shutdown() };
+  }
+  const exporter = new OTLPTraceExporter({ url: `${opts.otlpEndpoint.replace(/\/$/, '')}/v1/traces` });
+  const sdk = new NodeSDK({
+    resource: resourceFromAttributes({
+      [ATTR_SERVICE_NAME]: opts.serviceName,
+      [ATTR_SERVICE_VERSION]: opts.serviceVersion,
+      'deployment.environment.name': opts.environment ?? 'local',
+    }),
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(opts.sampleRatio) }),
+    spanProcessors: [new BatchSpanProcessor(exporter, { maxQueueSize: 8192, scheduledDelayMillis: 1000 })],
+    instrumentations: [],
+  });
+  sdk.start();
+  return { enabled: true, shutdown: () => sdk.shutdown() };
+}

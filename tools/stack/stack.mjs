@@ -1,0 +1,905 @@
+#!/usr/bin/env node
+// WikiMonitor local stack: PostgreSQL 15, Apache Kafka 4.1.1 (KRaft) and Apicurio Registry 3.3.3,
+// run as plain local processes (no Docker). Zero dependencies: node: builtins only.
+//
+//   node tools/stack/stack.mjs up | down [--purge] | status | env | logs [service] [--follow]
+//                              start|stop|restart <service> | --help
+//
+// All state lives in one directory (default <repo>/.stack, override with WM_STACK_DIR):
+//   cache/  downloaded Kafka jars and the Apicurio distribution, keyed by version
+//   data/   PostgreSQL cluster, Kafka log dirs + cluster id          (down --purge deletes it)
+//   run/    pid files, generated configs, PostgreSQL unix socket
+//   logs/   one log per service
+//
+// Every service is a row in SERVICES (below) that says how to prepare, launch and health-check
+// it; the generic start/stop/status code does the rest. Use the same WM_* env vars for every
+// command, since ports are read from the environment, not from the running stack.
+
+import { spawn, spawnSync, execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import {
+  chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync,
+  readdirSync, readlinkSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, fstatSync,
+} from 'node:fs';
+import net from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const execFileP = promisify(execFile);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+// ---------------------------------------------------------------------------------------------
+
+const VERSIONS = { postgres: '15', kafka: '4.1.1', apicurio: '3.3.3' };
+const KAFKA_MIN_JAVA = 17;
+const APICURIO_MIN_JAVA = 21; // Apicurio 3.3.x is compiled for Java 21 (class file 65)
+const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
+
+const SCRIPT_DIR = dirname(fileURLToPath(import.meta.url));
+const REPO_ROOT = resolve(SCRIPT_DIR, '..', '..');
+const STACK_DIR = resolve(process.env.WM_STACK_DIR || join(REPO_ROOT, '.stack'));
+const DIRS = {
+  cache: join(STACK_DIR, 'cache'),
+  data: join(STACK_DIR, 'data'),
+  run: join(STACK_DIR, 'run'),
+  logs: join(STACK_DIR, 'logs'),
+};
+const IS_ROOT = process.getuid?.() === 0;
+
+function envInt(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0 || n > 65535) fail(`${name}=${raw} is not a valid port number`);
+  return n;
+}
+
+const CFG = {
+  pgPort: envInt('WM_PG_PORT', 55432),
+  pgBin: process.env.WM_PG_BIN || `/usr/lib/postgresql/${VERSIONS.postgres}/bin`,
+  pgUser: 'wikimonitor',
+  pgPassword: 'wikimonitor',
+  pgDatabases: ['wikimonitor', 'apicurio'],
+  kafkaPort: envInt('WM_KAFKA_PORT', 9092),
+  kafkaControllerPort: envInt('WM_KAFKA_CONTROLLER_PORT', 9093),
+  kafkaHeap: process.env.WM_KAFKA_HEAP || '512m',
+  registryPort: envInt('WM_REGISTRY_PORT', 8081),
+  // Quarkus serves health/metrics on a separate "management" port (default 9000); pin it too.
+  registryManagementPort: envInt('WM_REGISTRY_MANAGEMENT_PORT', 9081),
+  registryHeap: process.env.WM_REGISTRY_HEAP || '512m',
+  startTimeoutMs: (Number(process.env.WM_STACK_TIMEOUT) || 120) * 1000,
+  stopTimeoutMs: 20_000,
+};
+
+const PATHS = {
+  pgData: join(DIRS.data, 'pg'),
+  pgSocketDir: join(DIRS.run, 'pg'),
+  kafkaLibs: join(DIRS.cache, `kafka-${VERSIONS.kafka}`, 'libs'),
+  kafkaRun: join(DIRS.run, 'kafka'),
+  kafkaData: join(DIRS.data, 'kafka'),
+  kafkaClusterId: join(DIRS.data, 'kafka-cluster-id'),
+  apicurioCache: join(DIRS.cache, `apicurio-${VERSIONS.apicurio}`),
+  apicurioRun: join(DIRS.run, 'apicurio'),
+};
+
+// ---------------------------------------------------------------------------------------------
+// Services. Order = start order; `down` stops them in reverse.
+//   ports:    [{ port, env }] that must be free before launch (env = variable to change it)
+//   deps:     services that must be healthy first
+//   owns:     does this argv (from /proc/<pid>/cmdline) belong to this service of this stack?
+//   prepare:  one-off setup before launch (downloads, init, config files); may log progress
+//   launch:   start the process detached and return its ChildProcess
+//   healthy:  resolves true once the service is usable
+//   ready:    optional step after the service is healthy (idempotent), e.g. create databases
+//   leftovers: optional; pids of the service's child processes that outlived it (killed on stop)
+// ---------------------------------------------------------------------------------------------
+
+const javaMarker = (name) => `-Dwm.stack.service=${name}@${STACK_DIR}`;
+
+const SERVICES = [
+  {
+    name: 'postgres',
+    aliases: ['pg', 'postgresql'],
+    ports: () => [{ port: CFG.pgPort, env: 'WM_PG_PORT' }],
+    deps: [],
+    stopSignal: 'SIGINT', // "fast" shutdown; SIGTERM ("smart") would wait for clients to leave
+    owns: (argv) => argv[0]?.endsWith('/postgres') && argv.includes(PATHS.pgData),
+    prepare: preparePostgres,
+    launch: launchPostgres,
+    healthy: () => commandSucceeds(pgTool('pg_isready'), ['-q', '-h', '127.0.0.1', '-p', String(CFG.pgPort)]),
+    ready: ensurePgDatabases,
+    leftovers: pgLeftovers,
+  },
+  {
+    name: 'kafka',
+    aliases: [],
+    ports: () => [
+      { port: CFG.kafkaPort, env: 'WM_KAFKA_PORT' },
+      { port: CFG.kafkaControllerPort, env: 'WM_KAFKA_CONTROLLER_PORT' },
+    ],
+    deps: [],
+    stopSignal: 'SIGTERM',
+    owns: (argv) => argv.includes(javaMarker('kafka')),
+    prepare: prepareKafka,
+    launch: launchKafka,
+    healthy: kafkaHealthy,
+  },
+  {
+    name: 'apicurio',
+    aliases: ['registry', 'schema-registry'],
+    ports: () => [
+      { port: CFG.registryPort, env: 'WM_REGISTRY_PORT' },
+      { port: CFG.registryManagementPort, env: 'WM_REGISTRY_MANAGEMENT_PORT' },
+    ],
+    deps: ['postgres'],
+    stopSignal: 'SIGTERM',
+    owns: (argv) => argv.includes(javaMarker('apicurio')),
+    prepare: prepareApicurio,
+    launch: launchApicurio,
+    healthy: () => httpOk(`http://127.0.0.1:${CFG.registryPort}/apis/ccompat/v7/subjects`),
+  },
+  // jaeger: reserved slot (tracing), to be added here as one more row of the same shape.
+];
+
+const ENV_EXPORTS = () => ({
+  KAFKA_BOOTSTRAP_SERVERS: `127.0.0.1:${CFG.kafkaPort}`,
+  SCHEMA_REGISTRY_URL: `http://127.0.0.1:${CFG.registryPort}/apis/ccompat/v7`,
+  DATABASE_URL: `postgres://${CFG.pgUser}:${CFG.pgPassword}@127.0.0.1:${CFG.pgPort}/wikimonitor`,
+});
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL
+// ---------------------------------------------------------------------------------------------
+
+const pgTool = (tool) => join(CFG.pgBin, tool);
+
+/** PostgreSQL refuses to run as root: as root, run its server-side tools as the postgres user. */
+function pgRunAs() {
+  if (!IS_ROOT) return {};
+  const user = systemUser('postgres');
+  if (!user) fail('running as root but there is no "postgres" system user (it comes with the Debian "postgresql" package)');
+  return user;
+}
+
+async function preparePostgres(log) {
+  if (!existsSync(pgTool('postgres'))) installPostgres(log);
+  const { uid, gid } = pgRunAs();
+  for (const dir of [PATHS.pgData, PATHS.pgSocketDir]) {
+    mkdirSync(dir, { recursive: true });
+    if (IS_ROOT) chownSync(dir, uid, gid);
+    chmodSync(dir, 0o700);
+  }
+  if (IS_ROOT && spawnSync('test', ['-w', PATHS.pgData, '-a', '-w', PATHS.pgSocketDir], { uid, gid }).status !== 0) {
+    fail(`the postgres user cannot reach ${PATHS.pgData}; set WM_STACK_DIR to a directory whose parents are world-traversable`);
+  }
+  if (existsSync(join(PATHS.pgData, 'PG_VERSION'))) return clearCrashedPostmaster(log);
+
+  log('initialising data directory…');
+  const pwFile = join(PATHS.pgSocketDir, 'initdb.pw');
+  writeFileSync(pwFile, `${CFG.pgPassword}\n`, { mode: 0o600 });
+  if (IS_ROOT) chownSync(pwFile, uid, gid);
+  try {
+    run(pgTool('initdb'), [
+      '-D', PATHS.pgData, '-U', CFG.pgUser, `--pwfile=${pwFile}`, '-E', 'UTF8', '--locale=C.UTF-8',
+      '--auth-local=trust', '--auth-host=scram-sha-256', '--no-instructions',
+    ], { uid, gid, cwd: PATHS.pgData, what: 'initdb' });
+  } finally {
+    rmSync(pwFile, { force: true });
+  }
+}
+
+function installPostgres(log) {
+  const pkg = 'postgresql';
+  if (!IS_ROOT) {
+    fail(`PostgreSQL ${VERSIONS.postgres} not found in ${CFG.pgBin}. Install it with: sudo apt-get install -y ${pkg}` +
+      ' (or point WM_PG_BIN at its bin directory)');
+  }
+  log(`installing Debian package "${pkg}"…`);
+  const apt = (args) => spawnSync('apt-get', args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  if (apt(['install', '-y', pkg]).status !== 0) {
+    apt(['update']);
+    if (apt(['install', '-y', pkg]).status !== 0) fail(`apt-get install -y ${pkg} failed`);
+  }
+  if (!existsSync(pgTool('postgres'))) fail(`installed "${pkg}" but ${pgTool('postgres')} is still missing (set WM_PG_BIN?)`);
+}
+
+/**
+ * Server processes of this cluster other than a live postmaster: backends and auxiliary processes
+ * (their working directory is the data directory). After a hard crash of the postmaster (SIGKILL
+ * in a chaos test) such orphans can outlive it for a moment and keep its shared memory in use.
+ */
+function pgLeftovers() {
+  return allPids().filter((pid) => procArgv(pid)?.[0]?.startsWith('postgres:') && procCwd(pid) === PATHS.pgData);
+}
+
+/**
+ * Only called when no postmaster of this stack runs. Its lock files may name a pid that is still a
+ * zombie (PostgreSQL would count it as running and refuse to start): drop them, after the orphans.
+ */
+async function clearCrashedPostmaster(log) {
+  await killAll(pgLeftovers, log);
+  const lockFile = join(PATHS.pgData, 'postmaster.pid');
+  if (!existsSync(lockFile)) return;
+  log(`removing stale lock files of postmaster ${readFileSync(lockFile, 'utf8').split('\n')[0]}`);
+  rmSync(lockFile, { force: true });
+  rmSync(join(PATHS.pgSocketDir, `.s.PGSQL.${CFG.pgPort}.lock`), { force: true });
+}
+
+function launchPostgres(logFd) {
+  const { uid, gid } = pgRunAs();
+  return spawnDetached(pgTool('postgres'), [
+    '-D', PATHS.pgData,
+    '-p', String(CFG.pgPort),
+    '-c', 'listen_addresses=127.0.0.1',
+    '-c', `unix_socket_directories=${PATHS.pgSocketDir}`,
+    '-c', 'max_connections=200',
+  ], { logFd, uid, gid, cwd: PATHS.pgData });
+}
+
+async function ensurePgDatabases(log) {
+  const psql = (sql) => run(pgTool('psql'), [
+    '-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=1', '-h', PATHS.pgSocketDir, '-p', String(CFG.pgPort),
+    '-U', CFG.pgUser, '-d', 'postgres', '-c', sql,
+  ], { what: 'psql' });
+  const existing = new Set(psql('SELECT datname FROM pg_database').split('\n').map((s) => s.trim()));
+  for (const db of CFG.pgDatabases.filter((d) => !existing.has(d))) {
+    log(`creating database ${db}`);
+    psql(`CREATE DATABASE "${db}" OWNER "${CFG.pgUser}"`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kafka (single KRaft node: broker + controller)
+// ---------------------------------------------------------------------------------------------
+
+function prepareKafka(log) {
+  requireJava(KAFKA_MIN_JAVA, `Kafka ${VERSIONS.kafka}`);
+  if (!existsSync(PATHS.kafkaLibs)) {
+    log(`downloading jars for Kafka ${VERSIONS.kafka} (Maven Central)…`);
+    const tmp = `${PATHS.kafkaLibs}.tmp`;
+    rmSync(tmp, { recursive: true, force: true });
+    mvn([
+      '-f', join(SCRIPT_DIR, 'pom.xml'), `${DEPENDENCY_PLUGIN}:copy-dependencies`,
+      `-DoutputDirectory=${tmp}`, '-DincludeScope=runtime', `-Dkafka.version=${VERSIONS.kafka}`,
+    ]);
+    renameSync(tmp, PATHS.kafkaLibs);
+  }
+
+  mkdirSync(PATHS.kafkaRun, { recursive: true });
+  mkdirSync(PATHS.kafkaData, { recursive: true });
+  writeFileSync(join(PATHS.kafkaRun, 'server.properties'), kafkaServerProperties());
+  writeFileSync(join(PATHS.kafkaRun, 'log4j2.properties'), KAFKA_LOG4J2);
+
+  if (!existsSync(join(PATHS.kafkaData, 'meta.properties'))) {
+    const clusterId = kafkaClusterId();
+    log(`formatting storage (cluster id ${clusterId})…`);
+    run(requireJava(KAFKA_MIN_JAVA, 'Kafka'), [...kafkaJvmBase(), 'kafka.tools.StorageTool', 'format',
+      '--cluster-id', clusterId, '--config', join(PATHS.kafkaRun, 'server.properties')],
+    { what: 'kafka-storage format' });
+  }
+}
+
+function kafkaServerProperties() {
+  const p = {
+    'process.roles': 'broker,controller',
+    'node.id': 1,
+    'controller.quorum.voters': `1@127.0.0.1:${CFG.kafkaControllerPort}`,
+    'listeners': `PLAINTEXT://127.0.0.1:${CFG.kafkaPort},CONTROLLER://127.0.0.1:${CFG.kafkaControllerPort}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${CFG.kafkaPort}`,
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'controller.listener.names': 'CONTROLLER',
+    'inter.broker.listener.name': 'PLAINTEXT',
+    'log.dirs': PATHS.kafkaData,
+    'num.partitions': 3,
+    'offsets.topic.replication.factor': 1,
+    'offsets.topic.num.partitions': 10,
+    'transaction.state.log.replication.factor': 1,
+    'transaction.state.log.min.isr': 1,
+    'transaction.state.log.num.partitions': 10,
+    'share.coordinator.state.topic.replication.factor': 1,
+    'share.coordinator.state.topic.min.isr': 1,
+    'group.initial.rebalance.delay.ms': 0,
+    'auto.create.topics.enable': false,
+    'min.insync.replicas': 1,
+  };
+  return `# Generated by tools/stack/stack.mjs on every start; edits are overwritten.\n${
+    Object.entries(p).map(([k, v]) => `${k}=${v}`).join('\n')}\n`;
+}
+
+// Console only: the process's stdout/stderr are appended to logs/kafka.log (so JVM crashes land there too).
+const KAFKA_LOG4J2 = `# Generated by tools/stack/stack.mjs. Output goes to stdout, which is appended to logs/kafka.log.
+status = warn
+appender.out.type = Console
+appender.out.name = OUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.out.ref = OUT
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+logger.statechange.name = state.change.logger
+logger.statechange.level = WARN
+logger.authorizer.name = kafka.authorizer.logger
+logger.authorizer.level = WARN
+`;
+
+function kafkaJvmBase() {
+  return [
+    `-Dlog4j2.configurationFile=${join(PATHS.kafkaRun, 'log4j2.properties')}`,
+    '-cp', join(PATHS.kafkaLibs, '*'),
+  ];
+}
+
+/** Random 16-byte id in Kafka's base64url form (22 chars), created once per data dir. */
+function kafkaClusterId() {
+  if (existsSync(PATHS.kafkaClusterId)) return readFileSync(PATHS.kafkaClusterId, 'utf8').trim();
+  let id;
+  do id = Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url');
+  while (id.startsWith('-')); // Kafka's own generator avoids these (they look like CLI flags)
+  writeFileSync(PATHS.kafkaClusterId, `${id}\n`);
+  return id;
+}
+
+function launchKafka(logFd) {
+  const heapMiB = toMiB(CFG.kafkaHeap);
+  return spawnDetached(requireJava(KAFKA_MIN_JAVA, 'Kafka'), [
+    `-Xms${Math.min(256, heapMiB)}m`, `-Xmx${heapMiB}m`, '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20',
+    '-Djava.awt.headless=true', javaMarker('kafka'),
+    ...kafkaJvmBase(), 'kafka.Kafka', join(PATHS.kafkaRun, 'server.properties'),
+  ], { logFd, cwd: PATHS.kafkaRun });
+}
+
+/**
+ * Healthy = the broker answers a Metadata request over the Kafka protocol and lists itself as
+ * a live broker. KRaft only lists a broker once it is registered and unfenced, i.e. ready for
+ * producers and consumers (a bare TCP connect succeeds much earlier).
+ */
+async function kafkaHealthy() {
+  try {
+    // Metadata v4 (the oldest version Kafka 4 still accepts): topics = [] , allow_auto_topic_creation = false
+    const body = Buffer.from([0, 0, 0, 0, 0]);
+    const r = await kafkaRequest(CFG.kafkaPort, 3, 4, body);
+    r.int32(); // throttle_time_ms
+    const brokers = r.int32();
+    return brokers > 0;
+  } catch {
+    return false;
+  }
+}
+
+/** One request/response round trip (non-flexible header v1 / response header v0). */
+function kafkaRequest(port, apiKey, apiVersion, body, timeoutMs = 2000) {
+  const clientId = Buffer.from('wm-stack');
+  const header = Buffer.alloc(10);
+  header.writeInt16BE(apiKey, 0);
+  header.writeInt16BE(apiVersion, 2);
+  header.writeInt32BE(1, 4); // correlation id
+  header.writeInt16BE(clientId.length, 8);
+  const payload = Buffer.concat([header, clientId, body]);
+  const size = Buffer.alloc(4);
+  size.writeInt32BE(payload.length);
+
+  return new Promise((resolvePromise, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let received = Buffer.alloc(0);
+    const done = (err, value) => { socket.destroy(); err ? reject(err) : resolvePromise(value); };
+    socket.setTimeout(timeoutMs, () => done(new Error('timeout')));
+    socket.on('error', done);
+    socket.on('connect', () => socket.write(Buffer.concat([size, payload])));
+    socket.on('data', (chunk) => {
+      received = Buffer.concat([received, chunk]);
+      if (received.length < 4 || received.length < 4 + received.readInt32BE(0)) return;
+      let offset = 8; // skip size + correlation id
+      done(null, { int32: () => { const v = received.readInt32BE(offset); offset += 4; return v; } });
+    });
+    socket.on('end', () => done(new Error('connection closed')));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Apicurio Registry (Quarkus), SQL storage in the stack's PostgreSQL
+// ---------------------------------------------------------------------------------------------
+
+function apicurioAppDir() { return join(PATHS.apicurioCache, 'app'); }
+
+function prepareApicurio(log) {
+  log(`using ${requireJava(APICURIO_MIN_JAVA, `Apicurio Registry ${VERSIONS.apicurio}`)}`);
+  const appDir = apicurioAppDir();
+  if (!existsSync(appDir)) {
+    const downloadDir = join(PATHS.apicurioCache, 'download');
+    const tarball = join(downloadDir, `apicurio-registry-app-${VERSIONS.apicurio}-all.tar.gz`);
+    if (!existsSync(tarball)) {
+      log(`downloading Apicurio Registry ${VERSIONS.apicurio} (Maven Central, ~160 MB)…`);
+      mvn([
+        '-f', join(SCRIPT_DIR, 'pom.xml'), `${DEPENDENCY_PLUGIN}:copy`,
+        `-Dartifact=io.apicurio:apicurio-registry-app:${VERSIONS.apicurio}:tar.gz:all`,
+        `-DoutputDirectory=${downloadDir}`,
+      ]);
+    }
+    log('extracting…');
+    const tmp = `${appDir}.tmp`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    run('tar', ['-xzf', tarball, '-C', tmp], { what: 'tar' });
+    renameSync(tmp, appDir);
+    rmSync(downloadDir, { recursive: true, force: true }); // ~/.m2 keeps a copy
+  }
+  if (!findFile(appDir, 'quarkus-run.jar')) fail(`quarkus-run.jar not found under ${appDir}; delete that directory and retry`);
+
+  // Quarkus reads config/application.properties from its working directory (ordinal 260).
+  mkdirSync(join(PATHS.apicurioRun, 'config'), { recursive: true });
+  writeFileSync(join(PATHS.apicurioRun, 'config', 'application.properties'), apicurioProperties());
+}
+
+function apicurioProperties() {
+  const p = {
+    'quarkus.http.host': '127.0.0.1',
+    'quarkus.http.port': CFG.registryPort,
+    'quarkus.management.host': '127.0.0.1',
+    'quarkus.management.port': CFG.registryManagementPort,
+    // SQL storage in the stack's PostgreSQL, so schemas and their ids survive restarts.
+    'apicurio.storage.kind': 'sql',
+    'apicurio.storage.sql.kind': 'postgresql',
+    'apicurio.datasource.url': `jdbc:postgresql://127.0.0.1:${CFG.pgPort}/apicurio`,
+    'apicurio.datasource.username': CFG.pgUser,
+    'apicurio.datasource.password': CFG.pgPassword,
+    'apicurio.datasource.jdbc.initial-size': 2, // default 20/20/100 is sized for production
+    'apicurio.datasource.jdbc.min-size': 2,
+    'apicurio.datasource.jdbc.max-size': 20,
+    // Allow deleting subjects/schemas (ccompat DELETE) and artifacts/groups (v3 API), for tests.
+    'apicurio.rest.deletion.group.enabled': true,
+    'apicurio.rest.deletion.artifact.enabled': true,
+    'apicurio.rest.deletion.artifact-version.enabled': true,
+    'apicurio.storage.snapshot.location': PATHS.apicurioRun,
+  };
+  return `# Generated by tools/stack/stack.mjs on every start; edits are overwritten.\n${
+    Object.entries(p).map(([k, v]) => `${k}=${v}`).join('\n')}\n`;
+}
+
+function launchApicurio(logFd) {
+  return spawnDetached(requireJava(APICURIO_MIN_JAVA, 'Apicurio Registry'), [
+    `-Xmx${toMiB(CFG.registryHeap)}m`, javaMarker('apicurio'),
+    '-jar', findFile(apicurioAppDir(), 'quarkus-run.jar'),
+  ], { logFd, cwd: PATHS.apicurioRun });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generic service lifecycle
+// ---------------------------------------------------------------------------------------------
+
+const pidFile = (svc) => join(DIRS.run, `${svc.name}.pid`);
+const logFile = (svc) => join(DIRS.logs, `${svc.name}.log`);
+// Progress goes to stderr so that stdout of `up` is just the exports: eval "$(node stack.mjs up)".
+const say = (svc, msg) => console.error(`${svc.name}: ${msg}`);
+
+/** State letter and process group of a process, or null if there is no such process. */
+function procStat(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // state ppid pgrp …
+    return { state: fields[0], pgrp: Number(fields[2]) };
+  } catch {
+    return null;
+  }
+}
+
+/** argv of a live (non-zombie) process, or null. */
+function procArgv(pid) {
+  const stat = procStat(pid);
+  if (!stat || stat.state === 'Z') return null;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return null;
+  }
+}
+
+function procCwd(pid) {
+  try { return readlinkSync(`/proc/${pid}/cwd`); } catch { return null; }
+}
+
+const allPids = () => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+
+function isOurs(svc, pid) {
+  const argv = pid ? procArgv(pid) : null;
+  return Boolean(argv && svc.owns(argv));
+}
+
+/** Live processes of this service (normally one), found by scanning /proc. */
+function scanProcesses(svc) {
+  return allPids().filter((pid) => pid !== process.pid && isOurs(svc, pid));
+}
+
+/**
+ * The service's pid if it is running. Cleans a stale pid file; adopts a matching process that has
+ * lost its pid file (so it is neither started twice nor leaked by `down`).
+ */
+function runningPid(svc) {
+  const file = pidFile(svc);
+  const recorded = existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) : null;
+  if (recorded && isOurs(svc, recorded)) return recorded;
+  if (recorded) rmSync(file, { force: true });
+  const [found] = scanProcesses(svc);
+  if (found) writeFileSync(file, `${found}\n`);
+  return found ?? null;
+}
+
+async function startService(svc, seen = new Set()) {
+  if (seen.has(svc.name)) return;
+  seen.add(svc.name);
+  for (const dep of svc.deps) await startService(serviceByName(dep), seen);
+
+  const log = (msg) => say(svc, msg);
+  const pid = runningPid(svc);
+  if (pid) {
+    if (!(await svc.healthy())) {
+      log(`running (pid ${pid}) but not healthy yet, waiting…`);
+      await waitHealthy(svc, pid, null, Date.now());
+    } else {
+      log(`already running (pid ${pid})`);
+    }
+    await svc.ready?.(log);
+    return;
+  }
+
+  for (const { port, env } of svc.ports()) {
+    if (!(await portFree(port))) {
+      fail(`${svc.name}: port ${port} is already in use by another process; stop it or pick another port with ${env}=<port>`);
+    }
+  }
+  await svc.prepare(log);
+
+  const fd = openLog(svc);
+  const t0 = Date.now();
+  let child;
+  try {
+    child = await svc.launch(fd);
+  } finally {
+    closeSync(fd);
+  }
+  writeFileSync(pidFile(svc), `${child.pid}\n`);
+  log(`launched pid ${child.pid}, waiting for it to become healthy…`);
+  await waitHealthy(svc, child.pid, child, t0);
+  log(`started pid ${child.pid} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  await svc.ready?.(log);
+}
+
+async function waitHealthy(svc, pid, child, t0) {
+  let exited = null;
+  child?.once('exit', (code, signal) => { exited = signal ?? `code ${code}`; });
+  const deadline = t0 + CFG.startTimeoutMs;
+  while (Date.now() < deadline) {
+    if (await svc.healthy()) return;
+    if (exited || !isOurs(svc, pid)) {
+      rmSync(pidFile(svc), { force: true });
+      failWithLog(svc, `process ${pid} exited${exited ? ` (${exited})` : ''} before becoming healthy`);
+    }
+    await sleep(500);
+  }
+  failWithLog(svc, `not healthy after ${CFG.startTimeoutMs / 1000} s (pid ${pid} left running; see \`stack.mjs logs ${svc.name}\`)`);
+}
+
+async function stopService(svc) {
+  const pids = [...new Set([runningPid(svc), ...scanProcesses(svc)].filter(Boolean))];
+  for (const pid of pids) {
+    const t0 = Date.now();
+    signal(pid, svc.stopSignal);
+    while (isOurs(svc, pid) && Date.now() - t0 < CFG.stopTimeoutMs) await sleep(200);
+    if (isOurs(svc, pid)) {
+      say(svc, `pid ${pid} still running after ${CFG.stopTimeoutMs / 1000} s, sending SIGKILL`);
+      signal(-pid, 'SIGKILL'); // services run as process-group leaders: take any children along
+      while (isOurs(svc, pid)) await sleep(100);
+    }
+    say(svc, `stopped pid ${pid} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  }
+  if (svc.leftovers) await killAll(svc.leftovers, (msg) => say(svc, msg));
+  if (pids.length === 0) say(svc, 'not running');
+  rmSync(pidFile(svc), { force: true });
+}
+
+/** SIGKILL whatever `list()` returns until it returns nothing (or 10 s pass). */
+async function killAll(list, log) {
+  const pids = list();
+  if (pids.length === 0) return;
+  log(`killing ${pids.length} leftover process(es): ${pids.join(' ')}`);
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
+    const left = list();
+    if (left.length === 0) return;
+    for (const pid of left) signal(pid, 'SIGKILL');
+    await sleep(100);
+  }
+}
+
+function signal(pid, sig) {
+  try { process.kill(pid, sig); } catch (e) { if (e.code !== 'ESRCH') throw e; }
+}
+
+function failWithLog(svc, message) {
+  console.error(`${svc.name}: ${message}`);
+  console.error(`----- last 30 lines of ${logFile(svc)} -----`);
+  console.error(tailLines(logFile(svc), 30));
+  process.exit(1);
+}
+
+function openLog(svc) {
+  mkdirSync(DIRS.logs, { recursive: true });
+  const file = logFile(svc);
+  // Keep one previous generation once a log passes 50 MB.
+  if (existsSync(file) && statSync(file).size > 50 * 1024 * 1024) renameSync(file, `${file}.1`);
+  const fd = openSync(file, 'a');
+  writeFileSync(fd, `\n===== stack.mjs: starting ${svc.name} at ${new Date().toISOString()} =====\n`);
+  return fd;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+// ---------------------------------------------------------------------------------------------
+
+async function cmdUp() {
+  const t0 = Date.now();
+  const seen = new Set();
+  for (const svc of SERVICES) await startService(svc, seen);
+  console.error(`stack: all services healthy (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  printEnv();
+}
+
+async function cmdDown(purge) {
+  for (const svc of [...SERVICES].reverse()) await stopService(svc);
+  if (purge) {
+    rmSync(DIRS.data, { recursive: true, force: true });
+    console.log(`stack: deleted ${DIRS.data}`);
+  }
+}
+
+async function cmdStatus() {
+  const rows = [['SERVICE', 'PID', 'PORT', 'HEALTH']];
+  let allHealthy = true;
+  for (const svc of SERVICES) {
+    const pid = runningPid(svc);
+    const healthy = pid ? await svc.healthy() : false;
+    allHealthy &&= healthy;
+    rows.push([svc.name, pid ?? '-', svc.ports().map((p) => p.port).join(','),
+      pid ? (healthy ? 'healthy' : 'UNHEALTHY') : 'stopped']);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
+  for (const r of rows) console.log(r.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd());
+  return allHealthy ? 0 : 1;
+}
+
+function printEnv() {
+  for (const [k, v] of Object.entries(ENV_EXPORTS())) console.log(`export ${k}=${v}`);
+}
+
+function cmdLogs(name, follow) {
+  const services = name ? [serviceByName(name)] : SERVICES;
+  const files = services.map(logFile).filter(existsSync);
+  if (files.length === 0) fail(`no logs yet in ${DIRS.logs}`);
+  if (follow) {
+    const tail = spawn('tail', ['-n', '200', '-F', ...files], { stdio: 'inherit' });
+    tail.on('exit', (code) => process.exit(code ?? 0));
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => tail.kill(sig));
+    return;
+  }
+  for (const file of files) {
+    if (files.length > 1) console.log(`==> ${file} <==`);
+    console.log(tailLines(file, 200));
+  }
+}
+
+const HELP = `Usage: node tools/stack/stack.mjs <command>
+
+Runs PostgreSQL ${VERSIONS.postgres}, Kafka ${VERSIONS.kafka} (KRaft) and Apicurio Registry ${VERSIONS.apicurio} as local
+processes, without Docker. State: ${STACK_DIR}
+
+Commands:
+  up                   start everything (idempotent); returns once all services are healthy
+  down [--purge]       stop everything; --purge also deletes the data directory
+  status               table of services; exit code 0 only if all are healthy
+  env                  print shell exports, e.g. eval "$(node tools/stack/stack.mjs env)"
+  logs [svc] [--follow|-f]  last 200 log lines (of one service or all); --follow keeps tailing
+  start <svc>          start one service (and what it depends on)
+  stop <svc>           stop one service
+  restart <svc>        stop + start one service
+Services: ${SERVICES.map((s) => [s.name, ...s.aliases].join('|')).join(', ')}
+
+Environment (defaults):
+  WM_STACK_DIR                 state directory (<repo>/.stack)
+  WM_PG_PORT                   PostgreSQL port (55432); user/password/db ${CFG.pgUser}/${CFG.pgPassword}/wikimonitor
+  WM_PG_BIN                    PostgreSQL binaries (/usr/lib/postgresql/${VERSIONS.postgres}/bin)
+  WM_KAFKA_PORT                Kafka client port (9092)
+  WM_KAFKA_CONTROLLER_PORT     Kafka KRaft controller port (9093)
+  WM_KAFKA_HEAP                Kafka max heap (512m)
+  WM_REGISTRY_PORT             Apicurio Registry HTTP port (8081)
+  WM_REGISTRY_MANAGEMENT_PORT  Apicurio health/metrics port (9081)
+  WM_REGISTRY_HEAP             Apicurio max heap (512m)
+  WM_JAVA_HOME                 preferred JDK (else JAVA_HOME, PATH, /usr/lib/jvm/*: lowest version that fits)
+  WM_STACK_TIMEOUT             seconds to wait for each service to become healthy (120)
+`;
+
+async function main(argv) {
+  const flags = new Set(argv.filter((a) => a.startsWith('-')));
+  const unknown = [...flags].filter((f) => !['--purge', '--follow', '-f', '--help', '-h'].includes(f));
+  if (unknown.length) fail(`unknown option ${unknown.join(' ')} (see --help)`);
+  const [command, arg] = argv.filter((a) => !a.startsWith('-'));
+  if (!command || flags.has('--help') || flags.has('-h') || command === 'help') {
+    process.stdout.write(HELP);
+    return command || flags.size ? 0 : 1;
+  }
+  const needService = () => arg ? serviceByName(arg) : fail(`"${command}" needs a service name: ${SERVICES.map((s) => s.name).join(', ')}`);
+
+  switch (command) {
+    case 'up': return withLock(cmdUp).then(() => 0);
+    case 'down': return withLock(() => cmdDown(flags.has('--purge'))).then(() => 0);
+    case 'start': { const svc = needService(); return withLock(() => startService(svc)).then(() => 0); }
+    case 'stop': { const svc = needService(); return withLock(() => stopService(svc)).then(() => 0); }
+    case 'restart': {
+      const svc = needService();
+      return withLock(async () => { await stopService(svc); await startService(svc); }).then(() => 0);
+    }
+    case 'status': return cmdStatus();
+    case 'env': printEnv(); return 0;
+    case 'logs': cmdLogs(arg, flags.has('--follow') || flags.has('-f')); return null;
+    default: fail(`unknown command "${command}" (see --help)`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+function fail(message) {
+  console.error(`stack: ${message}`);
+  process.exit(1);
+}
+
+function serviceByName(name) {
+  const svc = SERVICES.find((s) => s.name === name || s.aliases.includes(name));
+  return svc ?? fail(`unknown service "${name}"; known: ${SERVICES.map((s) => s.name).join(', ')}`);
+}
+
+/** Serialise mutating commands (parallel `up`s from test runners must not race). */
+async function withLock(fn) {
+  mkdirSync(DIRS.run, { recursive: true });
+  const lock = join(DIRS.run, 'stack.lock');
+  const deadline = Date.now() + 10 * 60 * 1000;
+  let announced = false;
+  for (;;) {
+    try {
+      writeFileSync(lock, `${process.pid}\n`, { flag: 'wx' });
+      break;
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+      const holder = Number(readFileSync(lock, 'utf8').trim() || 0);
+      if (!holder || !procArgv(holder)) { rmSync(lock, { force: true }); continue; }
+      if (Date.now() > deadline) fail(`timed out waiting for ${lock} (held by pid ${holder})`);
+      if (!announced) console.error(`stack: waiting for another stack.mjs (pid ${holder}) to finish…`);
+      announced = true;
+      await sleep(500);
+    }
+  }
+  const release = () => { try { if (readFileSync(lock, 'utf8').trim() === String(process.pid)) unlinkSync(lock); } catch { /* gone */ } };
+  process.on('exit', release);
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
+  try { return await fn(); } finally { release(); }
+}
+
+/** Start a long-running process in its own process group, output appended to logFd. */
+function spawnDetached(cmd, args, { logFd, cwd, uid, gid }) {
+  const child = spawn(cmd, args, {
+    cwd, detached: true, stdio: ['ignore', logFd, logFd],
+    ...(uid !== undefined ? { uid, gid } : {}),
+  });
+  child.unref();
+  return new Promise((res, rej) => {
+    child.once('spawn', () => res(child));
+    child.once('error', (e) => rej(new Error(`cannot start ${cmd}: ${e.message}`)));
+  });
+}
+
+/** Run a command to completion; return stdout; exit with its output on failure. */
+function run(cmd, args, { what = cmd, uid, gid, cwd } = {}) {
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', ...(uid !== undefined ? { uid, gid } : {}) });
+  if (r.error) fail(`${what}: cannot run ${cmd}: ${r.error.message}`);
+  if (r.status !== 0) fail(`${what} failed (exit ${r.status}):\n${r.stdout}${r.stderr}`);
+  return r.stdout;
+}
+
+async function commandSucceeds(cmd, args) {
+  try { await execFileP(cmd, args, { timeout: 5000 }); return true; } catch { return false; }
+}
+
+async function httpOk(url) {
+  try { return (await fetch(url, { signal: AbortSignal.timeout(3000) })).status === 200; } catch { return false; }
+}
+
+function portFree(port) {
+  return new Promise((res) => {
+    const server = net.createServer();
+    server.once('error', () => res(false));
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => res(true)));
+  });
+}
+
+/**
+ * A java binary of at least `minMajor` (Kafka 4.1 needs 17, Apicurio 3.3 needs 21). Looks at
+ * WM_JAVA_HOME, JAVA_HOME, PATH, then /usr/lib/jvm/*; prefers the lowest version that qualifies.
+ */
+const javaCache = new Map();
+function requireJava(minMajor, who) {
+  if (javaCache.has(minMajor)) return javaCache.get(minMajor);
+  const jvmDir = '/usr/lib/jvm';
+  const candidates = [
+    ...[process.env.WM_JAVA_HOME, process.env.JAVA_HOME].filter(Boolean).map((h) => join(h, 'bin', 'java')),
+    'java',
+    ...(existsSync(jvmDir) ? readdirSync(jvmDir).sort().map((d) => join(jvmDir, d, 'bin', 'java')) : []),
+  ];
+  const found = [];
+  for (const java of new Set(candidates)) {
+    const r = spawnSync(java, ['-version'], { encoding: 'utf8' });
+    if (r.error) continue;
+    const m = /version "(\d+)(?:\.(\d+))?/.exec(r.stderr);
+    if (m) found.push({ java, major: m[1] === '1' ? Number(m[2]) : Number(m[1]) });
+  }
+  const best = found.filter((j) => j.major >= minMajor).sort((a, b) => a.major - b.major)[0];
+  if (!best) {
+    const seen = found.length ? `found only ${found.map((j) => `${j.java} (${j.major})`).join(', ')}` : 'no java found';
+    fail(`${who} needs Java ${minMajor}+, ${seen}. Install a JDK ${minMajor}+ (Debian 12: apt-get install -y ` +
+      `openjdk-17-jre-headless covers Java 17 only; for 21+ use a Temurin JDK) or point WM_JAVA_HOME at one`);
+  }
+  javaCache.set(minMajor, best.java);
+  return best.java;
+}
+
+function mvn(args) {
+  if (spawnSync('mvn', ['-v'], { stdio: 'ignore' }).error) {
+    fail('mvn not found on PATH: install Apache Maven to download Kafka/Apicurio (Debian: apt-get install -y maven)');
+  }
+  // Output is only shown on failure (Debian's mvn prints stray ANSI resets even with -q -B).
+  const r = spawnSync('mvn', ['-q', '-B', '-Dstyle.color=never', ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0) {
+    fail(`mvn ${args.join(' ')} failed (exit ${r.status}); is Maven Central reachable?\n${r.stdout}${r.stderr}`);
+  }
+}
+
+function systemUser(name) {
+  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
+  if (!line) return null;
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+function findFile(dir, name) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    if (entry.isFile() && entry.name === name) return p;
+    if (entry.isDirectory()) { const hit = findFile(p, name); if (hit) return hit; }
+  }
+  return null;
+}
+
+function toMiB(size) {
+  const m = /^(\d+)([kmg]?)$/i.exec(String(size).trim());
+  if (!m) fail(`invalid heap size "${size}" (use e.g. 512m or 1g)`);
+  const n = Number(m[1]);
+  return { k: Math.ceil(n / 1024), m: n, g: n * 1024, '': Math.ceil(n / 1048576) }[m[2].toLowerCase()];
+}
+
+/** Last n lines of a file (reads at most the final 1 MB). */
+function tailLines(file, n) {
+  if (!existsSync(file)) return `(no log file ${file})`;
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const len = Math.min(size, 1024 * 1024);
+    const buf = Buffer.alloc(len);
+    readSync(fd, buf, 0, len, size - len);
+    return buf.toString('utf8').replace(/\n$/, '').split('\n').slice(-n).join('\n');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+process.exitCode = (await main(process.argv.slice(2))) ?? process.exitCode;
