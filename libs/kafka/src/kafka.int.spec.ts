@@ -1,0 +1,106 @@
+import { createLogger } from '@wikimonitor/service-kit';
+import { getTestEnv, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
+import { createAdmin, ensureTopics } from './admin';
+import { type Message, createConsumerRunner } from './consumer';
+import { createProducer } from './producer';
+import { deadLetterRecord, parseDeadLetter } from './dlq';
+import { headersFromMessage } from './headers';
+
+const log = createLogger('test', 'silent');
+
+async function setup(partitions = 3) {
+  const env = await getTestEnv();
+  const conn = testConnection(env);
+  const topic = uniqueName('it.kafka');
+  const admin = await createAdmin(conn);
+  await ensureTopics(admin, [{ topic, partitions, replicationFactor: 1 }]);
+  await admin.disconnect();
+  return { conn, topic };
+}
+
+describe('kafka lib on the real broker', () => {
+  it('consumer runner should commit offset+1 after each batch so a restarted group neither skips nor repeats', async () => {
+    const { conn, topic } = await setup();
+    const producer = createProducer({ connection: conn, log });
+    await producer.start();
+    await Promise.all(Array.from({ length: 300 }, (_, i) => producer.send({ topic, key: `k${i % 17}`, value: Buffer.from(String(i)) })));
+
+    const groupId = uniqueName('g');
+    const seen: string[] = [];
+    const run = async (stopAt: number) => {
+      const runner = createConsumerRunner({
+        connection: conn,
+        log,
+        groupId,
+        topics: [topic],
+        offsets: 'kafka',
+        batchSize: 50,
+        handle: async (batch: Message[]) => {
+          for (const m of batch) seen.push(m.value?.toString() ?? '');
+        },
+      });
+      await runner.start();
+      await waitFor(() => seen.length >= stopAt, `${stopAt} records`);
+      await runner.close();
+    };
+    await run(100);
+    const firstRun = seen.length;
+    await Promise.all(Array.from({ length: 100 }, (_, i) => producer.send({ topic, key: 'x', value: Buffer.from(String(300 + i)) })));
+    await run(400);
+    await producer.close();
+    expect(firstRun).toBeGreaterThanOrEqual(100);
+    expect(seen).toHaveLength(400);
+    expect(new Set(seen).size).toBe(400);
+  });
+
+  it('ensureTopics should be idempotent and reject a topic with fewer partitions than wanted', async () => {
+    const { conn, topic } = await setup(2);
+    const admin = await createAdmin(conn);
+    try {
+      await expect(ensureTopics(admin, [{ topic, partitions: 2, replicationFactor: 1 }])).resolves.toEqual({ created: [], existing: [topic] });
+      await expect(ensureTopics(admin, [{ topic, partitions: 4, replicationFactor: 1 }])).rejects.toMatchObject({ code: 'TOPIC_MISMATCH' });
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
+  it('a dead letter should keep the original bytes and headers and carry its source and error', async () => {
+    const { conn, topic } = await setup(1);
+    const producer = createProducer({ connection: conn, log });
+    await producer.start();
+    await producer.send(
+      deadLetterRecord(topic, {
+        sourceTopic: 'wiki.raw.changes',
+        sourcePartition: 2,
+        sourceOffset: 41,
+        key: 'enwiki:Foo',
+        value: Buffer.from([0, 1, 2, 255]),
+        headers: { traceparent: 'tp' },
+        error: { code: 'DESERIALIZE_FAILED', message: 'bad magic' },
+        attempts: 3,
+        app: 'test',
+      }),
+    );
+    await producer.close();
+    const groupId = uniqueName('g');
+    let got: Message | undefined;
+    const runner = createConsumerRunner({
+      connection: conn,
+      log,
+      groupId,
+      topics: [topic],
+      offsets: 'kafka',
+      handle: async (b) => {
+        got = b[0];
+      },
+    });
+    await runner.start();
+    await waitFor(() => got, 'dead letter');
+    await runner.close();
+    const dl = parseDeadLetter(got?.key, got?.value ?? null, headersFromMessage(got?.headers));
+    expect(dl).toMatchObject({ sourceTopic: 'wiki.raw.changes', sourcePartition: 2, sourceOffset: 41, attempts: 3, app: 'test', error: { code: 'DESERIALIZE_FAILED', message: 'bad magic' } });
+    expect(dl.value).toEqual(Buffer.from([0, 1, 2, 255]));
+    expect(dl.key?.toString()).toBe('enwiki:Foo');
+    expect(dl.originalHeaders['traceparent']?.toString()).toBe('tp');
+  });
+});
