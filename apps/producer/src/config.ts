@@ -29,7 +29,7 @@ export const producerConfigSchema = z.object({
   CHECKPOINT_TOPIC: env.string(DEFAULT_CHECKPOINT_TOPIC),
   /** Key of this producer's position in the checkpoint topic (default: the stream URL). */
   CHECKPOINT_KEY: env.optionalString(),
-  CHECKPOINT_INTERVAL_MS: env.int(500, { min: 50 }),
+  CHECKPOINT_INTERVAL_MS: env.int(200, { min: 20 }),
   /** Resume from the checkpoint on start (false = start at the stream's live end or SSE_SINCE). */
   RESUME: env.bool(true),
   /** Events read from the stream but not yet acknowledged by Kafka; reading pauses at this bound. */

@@ -1,3 +1,5 @@
 export * from './sse/parser';
 export * from './recentchange/normalize';
 export * from './sse/event-id';
+export * from './routing';
+export * from './persistence';

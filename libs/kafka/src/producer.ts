@@ -81,6 +81,8 @@ export function createProducer(opts: ProducerOptions): KafkaProducer {
   if (opts.transactionalId) {
     conf['transactional.id'] = opts.transactionalId;
     conf['transaction.timeout.ms'] = 60_000;
+    // librdkafka refuses a transactional producer whose message.timeout.ms exceeds transaction.timeout.ms.
+    conf['message.timeout.ms'] = Math.min(Number(conf['message.timeout.ms'] ?? 60_000), 60_000);
   }
   const producer = new Producer(conf);
   let connected = false;

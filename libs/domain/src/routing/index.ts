@@ -1,0 +1,3 @@
+export * from './types';
+export { parseRoutingRules, parsePattern, type ParseRulesOptions } from './validate';
+export * from './evaluate';

@@ -1,0 +1,81 @@
+import type { ChangeType, WikiChange } from '@wikimonitor/contracts';
+
+/** How a route chooses the Kafka key of the records it writes (and so their partition). */
+export const RouteKeys = ['wiki', 'wiki:title', 'id', 'domain', 'wiki:user', 'none'] as const;
+export type RouteKey = (typeof RouteKeys)[number];
+
+/** A number range, both ends inclusive and optional. */
+export interface RangeCondition {
+  min?: number;
+  max?: number;
+}
+
+/**
+ * What a rule matches, as written in the rule file. Every field present must hold (AND); a list
+ * means "any of these" (OR). `{}` matches every record.
+ */
+export interface Condition {
+  wiki?: string | string[];
+  /** Exact domains, or `*.suffix` (e.g. `*.wikipedia.org`). */
+  domain?: string | string[];
+  type?: ChangeType | ChangeType[];
+  namespace?: number | number[];
+  bot?: boolean;
+  /** Records without the flag (log, categorize) match neither true nor false. */
+  minor?: boolean;
+  patrolled?: boolean;
+  user?: string | string[];
+  /** Regular expression on the user name: `pattern` or `/pattern/flags`. */
+  userPattern?: string;
+  /** Regular expression on the full, namespace-prefixed title. */
+  titlePattern?: string;
+  commentPattern?: string;
+  logType?: string | string[];
+  logAction?: string | string[];
+  /** Bytes added (positive) or removed (negative); only records that carry a new length match. */
+  sizeDelta?: RangeCondition;
+  /** At least one of these conditions holds. */
+  any?: Condition[];
+  /** This condition does not hold. */
+  not?: Condition;
+}
+
+/** One route as written in the rule file. */
+export interface RouteRuleSpec {
+  name: string;
+  description?: string;
+  topic: string;
+  key: RouteKey;
+  match: Condition;
+  /** Default true; false keeps the rule in the file but routes nothing. */
+  enabled?: boolean;
+}
+
+export interface RoutingRulesSpec {
+  version: 1;
+  routes: RouteRuleSpec[];
+}
+
+/** A validated route, its condition compiled to a predicate. */
+export interface CompiledRoute {
+  readonly name: string;
+  readonly topic: string;
+  readonly key: RouteKey;
+  readonly description: string;
+  readonly matches: (change: WikiChange) => boolean;
+}
+
+export interface RoutingRules {
+  readonly routes: readonly CompiledRoute[];
+  /** The validated spec (for logs and documentation). */
+  readonly spec: RoutingRulesSpec;
+}
+
+/** Where one record goes for one route. */
+export interface RouteTarget {
+  route: string;
+  topic: string;
+  key: string | null;
+}
+
+export type RulesValidation = { ok: true; rules: RoutingRules } | { ok: false; problems: string[] };

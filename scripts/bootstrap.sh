@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks for WikiMonitor: Debian packages (librdkafka build deps,
+# PostgreSQL, Chromium for the dashboard test) and node_modules (librdkafka built from source,
+# dynamically linked). Idempotent and quiet when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1mbootstrap:\033[0m %s\n' "$*" >&2; }
+
+for tool in node npm java mvn; do
+  command -v "$tool" >/dev/null || { say "missing '$tool' (need Node.js >= 20, Java 17+ and Maven)"; exit 1; }
+done
+
+APT_PACKAGES=(libssl-dev libsasl2-dev libzstd-dev liblz4-dev zlib1g-dev libcurl4-openssl-dev postgresql chromium)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" = 0 ]; then
+    say "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  elif command -v sudo >/dev/null; then
+    say "installing Debian packages with sudo: ${missing[*]}"
+    sudo apt-get update -qq >/dev/null && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    say "please install: apt-get install ${missing[*]}"; exit 1
+  fi
+fi
+
+# node_modules: (re)install when missing or older than the lock file.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] \
+   || [ ! -f node_modules/@confluentinc/kafka-javascript/build/Release/confluent-kafka-javascript.node ]; then
+  say "npm ci (builds librdkafka from source, about a minute)"
+  [ -d /usr/include/node ] && export npm_config_nodedir=/usr
+  CKJS_LINKING=dynamic npm ci --no-audit --no-fund --loglevel=error
+fi
+say "ready"

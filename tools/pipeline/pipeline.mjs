@@ -1,0 +1,189 @@
+#!/usr/bin/env node
+// Runs the whole WikiMonitor pipeline on the local stack: the SSE source (recorded real events,
+// when Wikimedia is unreachable), producer, filter-router, aggregator, dedup-persister and
+// lag-monitor, each as a background process with its log and pid under .stack/.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const STACK_DIR = process.env.WM_STACK_DIR ?? join(ROOT, '.stack');
+const RUN = join(STACK_DIR, 'run', 'apps');
+const LOGS = join(STACK_DIR, 'logs', 'apps');
+const port = (name, def) => Number(process.env[name] ?? def);
+
+const APPS = [
+  { name: 'sse-source', port: port('WM_SSE_SOURCE_PORT', 8092), optional: true },
+  { name: 'producer', port: port('WM_PRODUCER_PORT', 8101) },
+  { name: 'filter-router', port: port('WM_FILTER_ROUTER_PORT', 8102) },
+  { name: 'aggregator', port: port('WM_AGGREGATOR_PORT', 8103) },
+  { name: 'dedup-persister', port: port('WM_DEDUP_PERSISTER_PORT', 8104) },
+  { name: 'lag-monitor', port: port('WM_LAG_MONITOR_PORT', 8105) },
+];
+
+const HELP = `pipeline: run WikiMonitor's five services (and the local SSE source) on the local stack
+
+Usage: node tools/pipeline/pipeline.mjs <command> [options]
+  up [--source auto|local|wikimedia] [--rate N]   build, start the stack and every app (idempotent)
+  down [--stack]                                   stop the apps (and the stack with --stack)
+  status                                           health, readiness and key counters of each app
+  logs <app>                                       last 100 lines of an app's log
+Options:
+  --source   auto (default): Wikimedia's live stream if reachable, else the local SSE source
+  --rate     events/s of the local source (default 50; it loops the real recorded events)
+Ports: WM_PRODUCER_PORT=8101 WM_FILTER_ROUTER_PORT=8102 WM_AGGREGATOR_PORT=8103
+       WM_DEDUP_PERSISTER_PORT=8104 WM_LAG_MONITOR_PORT=8105 WM_SSE_SOURCE_PORT=8092
+Stack settings (WM_KAFKA_PORT, ...) are the stack's: node tools/stack/stack.mjs --help`;
+
+function arg(name, def) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : def;
+}
+const pidFile = (app) => join(RUN, `${app}.pid`);
+const alive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const readPid = (app) => (existsSync(pidFile(app)) ? Number(readFileSync(pidFile(app), 'utf8')) : undefined);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (msg) => process.stderr.write(`pipeline: ${msg}\n`);
+
+async function get(url) {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    return { ok: res.ok, text: await res.text() };
+  } catch {
+    return { ok: false, text: '' };
+  }
+}
+
+function stackEnv() {
+  const r = spawnSync(process.execPath, [join(ROOT, 'tools/stack/stack.mjs'), 'env'], { encoding: 'utf8' });
+  const env = {};
+  for (const m of r.stdout.matchAll(/^export ([A-Z_]+)=(.*)$/gm)) env[m[1]] = m[2].replace(/^["']|["']$/g, '');
+  return env;
+}
+
+async function wikimediaReachable() {
+  try {
+    const res = await fetch('https://stream.wikimedia.org/v2/stream/recentchange', { signal: AbortSignal.timeout(4000) });
+    await res.body?.cancel();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+async function up() {
+  mkdirSync(RUN, { recursive: true });
+  mkdirSync(LOGS, { recursive: true });
+  const stack = spawnSync(process.execPath, [join(ROOT, 'tools/stack/stack.mjs'), 'up'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (stack.status !== 0) throw new Error('the local stack did not come up (see above)');
+  log('building apps (nx run-many -t build)');
+  const build = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '--outputStyle=static'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' } });
+  if (build.status !== 0) throw new Error('build failed');
+
+  const sourceMode = arg('source', 'auto');
+  const useWikimedia = sourceMode === 'wikimedia' || (sourceMode === 'auto' && (await wikimediaReachable()));
+  const base = { ...stackEnv(), LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
+  const jaeger = base.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const sseUrl = useWikimedia ? 'https://stream.wikimedia.org/v2/stream/recentchange' : `http://127.0.0.1:${APPS[0].port}/v2/stream/recentchange`;
+  log(useWikimedia ? 'source: Wikimedia EventStreams (live)' : `source: local SSE source replaying ../shared/data at ${arg('rate', '50')} events/s (looped, fresh ids)`);
+
+  for (const app of APPS) {
+    if (app.name === 'sse-source' && useWikimedia) continue;
+    const pid = readPid(app.name);
+    if (pid && alive(pid)) {
+      log(`${app.name}: already running (pid ${pid})`);
+      continue;
+    }
+    const env = { ...process.env, ...base, HTTP_PORT: String(app.port) };
+    if (jaeger) env.OTEL_TRACES_SAMPLER_ARG = process.env.OTEL_TRACES_SAMPLER_ARG ?? '0.01';
+    const args = [join(ROOT, 'dist', 'apps', app.name, 'main.js')];
+    if (app.name === 'sse-source') args.push('--port', String(app.port), '--host', '127.0.0.1', '--rate', arg('rate', '50'), '--loop');
+    if (app.name === 'producer') env.SSE_URL = sseUrl;
+    const out = openSync(join(LOGS, `${app.name}.log`), 'a');
+    const child = spawn(process.execPath, ['--enable-source-maps', ...args], { cwd: ROOT, env, detached: true, stdio: ['ignore', out, out] });
+    child.unref();
+    writeFileSync(pidFile(app.name), String(child.pid));
+    log(`${app.name}: started pid ${child.pid}, http://127.0.0.1:${app.port}`);
+    const deadline = Date.now() + 90_000;
+    while (!(await get(`http://127.0.0.1:${app.port}/healthz`)).ok) {
+      if (!alive(child.pid)) throw new Error(`${app.name} exited during start; see ${join(LOGS, `${app.name}.log`)}`);
+      if (Date.now() > deadline) throw new Error(`${app.name} did not answer /healthz in 90 s; see its log`);
+      await sleep(300);
+    }
+  }
+  await status();
+  log(`dashboard: http://127.0.0.1:${APPS[5].port}/   Jaeger UI: http://127.0.0.1:${process.env.WM_JAEGER_UI_PORT ?? 16686}/   stop: npm run pipeline -- down`);
+}
+
+async function down() {
+  for (const app of [...APPS].reverse()) {
+    const pid = readPid(app.name);
+    if (!pid) continue;
+    if (alive(pid)) {
+      process.kill(pid, 'SIGTERM');
+      for (let i = 0; i < 300 && alive(pid); i++) await sleep(100);
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+      log(`${app.name}: stopped`);
+    }
+    rmSync(pidFile(app.name), { force: true });
+  }
+  if (process.argv.includes('--stack')) spawnSync(process.execPath, [join(ROOT, 'tools/stack/stack.mjs'), 'down'], { stdio: 'inherit' });
+}
+
+async function status() {
+  const rows = [['APP', 'PID', 'PORT', 'LIVE', 'READY', 'KEY COUNTER']];
+  const counters = {
+    'sse-source': 'sse_source_events_sent_total',
+    producer: 'producer_events_published_total',
+    'filter-router': 'filter_router_records_total',
+    aggregator: 'aggregator_windows_emitted_total',
+    'dedup-persister': 'dedup_persister_rows_written_total',
+    'lag-monitor': 'lag_monitor_cycles_total',
+  };
+  let allOk = true;
+  for (const app of APPS) {
+    const pid = readPid(app.name);
+    const running = pid && alive(pid);
+    if (!running && app.optional) continue;
+    const live = running && (await get(`http://127.0.0.1:${app.port}/healthz`)).ok;
+    const ready = running && (await get(`http://127.0.0.1:${app.port}/readyz`)).ok;
+    let counter = '';
+    if (running) {
+      const m = await get(`http://127.0.0.1:${app.port}/metrics`);
+      const total = m.text
+        .split('\n')
+        .filter((l) => l.startsWith(counters[app.name]))
+        .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+      counter = `${counters[app.name]}=${total}`;
+    }
+    allOk &&= Boolean(live);
+    rows.push([app.name, running ? String(pid) : '-', String(app.port), live ? 'yes' : 'NO', ready ? 'yes' : 'no', counter]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i])).join('  '));
+  return allOk;
+}
+
+const cmd = process.argv[2];
+try {
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') console.log(HELP);
+  else if (cmd === 'up') await up();
+  else if (cmd === 'down') await down();
+  else if (cmd === 'status') process.exitCode = (await status()) ? 0 : 1;
+  else if (cmd === 'logs') {
+    const app = process.argv[3];
+    if (!APPS.some((a) => a.name === app)) throw new Error(`logs needs one of: ${APPS.map((a) => a.name).join(', ')}`);
+    console.log(readFileSync(join(LOGS, `${app}.log`), 'utf8').split('\n').slice(-100).join('\n'));
+  } else throw new Error(`unknown command '${cmd}' (see --help)`);
+} catch (err) {
+  log(`error: ${err.message}`);
+  process.exitCode = 1;
+}
