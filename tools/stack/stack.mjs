@@ -22,6 +22,7 @@ import {
   readdirSync, readlinkSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, fstatSync,
 } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -33,7 +34,10 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // Configuration
 // ---------------------------------------------------------------------------------------------
 
-const VERSIONS = { postgres: '15', kafka: '4.1.1', apicurio: '3.3.3' };
+// Jaeger: the Go module has no /v2 path, so v2 releases are published under v1 tags: module tag
+// v1.76.0 is Jaeger v2.13.0 (the newest the Go module proxy serves here); cmd/jaeger is the v2 binary.
+const VERSIONS = { postgres: '15', kafka: '4.1.1', apicurio: '3.3.3', jaeger: 'v1.76.0' };
+const JAEGER_MODULE = 'github.com/jaegertracing/jaeger';
 const KAFKA_MIN_JAVA = 17;
 const APICURIO_MIN_JAVA = 21; // Apicurio 3.3.x is compiled for Java 21 (class file 65)
 const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
@@ -70,6 +74,11 @@ const CFG = {
   // Quarkus serves health/metrics on a separate "management" port (default 9000); pin it too.
   registryManagementPort: envInt('WM_REGISTRY_MANAGEMENT_PORT', 9081),
   registryHeap: process.env.WM_REGISTRY_HEAP || '512m',
+  jaegerOtlpGrpcPort: envInt('WM_JAEGER_OTLP_GRPC_PORT', 4317),
+  jaegerOtlpHttpPort: envInt('WM_JAEGER_OTLP_HTTP_PORT', 4318),
+  jaegerUiPort: envInt('WM_JAEGER_UI_PORT', 16686),
+  jaegerHealthPort: envInt('WM_JAEGER_HEALTH_PORT', 13133),
+  jaegerEnabled: process.env.WM_JAEGER !== 'off',
   startTimeoutMs: (Number(process.env.WM_STACK_TIMEOUT) || 120) * 1000,
   stopTimeoutMs: 20_000,
 };
@@ -83,6 +92,8 @@ const PATHS = {
   kafkaClusterId: join(DIRS.data, 'kafka-cluster-id'),
   apicurioCache: join(DIRS.cache, `apicurio-${VERSIONS.apicurio}`),
   apicurioRun: join(DIRS.run, 'apicurio'),
+  jaegerBin: join(DIRS.cache, `jaeger-${VERSIONS.jaeger}`, 'jaeger'),
+  jaegerRun: join(DIRS.run, 'jaeger'),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -141,13 +152,29 @@ const SERVICES = [
     launch: launchApicurio,
     healthy: () => httpOk(`http://127.0.0.1:${CFG.registryPort}/apis/ccompat/v7/subjects`),
   },
-  // jaeger: reserved slot (tracing), to be added here as one more row of the same shape.
-];
+  {
+    name: 'jaeger',
+    aliases: ['tracing'],
+    ports: () => [
+      { port: CFG.jaegerOtlpGrpcPort, env: 'WM_JAEGER_OTLP_GRPC_PORT' },
+      { port: CFG.jaegerOtlpHttpPort, env: 'WM_JAEGER_OTLP_HTTP_PORT' },
+      { port: CFG.jaegerUiPort, env: 'WM_JAEGER_UI_PORT' },
+      { port: CFG.jaegerHealthPort, env: 'WM_JAEGER_HEALTH_PORT' },
+    ],
+    deps: [],
+    stopSignal: 'SIGTERM',
+    owns: (argv) => argv[0] === PATHS.jaegerBin && argv.includes(join(PATHS.jaegerRun, 'config.yaml')),
+    prepare: prepareJaeger,
+    launch: launchJaeger,
+    healthy: () => httpOk(`http://127.0.0.1:${CFG.jaegerUiPort}/api/services`),
+  },
+].filter((svc) => svc.name !== 'jaeger' || CFG.jaegerEnabled);
 
 const ENV_EXPORTS = () => ({
   KAFKA_BOOTSTRAP_SERVERS: `127.0.0.1:${CFG.kafkaPort}`,
   SCHEMA_REGISTRY_URL: `http://127.0.0.1:${CFG.registryPort}/apis/ccompat/v7`,
   DATABASE_URL: `postgres://${CFG.pgUser}:${CFG.pgPassword}@127.0.0.1:${CFG.pgPort}/wikimonitor`,
+  ...(CFG.jaegerEnabled ? { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${CFG.jaegerOtlpHttpPort}`, JAEGER_QUERY_URL: `http://127.0.0.1:${CFG.jaegerUiPort}` } : {}),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -464,6 +491,79 @@ function launchApicurio(logFd) {
     `-Xmx${toMiB(CFG.registryHeap)}m`, javaMarker('apicurio'),
     '-jar', findFile(apicurioAppDir(), 'quarkus-run.jar'),
   ], { logFd, cwd: PATHS.apicurioRun });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Jaeger v2 (all-in-one, in-memory storage), built from the Go module proxy
+// ---------------------------------------------------------------------------------------------
+
+function prepareJaeger(log) {
+  if (!existsSync(PATHS.jaegerBin)) {
+    const go = spawnSync('go', ['version'], { encoding: 'utf8' });
+    if (go.status !== 0) fail('jaeger: Go is needed to build Jaeger from the Go module proxy (install golang, or set WM_JAEGER=off)');
+    log(`building Jaeger ${VERSIONS.jaeger} (= v2.13) from the Go module proxy (first time only, a few minutes)…`);
+    const dl = spawnSync('go', ['mod', 'download', '-json', `${JAEGER_MODULE}@${VERSIONS.jaeger}`], { encoding: 'utf8', cwd: tmpdir() });
+    if (dl.status !== 0) fail(`jaeger: go mod download failed: ${dl.stderr || dl.stdout}`);
+    const dir = JSON.parse(dl.stdout).Dir;
+    mkdirSync(dirname(PATHS.jaegerBin), { recursive: true });
+    // `go install pkg@version` refuses modules with replace directives: build inside the module instead.
+    run('go', ['build', '-trimpath', '-ldflags', '-s -w', '-o', `${PATHS.jaegerBin}.tmp`, './cmd/jaeger'], { what: 'go build jaeger', cwd: dir });
+    renameSync(`${PATHS.jaegerBin}.tmp`, PATHS.jaegerBin);
+  }
+  mkdirSync(PATHS.jaegerRun, { recursive: true });
+  writeFileSync(join(PATHS.jaegerRun, 'config.yaml'), jaegerConfig());
+}
+
+function jaegerConfig() {
+  return `# Generated by tools/stack/stack.mjs on every start; edits are overwritten.
+service:
+  extensions: [jaeger_storage, jaeger_query, healthcheckv2]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [jaeger_storage_exporter]
+  telemetry:
+    resource:
+      service.name: jaeger
+    metrics:
+      level: none
+    logs:
+      level: info
+extensions:
+  healthcheckv2:
+    use_v2: true
+    http:
+      endpoint: 127.0.0.1:${CFG.jaegerHealthPort}
+  jaeger_query:
+    storage:
+      traces: memstore
+    http:
+      endpoint: 127.0.0.1:${CFG.jaegerUiPort}
+    grpc:
+      endpoint: 127.0.0.1:0
+  jaeger_storage:
+    backends:
+      memstore:
+        memory:
+          max_traces: 100000
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:${CFG.jaegerOtlpGrpcPort}
+      http:
+        endpoint: 127.0.0.1:${CFG.jaegerOtlpHttpPort}
+processors:
+  batch:
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: memstore
+`;
+}
+
+function launchJaeger(logFd) {
+  return spawnDetached(PATHS.jaegerBin, ['--config', join(PATHS.jaegerRun, 'config.yaml')], { logFd, cwd: PATHS.jaegerRun });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,12 +1,62 @@
 import { z } from 'zod';
-import { baseConfigShape, parseConfig } from '@wikimonitor/service-kit';
-import { kafkaConfigShape } from '@wikimonitor/kafka';
+import { baseConfigShape, env, parseConfig } from '@wikimonitor/service-kit';
+import { DEFAULT_TOPICS, kafkaConfigShape } from '@wikimonitor/kafka';
 import { telemetryConfigShape } from '@wikimonitor/telemetry';
+import { DEFAULT_SPIKE_CONFIG } from '@wikimonitor/domain';
+
+export const DEFAULT_INPUT_TOPIC = 'wiki.changes.all';
+export const DEFAULT_LATE_TOPIC = 'wiki.changes.late';
+export const DEFAULT_CHANGELOG_TOPIC = 'wiki.aggregator.changelog';
+export const DEFAULT_GROUP_ID = 'aggregator';
+export const DEFAULT_WINDOW_SIZE_MS = 60_000;
+export const DEFAULT_ALLOWED_LATENESS_MS = 30_000;
+export const DEFAULT_IDLE_CLOSE_MS = 120_000;
+export const DEFAULT_TOP_PAGES = 5;
+export const DEFAULT_BATCH_SIZE = 500;
 
 export const configSchema = z.object({
   ...baseConfigShape,
   ...kafkaConfigShape,
   ...telemetryConfigShape,
+  SCHEMA_REGISTRY_URL: env.url('http://127.0.0.1:8081/apis/ccompat/v7'),
+  SCHEMA_REGISTRY_USERNAME: env.optionalString(),
+  SCHEMA_REGISTRY_PASSWORD: env.optionalString(),
+  /** WikiChange records keyed by wiki (the filter-router's every-record route). */
+  INPUT_TOPIC: env.string(DEFAULT_INPUT_TOPIC),
+  AGGREGATES_TOPIC: env.string(DEFAULT_TOPICS.aggregates),
+  ALERTS_TOPIC: env.string(DEFAULT_TOPICS.alerts),
+  LATE_TOPIC: env.string(DEFAULT_LATE_TOPIC),
+  DLQ_TOPIC: env.string(DEFAULT_TOPICS.dlq),
+  /** Compacted window-state changelog, one partition per input partition. */
+  CHANGELOG_TOPIC: env.string(DEFAULT_CHANGELOG_TOPIC),
+  GROUP_ID: env.string(DEFAULT_GROUP_ID),
+  /** Stable per instance (a restarted instance fences its predecessor); default `<GROUP_ID>-<hostname>`. */
+  TRANSACTIONAL_ID: env.optionalString(),
+  /**
+   * Static group membership (KIP-345): a restarted instance with the same id takes its partitions back at
+   * once instead of after the session timeout. Unset: dynamic membership (a graceful stop hands over at once).
+   */
+  GROUP_INSTANCE_ID: env.optionalString(),
+  CONSUMER_SESSION_TIMEOUT_MS: env.int(30_000, { min: 6_000 }),
+  WINDOW_SIZE_MS: env.int(DEFAULT_WINDOW_SIZE_MS, { min: 1_000 }),
+  ALLOWED_LATENESS_MS: env.int(DEFAULT_ALLOWED_LATENESS_MS, { min: 0 }),
+  /** A wiki with no change for this long (processing time) has its open windows closed. */
+  IDLE_CLOSE_MS: env.int(DEFAULT_IDLE_CLOSE_MS, { min: 100 }),
+  TOP_PAGES: env.int(DEFAULT_TOP_PAGES, { min: 0, max: 100 }),
+  SPIKE_ALPHA: env.number(DEFAULT_SPIKE_CONFIG.alpha, { min: 0.001, max: 1 }),
+  SPIKE_THRESHOLD: env.number(DEFAULT_SPIKE_CONFIG.threshold, { min: 0 }),
+  SPIKE_MIN_VOLUME: env.int(DEFAULT_SPIKE_CONFIG.minVolume, { min: 0 }),
+  SPIKE_MIN_RATIO: env.number(DEFAULT_SPIKE_CONFIG.minRatio, { min: 0 }),
+  SPIKE_WARMUP_WINDOWS: env.int(DEFAULT_SPIKE_CONFIG.warmupWindows, { min: 0 }),
+  SPIKE_RESET_AFTER_WINDOWS: env.int(DEFAULT_SPIKE_CONFIG.resetAfterWindows, { min: 1 }),
+  /** Records per consume batch = per transaction at most. */
+  BATCH_SIZE: env.int(DEFAULT_BATCH_SIZE, { min: 1, max: 100_000 }),
+  /** Consecutive failed transactions (each aborted and rewound) before the service stops. */
+  MAX_TRANSACTION_RETRIES: env.int(5, { min: 0 }),
+  PROVISION_TOPICS: env.bool(true),
+  /** Partitions of topics this app creates when missing (the changelog always matches the input). */
+  TOPIC_PARTITIONS: env.int(6, { min: 1 }),
+  TOPIC_REPLICATION_FACTOR: env.int(1, { min: 1 }),
 });
 
 export type AppConfig = z.output<typeof configSchema>;

@@ -5,7 +5,7 @@ import { telemetryConfigShape } from '@wikimonitor/telemetry';
 
 export const DEFAULT_STREAM_URL = 'https://stream.wikimedia.org/v2/stream/recentchange';
 export const DEFAULT_CHECKPOINT_TOPIC = 'wiki.producer.checkpoints';
-export const DEFAULT_MAX_IN_FLIGHT = 20_000;
+export const DEFAULT_MAX_IN_FLIGHT = 5_000;
 
 export const producerConfigSchema = z.object({
   ...baseConfigShape,

@@ -1,5 +1,5 @@
 import type { WikiChange } from '@wikimonitor/contracts';
-import { type SseEvent, changeKey, normalizeRecentChangeText, parseStreamPositions } from '@wikimonitor/domain';
+import { type SseEvent, changeKey, normalizeRecentChangeText } from '@wikimonitor/domain';
 import { type KafkaProducer, type OutgoingRecord, deadLetterRecord } from '@wikimonitor/kafka';
 import { type Logger, backoffDelay, describeError, isRetriable, sleep } from '@wikimonitor/service-kit';
 import { type Tracer, SpanStatusCode, injectTraceHeaders, startPublishSpan, trace, context } from '@wikimonitor/telemetry';
@@ -33,6 +33,7 @@ export function createIngestor(deps: IngestorDeps) {
   let waiters: Array<() => void> = [];
   let drainWaiters: Array<() => void> = [];
   let stopping = false;
+
 
   const release = () => {
     inFlight--;
@@ -85,14 +86,6 @@ export function createIngestor(deps: IngestorDeps) {
     log.warn({ code: error.code, reason: error.message, sseId: ev.lastEventId }, 'event dead-lettered');
   }
 
-  function updatePosition(id: string): void {
-    for (const p of parseStreamPositions(id) ?? []) {
-      const labels = { upstream_topic: p.topic, upstream_partition: String(p.partition) };
-      if (p.offset !== undefined) metrics.position.set({ ...labels, kind: 'offset' }, p.offset);
-      if (p.timestamp !== undefined) metrics.position.set({ ...labels, kind: 'timestamp' }, p.timestamp);
-    }
-  }
-
   async function process(ev: SseEvent, receivedTime: number, seq: number): Promise<void> {
     try {
       if (ev.type === 'error') {
@@ -118,10 +111,11 @@ export function createIngestor(deps: IngestorDeps) {
         await deadLetter(ev, describeError(err), 1);
         return;
       }
-      const headers: Record<string, string> = {};
       const span = deps.tracer ? startPublishSpan(deps.tracer, { topic: deps.topic, messageId: change.id }) : undefined;
-      if (span) injectTraceHeaders(headers, trace.setSpan(context.active(), span));
-      const r = await deliver({ topic: deps.topic, key: changeKey(change), value, headers, timestamp: change.event_time });
+      const headers = span ? injectTraceHeaders({}, trace.setSpan(context.active(), span)) : undefined;
+      // The record timestamp stays the produce time: event times of replayed or skewed events would
+      // fall outside retention or the broker's timestamp bounds (the event time is in the record).
+      const r = await deliver({ topic: deps.topic, key: changeKey(change), value, headers });
       if (r === 'ok') {
         metrics.published.inc();
         metrics.publishLatency.observe((Date.now() - receivedTime) / 1000);
@@ -146,7 +140,7 @@ export function createIngestor(deps: IngestorDeps) {
     handle(ev: SseEvent, receivedTime: number): void {
       metrics.received.inc();
       metrics.lastReceiveTime.set(receivedTime / 1000);
-      if (ev.lastEventId) updatePosition(ev.lastEventId);
+      if (ev.lastEventId) metrics.streamPosition.lastEventId = ev.lastEventId;
       const seq = tracker.add(ev.lastEventId);
       inFlight++;
       metrics.queueDepth.set(inFlight);

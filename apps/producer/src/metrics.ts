@@ -1,8 +1,12 @@
+import { parseStreamPositions } from '@wikimonitor/domain';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export function createProducerMetrics(registry: Registry) {
   const registers = [registry];
+  // The newest SSE id; the position gauge parses it at scrape time, not per event.
+  const streamPosition = { lastEventId: '' };
   return {
+    streamPosition,
     received: new Counter({ name: 'producer_events_received_total', help: 'SSE events received (message and error events)', registers }),
     published: new Counter({ name: 'producer_events_published_total', help: 'Events acknowledged by Kafka (acks=all)', registers }),
     failed: new Counter({ name: 'producer_events_failed_total', help: 'Delivery failures (each is retried or dead-lettered)', labelNames: ['code'] as const, registers }),
@@ -20,7 +24,20 @@ export function createProducerMetrics(registry: Registry) {
     connected: new Gauge({ name: 'producer_sse_connected', help: '1 while the SSE connection is open', registers }),
     lastEventTime: new Gauge({ name: 'producer_last_event_timestamp_seconds', help: 'Event time (meta.dt) of the newest event received', registers }),
     lastReceiveTime: new Gauge({ name: 'producer_last_receive_timestamp_seconds', help: 'Wall time the newest event was received', registers }),
-    position: new Gauge({ name: 'producer_sse_position', help: 'Current SSE position per upstream topic/partition (offset, or timestamp ms when the id has no offset)', labelNames: ['upstream_topic', 'upstream_partition', 'kind'] as const, registers }),
+    position: new Gauge({
+      name: 'producer_sse_position',
+      help: 'Current SSE position per upstream topic/partition (kind=offset: next offset; kind=timestamp: ms)',
+      labelNames: ['upstream_topic', 'upstream_partition', 'kind'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const p of parseStreamPositions(streamPosition.lastEventId) ?? []) {
+          const labels = { upstream_topic: p.topic, upstream_partition: String(p.partition) };
+          if (p.offset !== undefined) this.set({ ...labels, kind: 'offset' }, p.offset);
+          if (p.timestamp !== undefined) this.set({ ...labels, kind: 'timestamp' }, p.timestamp);
+        }
+      },
+    }),
     checkpointed: new Gauge({ name: 'producer_checkpoint_events', help: 'Events covered by the durable resume checkpoint since start', registers }),
     backpressure: new Counter({ name: 'producer_backpressure_waits_total', help: 'Times reading paused because MAX_IN_FLIGHT was reached', registers }),
   };

@@ -50,6 +50,7 @@ type KafkaConsumerExt = KafkaConsumer & {
   incrementalAssign(assignments: Assignment[]): void;
   incrementalUnassign(assignments: Assignment[]): void;
   commitCb(offsets: TopicPartitionOffset[], cb: (err: LibrdKafkaError | null) => void): void;
+  setDefaultIsTimeoutOnlyForFirstMessage(value: boolean): void;
 };
 
 const ERR_ASSIGN = -175;
@@ -179,6 +180,9 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       });
       connected = true;
       consumer.setDefaultConsumeTimeout(500);
+      // Wait only for a batch's first record: otherwise consume(batchSize) waits up to the timeout
+      // for each further record, so a trickle of input holds a batch (and close()) for minutes.
+      consumer.setDefaultIsTimeoutOnlyForFirstMessage(true);
       consumer.subscribe(opts.topics);
       running = true;
       loop = runLoop();

@@ -32,6 +32,11 @@ describe('parseConfig', () => {
     expect(e.message).toMatch(/MODE: /);
   });
 
+  it('parseConfig should treat an empty variable as unset', () => {
+    expect(parseConfig(schema, { NAME: 'x', PORT: '' }).PORT).toBe(8080);
+    expect(() => parseConfig(schema, { NAME: '' })).toThrow(/NAME: .* \(missing\)/);
+  });
+
   it('parseConfig should reject out-of-range numbers', () => {
     expect(() => parseConfig(schema, { NAME: 'x', PORT: '70000' })).toThrow(/PORT/);
   });

@@ -5,7 +5,10 @@ import { WikiMonitorError } from './errors';
  * Parses an app's configuration from an environment object, once, at start-up.
  * Every problem is reported in one error (code CONFIG_INVALID), each naming its variable.
  */
-export function parseConfig<S extends z.ZodTypeAny>(schema: S, env: Record<string, string | undefined>): z.output<S> {
+export function parseConfig<S extends z.ZodTypeAny>(schema: S, source: Record<string, string | undefined>): z.output<S> {
+  // An empty variable (`FOO=` in compose or a ConfigMap) means "not set": the default applies.
+  const env: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(source)) if (v !== '') env[k] = v;
   const result = schema.safeParse(env);
   if (result.success) return result.data as z.output<S>;
   const problems = result.error.issues.map((issue) => {

@@ -48,3 +48,15 @@ export function startTelemetry(opts: TelemetryOptions): Telemetry {
   sdk.start();
   return { enabled: true, shutdown: () => sdk.shutdown() };
 }
+
+/**
+ * Starts telemetry from the standard environment variables. A malformed variable leaves tracing
+ * off here: the app's own config parse reports it (with every other problem) right after.
+ */
+export function startTelemetryFromEnv(serviceName: string, env: Record<string, string | undefined>, version: string): Telemetry {
+  const endpoint = env['OTEL_EXPORTER_OTLP_ENDPOINT'] || undefined;
+  const ratioText = env['OTEL_TRACES_SAMPLER_ARG'] || '0.01';
+  const ratio = Number(ratioText);
+  if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) return { enabled: false, shutdown: async () => undefined };
+  return startTelemetry({ serviceName, serviceVersion: version, otlpEndpoint: endpoint, sampleRatio: ratio, environment: env['DEPLOYMENT_ENVIRONMENT'] || 'local' });
+}

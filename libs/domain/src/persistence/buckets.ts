@@ -1,3 +1,5 @@
+import type { PageCount } from '@wikimonitor/contracts';
+
 /** Bucket sizes the history API offers (label -> milliseconds). */
 export const BUCKET_SIZES = {
   '1m': 60_000,
@@ -24,14 +26,9 @@ export function bucketSpan(from: number, to: number, sizeMs: number): { start: n
   return { start, end, count: Math.round((end - start) / sizeMs) };
 }
 
-export interface PageCount {
-  title: string;
-  count: number;
-}
-
 /** Counts of one time span of one wiki: a stored window, a bucket computed from changes, or a merged bucket. */
 export interface SpanCounts {
-  changes: number;
+  total: number;
   /** Changes by type (edit, new, log, categorize, external, unknown). */
   by_type: Record<string, number>;
   bot: number;
@@ -66,7 +63,7 @@ export interface MergedBucket extends SpanCounts {
   distinct_editors_exact: boolean;
 }
 
-const empty = (): SpanCounts => ({ changes: 0, by_type: {}, bot: 0, human: 0, bytes_added: 0, bytes_removed: 0, distinct_editors: 0, top_pages: [] });
+const empty = (): SpanCounts => ({ total: 0, by_type: {}, bot: 0, human: 0, bytes_added: 0, bytes_removed: 0, distinct_editors: 0, top_pages: [] });
 
 /**
  * The real-time plus historical view: stored windows cover time up to `coveredUntil` (the newest
@@ -91,7 +88,7 @@ export function mergeBuckets(input: {
   };
   const add = (b: (typeof buckets)[number], s: SpanCounts) => {
     const c = b.counts;
-    c.changes += s.changes;
+    c.total += s.total;
     for (const [k, v] of Object.entries(s.by_type)) c.by_type[k] = (c.by_type[k] ?? 0) + v;
     c.bot += s.bot;
     c.human += s.human;

@@ -1,4 +1,4 @@
-import type { WikiAlert, WikiChange } from '@wikimonitor/contracts';
+import type { WikiAggregate, WikiAlert, WikiChange } from '@wikimonitor/contracts';
 import type { RecordPosition } from './dedup';
 
 /** A value as written to PostgreSQL: text, number, boolean, or SQL NULL. Timestamps are ISO-8601 text. */
@@ -123,6 +123,55 @@ export const ALERT_COLUMN_TYPES: Record<(typeof ALERT_COLUMNS)[number], string> 
   kafka_offset: 'int8',
 };
 
+/** Columns of `wiki_aggregates`, in row order (top_pages is JSON text, cast to jsonb on insert). */
+export const AGGREGATE_COLUMNS = [
+  'wiki',
+  'window_start',
+  'window_end',
+  'total',
+  'count_edit',
+  'count_new',
+  'count_log',
+  'count_categorize',
+  'count_external',
+  'count_unknown',
+  'bot',
+  'human',
+  'bytes_added',
+  'bytes_removed',
+  'distinct_editors',
+  'top_pages',
+  'first_event_time',
+  'last_event_time',
+  'kafka_topic',
+  'kafka_partition',
+  'kafka_offset',
+] as const;
+
+export const AGGREGATE_COLUMN_TYPES: Record<(typeof AGGREGATE_COLUMNS)[number], string> = {
+  wiki: 'text',
+  window_start: 'timestamptz',
+  window_end: 'timestamptz',
+  total: 'int8',
+  count_edit: 'int8',
+  count_new: 'int8',
+  count_log: 'int8',
+  count_categorize: 'int8',
+  count_external: 'int8',
+  count_unknown: 'int8',
+  bot: 'int8',
+  human: 'int8',
+  bytes_added: 'int8',
+  bytes_removed: 'int8',
+  distinct_editors: 'int4',
+  top_pages: 'jsonb',
+  first_event_time: 'timestamptz',
+  last_event_time: 'timestamptz',
+  kafka_topic: 'text',
+  kafka_partition: 'int4',
+  kafka_offset: 'int8',
+};
+
 // PostgreSQL text cannot hold U+0000; upstream strings are user-controlled (titles, comments).
 // eslint-disable-next-line no-control-regex
 const NUL = /\u0000/g;
@@ -193,6 +242,33 @@ export function alertRow(a: WikiAlert, at: RecordPosition): SqlValue[] {
     text(a.previous_status),
     pgText(a.message),
     time(a.created_at),
+    at.topic,
+    at.partition,
+    at.offset,
+  ];
+}
+
+/** A WikiAggregate as a `wiki_aggregates` row (AGGREGATE_COLUMNS order). */
+export function aggregateRow(a: WikiAggregate, at: RecordPosition): SqlValue[] {
+  return [
+    pgText(a.wiki),
+    time(a.window_start),
+    time(a.window_end),
+    a.total,
+    a.by_type.edit,
+    a.by_type.new,
+    a.by_type.log,
+    a.by_type.categorize,
+    a.by_type.external,
+    a.by_type.unknown,
+    a.bot,
+    a.human,
+    a.bytes_added,
+    a.bytes_removed,
+    a.distinct_editors,
+    JSON.stringify(a.top_pages.map((p) => ({ title: pgText(p.title), count: p.count }))),
+    time(a.first_event_time),
+    time(a.last_event_time),
     at.topic,
     at.partition,
     at.offset,

@@ -48,6 +48,15 @@ export class SseParser {
     }
     this.buffer += text;
     let start = 0;
+    if (!this.buffer.includes('\r')) {
+      // Fast path for LF-only streams (EventStreams): jump from line end to line end.
+      for (let nl = this.buffer.indexOf('\n'); nl !== -1; nl = this.buffer.indexOf('\n', start)) {
+        this.line(this.buffer.slice(start, nl), out);
+        start = nl + 1;
+      }
+      this.buffer = this.buffer.slice(start);
+      return out;
+    }
     for (let i = 0; i < this.buffer.length; i++) {
       const c = this.buffer.charCodeAt(i);
       if (c !== 10 && c !== 13) continue;

@@ -1,0 +1,41 @@
+import { CLI_FLAGS, helpText, parseCliArgs } from './cli';
+import { loadConfig } from './config';
+
+describe('parseCliArgs', () => {
+  it.each([
+    [[], { help: false, env: {} }],
+    [['--help'], { help: true, env: {} }],
+    [['-h', '--bogus'], { help: true, env: {} }],
+    [['--rate', '100', '--loop', '--port', '8092', '--data', 'path'], { help: false, env: { SSE_SOURCE_RATE: '100', SSE_SOURCE_LOOP: 'true', SSE_SOURCE_PORT: '8092', SSE_SOURCE_DATA: 'path' } }],
+    [['--loop', 'false', '--end=close'], { help: false, env: { SSE_SOURCE_LOOP: 'false', SSE_SOURCE_END: 'close' } }],
+    [['--loop', '--rate=5'], { help: false, env: { SSE_SOURCE_LOOP: 'true', SSE_SOURCE_RATE: '5' } }],
+    [['--loop', '--time', 'original'], { help: false, env: { SSE_SOURCE_LOOP: 'true', SSE_SOURCE_TIME: 'original' } }],
+    [['--time=now'], { help: false, env: { SSE_SOURCE_TIME: 'now' } }],
+    [['--inject', 'wiki=dewiki,at=5s,count=300', '--log-level', 'debug'], { help: false, env: { SSE_SOURCE_INJECT: 'wiki=dewiki,at=5s,count=300', LOG_LEVEL: 'debug' } }],
+  ])('parseCliArgs should map %j onto env keys', (argv, expected) => {
+    expect(parseCliArgs(argv)).toEqual(expected);
+  });
+
+  it('parseCliArgs should report unknown flags, stray arguments and missing values together', () => {
+    expect(() => parseCliArgs(['--speed', '3', 'extra', '--rate'])).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID', details: { problems: ['unknown flag --speed', 'unexpected argument "3"', 'unexpected argument "extra"', '--rate needs a value'] } }),
+    );
+  });
+
+  it('parseCliArgs should produce keys the config schema understands', () => {
+    const { env } = parseCliArgs(['--rate', '100', '--loop-count', '2', '--fault', 'drop', '--fault-every', '7', '--status', '503', '--canary-every', '10', '--time', 'now']);
+    const config = loadConfig(env, {});
+    expect(config.stream).toMatchObject({ rate: 100, passes: 2, fault: { kind: 'drop', every: 7 }, status: { status: 503, times: 1 }, canaryEvery: 10, time: 'now' });
+  });
+});
+
+describe('helpText', () => {
+  it('helpText should list every flag with its environment variable', () => {
+    const text = helpText();
+    for (const f of CLI_FLAGS) {
+      expect(text).toContain(`--${f.flag}`);
+      expect(text).toContain(f.env);
+    }
+    expect(text).toContain('/v2/stream/recentchange');
+  });
+});

@@ -1,0 +1,116 @@
+import { WikiMonitorError } from '@wikimonitor/service-kit';
+import {
+  DEFAULT_DATA_DIR,
+  DEFAULT_FAULT_EVERY,
+  DEFAULT_KEEPALIVE_MS,
+  DEFAULT_PORT,
+  DEFAULT_STALL_MS,
+  DEFAULT_TOPIC,
+} from './config';
+
+interface FlagDef {
+  flag: string;
+  env: string;
+  /** `bool` flags may stand alone (meaning true). */
+  kind: 'value' | 'bool';
+  arg?: string;
+  help: string;
+}
+
+export const CLI_FLAGS: readonly FlagDef[] = [
+  { flag: 'port', env: 'SSE_SOURCE_PORT', kind: 'value', arg: 'n', help: `listen port (also HTTP_PORT; default ${DEFAULT_PORT}, 0 = any free port)` },
+  { flag: 'host', env: 'SSE_SOURCE_HOST', kind: 'value', arg: 'addr', help: 'listen address (default 0.0.0.0)' },
+  { flag: 'data', env: 'SSE_SOURCE_DATA', kind: 'value', arg: 'paths', help: `comma-separated recording files and/or directories (.jsonl, .ndjson, .sse); default ${DEFAULT_DATA_DIR} under the repo root` },
+  { flag: 'streams', env: 'SSE_SOURCE_STREAMS', kind: 'value', arg: 'names', help: 'stream names served under /v2/stream/<name> (default recentchange)' },
+  { flag: 'topic', env: 'SSE_SOURCE_TOPIC', kind: 'value', arg: 'name', help: `topic in event ids when an event has no meta.topic (default ${DEFAULT_TOPIC})` },
+  { flag: 'rate', env: 'SSE_SOURCE_RATE', kind: 'value', arg: 'n', help: 'events per second, 0 = as fast as possible (default 0)' },
+  { flag: 'burst', env: 'SSE_SOURCE_BURST', kind: 'value', arg: 'spec', help: 'rate bursts: every=10s,duration=2s,factor=10[,start=0s]' },
+  { flag: 'inject', env: 'SSE_SOURCE_INJECT', kind: 'value', arg: 'spec', help: 'wiki spike: wiki=dewiki,at=5s,count=300[,rate=0][,domain=...]; several joined by ";"' },
+  { flag: 'loop', env: 'SSE_SOURCE_LOOP', kind: 'bool', help: 'replay the recordings forever (later passes get fresh meta.ids and later times)' },
+  { flag: 'loop-count', env: 'SSE_SOURCE_LOOP_COUNT', kind: 'value', arg: 'n', help: 'replay the recordings n times in all' },
+  { flag: 'end', env: 'SSE_SOURCE_END', kind: 'value', arg: 'hold|close', help: 'after the last event keep the connection open (":" comment every keep-alive) or close it (default hold)' },
+  { flag: 'keepalive-ms', env: 'SSE_SOURCE_KEEPALIVE_MS', kind: 'value', arg: 'ms', help: `keep-alive comment interval on an idle stream (default ${DEFAULT_KEEPALIVE_MS})` },
+  { flag: 'fault', env: 'SSE_SOURCE_FAULT', kind: 'value', arg: 'kind', help: 'none|drop|stall|malformed, applied after every --fault-every real events' },
+  { flag: 'fault-every', env: 'SSE_SOURCE_FAULT_EVERY', kind: 'value', arg: 'n', help: `events between faults (default ${DEFAULT_FAULT_EVERY})` },
+  { flag: 'fault-ms', env: 'SSE_SOURCE_FAULT_MS', kind: 'value', arg: 'ms', help: `stall length (default ${DEFAULT_STALL_MS})` },
+  { flag: 'status', env: 'SSE_SOURCE_STATUS', kind: 'value', arg: '429|503', help: 'refuse the first --status-times connection attempts with this status' },
+  { flag: 'status-times', env: 'SSE_SOURCE_STATUS_TIMES', kind: 'value', arg: 'n', help: 'how many attempts to refuse (default 1)' },
+  { flag: 'canary-every', env: 'SSE_SOURCE_CANARY_EVERY', kind: 'value', arg: 'n', help: 'insert a canary event (meta.domain "canary") after every n-th event (default 0 = none)' },
+  { flag: 'time', env: 'SSE_SOURCE_TIME', kind: 'value', arg: 'original|now', help: 'event times: recorded (original) or send time (now); default auto = now when looping, else original' },
+  { flag: 'log-level', env: 'LOG_LEVEL', kind: 'value', arg: 'level', help: 'fatal|error|warn|info|debug|trace|silent (default info)' },
+];
+
+export interface CliArgs {
+  help: boolean;
+  /** Environment keys set by flags; they override the real environment. */
+  env: Record<string, string>;
+}
+
+/** Maps `--flag value`, `--flag=value` and bare boolean flags onto the config's environment keys. */
+export function parseCliArgs(argv: readonly string[]): CliArgs {
+  const env: Record<string, string> = {};
+  const problems: string[] = [];
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--help' || arg === '-h') {
+      help = true;
+      continue;
+    }
+    if (!arg.startsWith('--')) {
+      problems.push(`unexpected argument ${JSON.stringify(arg)}`);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq === -1 ? undefined : eq);
+    const def = CLI_FLAGS.find((f) => f.flag === name);
+    if (!def) {
+      problems.push(`unknown flag --${name}`);
+      continue;
+    }
+    let value: string | undefined = eq === -1 ? undefined : arg.slice(eq + 1);
+    if (value === undefined) {
+      const next = argv[i + 1];
+      if (def.kind === 'bool') {
+        if (next !== undefined && /^(true|false|1|0|yes|no)$/.test(next)) value = argv[++i];
+        else value = 'true';
+      } else if (next !== undefined && !next.startsWith('--')) value = argv[++i];
+    }
+    if (value === undefined) problems.push(`--${name} needs a value`);
+    else env[def.env] = value;
+  }
+  if (problems.length > 0 && !help) {
+    throw new WikiMonitorError('CONFIG_INVALID', `invalid arguments:\n  - ${problems.join('\n  - ')}\n(see --help)`, { details: { problems } });
+  }
+  return { help, env };
+}
+
+export function helpText(): string {
+  const flags = CLI_FLAGS.map((f) => {
+    const left = `  --${f.flag}${f.kind === 'value' ? ` <${f.arg}>` : ''}`;
+    return `${left.padEnd(30)} ${f.help}\n${''.padEnd(31)}env ${f.env}`;
+  }).join('\n');
+  return `sse-source: a local Wikimedia EventStreams (SSE) source replaying recorded recentchange events.
+
+Usage: node dist/apps/sse-source/main.js [flags]   (after: npx nx build sse-source)
+   or: npx tsx --tsconfig apps/sse-source/tsconfig.json apps/sse-source/src/main.ts [flags]
+
+Flags (each maps onto an environment variable; flags win):
+${flags}
+  -h, --help                     show this help
+
+Endpoints:
+  GET /v2/stream/recentchange    the stream (EventStreams framing: ":ok", then event/id/data frames)
+  GET /healthz  /readyz  /metrics  /stats
+
+Resume: Last-Event-ID header (the id JSON array; offset or timestamp) or ?since=<ISO-8601|epoch ms>.
+
+Per-request query parameters (override the flags for one connection):
+  rate=<n>  burst=<spec>|none  inject=<spec>|none  loop=true|false|<passes>  end=hold|close  keepalive=<ms>
+  fault=none|drop|stall|malformed  every=<n>  ms=<stall ms>  status=429|503  times=<k>  key=<attempt counter>
+  canary=<n>  time=original|now|auto
+  e.g. /v2/stream/recentchange?fault=drop&every=100   /v2/stream/recentchange?status=429&times=2&key=t1
+
+Durations: 500ms, 5s, 2m (a bare number is milliseconds).
+`;
+}

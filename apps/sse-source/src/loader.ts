@@ -1,0 +1,50 @@
+import { existsSync } from 'node:fs';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { WikiMonitorError } from '@wikimonitor/service-kit';
+import { DEFAULT_DATA_DIR } from './config';
+import { type ParsedRecording, parseRecording, recordingFormatOf } from './recording';
+
+/** The workspace root (the directory holding nx.json) above `from`; the working directory if there is none. */
+export function findRepoRoot(from: string = __dirname): string {
+  let dir = resolve(from);
+  for (;;) {
+    if (existsSync(join(dir, 'nx.json'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) return process.cwd();
+    dir = parent;
+  }
+}
+
+/**
+ * The recording files to load, in serving order: sorted by file name (then path). `paths` are files or
+ * directories (a directory contributes its .jsonl/.ndjson/.sse files); relative paths are taken from `cwd`.
+ * Without paths, the shared data directory under the repository root.
+ */
+export async function resolveRecordingFiles(paths: readonly string[] | undefined, opts: { cwd?: string; repoRoot?: string } = {}): Promise<string[]> {
+  const cwd = opts.cwd ?? process.cwd();
+  const entries = paths ?? [resolve(opts.repoRoot ?? findRepoRoot(), DEFAULT_DATA_DIR)];
+  const files = new Set<string>();
+  const problems: string[] = [];
+  for (const entry of entries) {
+    const full = resolve(cwd, entry);
+    const info = await stat(full).catch(() => undefined);
+    if (!info) problems.push(`${entry}: no such file or directory`);
+    else if (info.isDirectory()) {
+      const names = (await readdir(full)).filter((n) => recordingFormatOf(n) !== undefined);
+      if (names.length === 0) problems.push(`${entry}: no .jsonl, .ndjson or .sse files in this directory`);
+      for (const n of names) files.add(join(full, n));
+    } else if (recordingFormatOf(full) === undefined) problems.push(`${entry}: not a recording (expected .jsonl, .ndjson or .sse)`);
+    else files.add(full);
+  }
+  if (problems.length > 0) {
+    throw new WikiMonitorError('CONFIG_INVALID', `invalid SSE_SOURCE_DATA:\n  - ${problems.join('\n  - ')}`, { details: { problems } });
+  }
+  const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0); // code-unit order: the same on every machine and locale
+  return [...files].sort((a, b) => byName(basename(a), basename(b)) || byName(a, b));
+}
+
+/** Reads and parses recordings in the given order. */
+export async function loadRecordings(files: readonly string[]): Promise<ParsedRecording[]> {
+  return Promise.all(files.map(async (f) => parseRecording(basename(f), await readFile(f, 'utf8'))));
+}

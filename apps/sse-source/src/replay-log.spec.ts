@@ -1,0 +1,77 @@
+import { PASS_GAP_MS, ReplayLog } from './replay-log';
+import { type RecordedEvent, toRecordedEvent } from './recording';
+
+const rec = (i: number, dt: string | undefined, extra: Record<string, unknown> = {}): RecordedEvent => {
+  const ev = toRecordedEvent('f.jsonl', i + 1, JSON.stringify({ meta: { id: `id-${i}`, ...(dt ? { dt } : {}) }, wiki: i % 2 ? 'dewiki' : 'enwiki', ...extra }));
+  if (typeof ev === 'string') throw new Error(ev);
+  return ev;
+};
+
+// Times deliberately out of order, as across the shared recordings: 10s, 5s, 20s, (none -> 20s), 12s.
+const events = [
+  rec(0, '1970-01-01T00:00:10Z'),
+  rec(1, '1970-01-01T00:00:05Z', { meta: { id: 'id-1', dt: '1970-01-01T00:00:05Z', topic: 'eqiad.x' } }),
+  rec(2, '1970-01-01T00:00:20Z'),
+  rec(3, undefined),
+  rec(4, '1970-01-01T00:00:12.500Z'),
+];
+const log = new ReplayLog(events, { defaultTopic: 'local.t', deriveId: (name) => `uuid(${name})` });
+const span = 15_000 + PASS_GAP_MS; // ceil((20 - 5) s) + gap
+
+describe('ReplayLog', () => {
+  it('ReplayLog should advance each pass by the recording span rounded to seconds plus a gap', () => {
+    expect(log.passSpanMs).toBe(span);
+  });
+
+  it.each([
+    [0, 0, 'id-0', 10_000, 'local.t'],
+    [1, 0, 'id-1', 5_000, 'eqiad.x'],
+    [3, 0, 'id-3', 20_000, 'local.t'],
+    [5, 1, 'uuid(loop:id-0:1)', 10_000 + span, 'local.t'],
+    [12, 2, 'uuid(loop:id-2:2)', 20_000 + 2 * span, 'local.t'],
+  ])('ReplayLog should serve offset %d from pass %d', (offset, pass, metaId, timeMs, topic) => {
+    const ev = log.eventAt(offset);
+    expect(ev).toMatchObject({ offset, pass, metaId, timeMs, topic, index: offset % 5 });
+    expect(JSON.parse(ev.text).meta.id).toBe(metaId);
+    if (pass > 0 && offset % 5 !== 3) expect(Date.parse(JSON.parse(ev.text).meta.dt)).toBe(timeMs);
+  });
+
+  it('ReplayLog should serve pass 0 with the recorded text unchanged', () => {
+    for (let i = 0; i < 5; i++) expect(log.eventAt(i).text).toBe(events[i]?.text);
+  });
+
+  it('ReplayLog should make every event of a pass later than every event of the pass before', () => {
+    const times = (pass: number) => [0, 1, 2, 3, 4].map((i) => log.timeAt(pass * 5 + i));
+    expect(Math.min(...times(1))).toBeGreaterThan(Math.max(...times(0)));
+    expect(Math.min(...times(2))).toBeGreaterThan(Math.max(...times(1)));
+  });
+
+  it.each([
+    [0, 1, 0],
+    [5_000, 1, 0],
+    [10_001, 1, 2],
+    [20_000, 1, 2],
+    [20_001, 1, 5],
+    [20_001, 3, 5],
+    [5_000 + span, 3, 5],
+    [12_000 + span, 3, 7],
+    [999_999_999, 3, 15],
+    // pass 62499 is the first reaching 999,999,999 ms; in it, index 2 (20 s + 62499 passes) is the first event that late.
+    [999_999_999, Infinity, 62_499 * 5 + 2],
+  ])('ReplayLog should find the first offset at or after %d ms with %d passes: %d', (ms, passes, offset) => {
+    expect(log.firstOffsetAtOrAfter(ms, passes)).toBe(offset);
+  });
+
+  it('ReplayLog should index events by wiki', () => {
+    expect(log.indexByWiki()).toEqual(
+      new Map([
+        ['enwiki', [0, 2, 4]],
+        ['dewiki', [1, 3]],
+      ]),
+    );
+  });
+
+  it('ReplayLog should refuse an empty recording', () => {
+    expect(() => new ReplayLog([], { defaultTopic: 't', deriveId: String })).toThrow(RangeError);
+  });
+});

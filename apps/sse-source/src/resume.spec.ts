@@ -1,0 +1,43 @@
+import { encodeEventId } from './event-id';
+import { type PositionIndex, parseSince, resolveStartPosition } from './resume';
+
+// A log of 10 events whose times are 1000, 2000, ... 10000 ms.
+const index: PositionIndex = {
+  endOffset: 10,
+  firstOffsetAtOrAfter: (ms) => Math.min(10, Math.max(0, Math.ceil(ms / 1000) - 1)),
+};
+
+describe('resolveStartPosition', () => {
+  const cases: Array<{ name: string; req: { lastEventId?: string; since?: string }; expected: unknown }> = [
+    { name: 'start at 0 without hints', req: {}, expected: { ok: true, offset: 0, from: 'beginning' } },
+    { name: 'resume at the id offset', req: { lastEventId: encodeEventId('t', 4, 4000) }, expected: { ok: true, offset: 4, from: 'last-event-id-offset' } },
+    { name: 'take the largest offset of several entries', req: { lastEventId: '[{"offset":3},{"offset":7},{"offset":-1}]' }, expected: { ok: true, offset: 7, from: 'last-event-id-offset' } },
+    { name: 'clamp an offset past the end', req: { lastEventId: '[{"offset":99}]' }, expected: { ok: true, offset: 10, from: 'last-event-id-offset' } },
+    { name: 'use the timestamp when no offset is usable', req: { lastEventId: '[{"timestamp":3000},{"offset":-1}]' }, expected: { ok: true, offset: 2, from: 'last-event-id-timestamp' } },
+    { name: 'use the earliest of several timestamps', req: { lastEventId: '[{"timestamp":6000},{"timestamp":3000}]' }, expected: { ok: true, offset: 2, from: 'last-event-id-timestamp' } },
+    { name: 'prefer Last-Event-ID over since', req: { lastEventId: '[{"offset":5}]', since: '1000' }, expected: { ok: true, offset: 5, from: 'last-event-id-offset' } },
+    { name: 'treat an empty Last-Event-ID as absent', req: { lastEventId: ' ', since: '2500' }, expected: { ok: true, offset: 2, from: 'since' } },
+    { name: 'resume at since in epoch ms', req: { since: '7000' }, expected: { ok: true, offset: 6, from: 'since' } },
+    { name: 'resume at since in ISO-8601', req: { since: '1970-01-01T00:00:05Z' }, expected: { ok: true, offset: 4, from: 'since' } },
+    { name: 'reject a broken Last-Event-ID', req: { lastEventId: '[{' }, expected: expect.objectContaining({ ok: false, error: 'invalid_last_event_id' }) },
+    { name: 'reject an id with only negative offsets', req: { lastEventId: '[{"offset":-1}]' }, expected: expect.objectContaining({ ok: false, error: 'invalid_last_event_id' }) },
+    { name: 'reject a bad since', req: { since: 'last tuesday' }, expected: expect.objectContaining({ ok: false, error: 'invalid_since' }) },
+  ];
+  it.each(cases)('resolveStartPosition should $name', ({ req, expected }) => {
+    expect(resolveStartPosition(req, index)).toEqual(expected);
+  });
+});
+
+describe('parseSince', () => {
+  it.each([
+    ['1690617099000', 1690617099000],
+    ['2023-07-29T07:51:39Z', 1690617099000],
+    ['2023-07-29T09:51:39+02:00', 1690617099000],
+    ['2023-07-29', Date.UTC(2023, 6, 29)],
+  ])('parseSince should read %s', (raw, ms) => {
+    expect(parseSince(raw)).toEqual({ ok: true, value: ms });
+  });
+  it.each(['', 'soon', '2023-13-45T00:00:00Z', '-5'])('parseSince should reject %j', (raw) => {
+    expect(parseSince(raw).ok).toBe(false);
+  });
+});

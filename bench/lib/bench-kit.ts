@@ -1,0 +1,113 @@
+// Small helpers shared by the benchmarks: process control, metric scraping, peak RSS, reports.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createWriteStream, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(__dirname, '..', '..');
+export const RESULTS = join(ROOT, 'bench', 'results');
+
+export function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? (process.argv[i + 1] as string) : def;
+}
+
+export function progress(msg: string): void {
+  process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+export function stackEnv(): Record<string, string> {
+  const r = spawnSync(process.execPath, [join(ROOT, 'tools/stack/stack.mjs'), 'env'], { encoding: 'utf8' });
+  const env: Record<string, string> = {};
+  for (const m of r.stdout.matchAll(/^export ([A-Z_]+)=(.*)$/gm)) env[m[1] as string] = (m[2] as string).replace(/^["']|["']$/g, '');
+  return env;
+}
+
+export function buildApps(...apps: string[]): void {
+  progress(`building ${apps.join(', ')}`);
+  const r = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '-p', ...apps, '--outputStyle=static'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' } });
+  if (r.status !== 0) throw new Error('build failed');
+}
+
+export interface AppProcess {
+  child: ChildProcess;
+  port: number;
+  metric(name: string): Promise<number>;
+  /** Peak resident set size so far, MB (VmHWM). */
+  peakRssMb(): number;
+  stop(): Promise<void>;
+}
+
+export function startApp(app: string, port: number, env: Record<string, string>, args: string[] = []): AppProcess {
+  mkdirSync(join(ROOT, 'tmp', 'bench-logs'), { recursive: true });
+  const log = createWriteStream(join(ROOT, 'tmp', 'bench-logs', `${app}-${port}.log`));
+  const child = spawn(process.execPath, [join(ROOT, 'dist', 'apps', app, 'main.js'), ...args], { cwd: ROOT, env: { ...process.env, ...env, HTTP_PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  return {
+    child,
+    port,
+    async metric(name) {
+      try {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        return text
+          .split('\n')
+          .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
+          .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+      } catch {
+        return NaN;
+      }
+    },
+    peakRssMb() {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        return m ? Number(m[1]) / 1024 : NaN;
+      } catch {
+        return NaN;
+      }
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+export async function waitHttp(url: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      /* not yet */
+    }
+    if (Date.now() > deadline) throw new Error(`timeout waiting for ${url}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export function machine(): Record<string, string | number> {
+  return { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, date: new Date().toISOString() };
+}
+
+/** Kafka's own jars from the local stack's cache (for ProducerPerformance and friends). */
+export function kafkaClasspath(): string {
+  const dir = join(ROOT, '.stack', 'cache');
+  const kafka = readdirSync(dir).find((d) => d.startsWith('kafka-'));
+  if (!kafka) throw new Error('Kafka jars not found: run `node tools/stack/stack.mjs up` first');
+  return `${join(dir, kafka, 'libs')}/*`;
+}
+
+export function writeReport(name: string, data: unknown, markdown: string): void {
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(join(RESULTS, `${name}.json`), `${JSON.stringify(data, null, 2)}\n`);
+  writeFileSync(join(RESULTS, `${name}.md`), markdown);
+  progress(`wrote bench/results/${name}.json and .md`);
+}
+
+export function table(rows: Array<Array<string | number>>): string {
+  const [head, ...body] = rows.map((r) => r.map(String));
+  if (!head) return '';
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}

@@ -1,0 +1,125 @@
+// Producer throughput and peak RSS, next to Kafka's own ProducerPerformance on the same broker,
+// with the same record count and size, in the same run. Optionally with tracing at 1% and 100%.
+//   node --import tsx bench/producer/producer-bench.ts [--events 200000] [--tracing]
+import { spawnSync } from 'node:child_process';
+import avro from 'avsc';
+import { WikiChangeSchema } from '@wikimonitor/contracts';
+import { normalizeRecentChange } from '@wikimonitor/domain';
+import { createAdmin, ensureTopics } from '@wikimonitor/kafka';
+import { freePort, loadRecordedEvents, uniqueName } from '@wikimonitor/testing';
+import { arg, buildApps, kafkaClasspath, machine, progress, stackEnv, startApp, table, waitHttp, writeReport } from '../lib/bench-kit';
+
+const EVENTS = Number(arg('events', '200000'));
+const recorded = loadRecordedEvents();
+
+function averageRecordSize(): number {
+  const type = avro.Type.forSchema(WikiChangeSchema as unknown as avro.Schema);
+  let total = 0;
+  for (const r of recorded) {
+    const n = normalizeRecentChange(r.json, { receivedTime: Date.now(), sseId: '[{"topic":"local.mediawiki.recentchange","partition":0,"offset":1234567,"timestamp":1700000000000}]' });
+    if (n.kind === 'change') total += type.toBuffer(n.change).length + 5;
+  }
+  return Math.round(total / recorded.length);
+}
+
+async function createTopic(env: Record<string, string>, topic: string): Promise<void> {
+  const admin = await createAdmin({ bootstrapServers: env['KAFKA_BOOTSTRAP_SERVERS'] ?? '127.0.0.1:9092', clientId: 'bench', securityProtocol: 'plaintext', connectAttempts: 3 });
+  await ensureTopics(admin, [{ topic, partitions: 6, replicationFactor: 1 }]);
+  await admin.disconnect();
+}
+
+function producerPerformance(env: Record<string, string>, topic: string, records: number, size: number) {
+  progress(`ProducerPerformance: ${records} records of ${size} bytes`);
+  const r = spawnSync(
+    'java',
+    ['-Xmx512m', '-cp', kafkaClasspath(), 'org.apache.kafka.tools.ProducerPerformance', '--topic', topic, '--num-records', String(records), '--record-size', String(size), '--throughput', '-1',
+      '--producer-props', `bootstrap.servers=${env['KAFKA_BOOTSTRAP_SERVERS']}`, 'acks=all', 'enable.idempotence=true', 'linger.ms=20', 'compression.type=lz4', 'batch.size=1000000'],
+    { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+  );
+  const last = r.stdout.trim().split('\n').pop() ?? '';
+  const m = /([\d.]+) records\/sec \(([\d.]+) MB\/sec\), ([\d.]+) ms avg latency/.exec(last);
+  if (!m) throw new Error(`ProducerPerformance output not understood: ${r.stdout.slice(-500)} ${r.stderr.slice(-500)}`);
+  return { eventsPerSec: Number(m[1]), mbPerSec: Number(m[2]), avgLatencyMs: Number(m[3]) };
+}
+
+async function runProducer(env: Record<string, string>, label: string, extra: Record<string, string>) {
+  const sourcePort = await freePort();
+  const loops = Math.ceil(EVENTS / recorded.length);
+  const source = startApp('sse-source', sourcePort, { LOG_LEVEL: 'warn' }, ['--port', String(sourcePort), '--host', '127.0.0.1', '--rate', '0', '--loop-count', String(loops)]);
+  await waitHttp(`http://127.0.0.1:${sourcePort}/healthz`);
+  const topic = uniqueName('bench.raw');
+  await createTopic(env, topic);
+  const port = await freePort();
+  const producer = startApp('producer', port, {
+    ...env,
+    LOG_LEVEL: 'warn',
+    SSE_URL: `http://127.0.0.1:${sourcePort}/v2/stream/recentchange`,
+    OUTPUT_TOPIC: topic,
+    DLQ_TOPIC: uniqueName('bench.dlq'),
+    CHECKPOINT_TOPIC: uniqueName('bench.cp'),
+    ...extra,
+  });
+  await waitHttp(`http://127.0.0.1:${port}/healthz`);
+  let first = 0;
+  let firstCount = 0;
+  let lastReport = Date.now();
+  const deadline = Date.now() + 15 * 60_000;
+  for (;;) {
+    const n = await producer.metric('producer_events_published_total');
+    if (!first && n > 0) {
+      first = Date.now();
+      firstCount = n;
+    }
+    if (n >= EVENTS) break;
+    if (Date.now() > deadline) throw new Error(`${label}: only ${n} of ${EVENTS} published in 15 min`);
+    if (Date.now() - lastReport > 5000) {
+      progress(`${label}: ${n}/${EVENTS} published`);
+      lastReport = Date.now();
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const seconds = (Date.now() - first) / 1000;
+  const result = {
+    eventsPerSec: Math.round((EVENTS - firstCount) / seconds),
+    peakRssMb: Math.round(producer.peakRssMb()),
+    p99PublishLatencyNote: 'see producer_publish_latency_seconds',
+    sourcePeakRssMb: Math.round(source.peakRssMb()),
+  };
+  await producer.stop();
+  await source.stop();
+  progress(`${label}: ${result.eventsPerSec} events/s, peak RSS ${result.peakRssMb} MB`);
+  return result;
+}
+
+async function main(): Promise<void> {
+  const env = stackEnv();
+  buildApps('producer', 'sse-source');
+  const size = averageRecordSize();
+  const reference = producerPerformance(env, await (async () => {
+    const t = uniqueName('bench.perf');
+    await createTopic(env, t);
+    return t;
+  })(), EVENTS, size);
+  progress(`ProducerPerformance: ${reference.eventsPerSec} records/s`);
+
+  const variants: Array<[string, Record<string, string>]> = [['producer (tracing off)', { OTEL_EXPORTER_OTLP_ENDPOINT: '' }]];
+  if (process.argv.includes('--tracing')) {
+    const endpoint = env['OTEL_EXPORTER_OTLP_ENDPOINT'] ?? 'http://127.0.0.1:4318';
+    variants.push(['producer (tracing 1%)', { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_TRACES_SAMPLER_ARG: '0.01' }]);
+    variants.push(['producer (tracing 100%)', { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_TRACES_SAMPLER_ARG: '1' }]);
+  }
+  const results: Array<{ label: string; eventsPerSec: number; peakRssMb: number }> = [];
+  for (const [label, extra] of variants) results.push({ label, ...(await runProducer(env, label, extra)) });
+
+  const rows: Array<Array<string | number>> = [['run', 'events/s', 'ratio to ProducerPerformance', 'peak RSS (MB)']];
+  rows.push([`ProducerPerformance (acks=all, idempotent, lz4, ${size} B records)`, Math.round(reference.eventsPerSec), '1.00', '-']);
+  for (const r of results) rows.push([r.label, r.eventsPerSec, (r.eventsPerSec / reference.eventsPerSec).toFixed(2), r.peakRssMb]);
+  const md = `# Producer benchmark\n\n${EVENTS} events (real recorded events looped with fresh ids by the local SSE source at full speed), Avro, acks=all, idempotence, same broker, same run.\n\n${table(rows)}\n\nMachine: ${JSON.stringify(machine())}\n\nTargets: >= 30% of ProducerPerformance's rate, peak RSS < 300 MB. The SSE source runs on the same 2 cores, so the producer's rate includes sharing the CPU with its input.\n`;
+  console.log(md);
+  writeReport(process.argv.includes('--tracing') ? 'producer-tracing' : 'producer', { events: EVENTS, recordSize: size, reference, results, machine: machine() }, md);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,3 @@
+export * from './spike';
+export * from './window';
+export * from './state-codec';
