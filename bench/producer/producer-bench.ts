@@ -52,6 +52,8 @@ async function runProducer(env: Record<string, string>, label: string, extra: Re
   const port = await freePort();
   const producer = startApp('producer', port, {
     ...env,
+    // The deployment's heap cap (deploy/): V8 otherwise lets garbage pile up far past the live set.
+    NODE_OPTIONS: '--max-old-space-size=192',
     LOG_LEVEL: 'warn',
     SSE_URL: `http://127.0.0.1:${sourcePort}/v2/stream/recentchange`,
     OUTPUT_TOPIC: topic,

@@ -3,7 +3,7 @@ import type { WikiAggregate, WikiAlert, WikiChange } from '@wikimonitor/contract
 import { type AggregationOutput, type ReduceResult, type WikiState, type WindowConfig, closeIdleWikis, encodeWikiState, reduceChanges } from '@wikimonitor/domain';
 import { type Headers, type KafkaProducer, type OutgoingRecord, type TopicPartition, deadLetterRecord, headersFromMessage } from '@wikimonitor/kafka';
 import { type Lifecycle, type Logger, backoffDelay, describeError, isRetriable, sleep } from '@wikimonitor/service-kit';
-import { type Link, type Span, type Tracer, context, extractTraceContext, injectTraceHeaders, startProcessSpan, trace } from '@wikimonitor/telemetry';
+import { type Span, type Tracer, context, injectTraceHeaders, startBatchProcessSpan, trace } from '@wikimonitor/telemetry';
 import type { AggregatorMetrics } from './metrics';
 import type { StateStore } from './state-store';
 
@@ -223,13 +223,7 @@ export function createProcessor(deps: ProcessorDeps) {
     );
 
   function batchSpan(batch: Message[]): Span | undefined {
-    if (!deps.tracer) return undefined;
-    const links: Link[] = [];
-    for (const m of batch.slice(0, 128)) {
-      const sc = trace.getSpanContext(extractTraceContext(headersFromMessage(m.headers)));
-      if (sc) links.push({ context: sc });
-    }
-    return startProcessSpan(deps.tracer, { topic: topics.input }, undefined, links);
+    return deps.tracer ? startBatchProcessSpan(deps.tracer, topics.input, batch.map((m) => headersFromMessage(m.headers))) : undefined;
   }
 
   async function handleBatch(batch: Message[]): Promise<void> {

@@ -26,8 +26,8 @@ export const CLI_FLAGS: readonly FlagDef[] = [
   { flag: 'rate', env: 'SSE_SOURCE_RATE', kind: 'value', arg: 'n', help: 'events per second, 0 = as fast as possible (default 0)' },
   { flag: 'burst', env: 'SSE_SOURCE_BURST', kind: 'value', arg: 'spec', help: 'rate bursts: every=10s,duration=2s,factor=10[,start=0s]' },
   { flag: 'inject', env: 'SSE_SOURCE_INJECT', kind: 'value', arg: 'spec', help: 'wiki spike: wiki=dewiki,at=5s,count=300[,rate=0][,domain=...]; several joined by ";"' },
-  { flag: 'loop', env: 'SSE_SOURCE_LOOP', kind: 'bool', help: 'replay the recordings forever (later passes get fresh meta.ids and later times)' },
-  { flag: 'loop-count', env: 'SSE_SOURCE_LOOP_COUNT', kind: 'value', arg: 'n', help: 'replay the recordings n times in all' },
+  { flag: 'loop', env: 'SSE_SOURCE_LOOP', kind: 'bool', help: 'replay the recordings forever (later passes get fresh meta.ids; events dated when sent unless --time original)' },
+  { flag: 'loop-count', env: 'SSE_SOURCE_LOOP_COUNT', kind: 'value', arg: 'n', help: 'replay the recordings n times in all (n > 1: dated when sent unless --time original)' },
   { flag: 'end', env: 'SSE_SOURCE_END', kind: 'value', arg: 'hold|close', help: 'after the last event keep the connection open (":" comment every keep-alive) or close it (default hold)' },
   { flag: 'keepalive-ms', env: 'SSE_SOURCE_KEEPALIVE_MS', kind: 'value', arg: 'ms', help: `keep-alive comment interval on an idle stream (default ${DEFAULT_KEEPALIVE_MS})` },
   { flag: 'fault', env: 'SSE_SOURCE_FAULT', kind: 'value', arg: 'kind', help: 'none|drop|stall|malformed, applied after every --fault-every real events' },
@@ -104,6 +104,7 @@ Endpoints:
   GET /healthz  /readyz  /metrics  /stats
 
 Resume: Last-Event-ID header (the id JSON array; offset or timestamp) or ?since=<ISO-8601|epoch ms>.
+  With time=now events are dated when sent: a timestamp or since starts at the beginning of the log.
 
 Per-request query parameters (override the flags for one connection):
   rate=<n>  burst=<spec>|none  inject=<spec>|none  loop=true|false|<passes>  end=hold|close  keepalive=<ms>

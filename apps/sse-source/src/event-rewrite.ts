@@ -1,4 +1,4 @@
-import { type IsoFormat, formatIsoAs, isoFormatOf, parseIsoMs, wholeMillisecondFormat } from './event-time';
+import { type IsoFormat, formatIsoAs, isoFormatOf, isoPrecisionMs, parseIsoMs, wholeMillisecondFormat } from './event-time';
 import type { RecordedEvent } from './recording';
 import { isRecord } from './types';
 
@@ -16,6 +16,8 @@ export interface EventTemplate {
   readonly dtFormat: IsoFormat | undefined;
   /** meta.dt in ms (NaN when absent or unreadable). */
   readonly dtMs: number;
+  /** The precision meta.dt is written in when restamped (1 ms when the event has none). */
+  readonly dtPrecisionMs: number;
   /** The recorded text of each slot. */
   readonly original: Readonly<Partial<Record<Slot, string>>>;
 }
@@ -36,10 +38,12 @@ export function compileEventTemplate(ev: RecordedEvent): EventTemplate {
     at = span.end;
   }
   pieces.push(ev.text.slice(at));
+  const dtFormat = ev.dt === undefined ? undefined : isoFormatOf(ev.dt);
   return {
     pieces,
     slots: found.map(([slot]) => slot),
-    dtFormat: ev.dt === undefined ? undefined : isoFormatOf(ev.dt),
+    dtFormat,
+    dtPrecisionMs: dtFormat === undefined ? 1 : isoPrecisionMs(dtFormat),
     dtMs: ev.dt === undefined ? NaN : parseIsoMs(ev.dt),
     original,
   };

@@ -48,6 +48,12 @@ export function wholeMillisecondFormat(format: IsoFormat): IsoFormat {
   return format.subMs === '' || /^0+$/.test(format.subMs) ? format : { ...format, subMs: '0'.repeat(format.subMs.length) };
 }
 
+/** The step between instants the form can tell apart: 60 s without seconds, 1 s without fraction, 100 ms for one digit... 1 ms. */
+export function isoPrecisionMs(format: IsoFormat): number {
+  if (!format.withSeconds) return 60_000;
+  return 10 ** Math.max(0, 3 - Math.min(3, format.fractionDigits));
+}
+
 // Replays write runs of events with the same clock reading: one Date per distinct instant.
 let cachedMs = NaN;
 let cachedIso = '';

@@ -23,11 +23,11 @@ const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'
 /** Formats the first 16 bytes of a SHA-1 digest as an RFC 4122 version-5 (name-based) UUID. */
 export function uuidV5FromDigest(digest: Uint8Array): string {
   if (digest.length < 16) throw new RangeError('digest shorter than 16 bytes');
-  const b = Array.from(digest.subarray(0, 16));
-  b[6] = (b[6] & 0x0f) | 0x50;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const h = b.map((x) => HEX[x]);
-  return `${h.slice(0, 4).join('')}-${h.slice(4, 6).join('')}-${h.slice(6, 8).join('')}-${h.slice(8, 10).join('')}-${h.slice(10, 16).join('')}`;
+  // Called once per looped event: plain concatenation, no intermediate arrays.
+  const h = (i: number) => HEX[digest[i]];
+  const version = HEX[(digest[6] & 0x0f) | 0x50];
+  const variant = HEX[(digest[8] & 0x3f) | 0x80];
+  return `${h(0)}${h(1)}${h(2)}${h(3)}-${h(4)}${h(5)}-${version}${h(7)}-${variant}${h(9)}-${h(10)}${h(11)}${h(12)}${h(13)}${h(14)}${h(15)}`;
 }
 
 /** A deterministic UUIDv5 generator: same name, same id; different names, different ids. */

@@ -62,6 +62,30 @@ describe('ReplayLog', () => {
     expect(log.firstOffsetAtOrAfter(ms, passes)).toBe(offset);
   });
 
+  // Events 0-3 are written in whole seconds (or have no meta.dt: 1 ms), event 4 with milliseconds.
+  const recordedPrecision = (index: number) => (index === 3 || index === 4 ? 1 : 1000);
+  it.each([
+    [0, 0, 'id-0'],
+    [3, 0, 'id-3'],
+    [5, 1, 'uuid(loop:id-0:1)'],
+    [14, 2, 'uuid(loop:id-4:2)'],
+  ])('ReplayLog should date offset %d (pass %d) at the send time in time mode now', (offset, pass, metaId) => {
+    const sentAtMs = Date.UTC(2026, 10, 21, 21, 30, 5, 789);
+    const precisions: number[] = [];
+    const ev = log.eventAt(offset, (precisionMs = 1) => {
+      precisions.push(precisionMs);
+      return sentAtMs;
+    });
+    expect(precisions).toEqual([recordedPrecision(offset % 5)]);
+    expect(ev).toMatchObject({ offset, pass, metaId, timeMs: sentAtMs, index: offset % 5 });
+    const json = JSON.parse(ev.text);
+    expect(json.meta.id).toBe(metaId);
+    const recorded = JSON.parse(events[offset % 5]?.text ?? '');
+    if (recorded.meta.dt === undefined) expect(json.meta.dt).toBeUndefined();
+    else expect(json.meta.dt).toBe(recorded.meta.dt.endsWith('.500Z') ? '2026-11-21T21:30:05.789Z' : '2026-11-21T21:30:05Z');
+    expect({ ...json, meta: { ...json.meta, id: undefined, dt: undefined } }).toEqual({ ...recorded, meta: { ...recorded.meta, id: undefined, dt: undefined } });
+  });
+
   it('ReplayLog should index events by wiki', () => {
     expect(log.indexByWiki()).toEqual(
       new Map([

@@ -1,6 +1,7 @@
 import { type EventTemplate, compileEventTemplate, restampEvent, rewriteLoopedEvent } from './event-rewrite';
 import { loopedIdName } from './fresh-id';
 import type { RecordedEvent } from './recording';
+import type { SendClock } from './time-mode';
 
 /** Gap between the last event of one pass and the first of the next, on top of the recording's own span. */
 export const PASS_GAP_MS = 1000;
@@ -79,12 +80,12 @@ export class ReplayLog {
   }
 
   /**
-   * The event at `offset`. Without `sentAtMs` (time mode `original`) it carries its recorded time, moved
-   * forward by whole passes after the first (whose text is the recorded one, byte for byte). With
-   * `sentAtMs` (time mode `now`) its meta.dt, `timestamp` and time are that instant, in every pass.
-   * Passes after the first get fresh meta.ids in both modes.
+   * The event at `offset`. Without a clock (time mode `original`) it carries its recorded time, moved
+   * forward by whole passes after the first (whose text is the recorded one, byte for byte). With the
+   * connection's send clock (time mode `now`) its meta.dt, `timestamp` and time are the send time the
+   * clock gives, in every pass. Passes after the first get fresh meta.ids in both modes.
    */
-  eventAt(offset: number, sentAtMs?: number): ServedEvent {
+  eventAt(offset: number, sendClock?: SendClock): ServedEvent {
     if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`bad offset ${offset}`);
     const pass = Math.floor(offset / this.size);
     const index = offset - pass * this.size;
@@ -92,8 +93,10 @@ export class ReplayLog {
     const topic = ev.topic ?? this.opts.defaultTopic;
     const freshId = pass === 0 ? undefined : this.opts.deriveId(loopedIdName(ev.metaId ?? `${ev.file}:${ev.position}`, pass));
     const metaId = freshId ?? ev.metaId;
-    if (sentAtMs !== undefined) {
-      const text = restampEvent(ev, { sentAtMs, metaId: freshId }, this.templateAt(index));
+    if (sendClock !== undefined) {
+      const template = this.templateAt(index);
+      const sentAtMs = sendClock(template.dtPrecisionMs);
+      const text = restampEvent(ev, { sentAtMs, metaId: freshId }, template);
       return { offset, pass, index, text, timeMs: sentAtMs, topic, metaId, wiki: ev.wiki };
     }
     const timeMs = this.times[index] + pass * this.passSpanMs;

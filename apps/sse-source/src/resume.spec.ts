@@ -1,5 +1,5 @@
 import { encodeEventId } from './event-id';
-import { type PositionIndex, parseSince, resolveStartPosition } from './resume';
+import { type PositionIndex, parseSince, positionIndexFor, resolveStartPosition } from './resume';
 
 // A log of 10 events whose times are 1000, 2000, ... 10000 ms.
 const index: PositionIndex = {
@@ -39,5 +39,26 @@ describe('parseSince', () => {
   });
   it.each(['', 'soon', '2023-13-45T00:00:00Z', '-5'])('parseSince should reject %j', (raw) => {
     expect(parseSince(raw).ok).toBe(false);
+  });
+});
+
+describe('positionIndexFor', () => {
+  // The same 10-event log (times 1000 ... 10000 ms per pass of 10 s).
+  const log = {
+    endOffset: (passes: number) => (passes === Infinity ? Infinity : 10 * passes),
+    firstOffsetAtOrAfter: (ms: number, passes: number) => Math.min(10 * passes, Math.max(0, Math.ceil(ms / 1000) - 1)),
+  };
+  const now = Date.now();
+  const cases: Array<{ name: string; mode: 'original' | 'now'; passes: number; req: { lastEventId?: string; since?: string }; offset: number; from: string }> = [
+    { name: 'original: since finds the recorded time', mode: 'original', passes: 1, req: { since: '7000' }, offset: 6, from: 'since' },
+    { name: 'original: since after the last pass ends the stream', mode: 'original', passes: 2, req: { since: '99000' }, offset: 20, from: 'since' },
+    { name: 'now: a past since starts at the beginning of the log', mode: 'now', passes: 3, req: { since: '7000' }, offset: 0, from: 'since' },
+    { name: 'now: since a second ago starts at the beginning', mode: 'now', passes: Infinity, req: { since: String(now - 1000) }, offset: 0, from: 'since' },
+    { name: 'now: a future since is not waited for', mode: 'now', passes: 1, req: { since: new Date(now + 3_600_000).toISOString() }, offset: 0, from: 'since' },
+    { name: 'now: a timestamp-only Last-Event-ID starts at the beginning', mode: 'now', passes: 3, req: { lastEventId: `[{"timestamp":${now - 5000}}]` }, offset: 0, from: 'last-event-id-timestamp' },
+    { name: 'now: a Last-Event-ID offset resumes exactly', mode: 'now', passes: 3, req: { lastEventId: `[{"offset":17,"timestamp":${now}}]` }, offset: 17, from: 'last-event-id-offset' },
+  ];
+  it.each(cases)('positionIndexFor should resolve $name', ({ mode, passes, req, offset, from }) => {
+    expect(resolveStartPosition(req, positionIndexFor(log, passes, mode))).toEqual({ ok: true, offset, from });
   });
 });

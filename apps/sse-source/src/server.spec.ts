@@ -149,6 +149,7 @@ describe('startSseSource', () => {
     ['a Last-Event-ID without a position', '', { 'Last-Event-ID': '[{"topic":"t","partition":0}]' }, 400, 'invalid_last_event_id'],
     ['a bad since', '?since=yesterday', {}, 400, 'invalid_since'],
     ['a bad parameter', '?fault=explode', {}, 400, 'invalid_parameter'],
+    ['a bad time mode', '?time=later', {}, 400, 'invalid_parameter'],
   ])('startSseSource should answer %s with a JSON 400', async (_name, query, headers, status, error) => {
     const r = await connect(url(query), { headers });
     expect(r.status).toBe(status);
@@ -210,9 +211,10 @@ describe('startSseSource', () => {
     expect((await connect(url('?status=503&key=spec-503'), { stopWhen: (x) => x.events.length >= 1 })).status).toBe(200);
   });
 
-  it('startSseSource should loop with fresh unique meta.ids and ever later event times', async () => {
-    const r = await connect(url('?loop=3&end=close'));
+  it('startSseSource should loop in time mode original with fresh unique meta.ids and ever later event times', async () => {
+    const r = await connect(url('?loop=3&end=close&time=original'));
     expect(r.events).toHaveLength(3 * TOTAL);
+    expect(r.events.slice(0, TOTAL).map((e) => e.data)).toEqual(expected);
     expect(r.events.map((e) => idOf(e)[0]?.offset)).toEqual(Array.from({ length: 3 * TOTAL }, (_, i) => i + 1));
     const events = r.events.map((e) => JSON.parse(e.data) as { meta: { id: string; dt: string } });
     const ids = events.map((e) => e.meta.id);
@@ -231,6 +233,106 @@ describe('startSseSource', () => {
       return e;
     };
     for (const i of [0, 100, 102, 152, 3000, 4052]) expect(strip(r.events[TOTAL * 2 + i]?.data ?? '')).toEqual(strip(expected[i] ?? ''));
+  });
+
+  describe('in time mode now', () => {
+    type Payload = { meta: { id: string; dt: string; domain?: string }; timestamp?: number };
+    const shape = (dt: string) => dt.replace(/\d/g, '9');
+    const strip = (text: string) => {
+      const e = JSON.parse(text) as Record<string, unknown> & { meta: Record<string, unknown> };
+      delete e.meta.id;
+      delete e.meta.dt;
+      delete e.timestamp;
+      return e;
+    };
+    /** Index of the first value smaller than the one before it, -1 when there is none. */
+    const firstDecrease = (values: number[]) => values.findIndex((v, i) => i > 0 && v < (values[i - 1] ?? -Infinity));
+
+    it('startSseSource should date every event of a 3-pass loop at its send time by default, keeping ids unique and formats intact', async () => {
+      const before = Date.now();
+      const r = await connect(url('?loop=3&end=close'));
+      const after = Date.now();
+      expect(r.end).toBe('end');
+      expect(r.events).toHaveLength(3 * TOTAL);
+      const ids = r.events.map((e) => idOf(e)[0]);
+      expect(ids.map((id) => id?.offset)).toEqual(Array.from({ length: 3 * TOTAL }, (_, i) => i + 1));
+      const events = r.events.map((e) => JSON.parse(e.data) as Payload);
+      const dts = events.map((e) => Date.parse(e.meta.dt));
+      const sent = ids.map((id) => id?.timestamp ?? NaN);
+      // Within a few seconds of the wall clock (meta.dt in whole seconds is truncated, or rounded up after a finer one).
+      expect(Math.min(...dts)).toBeGreaterThanOrEqual(before - 1000);
+      expect(Math.max(...dts)).toBeLessThanOrEqual(after + 1000);
+      expect(Math.min(...sent)).toBeGreaterThanOrEqual(before);
+      expect(Math.max(...sent)).toBeLessThanOrEqual(after + 1000);
+      expect(firstDecrease(dts)).toBe(-1);
+      expect(firstDecrease(sent)).toBe(-1);
+      // meta.dt, timestamp and the id timestamp tell the same time; meta.dt keeps each recording's form.
+      const mismatches = events.flatMap((e, i) => {
+        const t = sent[i] ?? NaN;
+        const dt = dts[i] ?? NaN;
+        const ok =
+          dt <= t && t - dt < 1000 && e.timestamp === Math.floor(t / 1000) && shape(e.meta.dt) === shape(expectedEvents[i % TOTAL]?.meta.dt ?? '');
+        return ok ? [] : [{ i, dt: e.meta.dt, timestamp: e.timestamp, sent: t }];
+      });
+      expect(mismatches).toEqual([]);
+      // Fresh meta.ids per pass as in time mode original; the first pass keeps the recorded ones.
+      const metaIds = events.map((e) => e.meta.id);
+      expect(new Set(metaIds).size).toBe(3 * TOTAL);
+      expect(metaIds.slice(0, TOTAL)).toEqual(expectedEvents.map((e) => e.meta.id));
+      // Apart from meta.id, meta.dt and timestamp, every event is the recorded one.
+      const changed = r.events.flatMap((e, i) => (JSON.stringify(strip(e.data)) === JSON.stringify(strip(expected[i % TOTAL] ?? '')) ? [] : [i]));
+      expect(changed).toEqual([]);
+    });
+
+    it('startSseSource should restamp a single pass with ?time=now and keep everything else', async () => {
+      const before = Date.now();
+      const r = await connect(url('?time=now&end=close'));
+      expect(r.events).toHaveLength(TOTAL);
+      const events = r.events.map((e) => JSON.parse(e.data) as Payload);
+      expect(events.map((e) => e.meta.id)).toEqual(expectedEvents.map((e) => e.meta.id));
+      expect(Math.min(...events.map((e) => Date.parse(e.meta.dt)))).toBeGreaterThanOrEqual(before - 1000);
+      expect(r.events.map((e) => strip(e.data))).toEqual(expected.map(strip));
+    });
+
+    it('startSseSource should date the first event at its send time, not ahead of the wall clock', async () => {
+      const before = Date.now();
+      const r = await connect(url('?time=now'), { stopWhen: (x) => x.events.length >= 1 });
+      const received = Date.now();
+      const first = r.events[0];
+      const sent = (first && idOf(first)[0]?.timestamp) ?? NaN;
+      expect(sent).toBeGreaterThanOrEqual(before);
+      expect(sent).toBeLessThanOrEqual(received);
+      expect((JSON.parse(first?.data ?? '') as Payload).meta.dt).toBe(new Date(sent - (sent % 1000)).toISOString().replace('.000Z', 'Z'));
+    });
+
+    it('startSseSource should date canaries and injected events at send time too, in order', async () => {
+      const before = Date.now();
+      const r = await connect(url(`?time=now&end=close&canary=1000&inject=${encodeURIComponent('wiki=dewiki,count=50')}`));
+      const events = r.events.map((e) => JSON.parse(e.data) as Payload);
+      expect(events).toHaveLength(TOTAL + 4 + 50);
+      expect(events.filter((e) => e.meta.domain === 'canary')).toHaveLength(4);
+      const dts = events.map((e) => Date.parse(e.meta.dt));
+      expect(Math.min(...dts)).toBeGreaterThanOrEqual(before - 1000);
+      expect(firstDecrease(dts)).toBe(-1);
+    });
+
+    it.each([
+      ['a since in the past', '&since=2023-07-29T07:53:00Z', {}, 0],
+      ['a since a second ago (epoch ms)', () => `&since=${Date.now() - 1000}`, {}, 0],
+      ['a since in the future (not waited for)', () => `&since=${encodeURIComponent(new Date(Date.now() + 3_600_000).toISOString())}`, {}, 0],
+      ['a timestamp-only Last-Event-ID', '', () => ({ 'Last-Event-ID': JSON.stringify([{ topic: 't', partition: 0, timestamp: Date.now() - 5000 }]) }), 0],
+      ['a Last-Event-ID offset (exact resume)', '', () => ({ 'Last-Event-ID': encodeEventId('t', TOTAL + 1000, Date.now()) }), TOTAL + 1000],
+    ])('startSseSource should resume with %s', async (_name, query, headers, startOffset) => {
+      const q = typeof query === 'function' ? query() : query;
+      const h = typeof headers === 'function' ? headers() : headers;
+      const before = Date.now();
+      const r = await connect(url(`?loop=2&end=close${q}`), { headers: h });
+      expect(r.status).toBe(200);
+      expect(r.events).toHaveLength(2 * TOTAL - startOffset);
+      expect(r.events[0] && idOf(r.events[0])[0]?.offset).toBe(startOffset + 1);
+      expect(strip(r.events[0]?.data ?? '')).toEqual(strip(expected[startOffset % TOTAL] ?? ''));
+      expect(Date.parse((JSON.parse(r.events[0]?.data ?? '') as Payload).meta.dt)).toBeGreaterThanOrEqual(before - 1000);
+    });
   });
 
   it('startSseSource should insert a canary event after every N events', async () => {
@@ -283,15 +385,15 @@ describe('startSseSource', () => {
     expect(source.stats().bytesSent - before).toBeLessThan(64 * 1024 * 1024);
   });
 
-  it('startSseSource should report its as-fast-as-possible rate', async () => {
+  it.each(['now', 'original'])('startSseSource should report its as-fast-as-possible rate in time mode %s', async (time) => {
     const passes = 10;
     const started = performance.now();
-    const r = await connect(url(`?loop=${passes}&end=close`));
+    const r = await connect(url(`?loop=${passes}&end=close&time=${time}`));
     const seconds = (performance.now() - started) / 1000;
     expect(r.events).toHaveLength(passes * TOTAL);
     const rate = Math.round(r.events.length / seconds);
     // Client and server share one Node process here; a separate client measures more (see the report).
-    console.log(`sse-source max rate (in-process client): ${r.events.length} events in ${seconds.toFixed(2)} s = ${rate} events/s`);
+    console.log(`sse-source max rate, time=${time} (in-process client): ${r.events.length} events in ${seconds.toFixed(2)} s = ${rate} events/s`);
   });
 
   it('startSseSource should expose /stats, /metrics and /healthz', async () => {

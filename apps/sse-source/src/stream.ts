@@ -23,6 +23,14 @@ const BATCH_BYTES = 128 * 1024;
 const MAX_BATCH_EVENTS = 2000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/**
+ * formatSseEvent for a message, without its per-line split when the payload is one line (as every
+ * recorded event is): the same bytes, at a fraction of the cost per event.
+ */
+function messageFrame(id: string, data: string): string {
+  return data.includes('\n') || data.includes('\r') ? formatSseEvent({ id, data }) : `event: message\nid: ${id}\ndata: ${data}\n\n`;
+}
+
 export interface StreamDeps {
   log: ReplayLog;
   wikiIndex: ReadonlyMap<string, readonly number[]>;
@@ -36,8 +44,6 @@ export interface StreamRequest {
   signal: AbortSignal;
   options: StreamOptions;
   startOffset: number;
-  /** Wall-clock source for time mode `now` (tests pass a fake one). */
-  now?: () => number;
   connectionId: number;
 }
 
@@ -136,9 +142,10 @@ export async function streamEvents(deps: StreamDeps, req: StreamRequest): Promis
   let realSent = 0;
   let malformedSeq = 0;
   // Time mode `now`: every event is dated when it is queued for the socket, never earlier than the one before.
-  const sendClock = effectiveTimeMode(options) === 'now' ? createSendClock(req.now) : undefined;
+  const sendClock = effectiveTimeMode(options) === 'now' ? createSendClock() : undefined;
   const previous = Math.max(0, offset - 1);
-  let lastTimeMs = sendClock ? sendClock() : log.timeAt(previous);
+  // (A plain reading: nothing is written with it, so it must not hold back the first event's meta.dt.)
+  let lastTimeMs = sendClock ? Date.now() : log.timeAt(previous);
   let lastId = encodeEventId(log.topicAt(previous), offset, lastTimeMs);
   const injections = options.injections.map((spec, i) => ({ spec, i, emitted: 0 }));
   const outcome = (end: StreamOutcome['end']): StreamOutcome => ({ end, nextOffset: offset, sent: out.total });
@@ -157,7 +164,7 @@ export async function streamEvents(deps: StreamDeps, req: StreamRequest): Promis
           timeMs: sendClock ? sendClock() : lastTimeMs,
           retarget: template.sameWiki ? undefined : { wiki: inj.spec.wiki, domain: inj.spec.domain },
         });
-        out.push(formatSseEvent({ id: lastId, data: text }), 'injected');
+        out.push(messageFrame(lastId, text), 'injected');
       }
     }
     return false;
@@ -190,15 +197,15 @@ export async function streamEvents(deps: StreamDeps, req: StreamRequest): Promis
     }
     let n = 0;
     while (n < budget && offset < endOffset && out.pendingBytes < BATCH_BYTES) {
-      const ev = log.eventAt(offset, sendClock?.());
+      const ev = log.eventAt(offset, sendClock);
       offset++;
       n++;
       realSent++;
       lastId = encodeEventId(ev.topic, offset, ev.timeMs);
       lastTimeMs = ev.timeMs;
-      out.push(formatSseEvent({ id: lastId, data: ev.text }), 'real');
+      out.push(messageFrame(lastId, ev.text), 'real');
       if (canaryDueAfter(ev.offset, options.canaryEvery)) {
-        out.push(formatSseEvent({ id: lastId, data: buildCanaryEvent(ev.text, deps.deriveId(canaryIdName(ev.offset))) }), 'canary');
+        out.push(messageFrame(lastId, buildCanaryEvent(ev.text, deps.deriveId(canaryIdName(ev.offset)))), 'canary');
       }
       if (!faultDueAfter(options.fault, realSent)) continue;
       const kind = options.fault.kind;

@@ -24,14 +24,25 @@ export function effectiveTimeMode(options: { time: TimeSetting; passes: number }
 }
 
 /**
- * The send-time clock of one `now`-mode connection: wall-clock ms that never go backwards (a wall clock
- * stepped back, e.g. by NTP, repeats the latest reading until it catches up).
+ * The send-time clock of one `now`-mode connection. Called once per event with the precision its meta.dt
+ * is written in (1 s for `...T16:16:17Z`, 1 ms for `...T15:49:36.569Z`), it returns the event's send time
+ * in ms: the wall clock, never earlier than the time it returned before (a wall clock stepped back, e.g.
+ * by NTP, repeats the latest reading until it catches up). Written at its precision (truncated), the
+ * time of each event is also never earlier than that of the event before: after a finer-written event,
+ * an event written in whole seconds gets the next whole second (less than 1 s ahead of the wall clock)
+ * rather than go back to the start of the current one.
  */
-export function createSendClock(now: () => number = Date.now): () => number {
+export type SendClock = (precisionMs?: number) => number;
+
+export function createSendClock(now: () => number = Date.now): SendClock {
   let latest = -Infinity;
-  return () => {
-    const t = now();
-    if (t > latest) latest = t;
+  let written = -Infinity;
+  return (precisionMs = 1) => {
+    const t = Math.max(now(), latest);
+    let w = t - (t % precisionMs);
+    if (w < written) w = Math.ceil(written / precisionMs) * precisionMs;
+    written = w;
+    latest = Math.max(t, w);
     return latest;
   };
 }

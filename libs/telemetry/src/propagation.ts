@@ -68,3 +68,23 @@ export function startProcessSpan(tracer: Tracer, m: MessagingAttributes, produce
 
 export { context, trace, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 export type { Context, Span, Tracer, Link } from '@opentelemetry/api';
+
+/**
+ * `process <topic>` span for a batch. Every record's producer context becomes a link (messaging
+ * conventions for batches), and the first *sampled* record's context is also the parent, so a
+ * sampled change keeps one trace across every service even when it is processed in a batch.
+ */
+export function startBatchProcessSpan(tracer: Tracer, topic: string, recordHeaders: HeaderMap[], maxLinks = 128): Span {
+  const links: Link[] = [];
+  let parent: Context | undefined;
+  for (const h of recordHeaders.slice(0, maxLinks)) {
+    const ctx = extractTraceContext(h);
+    const sc = trace.getSpanContext(ctx);
+    if (!sc) continue;
+    links.push({ context: sc });
+    if (!parent && (sc.traceFlags & 1) === 1) parent = ctx;
+  }
+  const span = startProcessSpan(tracer, { topic }, parent, links);
+  span.setAttribute('messaging.batch.message_count', recordHeaders.length);
+  return span;
+}
