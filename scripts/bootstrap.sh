@@ -37,4 +37,5 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   [ -d /usr/include/node ] && export npm_config_nodedir=/usr
   CKJS_LINKING=dynamic npm ci --no-audit --no-fund --loglevel=error
 fi
+if [ "${WM_SKIP_DEPLOY_TOOLS:-0}" != 1 ]; then bash tools/deploy/install-tools.sh >/dev/null || say "deploy validation tools not installed (deploy tests will try again)"; fi
 say "ready"

@@ -70,6 +70,10 @@ const CFG = {
   kafkaPort: envInt('WM_KAFKA_PORT', 9092),
   kafkaControllerPort: envInt('WM_KAFKA_CONTROLLER_PORT', 9093),
   kafkaHeap: process.env.WM_KAFKA_HEAP || '512m',
+  // Optional second listener for clients behind a fault-injecting proxy (chaos tests): the broker
+  // listens on WM_KAFKA_EXTERNAL_PORT and advertises WM_KAFKA_PROXY_PORT, where the proxy listens.
+  kafkaExternalPort: process.env.WM_KAFKA_EXTERNAL_PORT ? envInt('WM_KAFKA_EXTERNAL_PORT', 0) : undefined,
+  kafkaProxyPort: process.env.WM_KAFKA_PROXY_PORT ? envInt('WM_KAFKA_PROXY_PORT', 0) : undefined,
   registryPort: envInt('WM_REGISTRY_PORT', 8081),
   // Quarkus serves health/metrics on a separate "management" port (default 9000); pin it too.
   registryManagementPort: envInt('WM_REGISTRY_MANAGEMENT_PORT', 9081),
@@ -310,13 +314,14 @@ function prepareKafka(log) {
 }
 
 function kafkaServerProperties() {
+  const proxied = CFG.kafkaExternalPort !== undefined && CFG.kafkaProxyPort !== undefined;
   const p = {
     'process.roles': 'broker,controller',
     'node.id': 1,
     'controller.quorum.voters': `1@127.0.0.1:${CFG.kafkaControllerPort}`,
-    'listeners': `PLAINTEXT://127.0.0.1:${CFG.kafkaPort},CONTROLLER://127.0.0.1:${CFG.kafkaControllerPort}`,
-    'advertised.listeners': `PLAINTEXT://127.0.0.1:${CFG.kafkaPort}`,
-    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'listeners': `PLAINTEXT://127.0.0.1:${CFG.kafkaPort},CONTROLLER://127.0.0.1:${CFG.kafkaControllerPort}${proxied ? `,EXTERNAL://127.0.0.1:${CFG.kafkaExternalPort}` : ''}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${CFG.kafkaPort}${proxied ? `,EXTERNAL://127.0.0.1:${CFG.kafkaProxyPort}` : ''}`,
+    'listener.security.protocol.map': `PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${proxied ? ',EXTERNAL:PLAINTEXT' : ''}`,
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
     'log.dirs': PATHS.kafkaData,
@@ -812,6 +817,8 @@ Environment (defaults):
   WM_KAFKA_PORT                Kafka client port (9092)
   WM_KAFKA_CONTROLLER_PORT     Kafka KRaft controller port (9093)
   WM_KAFKA_HEAP                Kafka max heap (512m)
+  WM_KAFKA_EXTERNAL_PORT + WM_KAFKA_PROXY_PORT  optional extra listener (on the first) advertised
+                               as the second, for clients that go through a fault-injecting proxy
   WM_REGISTRY_PORT             Apicurio Registry HTTP port (8081)
   WM_REGISTRY_MANAGEMENT_PORT  Apicurio health/metrics port (9081)
   WM_REGISTRY_HEAP             Apicurio max heap (512m)
