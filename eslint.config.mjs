@@ -55,6 +55,12 @@ export default [
     rules: { '@nx/enforce-module-boundaries': boundaries(true), 'no-restricted-syntax': 'off' },
   },
   {
+    // Benchmarks drive apps in-process to measure them (never deployed, never imported by code):
+    // the one place allowed to reach into an app's source.
+    files: ['bench/**/*.ts'],
+    rules: { '@nx/enforce-module-boundaries': 'off' },
+  },
+  {
     // Decision logic stays pure: table-testable without a broker.
     files: ['libs/domain/src/**/*.ts', 'libs/contracts/src/**/*.ts'],
     ignores: ['**/*.spec.ts'],

@@ -1,25 +1,122 @@
-import { type Logger, type ServiceHandle, createHttpServer, createMetricsRegistry, runService } from '@wikimonitor/service-kit';
-import type { AppConfig } from './config';
+import { type WikiChange, WikiChangeSchema } from '@wikimonitor/contracts';
+import type { RoutingRules } from '@wikimonitor/domain';
+import { type KafkaConnection, createAdmin, createConsumerRunner, createProducer, ensureTopics, kafkaConnectionFromEnv } from '@wikimonitor/kafka';
+import { type AvroCodec, createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
+import { type Logger, type ServiceHandle, createHttpServer, createMetricsRegistry, lifecycle, runService } from '@wikimonitor/service-kit';
+import { getTracer } from '@wikimonitor/telemetry';
+import type { Registry } from 'prom-client';
+import { type AppConfig, APP_NAME } from './config';
+import { createRouterMetrics } from './metrics';
+import { createRecordRouter } from './record-router';
+import { loadRoutingRules } from './rules';
+import { type ProcessorStats, createTransactionalProcessor } from './transactional-processor';
 
-export const APP_NAME = 'filter-router';
+export { APP_NAME } from './config';
 
-/** Skeleton wiring (health, readiness, metrics, lifecycle); processing arrives with its issue. */
-export function createApp(opts: { config: AppConfig; log: Logger; finally?: Array<() => Promise<void>>; handleSignals?: boolean }): { service: ServiceHandle; port: () => number } {
+export interface FilterRouterOptions {
+  config: AppConfig;
+  log: Logger;
+  /** Start OpenTelemetry spans per routed record (only when the SDK is running). */
+  tracingEnabled?: boolean;
+  finally?: Array<() => Promise<void>>;
+  handleSignals?: boolean;
+}
+
+export interface FilterRouterApp {
+  service: ServiceHandle;
+  port: () => number;
+  registry: Registry;
+  rules: RoutingRules;
+  stats(): ProcessorStats & { consumed: number };
+}
+
+/**
+ * Wires the filter-router: rules (validated before anything connects), http, the transactional
+ * producer, topics and schemas, then the consumer whose batches become transactions.
+ */
+export function createApp(opts: FilterRouterOptions): FilterRouterApp {
+  const { config, log } = opts;
+  const { rules, source } = loadRoutingRules({ file: config.ROUTES_FILE, inputTopic: config.INPUT_TOPIC, dlqTopic: config.DLQ_TOPIC });
   const registry = createMetricsRegistry(APP_NAME);
+  const metrics = createRouterMetrics(registry);
+  metrics.routes.set(rules.routes.length);
+  const connection: KafkaConnection = kafkaConnectionFromEnv(config, `wikimonitor-${APP_NAME}`);
+
+  const producer = createProducer({
+    connection,
+    log,
+    transactionalId: config.TRANSACTIONAL_ID,
+    overrides: { 'linger.ms': config.PRODUCER_LINGER_MS },
+  });
+  const registryClient = createRegistryClient({ url: config.SCHEMA_REGISTRY_URL, username: config.SCHEMA_REGISTRY_USERNAME, password: config.SCHEMA_REGISTRY_PASSWORD });
+  // The input codec only reads (writer schemas by id); registering under the input subject is the producer's job.
+  const input = createAvroCodec<WikiChange>({ client: registryClient, topic: config.INPUT_TOPIC, schema: WikiChangeSchema, log });
+  const outputs = new Map<string, AvroCodec<WikiChange>>(rules.routes.map((r) => [r.topic, createAvroCodec<WikiChange>({ client: registryClient, topic: r.topic, schema: WikiChangeSchema, log })]));
+
+  const setup = lifecycle('topics+schemas', {
+    async start() {
+      log.info({ source, routes: rules.routes.map((r) => ({ name: r.name, topic: r.topic, key: r.key })) }, 'routing rules loaded');
+      if (config.PROVISION_TOPICS) {
+        const admin = await createAdmin(connection, log);
+        try {
+          await ensureTopics(
+            admin,
+            [
+              ...rules.routes.map((r) => ({ topic: r.topic, partitions: config.TOPIC_PARTITIONS, replicationFactor: config.TOPIC_REPLICATION_FACTOR })),
+              { topic: config.DLQ_TOPIC, partitions: config.DLQ_PARTITIONS, replicationFactor: config.TOPIC_REPLICATION_FACTOR, configs: { 'retention.ms': String(14 * 86_400_000) } },
+            ],
+            log,
+          );
+        } finally {
+          await admin.disconnect();
+        }
+      }
+      for (const codec of outputs.values()) await codec.init();
+      log.info({ subjects: [...outputs.values()].map((c) => ({ subject: c.subject, schemaId: c.schemaId() })) }, 'route schemas registered');
+    },
+  });
+
+  const processor = createTransactionalProcessor({
+    producer,
+    router: createRecordRouter({ rules, input, outputs, dlqTopic: config.DLQ_TOPIC, tracer: opts.tracingEnabled ? getTracer(APP_NAME) : null }),
+    log,
+    metrics,
+    retry: { initialMs: config.RETRY_INITIAL_MS, maxMs: config.RETRY_MAX_MS },
+  });
+
+  const runner = createConsumerRunner({
+    connection,
+    log,
+    groupId: config.GROUP_ID,
+    topics: [config.INPUT_TOPIC],
+    offsets: 'external',
+    isolationLevel: 'read_committed',
+    batchSize: config.BATCH_SIZE,
+    overrides: {
+      'session.timeout.ms': config.CONSUMER_SESSION_TIMEOUT_MS,
+      ...(config.GROUP_INSTANCE_ID ? { 'group.instance.id': config.GROUP_INSTANCE_ID } : {}),
+    },
+    handle: (batch, ctx) => processor.handle(batch, ctx),
+    onFatal: () => void service.close(1),
+  });
+
   const http = createHttpServer({
-    port: opts.config.HTTP_PORT,
+    port: config.HTTP_PORT,
     registry,
-    log: opts.log,
+    log,
     isLive: () => service.isLive(),
     isReady: () => service.isReady(),
   });
+
+  // Closed in reverse: the consumer first (its in-flight transaction commits or aborts), then the producer.
   const service: ServiceHandle = runService({
     name: APP_NAME,
-    log: opts.log,
-    components: [http],
+    log,
+    components: [http, producer, setup, runner],
     finally: opts.finally,
-    shutdownTimeoutMs: opts.config.SHUTDOWN_TIMEOUT_MS,
+    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     handleSignals: opts.handleSignals,
   });
-  return { service, port: () => http.port() };
+
+  return { service, port: () => http.port(), registry, rules, stats: () => ({ ...processor.stats(), consumed: runner.consumed() }) };
 }

@@ -1,12 +1,45 @@
+import { hostname } from 'node:os';
 import { z } from 'zod';
-import { baseConfigShape, parseConfig } from '@wikimonitor/service-kit';
-import { kafkaConfigShape } from '@wikimonitor/kafka';
+import { baseConfigShape, env, parseConfig } from '@wikimonitor/service-kit';
+import { DEFAULT_TOPICS, kafkaConfigShape } from '@wikimonitor/kafka';
 import { telemetryConfigShape } from '@wikimonitor/telemetry';
+
+export const APP_NAME = 'filter-router';
+/** Chosen by bench/filter-router (fewer, larger transactions amortize their commit cost); at live rates batches stay small. */
+export const DEFAULT_BATCH_SIZE = 2_000;
+export const DEFAULT_SESSION_TIMEOUT_MS = 30_000;
 
 export const configSchema = z.object({
   ...baseConfigShape,
   ...kafkaConfigShape,
   ...telemetryConfigShape,
+  SCHEMA_REGISTRY_URL: env.url('http://127.0.0.1:8081/apis/ccompat/v7'),
+  SCHEMA_REGISTRY_USERNAME: env.optionalString(),
+  SCHEMA_REGISTRY_PASSWORD: env.optionalString(),
+  INPUT_TOPIC: env.string(DEFAULT_TOPICS.raw),
+  DLQ_TOPIC: env.string(DEFAULT_TOPICS.dlq),
+  /** JSON rule file; unset = the default rules built into the app (rules/default-rules.json). */
+  ROUTES_FILE: env.optionalString(),
+  GROUP_ID: env.string(APP_NAME),
+  /** Static group membership: a restarted instance takes its partitions back without a rebalance. */
+  GROUP_INSTANCE_ID: env.optionalString(),
+  /**
+   * Must be unique per running instance and stable across its restarts: a restart then fences its
+   * predecessor and aborts its open transaction at once instead of after transaction.timeout.ms.
+   */
+  TRANSACTIONAL_ID: env.string(`${APP_NAME}-${hostname()}`),
+  /** Most records read, routed and committed in one transaction. */
+  BATCH_SIZE: env.int(DEFAULT_BATCH_SIZE, { min: 1, max: 100_000 }),
+  CONSUMER_SESSION_TIMEOUT_MS: env.int(DEFAULT_SESSION_TIMEOUT_MS, { min: 1_000 }),
+  /** Backoff between attempts after an aborted transaction. */
+  RETRY_INITIAL_MS: env.int(200, { min: 1 }),
+  RETRY_MAX_MS: env.int(10_000, { min: 1 }),
+  PRODUCER_LINGER_MS: env.int(5, { min: 0 }),
+  PROVISION_TOPICS: env.bool(true),
+  /** Partitions of the route topics it creates (existing topics must have at least this many). */
+  TOPIC_PARTITIONS: env.int(6, { min: 1 }),
+  DLQ_PARTITIONS: env.int(3, { min: 1 }),
+  TOPIC_REPLICATION_FACTOR: env.int(1, { min: 1 }),
 });
 
 export type AppConfig = z.output<typeof configSchema>;

@@ -34,7 +34,7 @@ export async function readTopic(conn: KafkaConnection, topic: string, isolation:
     let idle = 0;
     // With read_committed, transaction markers occupy offsets: stop at the end or after a quiet spell.
     // The consumer's position moves past markers and aborted records, so it shows the end is reached.
-    const reached = (p: number, end: number) => (pos.get(p) ?? 0) >= end - 1 || (consumer.position([{ topic, partition: p }])[0]?.offset ?? 0) >= end;
+    const reached = (p: number, end: number) => (pos.get(p) ?? -1) >= end - 1 || (consumer.position([{ topic, partition: p }])[0]?.offset ?? 0) >= end;
     while ([...ends].some(([p, end]) => !reached(p, end)) && Date.now() < deadline && idle < 10) {
       const batch = await new Promise<Message[]>((resolve, reject) => consumer.consume(1000, (err, m) => (err ? reject(err) : resolve(m ?? []))));
       idle = batch.length ? 0 : idle + 1;
