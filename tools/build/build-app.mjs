@@ -3,7 +3,7 @@
 // dist/apps/<name>/main.js. Every npm package stays external so native modules (librdkafka) and
 // OpenTelemetry's require hooks keep working; the image installs production dependencies beside it.
 import { build } from 'esbuild';
-import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -30,5 +30,10 @@ await build({
   external,
   logLevel: 'warning',
 });
+// Runtime assets next to the bundle (e.g. SQL migrations, rule files).
+for (const asset of ['migrations', 'rules']) {
+  const src = join(root, 'apps', name, asset);
+  if (existsSync(src)) cpSync(src, join(outdir, asset), { recursive: true });
+}
 writeFileSync(join(outdir, 'package.json'), JSON.stringify({ name: `@wikimonitor/${name}`, version: pkg.version, private: true, main: 'main.js', dependencies: pkg.dependencies }, null, 2));
 console.log(`built dist/apps/${name}/main.js in ${Date.now() - started} ms`);

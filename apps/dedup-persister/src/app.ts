@@ -1,25 +1,199 @@
-import { type Logger, type ServiceHandle, createHttpServer, createMetricsRegistry, runService } from '@wikimonitor/service-kit';
+import {
+  type ConsumerRunner,
+  type KafkaConnection,
+  type KafkaProducer,
+  type Message,
+  type TopicPartition,
+  createAdmin,
+  createConsumerRunner,
+  createProducer,
+  deadLetterRecord,
+  ensureTopics,
+  headersFromMessage,
+  kafkaConnectionFromEnv,
+} from '@wikimonitor/kafka';
+import { createRegistryClient } from '@wikimonitor/schemas';
+import { type Logger, type ServiceHandle, createHttpServer, createMetricsRegistry, lifecycle, retry, runService } from '@wikimonitor/service-kit';
+import { SpanStatusCode, context, getTracer, startBatchProcessSpan, trace } from '@wikimonitor/telemetry';
+import type { Registry } from 'prom-client';
+import { historyRoutes } from './api';
 import type { AppConfig } from './config';
+import { createDatabase } from './db';
+import { createDecoders, topicKinds } from './decoders';
+import { createPersisterMetrics } from './metrics';
+import { defaultMigrationsDir, loadMigrations } from './migrate';
+import { type BatchOutcome, createPersister } from './persister';
+import { type PersistStore, createPgStore } from './store';
 
 export const APP_NAME = 'dedup-persister';
 
-/** Skeleton wiring (health, readiness, metrics, lifecycle); processing arrives with its issue. */
-export function createApp(opts: { config: AppConfig; log: Logger; finally?: Array<() => Promise<void>>; handleSignals?: boolean }): { service: ServiceHandle; port: () => number } {
+/** librdkafka's logical offsets for a partition with nothing stored. */
+const OFFSET_BEGINNING = -2;
+const OFFSET_END = -1;
+const METADATA_REFRESH_MS = 30_000;
+/** Trace links per batch span (a batch can hold thousands of records). */
+const MAX_LINKS = 32;
+
+export interface DedupPersisterOptions {
+  config: AppConfig;
+  log: Logger;
+  tracingEnabled?: boolean;
+  finally?: Array<() => Promise<void>>;
+  handleSignals?: boolean;
+  /** Observes every committed batch (tests, benchmarks). */
+  onBatch?: (outcome: BatchOutcome) => void;
+}
+
+export interface DedupPersisterApp {
+  service: ServiceHandle;
+  registry: Registry;
+  port: () => number;
+  store: PersistStore;
+  runner: ConsumerRunner;
+}
+
+/** Wires the service: http (+ history API), PostgreSQL (migrations, health), DLQ producer, topics, consumer. */
+export function createApp(opts: DedupPersisterOptions): DedupPersisterApp {
+  const { config, log } = opts;
   const registry = createMetricsRegistry(APP_NAME);
+  const metrics = createPersisterMetrics(registry);
+  const connection: KafkaConnection = kafkaConnectionFromEnv(config, `wikimonitor-${APP_NAME}`);
+  const topics = { changes: config.CHANGES_TOPICS, aggregates: config.AGGREGATES_TOPICS, alerts: config.ALERTS_TOPICS };
+  const kinds = topicKinds(topics);
+  const consumed = [...kinds.keys()];
+
+  const db = createDatabase({
+    databaseUrl: config.DATABASE_URL,
+    poolSize: config.API_POOL_SIZE,
+    connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS,
+    connectAttempts: config.DB_CONNECT_ATTEMPTS,
+    statementTimeoutMs: config.API_STATEMENT_TIMEOUT_MS,
+    healthIntervalMs: config.DB_HEALTH_INTERVAL_MS,
+    migrations: loadMigrations(config.MIGRATIONS_DIR ?? defaultMigrationsDir()),
+    applyMigrations: config.MIGRATE,
+    log,
+    onHealth: (up) => metrics.dbUp.set(up ? 1 : 0),
+  });
+  const store = createPgStore({ databaseUrl: config.DATABASE_URL, groupId: config.CONSUMER_GROUP, method: config.WRITE_METHOD, connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS, log, pool: db.pool });
+  const storeComponent = lifecycle('postgres-writer', { close: () => store.close() });
+
+  const producer: KafkaProducer = createProducer({ connection, log });
+  const decoders = createDecoders({
+    client: createRegistryClient({ url: config.SCHEMA_REGISTRY_URL, username: config.SCHEMA_REGISTRY_USERNAME, password: config.SCHEMA_REGISTRY_PASSWORD }),
+    topics,
+    log,
+  });
+
+  const setup = lifecycle('topics', {
+    async start() {
+      if (!config.PROVISION_TOPICS) return;
+      const admin = await createAdmin(connection, log);
+      try {
+        // Only the dead-letter topic, and only when missing: consumed topics are provisioned by the apps that write them.
+        if (!(await admin.listTopics()).includes(config.DLQ_TOPIC)) {
+          await ensureTopics(admin, [{ topic: config.DLQ_TOPIC, partitions: 3, replicationFactor: config.TOPIC_REPLICATION_FACTOR, configs: { 'retention.ms': String(14 * 86_400_000) } }], log);
+        }
+      } finally {
+        await admin.disconnect();
+      }
+    },
+  });
+
+  const tracer = opts.tracingEnabled ? getTracer(APP_NAME) : null;
+  const owned = () => new Set(runner.assignments().map((tp) => `${tp.topic}:${tp.partition}`));
+
+  const persister = createPersister({
+    store,
+    decoders,
+    kindOf: (t) => kinds.get(t),
+    deadLetter: async (records) => {
+      await Promise.all(records.map((d) => producer.send(deadLetterRecord(config.DLQ_TOPIC, d))));
+    },
+    metrics,
+    log,
+    retry: { attempts: config.DB_RETRY_ATTEMPTS, initialMs: config.DB_RETRY_INITIAL_MS, maxMs: config.DB_RETRY_MAX_MS },
+    onDbState: (up) => db.report(up),
+    owned,
+    afterCommit: (offsets) => {
+      if (!config.COMMIT_TO_KAFKA || !offsets.length) return;
+      try {
+        // Secondary, asynchronous, for lag monitoring: assignment always seeks to the offsets in PostgreSQL.
+        runner.consumer.commit(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.nextOffset })));
+      } catch (err) {
+        log.debug({ err: (err as Error).message }, 'kafka offset commit skipped');
+      }
+    },
+    app: APP_NAME,
+  });
+
+  const handle = async (batch: Message[], signal: AbortSignal): Promise<void> => {
+    // Not `onBatch?.(await ...)`: optional chaining would skip the call itself when onBatch is unset.
+    if (!tracer) {
+      const outcome = await persister.handle(batch, signal);
+      opts.onBatch?.(outcome);
+      return;
+    }
+    // Parent: the first sampled record's producer context; links: every record's (see libs/telemetry).
+    const span = startBatchProcessSpan(tracer, batch[0]?.topic ?? consumed.join(','), batch.map((m) => headersFromMessage(m.headers)), MAX_LINKS);
+    try {
+      const outcome = await context.with(trace.setSpan(context.active(), span), () => persister.handle(batch, signal));
+      opts.onBatch?.(outcome);
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      throw err;
+    } finally {
+      span.end();
+    }
+  };
+
+  const positionsOnAssign = async (partitions: TopicPartition[]) => {
+    const stored = await retry(() => store.loadOffsets(partitions), {
+      attempts: config.DB_RETRY_ATTEMPTS,
+      initialMs: config.DB_RETRY_INITIAL_MS,
+      maxMs: config.DB_RETRY_MAX_MS,
+      onRetry: (err, attempt) => log.warn({ attempt, err: (err as Error).message }, 'loading stored offsets failed, retrying'),
+    });
+    const fallback = config.START_OFFSET === 'latest' ? OFFSET_END : OFFSET_BEGINNING;
+    const positions = partitions.map((p) => {
+      const s = stored.find((o) => o.topic === p.topic && o.partition === p.partition);
+      return { topic: p.topic, partition: p.partition, offset: s ? s.nextOffset : fallback };
+    });
+    log.info({ positions }, 'seeking assigned partitions to the offsets stored in PostgreSQL');
+    return positions;
+  };
+
+  const runner: ConsumerRunner = createConsumerRunner({
+    connection,
+    log,
+    groupId: config.CONSUMER_GROUP,
+    topics: consumed,
+    offsets: 'external',
+    positionsOnAssign,
+    batchSize: config.BATCH_SIZE,
+    handle: (batch, ctx) => handle(batch, ctx.signal),
+    // A consumed topic created after start (its producer started later) is picked up within this time.
+    overrides: { 'topic.metadata.refresh.interval.ms': METADATA_REFRESH_MS },
+    onFatal: () => void service.close(1),
+  });
+
   const http = createHttpServer({
-    port: opts.config.HTTP_PORT,
+    port: config.HTTP_PORT,
     registry,
-    log: opts.log,
+    log,
     isLive: () => service.isLive(),
     isReady: () => service.isReady(),
+    routes: historyRoutes({ pool: db.pool, log, dbUp: () => db.isUp() }),
   });
+
   const service: ServiceHandle = runService({
     name: APP_NAME,
-    log: opts.log,
-    components: [http],
+    log,
+    // Closed in reverse: stop consuming (the in-flight batch commits), then producer, writer, pool.
+    components: [http, db, storeComponent, producer, setup, runner],
     finally: opts.finally,
-    shutdownTimeoutMs: opts.config.SHUTDOWN_TIMEOUT_MS,
+    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     handleSignals: opts.handleSignals,
   });
-  return { service, port: () => http.port() };
+
+  return { service, registry, port: () => http.port(), store, runner };
 }

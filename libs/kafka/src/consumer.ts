@@ -85,6 +85,8 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       'session.timeout.ms': 30_000,
       'max.poll.interval.ms': 300_000,
       'fetch.wait.max.ms': 100,
+      // A subscribed topic created after start is picked up within seconds, not librdkafka's 5 min.
+      'topic.metadata.refresh.interval.ms': 10_000,
       ...opts.overrides,
       rebalance_cb: (err: LibrdKafkaError, assignment: Assignment[]) => {
         // Apply rebalances after the in-flight batch so its offsets are committed by their owner.

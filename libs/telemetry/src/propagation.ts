@@ -81,8 +81,9 @@ export function startBatchProcessSpan(tracer: Tracer, topic: string, recordHeade
     const ctx = extractTraceContext(h);
     const sc = trace.getSpanContext(ctx);
     if (!sc) continue;
-    links.push({ context: sc });
+    // The parent is not linked as well: trace UIs would show the relation as a link, not a parent.
     if (!parent && (sc.traceFlags & 1) === 1) parent = ctx;
+    else links.push({ context: sc });
   }
   const span = startProcessSpan(tracer, { topic }, parent, links);
   span.setAttribute('messaging.batch.message_count', recordHeaders.length);

@@ -21,9 +21,18 @@ export interface ServiceProcess {
  * through tsx with the workspace's path aliases. Output goes to tmp/test-logs/<name>-<pid>.log too.
  */
 export function startTsProcess(name: string, entry: string, env: Record<string, string>, args: string[] = []): ServiceProcess {
+  return startProcess(name, ['--import', 'tsx', join(REPO_ROOT, entry), ...args], env);
+}
+
+/** Runs a built app (`dist/apps/<app>/main.js`, from `nx build <app>`) as a real OS process. */
+export function startBuiltApp(app: string, env: Record<string, string>, args: string[] = []): ServiceProcess {
+  return startProcess(app, ['--enable-source-maps', join(REPO_ROOT, 'dist', 'apps', app, 'main.js'), ...args], env);
+}
+
+function startProcess(name: string, nodeArgs: string[], env: Record<string, string>): ServiceProcess {
   const logDir = join(REPO_ROOT, 'tmp', 'test-logs');
   mkdirSync(logDir, { recursive: true });
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, entry), ...args], {
+  const child = spawn(process.execPath, nodeArgs, {
     cwd: REPO_ROOT,
     env: { ...process.env, TSX_TSCONFIG_PATH: join(REPO_ROOT, 'tsconfig.base.json'), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,279 @@
+import {
+  classifyDbError,
+  type AggregatesQuery,
+  type AlertsQuery,
+  type ChangesBucket,
+  type ChangesQuery,
+  type ParamResult,
+  type StoredWindow,
+  bucketSpan,
+  encodeCursor,
+  mergeBuckets,
+  parseAggregatesQuery,
+  parseAlertsQuery,
+  parseChangesQuery,
+} from '@wikimonitor/domain';
+import type { Logger } from '@wikimonitor/service-kit';
+import type { Express, NextFunction, Request, Response } from 'express';
+import type { Pool } from 'pg';
+
+type Row = Record<string, unknown>;
+
+/** int8 columns arrive as strings (pg keeps 64-bit integers exact); every value here is far below 2^53. */
+const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const iso = (v: unknown): string | null => (v instanceof Date ? v.toISOString() : v === null || v === undefined ? null : String(v));
+
+/** A stored change as the API returns it (the WikiChange field names, ISO times). */
+function changeOut(r: Row) {
+  return {
+    id: r['id'],
+    event_time: iso(r['event_time']),
+    received_time: iso(r['received_time']),
+    wiki: r['wiki'],
+    domain: r['domain'],
+    stream: r['stream'],
+    type: r['type'],
+    namespace: r['namespace'],
+    title: r['title'],
+    title_url: r['title_url'],
+    user: r['user_name'],
+    bot: r['bot'],
+    minor: r['minor'],
+    patrolled: r['patrolled'],
+    length_old: num(r['length_old']),
+    length_new: num(r['length_new']),
+    revision_old: num(r['revision_old']),
+    revision_new: num(r['revision_new']),
+    comment: r['comment'],
+    rc_id: num(r['rc_id']),
+    server_name: r['server_name'],
+    request_id: r['request_id'],
+    schema_uri: r['schema_uri'],
+    log_id: num(r['log_id']),
+    log_type: r['log_type'],
+    log_action: r['log_action'],
+    log_action_comment: r['log_action_comment'],
+    log_params: r['log_params'],
+    source: { topic: r['source_topic'], partition: r['source_partition'], offset: num(r['source_offset']), sse_id: r['sse_id'] },
+    persisted_at: iso(r['persisted_at']),
+  };
+}
+
+function alertOut(r: Row) {
+  return {
+    id: r['id'],
+    kind: r['kind'],
+    source: r['source'],
+    subject: r['subject'],
+    severity: r['severity'],
+    observed: r['observed'],
+    expected: r['expected'],
+    score: r['score'],
+    window_start: iso(r['window_start']),
+    window_end: iso(r['window_end']),
+    status: r['status'],
+    previous_status: r['previous_status'],
+    message: r['message'],
+    created_at: iso(r['created_at']),
+  };
+}
+
+/** Builds a parameterized WHERE clause: values only ever travel as $n parameters. */
+class Where {
+  readonly parts: string[] = [];
+  readonly values: unknown[] = [];
+  add(sqlWithPlaceholder: (p: string) => string, value: unknown): this {
+    this.values.push(value);
+    this.parts.push(sqlWithPlaceholder(`$${this.values.length}`));
+    return this;
+  }
+  addPair(sql: (a: string, b: string) => string, a: unknown, b: unknown): this {
+    this.values.push(a, b);
+    this.parts.push(sql(`$${this.values.length - 1}`, `$${this.values.length}`));
+    return this;
+  }
+  sql(): string {
+    return this.parts.length ? `WHERE ${this.parts.join(' AND ')}` : '';
+  }
+}
+
+export async function queryChanges(pool: Pool, q: ChangesQuery) {
+  const w = new Where();
+  if (q.wiki !== undefined) w.add((p) => `wiki = ${p}`, q.wiki);
+  if (q.types) w.add((p) => `type = ANY(${p}::text[])`, q.types);
+  if (q.user !== undefined) w.add((p) => `user_name = ${p}`, q.user);
+  if (q.bot !== undefined) w.add((p) => `bot = ${p}`, q.bot);
+  if (q.from !== undefined) w.add((p) => `event_time >= ${p}`, new Date(q.from));
+  if (q.to !== undefined) w.add((p) => `event_time < ${p}`, new Date(q.to));
+  if (q.cursor) w.addPair((a, b) => `(event_time, id) < (${a}, ${b})`, new Date(q.cursor.time), q.cursor.id);
+  w.values.push(q.limit + 1);
+  const res = await pool.query<Row>(`SELECT * FROM wiki_changes ${w.sql()} ORDER BY event_time DESC, id DESC LIMIT $${w.values.length}`, w.values);
+  const page = res.rows.slice(0, q.limit);
+  const last = page[page.length - 1];
+  const next = res.rows.length > q.limit && last ? encodeCursor({ time: (last['event_time'] as Date).getTime(), id: String(last['id']) }) : null;
+  return { items: page.map(changeOut), next, limit: q.limit };
+}
+
+export async function queryAlerts(pool: Pool, q: AlertsQuery) {
+  const w = new Where();
+  if (q.kinds) w.add((p) => `kind = ANY(${p}::text[])`, q.kinds);
+  if (q.severities) w.add((p) => `severity = ANY(${p}::text[])`, q.severities);
+  if (q.subject !== undefined) w.add((p) => `subject = ${p}`, q.subject);
+  if (q.from !== undefined) w.add((p) => `created_at >= ${p}`, new Date(q.from));
+  if (q.to !== undefined) w.add((p) => `created_at < ${p}`, new Date(q.to));
+  if (q.cursor) w.addPair((a, b) => `(created_at, id) < (${a}, ${b})`, new Date(q.cursor.time), q.cursor.id);
+  w.values.push(q.limit + 1);
+  const res = await pool.query<Row>(`SELECT * FROM wiki_alerts ${w.sql()} ORDER BY created_at DESC, id DESC LIMIT $${w.values.length}`, w.values);
+  const page = res.rows.slice(0, q.limit);
+  const last = page[page.length - 1];
+  const next = res.rows.length > q.limit && last ? encodeCursor({ time: (last['created_at'] as Date).getTime(), id: String(last['id']) }) : null;
+  return { items: page.map(alertOut), next, limit: q.limit };
+}
+
+const BUCKET_EXPR = `(floor(extract(epoch FROM event_time) * 1000 / $2::int8) * $2::int8)::int8`;
+
+/**
+ * Per-wiki activity in buckets: stored windows up to the newest stored window's end, and exact
+ * counts from the stored changes after it (the windows the aggregator has not closed yet).
+ */
+export async function queryAggregates(pool: Pool, q: AggregatesQuery) {
+  const span = bucketSpan(q.from, q.to, q.bucketMs);
+  const covered = await pool.query<{ until: Date | null }>('SELECT max(window_end) AS until FROM wiki_aggregates WHERE wiki = $1', [q.wiki]);
+  const coveredUntil = covered.rows[0]?.until?.getTime() ?? null;
+  const windowsRes = await pool.query<Row>(
+    'SELECT * FROM wiki_aggregates WHERE wiki = $1 AND window_start >= $2 AND window_start < $3 ORDER BY window_start',
+    [q.wiki, new Date(span.start), new Date(span.end)],
+  );
+  const windows: StoredWindow[] = windowsRes.rows.map((r) => ({
+    window_start: (r['window_start'] as Date).getTime(),
+    window_end: (r['window_end'] as Date).getTime(),
+    total: Number(r['total']),
+    by_type: {
+      edit: Number(r['count_edit']),
+      new: Number(r['count_new']),
+      log: Number(r['count_log']),
+      categorize: Number(r['count_categorize']),
+      external: Number(r['count_external']),
+      unknown: Number(r['count_unknown']),
+    },
+    bot: Number(r['bot']),
+    human: Number(r['human']),
+    bytes_added: Number(r['bytes_added']),
+    bytes_removed: Number(r['bytes_removed']),
+    distinct_editors: Number(r['distinct_editors']),
+    top_pages: (r['top_pages'] as Array<{ title: string; count: number }>) ?? [],
+  }));
+  const liveFrom = Math.max(span.start, coveredUntil ?? span.start);
+  const changes: ChangesBucket[] = [];
+  if (liveFrom < span.end) {
+    const args = [q.wiki, q.bucketMs, new Date(liveFrom), new Date(span.end)];
+    const where = 'wiki = $1 AND event_time >= $3 AND event_time < $4';
+    const counts = await pool.query<Row>(
+      `SELECT ${BUCKET_EXPR} AS b, count(*) AS total,
+         count(*) FILTER (WHERE type = 'edit') AS edit, count(*) FILTER (WHERE type = 'new') AS new_,
+         count(*) FILTER (WHERE type = 'log') AS log, count(*) FILTER (WHERE type = 'categorize') AS categorize,
+         count(*) FILTER (WHERE type = 'external') AS external, count(*) FILTER (WHERE type = 'unknown') AS unknown,
+         count(*) FILTER (WHERE bot) AS bot, count(*) FILTER (WHERE NOT bot) AS human,
+         coalesce(sum(greatest(coalesce(length_new, 0) - coalesce(length_old, 0), 0)), 0)::int8 AS bytes_added,
+         coalesce(sum(greatest(coalesce(length_old, 0) - coalesce(length_new, 0), 0)), 0)::int8 AS bytes_removed,
+         count(DISTINCT user_name) AS distinct_editors
+       FROM wiki_changes WHERE ${where} GROUP BY 1 ORDER BY 1`,
+      args,
+    );
+    const top = new Map<number, Array<{ title: string; count: number }>>();
+    if (q.top > 0) {
+      const pages = await pool.query<{ b: string; title: string; n: string }>(
+        `SELECT b, title, n FROM (
+           SELECT b, title, count(*)::int8 AS n, row_number() OVER (PARTITION BY b ORDER BY count(*) DESC, title COLLATE "C") AS rk
+           FROM (SELECT ${BUCKET_EXPR} AS b, title FROM wiki_changes WHERE ${where}) s GROUP BY b, title
+         ) t WHERE rk <= $5 ORDER BY b, rk`,
+        [...args, q.top],
+      );
+      for (const p of pages.rows) {
+        const b = Number(p.b);
+        const l = top.get(b) ?? [];
+        l.push({ title: p.title, count: Number(p.n) });
+        top.set(b, l);
+      }
+    }
+    for (const r of counts.rows) {
+      const b = Number(r['b']);
+      changes.push({
+        bucket_start: b,
+        total: Number(r['total']),
+        by_type: {
+          edit: Number(r['edit']),
+          new: Number(r['new_']),
+          log: Number(r['log']),
+          categorize: Number(r['categorize']),
+          external: Number(r['external']),
+          unknown: Number(r['unknown']),
+        },
+        bot: Number(r['bot']),
+        human: Number(r['human']),
+        bytes_added: Number(r['bytes_added']),
+        bytes_removed: Number(r['bytes_removed']),
+        distinct_editors: Number(r['distinct_editors']),
+        top_pages: top.get(b) ?? [],
+      });
+    }
+  }
+  const buckets = mergeBuckets({ from: q.from, to: q.to, bucketMs: q.bucketMs, topN: q.top, windows, changes });
+  return {
+    wiki: q.wiki,
+    bucket: q.bucket,
+    from: new Date(span.start).toISOString(),
+    to: new Date(span.end).toISOString(),
+    covered_until: coveredUntil === null ? null : new Date(coveredUntil).toISOString(),
+    buckets: buckets.map((b) => ({ ...b, start: new Date(b.start).toISOString(), end: new Date(b.end).toISOString() })),
+  };
+}
+
+/** Answers 400 naming the parameter, or runs the query; unexpected failures go to the error handler (500, no details). */
+function endpoint<Q>(parse: (raw: Record<string, unknown>) => ParamResult<Q>, run: (q: Q) => Promise<unknown>, dbUp: () => boolean) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const parsed = parse(req.query as Record<string, unknown>);
+    if (!parsed.ok) {
+      res.status(400).json({ error: 'bad_request', parameter: parsed.param, message: parsed.message });
+      return;
+    }
+    run(parsed.value).then(
+      (body) => res.json(body),
+      (err: unknown) => {
+        // The database being down is the client's 503 (try again), not an internal error.
+        const code = (err as { code?: unknown }).code;
+        if ((typeof code === 'string' && classifyDbError(code) === 'retriable') || !dbUp()) res.status(503).json({ error: 'unavailable', message: 'the database is not reachable; try again' });
+        else next(err);
+      },
+    );
+  };
+}
+
+/** The history API routes (GET /api/changes, /api/changes/:id, /api/aggregates, /api/alerts). */
+export function historyRoutes(opts: { pool: Pool; log: Logger; dbUp: () => boolean; now?: () => number }) {
+  const { pool, log, dbUp } = opts;
+  const now = opts.now ?? Date.now;
+  return (app: Express) => {
+    app.get('/api/changes', endpoint(parseChangesQuery, (q) => queryChanges(pool, q), dbUp));
+    app.get('/api/changes/:id', (req, res, next) => {
+      const id = req.params['id'] ?? '';
+      if (id.length > 255 || Object.keys(req.query).length) {
+        res.status(400).json({ error: 'bad_request', parameter: id.length > 255 ? 'id' : Object.keys(req.query)[0], message: id.length > 255 ? 'id: must be at most 255 characters' : 'unknown parameter' });
+        return;
+      }
+      pool
+        .query<Row>('SELECT * FROM wiki_changes WHERE id = $1', [id])
+        .then((r) => {
+          const row = r.rows[0];
+          if (row) res.json(changeOut(row));
+          else res.status(404).json({ error: 'not_found', message: 'no change with this id' });
+        }, next);
+    });
+    app.get('/api/aggregates', endpoint((raw) => parseAggregatesQuery(raw, now()), (q) => queryAggregates(pool, q), dbUp));
+    app.get('/api/alerts', endpoint(parseAlertsQuery, (q) => queryAlerts(pool, q), dbUp));
+    app.use('/api', (_req, res) => {
+      res.status(404).json({ error: 'not_found', message: 'unknown endpoint; see apps/dedup-persister/README.md' });
+    });
+    log.debug('history API mounted');
+  };
+}

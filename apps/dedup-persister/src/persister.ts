@@ -1,0 +1,249 @@
+import type { WikiAggregate, WikiAlert, WikiChange } from '@wikimonitor/contracts';
+import {
+  type NextOffset,
+  type RecordPosition,
+  type SqlValue,
+  aggregateDedupKey,
+  aggregateRow,
+  alertDedupKey,
+  alertRow,
+  changeDedupKey,
+  changeRow,
+  dedupeByKey,
+  nextOffsets,
+} from '@wikimonitor/domain';
+import { type DeadLetter, type Message, headersFromMessage } from '@wikimonitor/kafka';
+import { type Logger, WikiMonitorError, backoffDelay, describeError, isRetriable, sleep } from '@wikimonitor/service-kit';
+import type { PersisterMetrics } from './metrics';
+import { type PersistStore, type RowBatch, type TableKind, dbErrorClass } from './store';
+
+export type RecordKind = 'change' | 'aggregate' | 'alert';
+
+/** Decoders per record kind (Avro, Confluent wire format); a non-retriable error means the record is invalid. */
+export interface Decoders {
+  change(topic: string, value: Buffer): Promise<WikiChange>;
+  aggregate(topic: string, value: Buffer): Promise<WikiAggregate>;
+  alert(topic: string, value: Buffer): Promise<WikiAlert>;
+}
+
+export interface RetryPolicy {
+  attempts: number;
+  initialMs: number;
+  maxMs: number;
+}
+
+export interface PersisterDeps {
+  store: PersistStore;
+  decoders: Decoders;
+  kindOf: (topic: string) => RecordKind | undefined;
+  /** Publishes dead letters and resolves once the broker acknowledged every one. */
+  deadLetter: (records: DeadLetter[]) => Promise<void>;
+  metrics: PersisterMetrics;
+  log: Logger;
+  retry: RetryPolicy;
+  /** The database answered (true) or failed with a retriable error (false): drives readiness. */
+  onDbState?: (up: boolean) => void;
+  /** Partitions this consumer still owns (`topic:partition`); records of others are left to their new owner. */
+  owned?: () => ReadonlySet<string>;
+  /** After the database commit: offsets for Kafka's own (secondary) commit. */
+  afterCommit?: (offsets: NextOffset[]) => void;
+  app?: string;
+}
+
+export interface BatchOutcome {
+  records: number;
+  written: Record<TableKind, number>;
+  duplicates: Record<TableKind, number>;
+  deadLettered: number;
+  offsets: NextOffset[];
+}
+
+interface Decoded<T> {
+  value: T;
+  message: Message;
+}
+
+const position = (m: Message): RecordPosition => ({ topic: m.topic, partition: m.partition, offset: m.offset });
+
+/**
+ * The batch handler: decode, dead-letter what cannot be decoded or stored, deduplicate, and write
+ * rows plus the batch's next offsets in one PostgreSQL transaction. A retriable database failure
+ * is retried with backoff (consumption is paused meanwhile, since the next batch is only read after
+ * this one resolves); when retries run out, or shutdown begins, it throws without having
+ * committed anything, so the records are read again from the stored offsets.
+ */
+export function createPersister(deps: PersisterDeps) {
+  const { log, metrics } = deps;
+  const app = deps.app ?? 'dedup-persister';
+
+  async function withRetry<T>(what: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const out = await fn();
+        if (attempt > 0) log.info({ what, attempts: attempt + 1 }, 'succeeded after retries');
+        return out;
+      } catch (err) {
+        if (!isRetriable(err)) throw err;
+        if (attempt + 1 >= deps.retry.attempts) {
+          throw new WikiMonitorError('DEPENDENCY_UNAVAILABLE', `${what}: gave up after ${attempt + 1} attempts: ${(err as Error).message}`, { cause: err, retriable: true });
+        }
+        if (signal?.aborted) throw new WikiMonitorError('SHUTTING_DOWN', `${what}: interrupted by shutdown`, { cause: err });
+        const delay = backoffDelay(attempt, deps.retry);
+        if (attempt % 5 === 0) log.warn({ what, attempt: attempt + 1, delayMs: delay, err: (err as Error).message }, 'retrying');
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  async function decodeOne<T>(m: Message, decode: (topic: string, v: Buffer) => Promise<T>, signal: AbortSignal | undefined): Promise<{ ok: T } | { invalid: { code: string; message: string } }> {
+    if (!m.value) return { invalid: { code: 'DESERIALIZE_FAILED', message: 'record has no value' } };
+    const value = m.value;
+    try {
+      return { ok: await withRetry(`decoding ${m.topic}`, () => decode(m.topic, value), signal) };
+    } catch (err) {
+      if (isRetriable(err) || (err instanceof WikiMonitorError && err.code === 'SHUTTING_DOWN')) throw err;
+      return { invalid: describeError(err) };
+    }
+  }
+
+  function deadLetterOf(m: Message, error: { code: string; message: string }): DeadLetter {
+    return {
+      sourceTopic: m.topic,
+      sourcePartition: m.partition,
+      sourceOffset: m.offset,
+      key: m.key ?? null,
+      value: m.value ?? null,
+      headers: headersFromMessage(m.headers),
+      error,
+      attempts: 1,
+      app,
+    };
+  }
+
+  async function sendDeadLetters(dead: DeadLetter[], signal: AbortSignal | undefined): Promise<void> {
+    if (!dead.length) return;
+    await withRetry('publishing dead letters', () => deps.deadLetter(dead), signal);
+    for (const d of dead) metrics.deadLettered.inc({ code: d.error.code });
+    log.warn({ count: dead.length, first: { topic: dead[0]?.sourceTopic, partition: dead[0]?.sourcePartition, offset: dead[0]?.sourceOffset, error: dead[0]?.error } }, 'records dead-lettered');
+  }
+
+  async function handle(batch: Message[], signal?: AbortSignal): Promise<BatchOutcome> {
+    const started = performance.now();
+    log.debug({ records: batch.length }, 'batch received');
+    const mine = deps.owned?.();
+    const owned = mine ? batch.filter((m) => mine.has(`${m.topic}:${m.partition}`)) : batch;
+    if (owned.length < batch.length) {
+      metrics.fenced.inc(batch.length - owned.length);
+      log.warn({ dropped: batch.length - owned.length }, 'records of revoked partitions left to their new owner');
+    }
+    const changes: Array<Decoded<WikiChange>> = [];
+    const aggregates: Array<Decoded<WikiAggregate>> = [];
+    const alerts: Array<Decoded<WikiAlert>> = [];
+    const dead: DeadLetter[] = [];
+    for (const m of owned) {
+      metrics.consumed.inc({ topic: m.topic });
+      const kind = deps.kindOf(m.topic);
+      if (!kind) {
+        dead.push(deadLetterOf(m, { code: 'INVALID_EVENT', message: `no record kind configured for topic ${m.topic}` }));
+        continue;
+      }
+      if (kind === 'change') {
+        const r = await decodeOne(m, deps.decoders.change, signal);
+        if ('ok' in r) changes.push({ value: r.ok, message: m });
+        else dead.push(deadLetterOf(m, r.invalid));
+      } else if (kind === 'aggregate') {
+        const r = await decodeOne(m, deps.decoders.aggregate, signal);
+        if ('ok' in r) aggregates.push({ value: r.ok, message: m });
+        else dead.push(deadLetterOf(m, r.invalid));
+      } else {
+        const r = await decodeOne(m, deps.decoders.alert, signal);
+        if ('ok' in r) alerts.push({ value: r.ok, message: m });
+        else dead.push(deadLetterOf(m, r.invalid));
+      }
+    }
+
+    const uc = dedupeByKey(changes, (d) => changeDedupKey(d.value), 'first');
+    const ua = dedupeByKey(aggregates, (d) => aggregateDedupKey(d.value), 'last');
+    const ul = dedupeByKey(alerts, (d) => alertDedupKey(d.value), 'first');
+    const sources: Record<TableKind, Message[]> = {
+      changes: uc.unique.map((d) => d.message),
+      aggregates: ua.unique.map((d) => d.message),
+      alerts: ul.unique.map((d) => d.message),
+    };
+    const rows: RowBatch = {
+      changes: uc.unique.map((d) => changeRow(d.value, position(d.message))),
+      aggregates: ua.unique.map((d) => aggregateRow(d.value, position(d.message))),
+      alerts: ul.unique.map((d) => alertRow(d.value, position(d.message))),
+      offsets: nextOffsets(owned.map(position)),
+    };
+    const received: Record<TableKind, number> = { changes: changes.length, aggregates: aggregates.length, alerts: alerts.length };
+
+    // Dead letters are acknowledged before the offsets that skip them are committed.
+    await sendDeadLetters(dead, signal);
+    let deadCount = dead.length;
+
+    let written: Record<TableKind, number> | undefined;
+    while (!written) {
+      try {
+        const t0 = performance.now();
+        written = (await withRetry('writing a batch to PostgreSQL', () => observeDb(() => deps.store.write(rows)), signal)).written;
+        metrics.writeLatency.observe((performance.now() - t0) / 1000);
+      } catch (err) {
+        if (dbErrorClass(err) !== 'data') throw err;
+        // One row PostgreSQL refuses must not block the stream: find it, dead-letter it, write the rest.
+        const rejects = await withRetry('isolating rejected rows', () => observeDb(() => deps.store.findRejects(rows)), signal);
+        if (!rejects.length) throw err;
+        const drop: Record<TableKind, Set<number>> = { changes: new Set(), aggregates: new Set(), alerts: new Set() };
+        const letters: DeadLetter[] = [];
+        for (const r of rejects) {
+          drop[r.table].add(r.index);
+          letters.push(deadLetterOf(sources[r.table][r.index] as Message, r.error));
+        }
+        await sendDeadLetters(letters, signal);
+        deadCount += letters.length;
+        for (const t of ['changes', 'aggregates', 'alerts'] as const) {
+          const keep = (_: unknown, i: number) => !drop[t].has(i);
+          rows[t] = rows[t].filter(keep) as SqlValue[][];
+          sources[t] = sources[t].filter(keep);
+          received[t] -= drop[t].size;
+        }
+      }
+    }
+    if (log.isLevelEnabled('debug')) {
+      // One line per stored change, inside the batch's span: its trace_id links the row to its trace.
+      const kept = new Set(sources.changes);
+      for (const d of uc.unique) {
+        if (kept.has(d.message)) log.debug({ id: d.value.id, topic: d.message.topic, partition: d.message.partition, offset: d.message.offset }, 'change persisted');
+      }
+    }
+
+    const duplicates = {} as Record<TableKind, number>;
+    for (const t of ['changes', 'aggregates', 'alerts'] as const) {
+      duplicates[t] = received[t] - written[t];
+      if (written[t]) metrics.rowsWritten.inc({ table: t }, written[t]);
+      if (duplicates[t]) metrics.duplicates.inc({ table: t }, duplicates[t]);
+    }
+    for (const o of rows.offsets) metrics.committedOffset.set({ topic: o.topic, partition: String(o.partition) }, o.nextOffset);
+    metrics.batchSize.observe(batch.length);
+    metrics.batchLatency.observe((performance.now() - started) / 1000);
+    deps.afterCommit?.(rows.offsets);
+    return { records: owned.length, written, duplicates, deadLettered: deadCount, offsets: rows.offsets };
+  }
+
+  async function observeDb<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      const out = await fn();
+      deps.onDbState?.(true);
+      return out;
+    } catch (err) {
+      const cls = dbErrorClass(err);
+      metrics.dbErrors.inc({ class: cls });
+      if (cls === 'retriable') deps.onDbState?.(false);
+      throw err;
+    }
+  }
+
+  return { handle };
+}
+
+export type Persister = ReturnType<typeof createPersister>;

@@ -1,0 +1,278 @@
+import {
+  AGGREGATE_COLUMNS,
+  AGGREGATE_COLUMN_TYPES,
+  ALERT_COLUMNS,
+  ALERT_COLUMN_TYPES,
+  CHANGE_COLUMNS,
+  CHANGE_COLUMN_TYPES,
+  type DbErrorClass,
+  type NextOffset,
+  type SqlValue,
+  classifyDbError,
+  copyTextLine,
+} from '@wikimonitor/domain';
+import { type Logger, WikiMonitorError } from '@wikimonitor/service-kit';
+import pg from 'pg';
+import { CopyFrom } from './pg-copy';
+
+export type TableKind = 'changes' | 'aggregates' | 'alerts';
+export type WriteMethod = 'copy' | 'stage' | 'insert';
+
+/** One batch, deduplicated, as rows; written with its offsets in one transaction. */
+export interface RowBatch {
+  changes: SqlValue[][];
+  aggregates: SqlValue[][];
+  alerts: SqlValue[][];
+  offsets: NextOffset[];
+}
+
+export interface WriteResult {
+  /** Rows that were new (changes, alerts) or new or changed (aggregates); the rest were duplicates. */
+  written: Record<TableKind, number>;
+}
+
+export interface RejectedRow {
+  table: TableKind;
+  index: number;
+  error: { code: string; message: string };
+}
+
+/** The persistence port the consumer talks to (a fake in unit tests). */
+export interface PersistStore {
+  write(batch: RowBatch): Promise<WriteResult>;
+  /** Finds the rows PostgreSQL refuses (data errors), writing nothing. */
+  findRejects(batch: RowBatch): Promise<RejectedRow[]>;
+  loadOffsets(partitions: Array<{ topic: string; partition: number }>): Promise<NextOffset[]>;
+  close(): Promise<void>;
+}
+
+/** A database failure classified by SQLSTATE, with `retriable` set for the retry loop. */
+export function dbError(err: unknown, what: string): WikiMonitorError {
+  if (err instanceof WikiMonitorError) return err;
+  const sqlState = (err as { code?: string }).code;
+  const cls: DbErrorClass = classifyDbError(sqlState);
+  return new WikiMonitorError('DB_FAILED', `${what}: ${(err as Error).message}`, { cause: err, retriable: cls === 'retriable', details: { sqlState, class: cls } });
+}
+
+export function dbErrorClass(err: unknown): DbErrorClass {
+  const d = err instanceof WikiMonitorError ? err.details : undefined;
+  return (d?.['class'] as DbErrorClass | undefined) ?? (err instanceof WikiMonitorError && err.retriable ? 'retriable' : 'fatal');
+}
+
+const UNIQUE_VIOLATION = '23505';
+
+const list = (cols: readonly string[]) => cols.join(', ');
+const unnestArgs = (cols: readonly string[], types: Record<string, string>) => cols.map((c, i) => `$${i + 1}::${types[c] === 'jsonb' ? 'text' : types[c]}[]`).join(', ');
+const selectList = (cols: readonly string[], types: Record<string, string>) => cols.map((c) => (types[c] === 'jsonb' ? `${c}::jsonb` : c)).join(', ');
+
+export const SQL = {
+  insertChanges: `INSERT INTO wiki_changes (${list(CHANGE_COLUMNS)}) SELECT * FROM unnest(${unnestArgs(CHANGE_COLUMNS, CHANGE_COLUMN_TYPES)}) ON CONFLICT (id) DO NOTHING`,
+  createStage: `CREATE TEMP TABLE IF NOT EXISTS stage_changes (LIKE wiki_changes INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`,
+  copyStage: `COPY stage_changes (${list(CHANGE_COLUMNS)}) FROM STDIN`,
+  copyDirect: `COPY wiki_changes (${list(CHANGE_COLUMNS)}) FROM STDIN`,
+  storedIds: `SELECT id FROM wiki_changes WHERE id = ANY($1::text[])`,
+  mergeStage: `INSERT INTO wiki_changes (${list(CHANGE_COLUMNS)}) SELECT ${list(CHANGE_COLUMNS)} FROM stage_changes ON CONFLICT (id) DO NOTHING`,
+  insertAlerts: `INSERT INTO wiki_alerts (${list(ALERT_COLUMNS)}) SELECT * FROM unnest(${unnestArgs(ALERT_COLUMNS, ALERT_COLUMN_TYPES)}) ON CONFLICT (id) DO NOTHING`,
+  upsertAggregates: (() => {
+    const keys = ['wiki', 'window_start', 'window_end'];
+    const data = AGGREGATE_COLUMNS.filter((c) => !keys.includes(c) && !c.startsWith('kafka_'));
+    const pos = AGGREGATE_COLUMNS.filter((c) => c.startsWith('kafka_'));
+    return (
+      `INSERT INTO wiki_aggregates (${list(AGGREGATE_COLUMNS)}) ` +
+      `SELECT ${selectList(AGGREGATE_COLUMNS, AGGREGATE_COLUMN_TYPES)} FROM unnest(${unnestArgs(AGGREGATE_COLUMNS, AGGREGATE_COLUMN_TYPES)}) AS u(${list(AGGREGATE_COLUMNS)}) ` +
+      `ON CONFLICT (wiki, window_start, window_end) DO UPDATE SET ${[...data, ...pos].map((c) => `${c} = EXCLUDED.${c}`).join(', ')}, persisted_at = now() ` +
+      `WHERE (${data.map((c) => `wiki_aggregates.${c}`).join(', ')}) IS DISTINCT FROM (${data.map((c) => `EXCLUDED.${c}`).join(', ')})`
+    );
+  })(),
+  upsertOffsets:
+    `INSERT INTO consumer_offsets (consumer_group, topic, partition, next_offset, updated_at) ` +
+    `SELECT $1, t, p, o, now() FROM unnest($2::text[], $3::int4[], $4::int8[]) AS u(t, p, o) ` +
+    `ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = EXCLUDED.updated_at`,
+  loadOffsets:
+    `SELECT o.topic, o.partition, o.next_offset FROM consumer_offsets o ` +
+    `JOIN unnest($2::text[], $3::int4[]) AS u(t, p) ON o.topic = u.t AND o.partition = u.p WHERE o.consumer_group = $1`,
+};
+
+/** Rows to column arrays, for `unnest($1::type[], ...)`. */
+export function columnsOf(rows: readonly SqlValue[][], width: number): SqlValue[][] {
+  const cols: SqlValue[][] = Array.from({ length: width }, () => new Array<SqlValue>(rows.length));
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r] as SqlValue[];
+    for (let c = 0; c < width; c++) (cols[c] as SqlValue[])[r] = row[c] as SqlValue;
+  }
+  return cols;
+}
+
+export interface PgStoreOptions {
+  databaseUrl: string;
+  groupId: string;
+  method: WriteMethod;
+  connectTimeoutMs: number;
+  log: Logger;
+  /** Shared pool for reads (offsets on assignment). */
+  pool: pg.Pool;
+}
+
+/**
+ * PostgreSQL store. Writes go through one dedicated connection (batches are sequential), each batch
+ * in one transaction with its offsets; a connection that failed is dropped and a new one opened on
+ * the next attempt. Duplicates are absorbed by ON CONFLICT, so a retried transaction whose COMMIT
+ * outcome was unknown cannot write a row twice.
+ */
+export function createPgStore(opts: PgStoreOptions): PersistStore {
+  let writer: pg.Client | undefined;
+  let connecting: Promise<pg.Client> | undefined;
+
+  const drop = (c: pg.Client) => {
+    if (writer === c) writer = undefined;
+    c.end().catch(() => undefined);
+  };
+
+  async function getWriter(): Promise<pg.Client> {
+    if (writer) return writer;
+    connecting ??= (async () => {
+      const c = new pg.Client({ connectionString: opts.databaseUrl, connectionTimeoutMillis: opts.connectTimeoutMs, application_name: 'dedup-persister-writer' });
+      c.on('error', (err) => {
+        opts.log.warn({ err: err.message }, 'writer connection lost');
+        drop(c);
+      });
+      try {
+        await c.connect();
+        if (opts.method !== 'insert') await c.query(SQL.createStage);
+      } catch (err) {
+        drop(c);
+        throw dbError(err, 'connecting the writer');
+      }
+      writer = c;
+      return c;
+    })().finally(() => (connecting = undefined));
+    return connecting;
+  }
+
+  async function insertRows(c: pg.Client, table: TableKind, rows: SqlValue[][], method: WriteMethod): Promise<number> {
+    if (!rows.length) return 0;
+    if (table === 'changes' && method === 'copy') return copyChanges(c, rows);
+    if (table === 'changes' && method === 'stage') return stageChanges(c, rows);
+    const [name, text, width] =
+      table === 'changes'
+        ? ['dp_insert_changes', SQL.insertChanges, CHANGE_COLUMNS.length]
+        : table === 'alerts'
+          ? ['dp_insert_alerts', SQL.insertAlerts, ALERT_COLUMNS.length]
+          : ['dp_upsert_aggregates', SQL.upsertAggregates, AGGREGATE_COLUMNS.length];
+    return (await c.query({ name, text, values: columnsOf(rows, width) })).rowCount ?? 0;
+  }
+
+  /** COPY into a temporary staging table, then INSERT .. SELECT .. ON CONFLICT DO NOTHING. */
+  async function stageChanges(c: pg.Client, rows: SqlValue[][]): Promise<number> {
+    await c.query(new CopyFrom(SQL.copyStage, rows.map(copyTextLine))).done;
+    return (await c.query(SQL.mergeStage)).rowCount ?? 0;
+  }
+
+  /**
+   * Drops the ids already stored (one primary-key probe), then COPYs the rest straight into the
+   * table: nearly the cost of a bare COPY. Should another writer store one of those ids meanwhile,
+   * the COPY fails on the primary key; the batch then goes through the staging path instead, in the
+   * same transaction, so the outcome is the same either way.
+   */
+  async function copyChanges(c: pg.Client, rows: SqlValue[][]): Promise<number> {
+    const stored = new Set((await c.query<{ id: string }>({ name: 'dp_stored_ids', text: SQL.storedIds, values: [rows.map((r) => r[0])] })).rows.map((r) => r.id));
+    const fresh = stored.size ? rows.filter((r) => !stored.has(r[0] as string)) : rows;
+    if (!fresh.length) return 0;
+    await c.query('SAVEPOINT dp_direct_copy');
+    try {
+      const n = await c.query(new CopyFrom(SQL.copyDirect, fresh.map(copyTextLine))).done;
+      await c.query('RELEASE SAVEPOINT dp_direct_copy');
+      return n;
+    } catch (err) {
+      if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
+      await c.query('ROLLBACK TO SAVEPOINT dp_direct_copy');
+      opts.log.debug('a concurrent writer stored some of these ids; merging through the staging table');
+      return stageChanges(c, fresh);
+    }
+  }
+
+  async function inTransaction<T>(what: string, fn: (c: pg.Client) => Promise<T>, commit: boolean): Promise<T> {
+    const c = await getWriter();
+    try {
+      await c.query('BEGIN');
+      const out = await fn(c);
+      await c.query(commit ? 'COMMIT' : 'ROLLBACK');
+      return out;
+    } catch (err) {
+      const e = dbError(err, what);
+      if (e.retriable) drop(c);
+      else await c.query('ROLLBACK').catch(() => drop(c));
+      throw e;
+    }
+  }
+
+  return {
+    write(batch) {
+      return inTransaction(
+        'writing a batch',
+        async (c) => {
+          const written = {
+            changes: await insertRows(c, 'changes', batch.changes, opts.method),
+            aggregates: await insertRows(c, 'aggregates', batch.aggregates, opts.method),
+            alerts: await insertRows(c, 'alerts', batch.alerts, opts.method),
+          };
+          if (batch.offsets.length) {
+            await c.query({
+              name: 'dp_upsert_offsets',
+              text: SQL.upsertOffsets,
+              values: [opts.groupId, batch.offsets.map((o) => o.topic), batch.offsets.map((o) => o.partition), batch.offsets.map((o) => o.nextOffset)],
+            });
+          }
+          return { written };
+        },
+        true,
+      );
+    },
+
+    findRejects(batch) {
+      return inTransaction(
+        'isolating rejected rows',
+        async (c) => {
+          const rejects: RejectedRow[] = [];
+          for (const table of ['changes', 'aggregates', 'alerts'] as const) {
+            const rows = batch[table];
+            for (let index = 0; index < rows.length; index++) {
+              await c.query('SAVEPOINT row_check');
+              try {
+                await insertRows(c, table, [rows[index] as SqlValue[]], 'insert');
+                await c.query('RELEASE SAVEPOINT row_check');
+              } catch (err) {
+                const e = dbError(err, `${table} row`);
+                if (dbErrorClass(e) !== 'data') throw e;
+                await c.query('ROLLBACK TO SAVEPOINT row_check');
+                rejects.push({ table, index, error: { code: 'DB_FAILED', message: e.message } });
+              }
+            }
+          }
+          return rejects;
+        },
+        false,
+      );
+    },
+
+    async loadOffsets(partitions) {
+      if (!partitions.length) return [];
+      try {
+        const res = await opts.pool.query<{ topic: string; partition: number; next_offset: string }>(SQL.loadOffsets, [
+          opts.groupId,
+          partitions.map((p) => p.topic),
+          partitions.map((p) => p.partition),
+        ]);
+        return res.rows.map((r) => ({ topic: r.topic, partition: r.partition, nextOffset: Number(r.next_offset) }));
+      } catch (err) {
+        throw dbError(err, 'loading stored offsets');
+      }
+    },
+
+    async close() {
+      const c = writer ?? (await connecting?.catch(() => undefined));
+      writer = undefined;
+      await c?.end().catch(() => undefined);
+    },
+  };
+}
