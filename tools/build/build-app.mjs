@@ -16,19 +16,29 @@ if (!name) {
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const external = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.devDependencies ?? {})].flatMap((d) => [d, `${d}/*`]);
 const outdir = join(root, 'dist', 'apps', name);
+// main.ts's `import './instrumentation'` resolves to the separate bundle (one module instance).
+const externalInstrumentation = {
+  name: 'external-instrumentation',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/instrumentation$/ }, () => ({ path: './instrumentation.js', external: true }));
+  },
+};
 mkdirSync(outdir, { recursive: true });
 const started = Date.now();
+// instrumentation.ts becomes its own bundle, required on main.js's first line: the OpenTelemetry
+// SDK must hook http/express/pg before any bundled module loads them.
+const instrumentation = join(root, 'apps', name, 'src', 'instrumentation.ts');
+const hasInstrumentation = existsSync(instrumentation);
+const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, tsconfig: join(root, 'tsconfig.base.json'), logLevel: 'warning' };
+if (hasInstrumentation) {
+  await build({ ...common, entryPoints: [instrumentation], outfile: join(outdir, 'instrumentation.js'), external });
+}
 await build({
   entryPoints: [join(root, 'apps', name, 'src', 'main.ts')],
   outfile: join(outdir, 'main.js'),
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  sourcemap: true,
-  tsconfig: join(root, 'tsconfig.base.json'),
+  ...common,
+  ...(hasInstrumentation ? { banner: { js: '"use strict";\nrequire("./instrumentation.js");' }, plugins: [externalInstrumentation] } : {}),
   external,
-  logLevel: 'warning',
 });
 // Runtime assets next to the bundle (e.g. SQL migrations, rule files).
 for (const asset of ['migrations', 'rules']) {

@@ -1,5 +1,5 @@
-// Loaded first by main.ts: the OpenTelemetry SDK must start before anything it observes is loaded.
-import { serviceVersion } from '@wikimonitor/service-kit';
+// Loaded first (main.ts's first import; in builds also a separate bundle required before main's
+// code): the OpenTelemetry SDK must start before http, express and pg are loaded. Import nothing else.
 import { startTelemetryFromEnv } from '@wikimonitor/telemetry/sdk';
 
-export const telemetry = startTelemetryFromEnv('aggregator', process.env, serviceVersion());
+export const telemetry = startTelemetryFromEnv('aggregator', process.env);

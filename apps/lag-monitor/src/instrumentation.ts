@@ -1,14 +1,5 @@
-// Loaded first by main.ts: the OpenTelemetry SDK must start before anything it observes is loaded.
-import { parseConfig, serviceVersion } from '@wikimonitor/service-kit';
-import { telemetryConfigShape } from '@wikimonitor/telemetry';
-import { startTelemetry } from '@wikimonitor/telemetry/sdk';
-import { z } from 'zod';
+// Loaded first (main.ts's first import; in builds also a separate bundle required before main's
+// code): the OpenTelemetry SDK must start before http, express and pg are loaded. Import nothing else.
+import { startTelemetryFromEnv } from '@wikimonitor/telemetry/sdk';
 
-const cfg = parseConfig(z.object(telemetryConfigShape).passthrough(), process.env);
-export const telemetry = startTelemetry({
-  serviceName: 'lag-monitor',
-  serviceVersion: serviceVersion(),
-  otlpEndpoint: cfg.OTEL_EXPORTER_OTLP_ENDPOINT,
-  sampleRatio: cfg.OTEL_TRACES_SAMPLER_ARG,
-  environment: cfg.DEPLOYMENT_ENVIRONMENT,
-});
+export const telemetry = startTelemetryFromEnv('lag-monitor', process.env);
