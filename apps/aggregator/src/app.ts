@@ -3,7 +3,7 @@ import type { WikiAggregate, WikiAlert, WikiChange } from '@wikimonitor/contract
 import { WikiAggregateSchema, WikiAlertSchema, WikiChangeSchema } from '@wikimonitor/contracts';
 import type { WindowConfig } from '@wikimonitor/domain';
 import { type KafkaConnection, type TopicSpec, createAdmin, createConsumerRunner, createProducer, ensureTopics, kafkaConnectionFromEnv } from '@wikimonitor/kafka';
-import { createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
+import { createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
 import { type Logger, type ServiceHandle, WikiMonitorError, createHttpServer, createMetricsRegistry, lifecycle, runService } from '@wikimonitor/service-kit';
 import { getTracer } from '@wikimonitor/telemetry';
 import type { Registry } from 'prom-client';
@@ -55,7 +55,7 @@ export function createApp(opts: AggregatorAppOptions): AggregatorApp {
   const connection: KafkaConnection = kafkaConnectionFromEnv(config, `wikimonitor-${APP_NAME}`);
   const transactionalId = config.TRANSACTIONAL_ID ?? `${config.GROUP_ID}-${hostname()}`;
   const producer = createProducer({ connection, log, transactionalId, overrides: { 'linger.ms': 5 } });
-  const registryClient = createRegistryClient({ url: config.SCHEMA_REGISTRY_URL, username: config.SCHEMA_REGISTRY_USERNAME, password: config.SCHEMA_REGISTRY_PASSWORD });
+  const registryClient = registryClientFromConfig(config);
   const inputCodec = createAvroCodec<WikiChange>({ client: registryClient, topic: config.INPUT_TOPIC, schema: WikiChangeSchema, log });
   const lateCodec = createAvroCodec<WikiChange>({ client: registryClient, topic: config.LATE_TOPIC, schema: WikiChangeSchema, log });
   const aggregateCodec = createAvroCodec<WikiAggregate>({ client: registryClient, topic: config.AGGREGATES_TOPIC, schema: WikiAggregateSchema, log });

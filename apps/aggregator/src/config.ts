@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { registryConfigShape } from '@wikimonitor/schemas';
 import { baseConfigShape, env, parseConfig } from '@wikimonitor/service-kit';
 import { DEFAULT_TOPICS, kafkaConfigShape } from '@wikimonitor/kafka';
 import { telemetryConfigShape } from '@wikimonitor/telemetry';
@@ -18,9 +19,7 @@ export const configSchema = z.object({
   ...baseConfigShape,
   ...kafkaConfigShape,
   ...telemetryConfigShape,
-  SCHEMA_REGISTRY_URL: env.url('http://127.0.0.1:8081/apis/ccompat/v7'),
-  SCHEMA_REGISTRY_USERNAME: env.optionalString(),
-  SCHEMA_REGISTRY_PASSWORD: env.optionalString(),
+  ...registryConfigShape,
   /** WikiChange records keyed by wiki (the filter-router's every-record route). */
   INPUT_TOPIC: env.string(DEFAULT_INPUT_TOPIC),
   AGGREGATES_TOPIC: env.string(DEFAULT_TOPICS.aggregates),

@@ -12,7 +12,7 @@ import {
   headersFromMessage,
   kafkaConnectionFromEnv,
 } from '@wikimonitor/kafka';
-import { createRegistryClient } from '@wikimonitor/schemas';
+import { registryClientFromConfig } from '@wikimonitor/schemas';
 import { type Logger, type ServiceHandle, createHttpServer, createMetricsRegistry, lifecycle, retry, runService } from '@wikimonitor/service-kit';
 import { SpanStatusCode, context, getTracer, startBatchProcessSpan, trace } from '@wikimonitor/telemetry';
 import type { Registry } from 'prom-client';
@@ -79,7 +79,7 @@ export function createApp(opts: DedupPersisterOptions): DedupPersisterApp {
 
   const producer: KafkaProducer = createProducer({ connection, log });
   const decoders = createDecoders({
-    client: createRegistryClient({ url: config.SCHEMA_REGISTRY_URL, username: config.SCHEMA_REGISTRY_USERNAME, password: config.SCHEMA_REGISTRY_PASSWORD }),
+    client: registryClientFromConfig(config),
     topics,
     log,
   });

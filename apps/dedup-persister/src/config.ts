@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { registryConfigShape } from '@wikimonitor/schemas';
 import { baseConfigShape, env, parseConfig } from '@wikimonitor/service-kit';
 import { DEFAULT_TOPICS, kafkaConfigShape } from '@wikimonitor/kafka';
 import { telemetryConfigShape } from '@wikimonitor/telemetry';
@@ -20,9 +21,7 @@ export const configSchema = z.object({
   ...baseConfigShape,
   ...kafkaConfigShape,
   ...telemetryConfigShape,
-  SCHEMA_REGISTRY_URL: env.url('http://127.0.0.1:8081/apis/ccompat/v7'),
-  SCHEMA_REGISTRY_USERNAME: env.optionalString(),
-  SCHEMA_REGISTRY_PASSWORD: env.optionalString(),
+  ...registryConfigShape,
   DATABASE_URL: env.string(DEFAULT_DATABASE_URL),
   /** Routed change topics (Avro WikiChange); several may overlap, meta.id dedups across them. `none` = none. */
   CHANGES_TOPICS: topicList(DEFAULT_CHANGES_TOPICS),

@@ -1,7 +1,7 @@
 import { type WikiChange, WikiChangeSchema } from '@wikimonitor/contracts';
 import type { RoutingRules } from '@wikimonitor/domain';
 import { type KafkaConnection, createAdmin, createConsumerRunner, createProducer, ensureTopics, kafkaConnectionFromEnv } from '@wikimonitor/kafka';
-import { type AvroCodec, createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
+import { type AvroCodec, createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
 import { type Logger, type ServiceHandle, createHttpServer, createMetricsRegistry, lifecycle, runService } from '@wikimonitor/service-kit';
 import { getTracer } from '@wikimonitor/telemetry';
 import type { Registry } from 'prom-client';
@@ -48,7 +48,7 @@ export function createApp(opts: FilterRouterOptions): FilterRouterApp {
     transactionalId: config.TRANSACTIONAL_ID,
     overrides: { 'linger.ms': config.PRODUCER_LINGER_MS },
   });
-  const registryClient = createRegistryClient({ url: config.SCHEMA_REGISTRY_URL, username: config.SCHEMA_REGISTRY_USERNAME, password: config.SCHEMA_REGISTRY_PASSWORD });
+  const registryClient = registryClientFromConfig(config);
   // The input codec only reads (writer schemas by id); registering under the input subject is the producer's job.
   const input = createAvroCodec<WikiChange>({ client: registryClient, topic: config.INPUT_TOPIC, schema: WikiChangeSchema, log });
   const outputs = new Map<string, AvroCodec<WikiChange>>(rules.routes.map((r) => [r.topic, createAvroCodec<WikiChange>({ client: registryClient, topic: r.topic, schema: WikiChangeSchema, log })]));

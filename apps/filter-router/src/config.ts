@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { registryConfigShape } from '@wikimonitor/schemas';
 import { baseConfigShape, env, parseConfig } from '@wikimonitor/service-kit';
 import { DEFAULT_TOPICS, kafkaConfigShape } from '@wikimonitor/kafka';
 import { telemetryConfigShape } from '@wikimonitor/telemetry';
@@ -13,9 +14,7 @@ export const configSchema = z.object({
   ...baseConfigShape,
   ...kafkaConfigShape,
   ...telemetryConfigShape,
-  SCHEMA_REGISTRY_URL: env.url('http://127.0.0.1:8081/apis/ccompat/v7'),
-  SCHEMA_REGISTRY_USERNAME: env.optionalString(),
-  SCHEMA_REGISTRY_PASSWORD: env.optionalString(),
+  ...registryConfigShape,
   INPUT_TOPIC: env.string(DEFAULT_TOPICS.raw),
   DLQ_TOPIC: env.string(DEFAULT_TOPICS.dlq),
   /** JSON rule file; unset = the default rules built into the app (rules/default-rules.json). */

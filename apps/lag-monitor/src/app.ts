@@ -1,25 +1,237 @@
-import { type Logger, type ServiceHandle, createHttpServer, createMetricsRegistry, runService } from '@wikimonitor/service-kit';
-import type { AppConfig } from './config';
+import { type WikiAlert, WikiAlertSchema } from '@wikimonitor/contracts';
+import { consumerStatusAlert, shouldAlert } from '@wikimonitor/domain';
+import { type KafkaConnection, type KafkaProducer, createAdmin, createProducer, ensureTopics, kafkaConnectionFromEnv } from '@wikimonitor/kafka';
+import { createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
+import { type Lifecycle, type Logger, type ServiceHandle, createHttpServer, createMetricsRegistry, describeError, lifecycle, runService } from '@wikimonitor/service-kit';
+import type { Registry } from 'prom-client';
+import { type AlertSink, createAlertSink } from './alerts';
+import { type CommitLog, createCommitLog } from './commit-log';
+import { type AppConfig, groupFilter } from './config';
+import { type Api, createApi } from './http-api';
+import { type LagAdmin, createLagAdmin } from './lag-admin';
+import { createMonitorMetrics } from './metrics';
+import { type CycleResult, type LagMonitor, createLagMonitor } from './monitor';
+import { type EndToEndProbe, createProbe } from './probe';
+import { type RecordTimestampReader, createRecordReader } from './record-reader';
 
 export const APP_NAME = 'lag-monitor';
 
-/** Skeleton wiring (health, readiness, metrics, lifecycle); processing arrives with its issue. */
-export function createApp(opts: { config: AppConfig; log: Logger; finally?: Array<() => Promise<void>>; handleSignals?: boolean }): { service: ServiceHandle; port: () => number } {
+type CycleAdmin = Pick<LagAdmin, 'listGroups' | 'describeGroups' | 'fetchCommitted' | 'fetchPartitions' | 'fetchWatermarks' | 'close'>;
+
+export interface LagMonitorAppOptions {
+  config: AppConfig;
+  log: Logger;
+  finally?: Array<() => Promise<void>>;
+  handleSignals?: boolean;
+  /** Test seams: replace the broker-facing parts (the HTTP API, metrics and status logic stay real). */
+  overrides?: {
+    admin?: () => Promise<CycleAdmin>;
+    reader?: RecordTimestampReader;
+  };
+}
+
+export interface LagMonitorApp {
+  service: ServiceHandle;
+  registry: Registry;
+  monitor: LagMonitor;
+  api: Api;
+  port(): number;
+  /** Resolves after the next completed cycle (tests, benchmarks). */
+  nextCycle(): Promise<CycleResult>;
+  alertsInFlight(): number;
+}
+
+/**
+ * Wires lag-monitor: HTTP (API, dashboard, health, metrics), an alert producer, topic and schema
+ * set-up, the admin and record-reader clients, the commit-log tail, the end-to-end probe, and the
+ * cycle loop. Closing runs in reverse: the loop finishes its cycle, the probe and alert deliveries
+ * drain, clients disconnect, the producer flushes, HTTP goes last.
+ */
+export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
+  const { config, log } = opts;
   const registry = createMetricsRegistry(APP_NAME);
+  const metrics = createMonitorMetrics(registry, { partitionSeries: config.METRICS_PARTITION_SERIES });
+  const connection: KafkaConnection = kafkaConnectionFromEnv(config, `wikimonitor-${APP_NAME}`);
+  const includeGroup = groupFilter(config);
+  const usesKafka = !opts.overrides?.admin;
+  const alertsToKafka = config.ALERTS_ENABLED && usesKafka;
+  const probeOn = config.PROBE_ENABLED && usesKafka;
+  const commitLogOn = config.COMMIT_LOG_ENABLED && usesKafka;
+
+  const producer: KafkaProducer | undefined = alertsToKafka || probeOn ? createProducer({ connection, log, overrides: { 'linger.ms': 0 } }) : undefined;
+  const codec = alertsToKafka
+    ? createAvroCodec<WikiAlert>({
+        client: registryClientFromConfig(config),
+        topic: config.ALERTS_TOPIC,
+        schema: WikiAlertSchema,
+        log,
+      })
+    : undefined;
+
+  const setup = lifecycle('topics+schema', {
+    async start() {
+      if (config.PROVISION_TOPICS && (alertsToKafka || probeOn)) {
+        const admin = await createAdmin(connection, log);
+        try {
+          await ensureTopics(
+            admin,
+            [
+              ...(alertsToKafka ? [{ topic: config.ALERTS_TOPIC, partitions: config.ALERTS_TOPIC_PARTITIONS, replicationFactor: config.TOPIC_REPLICATION_FACTOR }] : []),
+              ...(probeOn ? [{ topic: config.PROBE_TOPIC, partitions: config.PROBE_PARTITIONS, replicationFactor: config.TOPIC_REPLICATION_FACTOR, configs: { 'retention.ms': String(3_600_000) } }] : []),
+            ],
+            log,
+          );
+        } finally {
+          await admin.disconnect();
+        }
+      }
+      if (codec) {
+        await codec.init();
+        log.info({ subject: codec.subject, schemaId: codec.schemaId() }, 'alert schema registered');
+      }
+    },
+  });
+
+  let admin: CycleAdmin | undefined;
+  const adminComponent = lifecycle('lag-admin', {
+    async start() {
+      admin = opts.overrides?.admin
+        ? await opts.overrides.admin()
+        : await createLagAdmin({ connection, log, timeoutMs: config.ADMIN_TIMEOUT_MS, isolation: config.END_OFFSET_ISOLATION });
+    },
+    close: async () => admin?.close(),
+    isReady: () => !!admin,
+  });
+  const need = () => {
+    if (!admin) throw new Error('admin client not started');
+    return admin;
+  };
+
+  const reader: RecordTimestampReader =
+    opts.overrides?.reader ?? createRecordReader({ connection, log, timeoutMs: config.RECORD_READ_TIMEOUT_MS, isolation: config.END_OFFSET_ISOLATION });
+  const commitLog: CommitLog | undefined = commitLogOn ? createCommitLog({ connection, log, topic: config.COMMIT_LOG_TOPIC, includeGroup }) : undefined;
+
+  const monitor = createLagMonitor({
+    admin: {
+      listGroups: () => need().listGroups(),
+      describeGroups: (ids) => need().describeGroups(ids),
+      fetchCommitted: (id) => need().fetchCommitted(id),
+      fetchPartitions: (topics) => need().fetchPartitions(topics),
+      fetchWatermarks: (tps) => need().fetchWatermarks(tps),
+    },
+    reader,
+    commitLog: commitLog ?? null,
+    includeGroup,
+    extraTopics: config.BALANCE_TOPICS,
+    windowCycles: config.WINDOW_CYCLES,
+    intervalMs: config.CYCLE_INTERVAL_MS,
+    historyCycles: config.HISTORY_CYCLES,
+    goneRetentionMs: config.GONE_GROUP_RETENTION_MS,
+    adminConcurrency: config.ADMIN_CONCURRENCY,
+    log,
+  });
+
+  const alerts: AlertSink = createAlertSink({
+    log,
+    kafka: producer && codec && alertsToKafka ? { producer, topic: config.ALERTS_TOPIC, encode: (a) => codec.encode(a) } : undefined,
+    webhook: config.ALERTS_ENABLED && config.ALERT_WEBHOOK_URL ? { url: config.ALERT_WEBHOOK_URL, timeoutMs: config.ALERT_WEBHOOK_TIMEOUT_MS, attempts: config.ALERT_WEBHOOK_ATTEMPTS } : undefined,
+    hooks: {
+      onDelivered: (sink) => metrics.alerts.inc({ sink, result: 'delivered' }),
+      onFailed: (sink) => metrics.alerts.inc({ sink, result: 'failed' }),
+    },
+  });
+
+  const probe: EndToEndProbe | undefined =
+    probeOn && producer
+      ? createProbe({
+          connection,
+          producer,
+          log,
+          topic: config.PROBE_TOPIC,
+          partitions: config.PROBE_PARTITIONS,
+          intervalMs: config.PROBE_INTERVAL_MS,
+          timeoutMs: config.PROBE_TIMEOUT_MS,
+          hooks: {
+            onRoundTrip: (ms) => metrics.probeRoundTrip.observe(ms / 1000),
+            onSent: () => metrics.probesSent.inc(),
+            onLost: (n) => metrics.probesLost.inc(n),
+          },
+        })
+      : undefined;
+
+  const api = createApi({ monitor, probe: () => probe?.stats() ?? null, log });
+  const waiters: Array<(r: CycleResult) => void> = [];
+
+  function onCycle(result: CycleResult) {
+    metrics.update(result, monitor, reader.stats(), commitLog?.caughtUp() ?? false);
+    for (const change of result.changes) {
+      log.info({ group: change.group, previous: change.previous, status: change.status, lag: change.totalLag, lagSeconds: change.maxLagSeconds }, 'group status changed');
+      if (config.ALERTS_ENABLED && shouldAlert(change)) alerts.publish(consumerStatusAlert(change, APP_NAME));
+    }
+    api.broadcast();
+    waiters.splice(0).forEach((w) => w(result));
+  }
+
+  let running = false;
+  let firstDone = false;
+  let timer: NodeJS.Timeout | undefined;
+  let current: Promise<void> | undefined;
+  const loop: Lifecycle = lifecycle('cycle-loop', {
+    async start() {
+      running = true;
+      const tick = () => {
+        const started = Date.now();
+        current = monitor
+          .runCycle()
+          .then((r) => {
+            firstDone = true;
+            onCycle(r);
+          })
+          .catch((err: unknown) => {
+            metrics.cycles.inc({ result: 'error' });
+            log.warn({ err: describeError(err) }, 'monitoring cycle failed; retrying next interval');
+          })
+          .finally(() => {
+            if (running) timer = setTimeout(tick, Math.max(0, config.CYCLE_INTERVAL_MS - (Date.now() - started)));
+          });
+      };
+      tick();
+    },
+    async close() {
+      running = false;
+      clearTimeout(timer);
+      await current;
+    },
+    isReady: () => firstDone,
+  });
+
+  const streams = lifecycle('event-streams', { close: async () => api.close() });
   const http = createHttpServer({
-    port: opts.config.HTTP_PORT,
+    port: config.HTTP_PORT,
     registry,
-    log: opts.log,
+    log,
     isLive: () => service.isLive(),
     isReady: () => service.isReady(),
+    routes: (app) => api.routes(app),
   });
+
+  const components: Lifecycle[] = [http, streams, ...(producer ? [producer] : []), setup, adminComponent, reader, ...(commitLog ? [commitLog] : []), alerts, ...(probe ? [probe] : []), loop];
   const service: ServiceHandle = runService({
     name: APP_NAME,
-    log: opts.log,
-    components: [http],
+    log,
+    components,
     finally: opts.finally,
-    shutdownTimeoutMs: opts.config.SHUTDOWN_TIMEOUT_MS,
+    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     handleSignals: opts.handleSignals,
   });
-  return { service, port: () => http.port() };
+
+  return {
+    service,
+    registry,
+    monitor,
+    api,
+    port: () => http.port(),
+    nextCycle: () => new Promise<CycleResult>((resolve) => waiters.push(resolve)),
+    alertsInFlight: () => alerts.inFlight(),
+  };
 }

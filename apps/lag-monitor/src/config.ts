@@ -1,16 +1,104 @@
 import { z } from 'zod';
-import { baseConfigShape, parseConfig } from '@wikimonitor/service-kit';
-import { kafkaConfigShape } from '@wikimonitor/kafka';
+import { registryConfigShape } from '@wikimonitor/schemas';
+import { baseConfigShape, env, parseConfig } from '@wikimonitor/service-kit';
+import { DEFAULT_TOPICS, kafkaConfigShape } from '@wikimonitor/kafka';
 import { telemetryConfigShape } from '@wikimonitor/telemetry';
+
+export const DEFAULT_CYCLE_INTERVAL_MS = 5_000;
+export const DEFAULT_WINDOW_CYCLES = 10;
+export const DEFAULT_HISTORY_CYCLES = 120;
+export const DEFAULT_PROBE_TOPIC = 'wiki.lag-monitor.probe';
+export const DEFAULT_COMMIT_LOG_TOPIC = '__consumer_offsets';
+export const DEFAULT_GONE_GROUP_RETENTION_MS = 7 * 86_400_000;
+
+const regex = () =>
+  z
+    .string()
+    .min(1)
+    .refine((v) => {
+      try {
+        new RegExp(v);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be a valid regular expression')
+    .optional();
+
+const optionalUrl = () => z.string().url('must be a URL').optional();
 
 export const configSchema = z.object({
   ...baseConfigShape,
   ...kafkaConfigShape,
   ...telemetryConfigShape,
+  ...registryConfigShape,
+  /** Time between the starts of two monitoring cycles. */
+  CYCLE_INTERVAL_MS: env.int(DEFAULT_CYCLE_INTERVAL_MS, { min: 100 }),
+  /** Cycles in the sliding status window (window length = WINDOW_CYCLES x CYCLE_INTERVAL_MS). */
+  WINDOW_CYCLES: env.int(DEFAULT_WINDOW_CYCLES, { min: 2, max: 1000 }),
+  /** Cycles of per-group history kept for the API and the dashboard. */
+  HISTORY_CYCLES: env.int(DEFAULT_HISTORY_CYCLES, { min: 2, max: 10_000 }),
+  /** Exact group ids to monitor (empty = every group the broker lists). */
+  GROUPS: env.list([]),
+  /** Only groups whose id matches. */
+  GROUP_ALLOW: regex(),
+  /** Never groups whose id matches. */
+  GROUP_DENY: regex(),
+  /** Extra topics to report production rate and partition balance for. */
+  BALANCE_TOPICS: env.list([]),
+  /** End offset lag is measured to: the last stable offset (read_committed) or the high watermark. */
+  END_OFFSET_ISOLATION: env.enum(['read_committed', 'read_uncommitted'], 'read_committed'),
+  /** Tail __consumer_offsets for commit times (needed to tell STALL from STOP). */
+  COMMIT_LOG_ENABLED: env.bool(true),
+  COMMIT_LOG_TOPIC: env.string(DEFAULT_COMMIT_LOG_TOPIC),
+  /** How long a group the broker stopped listing is still reported. */
+  GONE_GROUP_RETENTION_MS: env.int(DEFAULT_GONE_GROUP_RETENTION_MS, { min: 0 }),
+  ADMIN_TIMEOUT_MS: env.int(10_000, { min: 100 }),
+  /** Offset fetches in flight at once (one per group). */
+  ADMIN_CONCURRENCY: env.int(8, { min: 1, max: 256 }),
+  /** Bound on reading the first unconsumed records of one cycle. */
+  RECORD_READ_TIMEOUT_MS: env.int(5_000, { min: 100 }),
+  ALERTS_ENABLED: env.bool(true),
+  ALERTS_TOPIC: env.string(DEFAULT_TOPICS.alerts),
+  ALERTS_TOPIC_PARTITIONS: env.int(3, { min: 1 }),
+  ALERT_WEBHOOK_URL: optionalUrl(),
+  ALERT_WEBHOOK_TIMEOUT_MS: env.int(5_000, { min: 100 }),
+  ALERT_WEBHOOK_ATTEMPTS: env.int(5, { min: 1, max: 20 }),
+  PROBE_ENABLED: env.bool(true),
+  PROBE_TOPIC: env.string(DEFAULT_PROBE_TOPIC),
+  PROBE_PARTITIONS: env.int(3, { min: 1 }),
+  PROBE_INTERVAL_MS: env.int(1_000, { min: 50 }),
+  PROBE_TIMEOUT_MS: env.int(10_000, { min: 100 }),
+  PROVISION_TOPICS: env.bool(true),
+  TOPIC_REPLICATION_FACTOR: env.int(1, { min: 1 }),
+  /** Per-partition Prometheus series (group x topic x partition); off for very large clusters. */
+  METRICS_PARTITION_SERIES: env.bool(true),
 });
 
 export type AppConfig = z.output<typeof configSchema>;
 
 export function loadConfig(source: Record<string, string | undefined>): AppConfig {
   return parseConfig(configSchema, source);
+}
+
+/** The ops CLI needs only the connection and a few bounds. */
+export const cliConfigSchema = z.object({
+  ...kafkaConfigShape,
+  LOG_LEVEL: baseConfigShape.LOG_LEVEL,
+  ADMIN_TIMEOUT_MS: env.int(10_000, { min: 100 }),
+  DLQ_TOPIC: env.string(DEFAULT_TOPICS.dlq),
+});
+
+export type CliConfig = z.output<typeof cliConfigSchema>;
+
+export function loadCliConfig(source: Record<string, string | undefined>): CliConfig {
+  return parseConfig(cliConfigSchema, source);
+}
+
+/** The group filter from GROUPS / GROUP_ALLOW / GROUP_DENY. */
+export function groupFilter(cfg: Pick<AppConfig, 'GROUPS' | 'GROUP_ALLOW' | 'GROUP_DENY'>): (groupId: string) => boolean {
+  const exact = new Set(cfg.GROUPS);
+  const allow = cfg.GROUP_ALLOW ? new RegExp(cfg.GROUP_ALLOW) : undefined;
+  const deny = cfg.GROUP_DENY ? new RegExp(cfg.GROUP_DENY) : undefined;
+  return (id) => (exact.size === 0 || exact.has(id)) && (!allow || allow.test(id)) && !(deny && deny.test(id));
 }

@@ -8,7 +8,7 @@ import {
   ensureTopics,
   kafkaConnectionFromEnv,
 } from '@wikimonitor/kafka';
-import { createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
+import { createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
 import {
   type Lifecycle,
   type Logger,
@@ -63,7 +63,7 @@ export function createProducerApp(opts: ProducerAppOptions): ProducerApp {
     },
   });
   const codec = createAvroCodec<WikiChange>({
-    client: createRegistryClient({ url: config.SCHEMA_REGISTRY_URL, username: config.SCHEMA_REGISTRY_USERNAME, password: config.SCHEMA_REGISTRY_PASSWORD }),
+    client: registryClientFromConfig(config),
     topic: config.OUTPUT_TOPIC,
     schema: WikiChangeSchema,
     log,

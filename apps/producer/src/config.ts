@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { registryConfigShape } from '@wikimonitor/schemas';
 import { baseConfigShape, env, parseConfig } from '@wikimonitor/service-kit';
 import { kafkaConfigShape, DEFAULT_TOPICS } from '@wikimonitor/kafka';
 import { telemetryConfigShape } from '@wikimonitor/telemetry';
@@ -11,9 +12,7 @@ export const producerConfigSchema = z.object({
   ...baseConfigShape,
   ...kafkaConfigShape,
   ...telemetryConfigShape,
-  SCHEMA_REGISTRY_URL: env.url('http://127.0.0.1:8081/apis/ccompat/v7'),
-  SCHEMA_REGISTRY_USERNAME: env.optionalString(),
-  SCHEMA_REGISTRY_PASSWORD: env.optionalString(),
+  ...registryConfigShape,
   /** EventStreams URL (any stream of recentchange shape). */
   SSE_URL: env.url(DEFAULT_STREAM_URL),
   /** First start only (no checkpoint yet): ISO-8601 or epoch ms passed as `since`. */

@@ -55,6 +55,8 @@ type KafkaConsumerExt = KafkaConsumer & {
 
 const ERR_ASSIGN = -175;
 const ERR_REVOKE = -174;
+/** librdkafka ERR__FATAL: the client instance is unusable (e.g. a fenced static group member). */
+const ERR_FATAL = -150;
 
 /**
  * Consume loop on the callback API: batches of up to `batchSize`, the next batch only after the
@@ -138,6 +140,14 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       try {
         batch = await consumeBatch();
       } catch (err) {
+        // A fatal consumer (e.g. a static member fenced after a broker restart) never recovers:
+        // stop and let the service exit (its restart rejoins), instead of retrying forever.
+        if ((err as LibrdKafkaError).code === ERR_FATAL) {
+          running = false;
+          log.error({ err: (err as Error).message }, 'consumer hit a fatal error; stopping');
+          opts.onFatal?.(err);
+          return;
+        }
         log.warn({ err: (err as Error).message }, 'consume failed, retrying');
         await sleep(500, abort.signal);
         continue;

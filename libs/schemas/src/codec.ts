@@ -1,6 +1,6 @@
 import avro from 'avsc';
 import { SchemaRegistryClient, Compatibility, type ClientConfig } from '@confluentinc/schemaregistry';
-import { type Logger, WikiMonitorError, retry } from '@wikimonitor/service-kit';
+import { type Logger, WikiMonitorError, env, retry } from '@wikimonitor/service-kit';
 
 export { Compatibility } from '@confluentinc/schemaregistry';
 
@@ -147,4 +147,16 @@ export function createAvroCodec<T>(opts: CodecOptions): AvroCodec<T> {
 /** Asks the registry whether `schema` could be registered next under `subject`. */
 export async function isCompatible(client: SchemaRegistryClient, subject: string, schema: object): Promise<boolean> {
   return client.testSubjectCompatibility(subject, { schemaType: 'AVRO', schema: JSON.stringify(schema) });
+}
+
+/** Registry settings every app shares (spread into the app's config schema). */
+export const registryConfigShape = {
+  SCHEMA_REGISTRY_URL: env.url('http://127.0.0.1:8081/apis/ccompat/v7'),
+  SCHEMA_REGISTRY_USERNAME: env.optionalString(),
+  SCHEMA_REGISTRY_PASSWORD: env.optionalString(),
+};
+
+/** The registry client for an app's parsed config. */
+export function registryClientFromConfig(cfg: { SCHEMA_REGISTRY_URL: string; SCHEMA_REGISTRY_USERNAME?: string; SCHEMA_REGISTRY_PASSWORD?: string }): SchemaRegistryClient {
+  return createRegistryClient({ url: cfg.SCHEMA_REGISTRY_URL, username: cfg.SCHEMA_REGISTRY_USERNAME, password: cfg.SCHEMA_REGISTRY_PASSWORD });
 }

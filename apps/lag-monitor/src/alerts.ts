@@ -1,0 +1,106 @@
+import type { WikiAlert } from '@wikimonitor/contracts';
+import type { KafkaProducer } from '@wikimonitor/kafka';
+import { type Lifecycle, type Logger, WikiMonitorError, describeError, retry } from '@wikimonitor/service-kit';
+
+export interface AlertSinkHooks {
+  onDelivered?: (sink: 'kafka' | 'webhook') => void;
+  onFailed?: (sink: 'kafka' | 'webhook') => void;
+}
+
+export interface WebhookOptions {
+  url: string;
+  timeoutMs: number;
+  attempts: number;
+}
+
+export interface AlertSinkOptions {
+  log: Logger;
+  /** Kafka delivery (Avro WikiAlert keyed by subject); absent = no Kafka alerts. */
+  kafka?: { producer: KafkaProducer; topic: string; encode: (alert: WikiAlert) => Buffer };
+  webhook?: WebhookOptions;
+  hooks?: AlertSinkHooks;
+  fetchImpl?: typeof fetch;
+}
+
+export interface AlertSink extends Lifecycle {
+  /** Hands an alert to every sink; delivery continues in the background and is awaited on close. */
+  publish(alert: WikiAlert): void;
+  inFlight(): number;
+}
+
+/** HTTP status worth another attempt: server errors and throttling; other 4xx are our fault. */
+function retriableStatus(status: number): boolean {
+  return status >= 500 || status === 429 || status === 408;
+}
+
+/**
+ * Delivers alerts to `wiki.alerts` (acks=all, bounded retries) and to an optional webhook (JSON POST,
+ * bounded retries with backoff). Deliveries never block the monitor cycle; `close()` waits for every
+ * one in flight, so an alert raised just before shutdown is not lost.
+ */
+export function createAlertSink(opts: AlertSinkOptions): AlertSink {
+  const { log } = opts;
+  const doFetch = opts.fetchImpl ?? fetch;
+  const inFlight = new Set<Promise<void>>();
+  let closing = false;
+
+  async function toKafka(alert: WikiAlert): Promise<void> {
+    const k = opts.kafka;
+    if (!k) return;
+    await retry(() => k.producer.send({ topic: k.topic, key: alert.subject, value: k.encode(alert) }).then(() => undefined), { attempts: 5, initialMs: 200, maxMs: 5_000 });
+  }
+
+  async function toWebhook(alert: WikiAlert): Promise<void> {
+    const w = opts.webhook;
+    if (!w) return;
+    await retry(
+      async () => {
+        let res: Response;
+        try {
+          res = await doFetch(w.url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'user-agent': 'wikimonitor-lag-monitor' },
+            body: JSON.stringify(alert),
+            signal: AbortSignal.timeout(w.timeoutMs),
+          });
+        } catch (err) {
+          throw new WikiMonitorError('DEPENDENCY_UNAVAILABLE', `webhook unreachable: ${(err as Error).message}`, { retriable: true, cause: err });
+        }
+        await res.arrayBuffer().catch(() => undefined);
+        if (!res.ok) throw new WikiMonitorError('DEPENDENCY_UNAVAILABLE', `webhook answered ${res.status}`, { retriable: retriableStatus(res.status) });
+      },
+      { attempts: w.attempts, initialMs: 250, maxMs: 5_000, onRetry: (err, attempt) => log.warn({ attempt, err: (err as Error).message }, 'alert webhook failed, retrying') },
+    );
+  }
+
+  function track(sink: 'kafka' | 'webhook', alert: WikiAlert, fn: (a: WikiAlert) => Promise<void>) {
+    const p: Promise<void> = fn(alert)
+      .then(
+        () => opts.hooks?.onDelivered?.(sink),
+        (err: unknown) => {
+          opts.hooks?.onFailed?.(sink);
+          log.error({ sink, alert: alert.id, err: describeError(err) }, 'alert delivery failed');
+        },
+      )
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  }
+
+  return {
+    name: 'alert-sink',
+    start: () => Promise.resolve(),
+    publish(alert) {
+      if (closing) log.warn({ alert: alert.id }, 'alert raised while shutting down; delivering it before exit');
+      log.info({ alert: alert.id, subject: alert.subject, status: alert.status, previous: alert.previous_status }, alert.message);
+      if (opts.kafka) track('kafka', alert, toKafka);
+      if (opts.webhook) track('webhook', alert, toWebhook);
+    },
+    inFlight: () => inFlight.size,
+    async close() {
+      closing = true;
+      while (inFlight.size) await Promise.allSettled([...inFlight]);
+    },
+    isLive: () => true,
+    isReady: () => true,
+  };
+}

@@ -1,0 +1,233 @@
+import { parseArgs } from 'node:util';
+import type { ResetTarget } from '@wikimonitor/domain';
+import { describeError } from '@wikimonitor/service-kit';
+import { type OpsContext, type ReplayOptions, type ResetOptions, describeGroups, describeTopics, replayDeadLetters, resetOffsets } from './ops';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3 } as const;
+
+export const HELP = `lag-monitor ops CLI
+
+Usage: lag-monitor-cli <command> [options]        (node dist/apps/lag-monitor/cli.js, or: npx nx run lag-monitor:cli -- <command>)
+
+Commands:
+  reset-offsets     Move a stopped group's committed offsets.
+      --group <id>              the consumer group (required)
+      --topic <name>            topic to reset (repeatable; default: every topic the group committed)
+      --partitions <0,1,...>    only these partitions
+      one target:
+      --to-earliest             the first retained record
+      --to-latest               the end (skip everything not yet read)
+      --to-offset <n>           this offset (kept within the retained range)
+      --to-datetime <time>      the first record at/after an ISO-8601 time or epoch ms
+      --shift-by=<n>            current offset + n (e.g. --shift-by=-100 re-reads 100 records)
+      --dry-run                 show the plan, change nothing
+      Refused (exit 3) while the group has active members: stop its consumers first.
+
+  describe-groups [group ...]   State, members, and per partition the committed offset, end offset,
+                                lag in messages and lag in seconds (all groups when none named).
+  describe-topics [topic ...]   Partitions, leader, replicas, in-sync replicas, log start and end offsets.
+
+  replay-dlq        Re-produce dead letters to their source topic (same key, value and original headers).
+      --dlq-topic <name>        dead-letter topic (default: DLQ_TOPIC or wiki.dlq)
+      --source-topic <name>     only dead letters from this topic
+      --app <name>              only dead letters written by this app
+      --error-code <code>       only dead letters with this error code
+      --to-topic <name>         send to this topic instead of each record's source topic
+      --since <time>            only dead letters written at/after this ISO-8601 time or epoch ms
+      --limit <n>               at most n records
+      --dry-run                 list what would be replayed
+
+Global options: --json (machine-readable output), --help
+Connection: KAFKA_BOOTSTRAP_SERVERS, KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* (see apps/lag-monitor/README.md).
+Exit codes: 0 done, 1 failed, 2 usage error, 3 refused (group has active members).`;
+
+export interface CliIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+class UsageError extends Error {}
+
+function table(rows: Array<Array<string | number | null>>, header: string[]): string {
+  const cells = [header, ...rows.map((r) => r.map((c) => (c === null ? '-' : String(c))))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  return cells.map((r) => r.map((c, i) => (c ?? '').padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+}
+
+function parseTime(v: string, flag: string): number {
+  const t = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(t)) throw new UsageError(`${flag}: not an ISO-8601 time or epoch milliseconds: ${v}`);
+  return t;
+}
+
+function parseIntFlag(v: string, flag: string): number {
+  if (!/^-?\d+$/.test(v)) throw new UsageError(`${flag}: not an integer: ${v}`);
+  return Number(v);
+}
+
+/** Parses reset-offsets options (exported for unit tests). */
+export function parseResetArgs(args: string[]): ResetOptions {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      group: { type: 'string' },
+      topic: { type: 'string', multiple: true },
+      partitions: { type: 'string' },
+      'to-earliest': { type: 'boolean' },
+      'to-latest': { type: 'boolean' },
+      'to-offset': { type: 'string' },
+      'to-datetime': { type: 'string' },
+      'shift-by': { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+  });
+  if (!values.group) throw new UsageError('reset-offsets: --group is required');
+  const targets: ResetTarget[] = [];
+  if (values['to-earliest']) targets.push({ kind: 'earliest' });
+  if (values['to-latest']) targets.push({ kind: 'latest' });
+  if (values['to-offset'] !== undefined) targets.push({ kind: 'offset', offset: parseIntFlag(values['to-offset'], '--to-offset') });
+  if (values['to-datetime'] !== undefined) targets.push({ kind: 'timestamp', timestamp: parseTime(values['to-datetime'], '--to-datetime') });
+  if (values['shift-by'] !== undefined) targets.push({ kind: 'shift', by: parseIntFlag(values['shift-by'], '--shift-by') });
+  if (targets.length !== 1) throw new UsageError('reset-offsets: give exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime, --shift-by');
+  const partitions = values.partitions?.split(',').map((p) => parseIntFlag(p.trim(), '--partitions'));
+  return { group: values.group, topics: values.topic ?? [], partitions, target: targets[0] as ResetTarget, dryRun: values['dry-run'] === true };
+}
+
+/** Parses replay-dlq options (exported for unit tests). */
+export function parseReplayArgs(args: string[], defaultDlq: string): ReplayOptions {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      'dlq-topic': { type: 'string' },
+      'source-topic': { type: 'string' },
+      app: { type: 'string' },
+      'error-code': { type: 'string' },
+      'to-topic': { type: 'string' },
+      since: { type: 'string' },
+      limit: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+  });
+  const limit = values.limit === undefined ? undefined : parseIntFlag(values.limit, '--limit');
+  if (limit !== undefined && limit < 1) throw new UsageError('--limit must be at least 1');
+  return {
+    dlqTopic: values['dlq-topic'] ?? defaultDlq,
+    sourceTopic: values['source-topic'],
+    app: values.app,
+    errorCode: values['error-code'],
+    toTopic: values['to-topic'],
+    since: values.since === undefined ? undefined : parseTime(values.since, '--since'),
+    limit,
+    dryRun: values['dry-run'] === true,
+  };
+}
+
+function describeTarget(t: ResetTarget): string {
+  switch (t.kind) {
+    case 'earliest':
+    case 'latest':
+      return t.kind;
+    case 'offset':
+      return `offset ${t.offset}`;
+    case 'timestamp':
+      return `time ${new Date(t.timestamp).toISOString()}`;
+    case 'shift':
+      return `shift by ${t.by}`;
+  }
+}
+
+const fmtSeconds = (s: number | null) => (s === null ? null : s.toFixed(1));
+
+/** Runs one CLI invocation; returns the exit code. All output goes through `io`. */
+export async function runCli(argv: string[], io: CliIo, ctx: () => OpsContext, defaults: { dlqTopic: string }): Promise<number> {
+  const [command, ...rest] = argv;
+  const json = rest.includes('--json');
+  if (!command || command === 'help' || command === '--help' || command === '-h' || rest.includes('--help') || rest.includes('-h')) {
+    io.out(HELP);
+    return command && !['help', '--help', '-h'].includes(command) && !rest.includes('--help') && !rest.includes('-h') ? EXIT.usage : EXIT.ok;
+  }
+  try {
+    switch (command) {
+      case 'reset-offsets': {
+        const opts = parseResetArgs(rest);
+        const r = await resetOffsets(ctx(), opts);
+        if (json) io.out(JSON.stringify(r, null, 2));
+        else {
+          io.out(`group ${r.group} (state ${r.state}, ${r.members} member(s)): reset to ${describeTarget(opts.target)}${opts.dryRun ? ' [dry run: nothing changed]' : ''}`);
+          io.out(table(r.plan.map((p) => [p.topic, p.partition, p.current, p.target, p.low, p.high, p.lagAfter, p.clamped ? 'clamped' : '']), ['TOPIC', 'PARTITION', 'CURRENT', 'NEW', 'LOG-START', 'END', 'LAG-AFTER', '']));
+        }
+        if (r.refused) {
+          io.err(opts.dryRun ? `note: ${r.refused}` : r.refused);
+          return opts.dryRun ? EXIT.ok : EXIT.refused;
+        }
+        if (r.executed && !json) io.out(`committed new offsets for ${r.plan.length} partition(s) of group ${r.group}`);
+        return EXIT.ok;
+      }
+      case 'describe-groups': {
+        const names = rest.filter((a) => !a.startsWith('--'));
+        const groups = await describeGroups(ctx(), names);
+        const missing = names.filter((n) => !groups.some((g) => g.groupId === n));
+        if (json) io.out(JSON.stringify(groups, null, 2));
+        else {
+          for (const g of groups) {
+            io.out(`\ngroup ${g.groupId}: state ${g.state}, ${g.memberCount} member(s), lag ${g.totalLag} messages, ${fmtSeconds(g.maxLagSeconds) ?? '-'} s`);
+            io.out(
+              table(
+                g.partitions.map((p) => [p.topic, p.partition, p.committedOffset, p.highWatermark, p.lag, fmtSeconds(p.lagSeconds), p.owner ? `${p.owner.clientId}@${p.owner.host}` : null, p.note]),
+                ['TOPIC', 'PARTITION', 'COMMITTED', 'END', 'LAG', 'LAG-SECONDS', 'OWNER', 'NOTE'],
+              ),
+            );
+          }
+        }
+        if (missing.length) {
+          io.err(`unknown group(s): ${missing.join(', ')}`);
+          return EXIT.failed;
+        }
+        return EXIT.ok;
+      }
+      case 'describe-topics': {
+        const names = rest.filter((a) => !a.startsWith('--'));
+        const topics = await describeTopics(ctx(), names);
+        const missing = names.filter((n) => !topics.some((t) => t.topic === n));
+        if (json) io.out(JSON.stringify(topics, null, 2));
+        else {
+          for (const t of topics) {
+            io.out(`\ntopic ${t.topic}: ${t.partitions.length} partition(s), ${t.partitions.reduce((s, p) => s + (p.high - p.low), 0)} retained offsets`);
+            io.out(table(t.partitions.map((p) => [p.partition, p.leader, p.replicas.join(','), p.isr.join(','), p.low, p.high]), ['PARTITION', 'LEADER', 'REPLICAS', 'ISR', 'LOG-START', 'END']));
+          }
+        }
+        if (missing.length) {
+          io.err(`unknown topic(s): ${missing.join(', ')}`);
+          return EXIT.failed;
+        }
+        return EXIT.ok;
+      }
+      case 'replay-dlq': {
+        const opts = parseReplayArgs(rest, defaults.dlqTopic);
+        const r = await replayDeadLetters(ctx(), opts);
+        if (json) io.out(JSON.stringify(r, null, 2));
+        else {
+          io.out(table(r.matched.map((m) => [`${m.dlqPartition}/${m.dlqOffset}`, m.destination, m.key, m.app, m.errorCode, m.sourcePartition === undefined ? null : `${m.sourcePartition}/${m.sourceOffset ?? '-'}`]), ['DLQ', 'TO', 'KEY', 'APP', 'ERROR', 'SOURCE']));
+          io.out(`${opts.dryRun ? 'would replay' : 'replayed'} ${opts.dryRun ? r.matched.length : r.replayed} of ${r.scanned} dead letter(s) scanned${r.skipped ? `; ${r.skipped} skipped (source is not a Kafka topic; use --to-topic)` : ''}`);
+        }
+        return EXIT.ok;
+      }
+      default:
+        io.err(`unknown command: ${command}\n`);
+        io.err(HELP);
+        return EXIT.usage;
+    }
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.err(`${(err as Error).message}\n(run with --help for usage)`);
+      return EXIT.usage;
+    }
+    const e = describeError(err);
+    io.err(`failed (${e.code}): ${e.message}`);
+    return EXIT.failed;
+  }
+}

@@ -1,0 +1,134 @@
+import { type Message, createConsumerRunner, deadLetterRecord, headersFromMessage } from '@wikimonitor/kafka';
+import { createLogger } from '@wikimonitor/service-kit';
+import { getTestEnv, loadRecordedEvents, readTopic, startTsProcess, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
+import { changeCodec, createTopics, newProducer, produceChanges, toChanges } from './int-support';
+import { createLagAdmin } from './lag-admin';
+
+const log = createLogger('test', 'silent');
+
+describe('ops CLI on the real broker', () => {
+  it('the CLI should refuse to reset an active group, then reset the stopped group to earliest so its consumer re-reads from the start', async () => {
+    const env = await getTestEnv();
+    const conn = testConnection(env);
+    const prefix = uniqueName('it.lm.cli');
+    const topic = `${prefix}.in`;
+    const groupId = `${prefix}.group`;
+    await createTopics(conn, [topic], 3);
+    const codec = await changeCodec(env.registryUrl, topic);
+    const producer = newProducer(conn, log);
+    await producer.start();
+    await produceChanges(producer, codec, topic, toChanges(loadRecordedEvents()).slice(0, 120));
+    await producer.close();
+
+    const cliEnv = { KAFKA_BOOTSTRAP_SERVERS: conn.bootstrapServers, LOG_LEVEL: 'warn' };
+    const cli = async (...args: string[]) => {
+      const p = startTsProcess('lag-monitor-cli', 'apps/lag-monitor/src/cli.ts', cliEnv, args);
+      const code = await p.exited();
+      return { code, output: p.output() };
+    };
+    const admin = await createLagAdmin({ connection: conn, timeoutMs: 10_000, isolation: 'read_uncommitted' });
+    const committed = async () => (await admin.fetchCommitted(groupId)).sort((a, b) => a.partition - b.partition).map((c) => c.offset);
+
+    const seen: Message[] = [];
+    const consume = () => createConsumerRunner({ connection: conn, log, groupId, topics: [topic], offsets: 'kafka', handle: async (b) => void seen.push(...b) });
+    try {
+      const first = consume();
+      await first.start();
+      await waitFor(() => seen.length >= 120, 'first pass');
+      const ends = await committed();
+      expect(ends.reduce((a, b) => a + b, 0)).toBe(120);
+
+      // Active group: refused, with a clear message and exit code 3; nothing changes.
+      const refused = await cli('reset-offsets', '--group', groupId, '--topic', topic, '--to-earliest');
+      expect(refused.code).toBe(3);
+      expect(refused.output).toContain(`refusing to reset offsets of group '${groupId}': it has 1 active member(s)`);
+      expect(await committed()).toEqual(ends);
+
+      await first.close();
+      await waitFor(async () => (await admin.describeGroups([groupId]))[0]?.state === 'EMPTY', 'the group empty');
+
+      const dry = await cli('reset-offsets', '--group', groupId, '--topic', topic, '--to-earliest', '--dry-run');
+      expect(dry.code).toBe(0);
+      expect(dry.output).toContain('[dry run: nothing changed]');
+      expect(dry.output).toMatch(/TOPIC\s+PARTITION\s+CURRENT\s+NEW/);
+      expect(await committed()).toEqual(ends);
+
+      const done = await cli('reset-offsets', '--group', groupId, '--topic', topic, '--to-earliest');
+      expect(done.code).toBe(0);
+      expect(done.output).toContain(`committed new offsets for 3 partition(s) of group ${groupId}`);
+      expect(await committed()).toEqual([0, 0, 0]);
+
+      // The same consumer group now reads everything again, from offset 0 of every partition.
+      seen.length = 0;
+      const second = consume();
+      await second.start();
+      await waitFor(() => seen.length >= 120, 'second pass');
+      await second.close();
+      expect(seen).toHaveLength(120);
+      for (const p of [0, 1, 2]) expect(Math.min(...seen.filter((m) => m.partition === p).map((m) => m.offset))).toBe(0);
+      expect(await committed()).toEqual(ends);
+
+      const described = await cli('describe-groups', groupId);
+      expect(described.code).toBe(0);
+      expect(described.output).toContain(`group ${groupId}: state EMPTY, 0 member(s), lag 0 messages`);
+      const topics = await cli('describe-topics', topic);
+      expect(topics.output).toContain(`topic ${topic}: 3 partition(s), 120 retained offsets`);
+      expect((await cli('describe-groups', `${prefix}.nope`)).code).toBe(1);
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it('replay-dlq should put dead letters back on their source topic with their original key, value and headers', async () => {
+    const env = await getTestEnv();
+    const conn = testConnection(env);
+    const prefix = uniqueName('it.lm.dlq');
+    const source = `${prefix}.source`;
+    const dlq = `${prefix}.dlq`;
+    await createTopics(conn, [source, dlq], 1);
+    const codec = await changeCodec(env.registryUrl, source);
+    const changes = toChanges(loadRecordedEvents()).slice(0, 3);
+    const producer = newProducer(conn, log);
+    await producer.start();
+    for (const [i, c] of changes.entries()) {
+      await producer.send(
+        deadLetterRecord(dlq, {
+          sourceTopic: source,
+          sourcePartition: 0,
+          sourceOffset: 100 + i,
+          key: `${c.wiki}:${c.title}`,
+          value: codec.encode(c),
+          headers: { traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(15)}${i}-01` },
+          error: { code: 'DB_FAILED', message: 'connection reset' },
+          attempts: 5,
+          app: 'dedup-persister',
+        }),
+      );
+    }
+    // A producer-side failure: its source is the SSE stream, not a topic, so it cannot be replayed there.
+    await producer.send(deadLetterRecord(dlq, { sourceTopic: 'https://stream.wikimedia.org/v2/stream/recentchange', value: Buffer.from('{'), error: { code: 'NOT_JSON', message: 'x' }, attempts: 1, app: 'producer' }));
+    await producer.close();
+
+    const cliEnv = { KAFKA_BOOTSTRAP_SERVERS: conn.bootstrapServers, LOG_LEVEL: 'warn' };
+    const run = async (...args: string[]) => {
+      const p = startTsProcess('lag-monitor-cli', 'apps/lag-monitor/src/cli.ts', cliEnv, args);
+      return { code: await p.exited(), output: p.output() };
+    };
+    const dry = await run('replay-dlq', '--dlq-topic', dlq, '--dry-run');
+    expect(dry.code).toBe(0);
+    expect(dry.output).toContain('would replay 3 of 4 dead letter(s) scanned; 1 skipped');
+    expect(await readTopic(conn, source)).toHaveLength(0);
+
+    const done = await run('replay-dlq', '--dlq-topic', dlq, '--app', 'dedup-persister');
+    expect(done.code).toBe(0);
+    expect(done.output).toContain('replayed 3 of 4');
+    const back = await readTopic(conn, source);
+    expect(back).toHaveLength(3);
+    const decoded = await Promise.all(back.map((m) => codec.decode(m.value as Buffer)));
+    expect(decoded.map((c) => c.id)).toEqual(changes.map((c) => c.id));
+    expect(back.map((m) => m.key?.toString())).toEqual(changes.map((c) => `${c.wiki}:${c.title}`));
+    const headers = back.map((m) => headersFromMessage(m.headers));
+    expect(headers.map((h) => h['traceparent']?.toString())).toEqual([0, 1, 2].map((i) => `00-${'a'.repeat(32)}-${'b'.repeat(15)}${i}-01`));
+    expect(headers.every((h) => Object.keys(h).every((k) => !k.startsWith('dlq.')))).toBe(true);
+  });
+});

@@ -1,0 +1,29 @@
+import { kafkaConnectionFromEnv } from '@wikimonitor/kafka';
+import { createLogger } from '@wikimonitor/service-kit';
+import { runCli } from './cli-run';
+import { loadCliConfig } from './config';
+
+/** Entry of the ops CLI: wiring only; the commands live in ops.ts, parsing and output in cli-run.ts. */
+async function main(): Promise<number> {
+  const io = { out: (s: string) => process.stdout.write(`${s}\n`), err: (s: string) => process.stderr.write(`${s}\n`) };
+  let config: ReturnType<typeof loadCliConfig>;
+  try {
+    config = loadCliConfig(process.env);
+  } catch (err) {
+    io.err((err as Error).message);
+    return 2;
+  }
+  const log = createLogger('lag-monitor-cli', config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, process.stderr);
+  const ctx = () => ({ connection: kafkaConnectionFromEnv(config, 'wikimonitor-lag-monitor-cli'), log, adminTimeoutMs: config.ADMIN_TIMEOUT_MS });
+  return runCli(process.argv.slice(2), io, ctx, { dlqTopic: config.DLQ_TOPIC });
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`fatal: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,83 @@
+import { mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Browser, chromium } from 'playwright-core';
+import { createConsumerRunner } from '@wikimonitor/kafka';
+import { createLogger } from '@wikimonitor/service-kit';
+import { getTestEnv, loadRecordedEvents, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
+import { createApp } from './app';
+import { changeCodec, createTopics, fetchGroup, newProducer, produceChanges, startFeed, testMonitorConfig, toChanges } from './int-support';
+import { resetOffsets } from './ops';
+
+const log = createLogger('test', 'silent');
+/** Debian's chromium package (a test tool's own browser download does not work here). */
+const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+const OUT = join(__dirname, '..', 'test-output');
+
+describe('dashboard in a real headless Chromium', () => {
+  it('the dashboard should show each group with its status and live lag, updating without a reload', async () => {
+    const env = await getTestEnv();
+    const conn = testConnection(env);
+    const prefix = uniqueName('it.lm.ui');
+    const live = `${prefix}.live`;
+    const stale = `${prefix}.stale`;
+    await createTopics(conn, [live, stale], 2);
+    const changes = toChanges(loadRecordedEvents());
+    const producer = newProducer(conn, log);
+    await producer.start();
+    const liveCodec = await changeCodec(env.registryUrl, live);
+    const staleCodec = await changeCodec(env.registryUrl, stale);
+    await produceChanges(producer, staleCodec, stale, changes.slice(0, 60));
+    const feed = startFeed(producer, liveCodec, live, changes, 20);
+    // One healthy consumer keeping up with live input; one group that read 5 records per partition and stopped.
+    const healthy = createConsumerRunner({ connection: conn, log, groupId: `${prefix}.healthy`, topics: [live], offsets: 'kafka', handle: async () => undefined });
+    await healthy.start();
+    await resetOffsets({ connection: conn, log, adminTimeoutMs: 10_000 }, { group: `${prefix}.stopped`, topics: [stale], target: { kind: 'offset', offset: 5 }, dryRun: false });
+
+    const app = createApp({ config: testMonitorConfig(conn, env.registryUrl, prefix, { WINDOW_CYCLES: '4' }), log, handleSignals: false });
+    let browser: Browser | undefined;
+    try {
+      await app.nextCycle();
+      const base = `http://127.0.0.1:${app.port()}`;
+      await waitFor(async () => (await fetchGroup(base, `${prefix}.stopped`))?.status === 'STOP' && (await fetchGroup(base, `${prefix}.healthy`))?.status === 'OK', 'the statuses to settle');
+
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      });
+      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      await page.goto(base);
+      const okRow = page.locator(`tr.group[data-group="${prefix}.healthy"]`);
+      const stopRow = page.locator(`tr.group[data-group="${prefix}.stopped"]`);
+      await okRow.and(page.locator('[data-status="OK"]')).waitFor();
+      await stopRow.and(page.locator('[data-status="STOP"]')).waitFor();
+
+      expect(await okRow.locator('[data-role="status"]').textContent()).toBe('OK');
+      expect(await stopRow.locator('[data-role="status"]').textContent()).toBe('STOP');
+      expect(await stopRow.locator('[data-role="lag"]').textContent()).toBe('50');
+      expect(await stopRow.locator('[data-role="lag-seconds"]').textContent()).toMatch(/^\d+(\.\d)? s$|^\d+m \d\ds$/);
+      expect(await page.locator(`tr.topic[data-group="${prefix}.stopped"][data-topic="${stale}"]`).getAttribute('data-status')).toBe('STOP');
+      expect(await page.locator('.pill[data-status="STOP"]').getAttribute('data-count')).toBe('1');
+      expect(await page.locator('.pill[data-status="OK"]').getAttribute('data-count')).toBe('1');
+      expect(await page.locator(`#topics tr[data-topic="${live}"]`).count()).toBe(1);
+      expect(await page.locator('#connection').textContent()).toBe('live');
+
+      // Live: new snapshots arrive over server-sent events and the stopped group's lag time grows.
+      const cycle = Number(await page.locator('body').getAttribute('data-cycle'));
+      const ageBefore = Number(await stopRow.locator('[data-role="lag-seconds"]').getAttribute('data-value'));
+      await page.waitForFunction(`Number(document.body.getAttribute('data-cycle')) >= ${cycle + 2}`);
+      const ageAfter = Number(await stopRow.locator('[data-role="lag-seconds"]').getAttribute('data-value'));
+      expect(ageAfter).toBeGreaterThan(ageBefore);
+
+      mkdirSync(OUT, { recursive: true });
+      const shot = join(OUT, 'dashboard.png');
+      await page.screenshot({ path: shot, fullPage: true });
+      expect(statSync(shot).size).toBeGreaterThan(10_000);
+    } finally {
+      await browser?.close();
+      await healthy.close();
+      await feed.stop();
+      await producer.close();
+      await app.service.close();
+    }
+  });
+});

@@ -1,0 +1,160 @@
+// lag-monitor dashboard: renders the snapshots the server pushes after every cycle (server-sent
+// events), so it updates without a reload. Plain DOM; every name from the cluster is set as text.
+'use strict';
+(function () {
+  var STATUSES = ['STOP', 'STALL', 'REWIND', 'WARN', 'OK'];
+  var HISTORY = 90;
+  var trends = new Map(); // group -> [totalLag...]
+  var lastSnapshot = null;
+  var lastReceived = 0;
+
+  function el(tag, attrs, children) {
+    var e = document.createElement(tag);
+    if (attrs) for (var k in attrs) if (attrs[k] !== undefined && attrs[k] !== null) e.setAttribute(k, attrs[k]);
+    (children || []).forEach(function (c) { e.append(c instanceof Node ? c : document.createTextNode(String(c))); });
+    return e;
+  }
+
+  function fmtInt(n) { return n === null || n === undefined ? '–' : Math.round(n).toLocaleString('en-US'); }
+  function fmtRate(n) { return n === null || n === undefined ? '–' : n < 10 ? n.toFixed(1) : Math.round(n).toLocaleString('en-US'); }
+  function fmtDuration(s) {
+    if (s === null || s === undefined) return '–';
+    if (s < 60) return s.toFixed(s < 10 ? 1 : 0) + ' s';
+    var m = Math.floor(s / 60), h = Math.floor(m / 60), d = Math.floor(h / 24), y = Math.floor(d / 365);
+    if (y >= 1) return y + 'y ' + (d % 365) + 'd';
+    if (d >= 1) return d + 'd ' + (h % 24) + 'h';
+    if (h >= 1) return h + 'h ' + String(m % 60).padStart(2, '0') + 'm';
+    return m + 'm ' + String(Math.floor(s % 60)).padStart(2, '0') + 's';
+  }
+  function badge(status) { return el('span', { class: 'badge status-' + status, 'data-role': 'status' }, [status]); }
+
+  function spark(values) {
+    var svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+    svg.setAttribute('class', 'spark');
+    svg.setAttribute('viewBox', '0 0 160 28');
+    svg.setAttribute('preserveAspectRatio', 'none');
+    if (values.length > 1) {
+      var max = Math.max.apply(null, values.concat([1]));
+      var pts = values.map(function (v, i) { return ((i / (values.length - 1)) * 158 + 1).toFixed(1) + ',' + (27 - (v / max) * 25).toFixed(1); });
+      var line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
+      line.setAttribute('points', pts.join(' '));
+      svg.append(line);
+    }
+    return svg;
+  }
+
+  function remember(groups) {
+    groups.forEach(function (g) {
+      var t = trends.get(g.groupId) || [];
+      t.push(g.totalLag);
+      if (t.length > HISTORY) t.shift();
+      trends.set(g.groupId, t);
+    });
+  }
+
+  function renderSummary(s) {
+    var box = document.getElementById('summary');
+    box.replaceChildren();
+    STATUSES.forEach(function (st) {
+      var n = s.groups.filter(function (g) { return g.status === st; }).length;
+      box.append(el('span', { class: 'pill status-' + st + (n ? '' : ' zero'), 'data-status': st, 'data-count': n }, [n + ' ' + st]));
+    });
+  }
+
+  function renderGroups(s) {
+    var body = document.querySelector('#groups tbody');
+    body.replaceChildren();
+    document.getElementById('no-groups').hidden = s.groups.length > 0;
+    s.groups.forEach(function (g) {
+      var name = el('td', { class: 'name big' }, [g.groupId]);
+      if (g.gone) name.append(el('span', { class: 'gone' }, ['no longer listed by the broker']));
+      var bad = g.status !== 'OK';
+      body.append(
+        el('tr', { class: 'group' + (bad ? ' bad' : ''), 'data-group': g.groupId, 'data-status': g.status, title: 'status since ' + new Date(g.statusSince).toLocaleTimeString() }, [
+          el('td', null, [badge(g.status)]),
+          name,
+          el('td', null, [g.state + ' · ' + g.memberCount + ' member' + (g.memberCount === 1 ? '' : 's')]),
+          el('td', { class: 'num big', 'data-role': 'lag' }, [fmtInt(g.totalLag)]),
+          el('td', { class: 'num big', 'data-role': 'lag-seconds', 'data-value': g.maxLagSeconds === null ? '' : g.maxLagSeconds }, [fmtDuration(g.maxLagSeconds)]),
+          el('td', { class: 'num', 'data-role': 'rate' }, [fmtRate(g.consumeRate)]),
+          el('td', null, [spark(trends.get(g.groupId) || [])]),
+        ]),
+      );
+      (g.byTopic || []).forEach(function (t) {
+        body.append(
+          el('tr', { class: 'topic', 'data-group': g.groupId, 'data-topic': t.topic, 'data-status': t.status }, [
+            el('td', null, [badge(t.status)]),
+            el('td', { class: 'name' }, [t.topic + ' (' + t.partitions + ' partition' + (t.partitions === 1 ? '' : 's') + ')']),
+            el('td', null, ['']),
+            el('td', { class: 'num' }, [fmtInt(t.lag)]),
+            el('td', { class: 'num' }, [fmtDuration(t.maxLagSeconds)]),
+            el('td', { class: 'num' }, [fmtRate(t.consumeRate)]),
+            el('td', null, ['']),
+          ]),
+        );
+      });
+    });
+  }
+
+  function renderTopics(s) {
+    var body = document.querySelector('#topics tbody');
+    body.replaceChildren();
+    s.topics.forEach(function (t) {
+      var max = Math.max.apply(null, t.partitions.map(function (p) { return p.rate; }).concat([0.0001]));
+      var bars = el('div', { class: 'bars', title: 'messages/s per partition' });
+      t.partitions.forEach(function (p) {
+        var b = el('span', { title: 'partition ' + p.partition + ': ' + fmtRate(p.rate) + '/s', class: p.partition === t.balance.hottestPartition && t.balance.skew > 1.5 ? 'hot' : '' });
+        b.style.height = Math.max(1, (p.rate / max) * 28) + 'px';
+        bars.append(b);
+      });
+      body.append(
+        el('tr', { 'data-topic': t.topic }, [
+          el('td', null, [t.topic]),
+          el('td', { class: 'num' }, [fmtRate(t.produceRate)]),
+          el('td', { class: 'num' }, [t.balance.skew ? t.balance.skew.toFixed(2) : '–']),
+          el('td', null, [bars]),
+        ]),
+      );
+    });
+  }
+
+  function renderProbe(p) {
+    var box = document.getElementById('probe');
+    box.replaceChildren();
+    if (!p) { box.append('disabled'); return; }
+    [['round trip p50', p.p50Ms === null ? '–' : p.p50Ms + ' ms'], ['p99', p.p99Ms === null ? '–' : p.p99Ms + ' ms'], ['sent', fmtInt(p.sent)], ['received', fmtInt(p.received)], ['lost', fmtInt(p.lost)]].forEach(function (kv) {
+      box.append(el('div', { 'data-probe': kv[0] }, [el('b', null, [kv[1]]), kv[0]]));
+    });
+  }
+
+  function renderMeta() {
+    var meta = document.getElementById('meta');
+    if (!lastSnapshot) return;
+    var age = (Date.now() - lastReceived) / 1000;
+    meta.textContent = 'updated ' + fmtDuration(age) + ' ago · cycle ' + lastSnapshot.cycle + ' took ' + Math.round(lastSnapshot.cycleMs) + ' ms · window ' + lastSnapshot.window.cycles + ' cycles (' + fmtDuration(lastSnapshot.window.ms / 1000) + ') · commit times ' + lastSnapshot.commitTimes;
+    meta.classList.toggle('stale', age * 1000 > Math.max(3 * lastSnapshot.window.ms / lastSnapshot.window.cycles, 10000));
+  }
+
+  function render(s) {
+    lastSnapshot = s;
+    lastReceived = Date.now();
+    remember(s.groups);
+    renderSummary(s);
+    renderGroups(s);
+    renderTopics(s);
+    renderProbe(s.probe);
+    renderMeta();
+    document.body.setAttribute('data-cycle', String(s.cycle));
+  }
+
+  function connect() {
+    var conn = document.getElementById('connection');
+    var es = new EventSource('api/events');
+    es.addEventListener('open', function () { conn.dataset.state = 'live'; conn.textContent = 'live'; });
+    es.addEventListener('error', function () { conn.dataset.state = 'reconnecting'; conn.textContent = 'reconnecting…'; });
+    es.addEventListener('snapshot', function (ev) { render(JSON.parse(ev.data)); });
+  }
+
+  setInterval(renderMeta, 1000);
+  connect();
+})();

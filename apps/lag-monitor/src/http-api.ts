@@ -1,0 +1,102 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import express, { type Express, type Response } from 'express';
+import type { Logger } from '@wikimonitor/service-kit';
+import type { LagMonitor, Snapshot } from './monitor';
+import type { ProbeStats } from './probe';
+
+export interface DashboardSnapshot extends Snapshot {
+  probe: ProbeStats | null;
+}
+
+export interface ApiOptions {
+  monitor: Pick<LagMonitor, 'snapshot' | 'group'>;
+  probe: () => ProbeStats | null;
+  log: Logger;
+  /** Folder with the dashboard's static files (index.html, dashboard.js, dashboard.css). */
+  dashboardDir?: string;
+}
+
+export interface Api {
+  routes(app: Express): void;
+  /** Pushes the latest snapshot to every live dashboard (server-sent events). */
+  broadcast(): void;
+  /** Live event-stream clients (dashboards). */
+  clients(): number;
+  /** Ends every event stream (before the HTTP server closes). */
+  close(): void;
+}
+
+/** The dashboard's files sit beside this module in src/ and beside main.js in dist/ (copied by the build target). */
+export function defaultDashboardDir(): string | undefined {
+  const dir = join(__dirname, 'dashboard');
+  return existsSync(join(dir, 'index.html')) ? dir : undefined;
+}
+
+/** REST API (GET /api/groups, /api/groups/:id, /api/topics, /api/probe, /api/snapshot), SSE (/api/events) and the dashboard. */
+export function createApi(opts: ApiOptions): Api {
+  const streams = new Set<Response>();
+  let heartbeat: NodeJS.Timeout | undefined;
+
+  const full = (): DashboardSnapshot | undefined => {
+    const s = opts.monitor.snapshot();
+    return s ? { ...s, probe: opts.probe() } : undefined;
+  };
+  const warmingUp = (res: Response) => res.status(503).set('Retry-After', '1').json({ error: 'no monitoring cycle completed yet' });
+  const send = (res: Response, s: DashboardSnapshot) => res.write(`event: snapshot\ndata: ${JSON.stringify(s)}\n\n`);
+
+  return {
+    routes(app) {
+      app.get('/api/groups', (_req, res) => {
+        const s = opts.monitor.snapshot();
+        if (!s) return warmingUp(res);
+        res.json({ observedAt: s.observedAt, cycle: s.cycle, window: s.window, commitTimes: s.commitTimes, groups: s.groups });
+      });
+      app.get('/api/groups/:id', (req, res) => {
+        if (!opts.monitor.snapshot()) return warmingUp(res);
+        const g = opts.monitor.group(req.params.id);
+        if (!g) return res.status(404).json({ error: 'unknown group' });
+        res.json(g);
+      });
+      app.get('/api/topics', (_req, res) => {
+        const s = opts.monitor.snapshot();
+        if (!s) return warmingUp(res);
+        res.json({ observedAt: s.observedAt, window: s.window, topics: s.topics });
+      });
+      app.get('/api/probe', (_req, res) => {
+        const p = opts.probe();
+        if (!p) return res.status(404).json({ error: 'probe disabled' });
+        res.json(p);
+      });
+      app.get('/api/snapshot', (_req, res) => {
+        const s = full();
+        if (!s) return warmingUp(res);
+        res.json(s);
+      });
+      app.get('/api/events', (req, res) => {
+        res.set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+        res.flushHeaders();
+        res.write('retry: 2000\n\n');
+        streams.add(res);
+        const s = full();
+        if (s) send(res, s);
+        req.on('close', () => streams.delete(res));
+        heartbeat ??= setInterval(() => streams.forEach((r) => r.write(': keep-alive\n\n')), 15_000).unref();
+      });
+      const dir = opts.dashboardDir ?? defaultDashboardDir();
+      if (dir) app.use('/', express.static(dir, { index: 'index.html', maxAge: 0 }));
+      else opts.log.warn('dashboard files not found; serving the API only');
+    },
+    broadcast() {
+      if (!streams.size) return;
+      const s = full();
+      if (s) for (const r of streams) send(r, s);
+    },
+    clients: () => streams.size,
+    close() {
+      clearInterval(heartbeat);
+      for (const r of streams) r.end();
+      streams.clear();
+    },
+  };
+}

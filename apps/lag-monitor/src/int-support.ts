@@ -1,0 +1,153 @@
+// Helpers shared by lag-monitor's integration tests and its benchmark (never imported by main.ts
+// or cli.ts). They take the connection and recorded events as arguments, so they need no test lib.
+import { KafkaConsumer, type LibrdKafkaError, type Message, type TopicPartitionOffset } from '@confluentinc/kafka-javascript';
+import { type WikiChange, WikiChangeSchema } from '@wikimonitor/contracts';
+import { changeKey, normalizeRecentChange } from '@wikimonitor/domain';
+import { type KafkaConnection, type KafkaProducer, createAdmin, createProducer, ensureTopics, rdkafkaBaseConfig } from '@wikimonitor/kafka';
+import { type AvroCodec, createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
+import { type Logger, sleep } from '@wikimonitor/service-kit';
+import { type AppConfig, loadConfig } from './config';
+import type { GroupDetailView } from './monitor';
+
+/** The parts of a recorded event the helpers need (libs/testing's RecordedEvent fits). */
+export interface RecordedLike {
+  json: unknown;
+}
+
+export async function createTopics(conn: KafkaConnection, topics: string[], partitions: number): Promise<void> {
+  const admin = await createAdmin(conn);
+  try {
+    await ensureTopics(admin, topics.map((topic) => ({ topic, partitions, replicationFactor: 1 })));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Recorded events as WikiChange records (real data, normalized as the producer does). */
+export function toChanges(events: RecordedLike[], receivedTime = Date.now()): WikiChange[] {
+  const out: WikiChange[] = [];
+  for (const e of events) {
+    const r = normalizeRecentChange(e.json, { receivedTime, sseId: null });
+    if (r.kind === 'change') out.push(r.change);
+  }
+  return out;
+}
+
+export async function changeCodec(registryUrl: string, topic: string, log?: Logger): Promise<AvroCodec<WikiChange>> {
+  const codec = createAvroCodec<WikiChange>({ client: createRegistryClient({ url: registryUrl }), topic, schema: WikiChangeSchema, log });
+  await codec.init();
+  return codec;
+}
+
+export interface Produced {
+  partition: number;
+  offset: number;
+  timestamp: number;
+}
+
+/**
+ * Produces WikiChange records keyed like the producer (`wiki:title`); `timestamp(i)` sets each
+ * record's timestamp (default: now). Returns where each record landed and with which timestamp.
+ */
+export async function produceChanges(
+  producer: KafkaProducer,
+  codec: AvroCodec<WikiChange>,
+  topic: string,
+  changes: WikiChange[],
+  timestamp: (i: number, c: WikiChange) => number = () => Date.now(),
+  partition?: number,
+): Promise<Produced[]> {
+  return Promise.all(
+    changes.map(async (c, i) => {
+      const ts = timestamp(i, c);
+      const d = await producer.send({ topic, key: changeKey(c), value: codec.encode(c), timestamp: ts, partition });
+      return { partition: d.partition, offset: d.offset, timestamp: ts };
+    }),
+  );
+}
+
+export interface Feed {
+  stop(): Promise<void>;
+  produced(): number;
+}
+
+/** Keeps producing recorded changes at about `perSecond` until stopped (input for slow and stopped consumers). */
+export function startFeed(producer: KafkaProducer, codec: AvroCodec<WikiChange>, topic: string, changes: WikiChange[], perSecond: number): Feed {
+  let running = true;
+  let n = 0;
+  const tickMs = 100;
+  const perTick = Math.max(1, Math.round((perSecond * tickMs) / 1000));
+  const loop = (async () => {
+    while (running) {
+      const batch = Array.from({ length: perTick }, () => changes[n++ % changes.length] as WikiChange);
+      await produceChanges(producer, codec, topic, batch);
+      await sleep(tickMs);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+    },
+    produced: () => n,
+  };
+}
+
+export function newProducer(conn: KafkaConnection, log: Logger, transactionalId?: string): KafkaProducer {
+  return createProducer({ connection: conn, log, transactionalId, overrides: { 'linger.ms': 5 } });
+}
+
+/**
+ * A real group member that keeps committing the same offset while it polls (a consumer stuck on
+ * a record it re-reads and never gets past, committing its position each time).
+ */
+export function startStuckConsumer(conn: KafkaConnection, groupId: string, topic: string, offset: number): { stop(): Promise<void>; commits(): number } {
+  const consumer = new KafkaConsumer(
+    { ...rdkafkaBaseConfig(conn), 'group.id': groupId, 'enable.auto.commit': false, 'enable.auto.offset.store': false, 'session.timeout.ms': 10_000 },
+    { 'auto.offset.reset': 'earliest' },
+  ) as KafkaConsumer & { commitCb(o: TopicPartitionOffset[], cb: (err: LibrdKafkaError | null) => void): void };
+  let running = true;
+  let commits = 0;
+  const loop = (async () => {
+    await new Promise<void>((resolve, reject) => consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
+    consumer.subscribe([topic]);
+    consumer.setDefaultConsumeTimeout(200);
+    while (running) {
+      await new Promise<Message[]>((resolve) => consumer.consume(10, (_err, m) => resolve(m ?? [])));
+      if (consumer.assignments().length) {
+        await new Promise<void>((resolve) => consumer.commitCb([{ topic, partition: 0, offset }], () => resolve()));
+        commits++;
+      }
+      await sleep(200);
+    }
+    await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+    },
+    commits: () => commits,
+  };
+}
+
+/** Monitor settings for tests: fast cycles, short window, only the test's groups, nothing else on. */
+export function testMonitorConfig(conn: KafkaConnection, registryUrl: string, groupPrefix: string, extra: Record<string, string> = {}): AppConfig {
+  return loadConfig({
+    HTTP_PORT: '0',
+    KAFKA_BOOTSTRAP_SERVERS: conn.bootstrapServers,
+    SCHEMA_REGISTRY_URL: registryUrl,
+    GROUP_ALLOW: `^${groupPrefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`,
+    CYCLE_INTERVAL_MS: '500',
+    WINDOW_CYCLES: '6',
+    PROBE_ENABLED: 'false',
+    ALERTS_ENABLED: 'false',
+    LOG_LEVEL: 'silent',
+    ...extra,
+  });
+}
+
+export async function fetchGroup(base: string, id: string): Promise<GroupDetailView | undefined> {
+  const res = await fetch(`${base}/api/groups/${encodeURIComponent(id)}`);
+  return res.ok ? ((await res.json()) as GroupDetailView) : undefined;
+}

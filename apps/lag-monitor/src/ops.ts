@@ -1,0 +1,306 @@
+import { randomBytes } from 'node:crypto';
+import { IsolationLevel, KafkaConsumer, type LibrdKafkaError, type Message, type TopicPartitionOffset } from '@confluentinc/kafka-javascript';
+import { type ResetPlanEntry, type ResetTarget, planOffsetReset, resetRefusal } from '@wikimonitor/domain';
+import { type KafkaConnection, type ParsedDeadLetter, createProducer, headersFromMessage, parseDeadLetter, rdkafkaBaseConfig } from '@wikimonitor/kafka';
+import { type Logger, WikiMonitorError } from '@wikimonitor/service-kit';
+import { type LagAdmin, createLagAdmin } from './lag-admin';
+import { type GroupDetailView, createLagMonitor } from './monitor';
+import { createRecordReader } from './record-reader';
+
+export interface OpsContext {
+  connection: KafkaConnection;
+  log: Logger;
+  adminTimeoutMs: number;
+}
+
+async function withAdmin<T>(ctx: OpsContext, isolation: 'read_committed' | 'read_uncommitted', fn: (admin: LagAdmin) => Promise<T>): Promise<T> {
+  const admin = await createLagAdmin({ connection: ctx.connection, log: ctx.log, timeoutMs: ctx.adminTimeoutMs, isolation });
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.close();
+  }
+}
+
+function connectConsumer(consumer: KafkaConsumer): Promise<void> {
+  return new Promise((resolve, reject) =>
+    consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(new WikiMonitorError('DEPENDENCY_UNAVAILABLE', `Kafka unreachable: ${err.message}`, { retriable: true, cause: err })) : resolve())),
+  );
+}
+
+const disconnect = (consumer: KafkaConsumer) => new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
+
+// ---------------------------------------------------------------- reset-offsets
+
+export interface ResetOptions {
+  group: string;
+  /** Topics to reset; empty = every topic the group has committed offsets for. */
+  topics: string[];
+  /** Partitions to reset (all when absent). */
+  partitions?: number[];
+  target: ResetTarget;
+  dryRun: boolean;
+}
+
+export interface ResetResult {
+  group: string;
+  state: string;
+  members: number;
+  plan: ResetPlanEntry[];
+  /** Why execution was refused (active members), if it was. */
+  refused: string | null;
+  executed: boolean;
+}
+
+/**
+ * Plans, and unless dry-run commits, new offsets for a group. Only an inactive group can be reset:
+ * offsets are committed by a group-less client with the group's id, which the broker accepts only
+ * while the group has no members (so a consumer joining meanwhile makes the commit fail, not race).
+ */
+export async function resetOffsets(ctx: OpsContext, opts: ResetOptions): Promise<ResetResult> {
+  return withAdmin(ctx, 'read_uncommitted', async (admin) => {
+    const [desc] = await admin.describeGroups([opts.group]);
+    const state = desc?.state ?? 'DEAD';
+    const members = desc?.members.length ?? 0;
+    const refused = resetRefusal({ groupId: opts.group, state, members });
+    const committed = await admin.fetchCommitted(opts.group);
+    const topics = opts.topics.length ? opts.topics : [...new Set(committed.map((c) => c.topic))].sort();
+    if (!topics.length) throw new WikiMonitorError('INVALID_EVENT', `group '${opts.group}' has no committed offsets; name the topics with --topic`);
+    const partitionsByTopic = await admin.fetchPartitions(topics);
+    const missing = topics.filter((t) => !partitionsByTopic.has(t));
+    if (missing.length) throw new WikiMonitorError('TOPIC_MISMATCH', `unknown topic(s): ${missing.join(', ')}`);
+    const tps = [...partitionsByTopic].flatMap(([topic, ids]) => ids.filter((p) => !opts.partitions || opts.partitions.includes(p)).map((partition) => ({ topic, partition })));
+    const marks = await admin.fetchWatermarks(tps);
+    const byTime = new Map<string, number>();
+    if (opts.target.kind === 'timestamp') {
+      for (const topic of topics) {
+        for (const o of await admin.admin.fetchTopicOffsetsByTimestamp(topic, opts.target.timestamp, { timeout: ctx.adminTimeoutMs, isolationLevel: IsolationLevel.READ_UNCOMMITTED })) {
+          byTime.set(`${topic}/${o.partition}`, Number(o.offset));
+        }
+      }
+    }
+    const states = tps.map(({ topic, partition }) => {
+      const w = marks.find((m) => m.topic === topic && m.partition === partition);
+      if (!w) throw new WikiMonitorError('KAFKA_ADMIN_FAILED', `no offsets for ${topic}/${partition}`, { retriable: true });
+      return {
+        topic,
+        partition,
+        current: committed.find((c) => c.topic === topic && c.partition === partition)?.offset ?? null,
+        low: w.low,
+        high: w.high,
+        offsetForTimestamp: byTime.get(`${topic}/${partition}`),
+      };
+    });
+    const plan = planOffsetReset(states, opts.target);
+    const result: ResetResult = { group: opts.group, state, members, plan, refused, executed: false };
+    if (opts.dryRun || refused) return result;
+
+    const consumer = new KafkaConsumer(
+      { ...rdkafkaBaseConfig({ ...ctx.connection, clientId: `${ctx.connection.clientId}-reset` }), 'group.id': opts.group, 'enable.auto.commit': false, 'enable.auto.offset.store': false },
+      {},
+    ) as KafkaConsumer & { commitCb(offsets: TopicPartitionOffset[], cb: (err: LibrdKafkaError | null) => void): void };
+    await connectConsumer(consumer);
+    try {
+      const offsets = plan.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.target }));
+      await new Promise<void>((resolve, reject) =>
+        consumer.commitCb(offsets, (err) =>
+          err ? reject(new WikiMonitorError('KAFKA_ADMIN_FAILED', `the broker rejected the new offsets (did a consumer join the group?): ${err.message}`, { cause: err })) : resolve(),
+        ),
+      );
+    } finally {
+      await disconnect(consumer);
+    }
+    const after = await admin.fetchCommitted(opts.group);
+    const wrong = plan.filter((p) => after.find((a) => a.topic === p.topic && a.partition === p.partition)?.offset !== p.target);
+    if (wrong.length) throw new WikiMonitorError('KAFKA_ADMIN_FAILED', `offsets not applied for ${wrong.map((w) => `${w.topic}/${w.partition}`).join(', ')}`);
+    return { ...result, executed: true };
+  });
+}
+
+// ---------------------------------------------------------------- describe
+
+/** One monitoring cycle restricted to the given groups (all when empty): lag in messages and seconds. */
+export async function describeGroups(ctx: OpsContext, groupIds: string[]): Promise<GroupDetailView[]> {
+  return withAdmin(ctx, 'read_committed', async (admin) => {
+    const reader = createRecordReader({ connection: ctx.connection, log: ctx.log, timeoutMs: 5_000, isolation: 'read_committed' });
+    await reader.start();
+    try {
+      const wanted = new Set(groupIds);
+      const monitor = createLagMonitor({
+        admin,
+        reader,
+        includeGroup: (g) => wanted.size === 0 || wanted.has(g),
+        windowCycles: 2,
+        intervalMs: 1000,
+        historyCycles: 2,
+        goneRetentionMs: 0,
+        adminConcurrency: 8,
+        log: ctx.log,
+      });
+      const { snapshot } = await monitor.runCycle();
+      return snapshot.groups.map((g) => monitor.group(g.groupId)).filter((g): g is GroupDetailView => !!g);
+    } finally {
+      await reader.close();
+    }
+  });
+}
+
+export interface TopicDescription {
+  topic: string;
+  partitions: Array<{ partition: number; leader: number; replicas: number[]; isr: number[]; low: number; high: number }>;
+}
+
+export async function describeTopics(ctx: OpsContext, topics: string[]): Promise<TopicDescription[]> {
+  return withAdmin(ctx, 'read_uncommitted', async (admin) => {
+    const names = topics.length ? topics : (await admin.admin.listTopics()).filter((t) => !t.startsWith('__')).sort();
+    const meta = names.length ? await admin.admin.fetchTopicMetadata({ topics: names, timeout: ctx.adminTimeoutMs }) : [];
+    const marks = await admin.fetchWatermarks(meta.flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.partitionId }))));
+    return meta
+      .map((t) => ({
+        topic: t.name,
+        partitions: t.partitions
+          .map((p) => {
+            const w = marks.find((m) => m.topic === t.name && m.partition === p.partitionId);
+            return { partition: p.partitionId, leader: p.leader, replicas: p.replicas, isr: p.isr, low: w?.low ?? -1, high: w?.high ?? -1 };
+          })
+          .sort((a, b) => a.partition - b.partition),
+      }))
+      .sort((a, b) => a.topic.localeCompare(b.topic));
+  });
+}
+
+// ---------------------------------------------------------------- replay-dlq
+
+export interface ReplayOptions {
+  dlqTopic: string;
+  /** Only dead letters from this source topic. */
+  sourceTopic?: string;
+  /** Only dead letters written by this app. */
+  app?: string;
+  /** Only dead letters with this error code. */
+  errorCode?: string;
+  /** Send to this topic instead of each record's source topic. */
+  toTopic?: string;
+  /** Only dead letters written at or after this time (epoch ms). */
+  since?: number;
+  limit?: number;
+  dryRun: boolean;
+}
+
+export interface ReplayItem {
+  dlqPartition: number;
+  dlqOffset: number;
+  destination: string;
+  errorCode: string;
+  app: string;
+  key: string | null;
+  sourcePartition?: number;
+  sourceOffset?: number | string;
+}
+
+export interface ReplayResult {
+  scanned: number;
+  matched: ReplayItem[];
+  /** Dead letters whose source is not a Kafka topic (e.g. an SSE URL) and no --to-topic was given. */
+  skipped: number;
+  replayed: number;
+}
+
+function matches(dl: ParsedDeadLetter, o: ReplayOptions): boolean {
+  return (!o.sourceTopic || dl.sourceTopic === o.sourceTopic) && (!o.app || dl.app === o.app) && (!o.errorCode || dl.error.code === o.errorCode);
+}
+
+/**
+ * Reads the dead-letter topic from its start (or `since`) up to its end at the time of the call,
+ * and re-produces each matching record to its source topic exactly as it was first received:
+ * same key, value bytes and original headers (the dlq.* headers are dropped). Idempotent consumers
+ * downstream (dedup by event id) make a repeated replay harmless.
+ */
+export async function replayDeadLetters(ctx: OpsContext, opts: ReplayOptions): Promise<ReplayResult> {
+  const partitions = await withAdmin(ctx, 'read_committed', async (admin) => {
+    const ids = (await admin.fetchPartitions([opts.dlqTopic])).get(opts.dlqTopic);
+    if (!ids) throw new WikiMonitorError('TOPIC_MISMATCH', `dead-letter topic ${opts.dlqTopic} does not exist`);
+    const marks = await admin.fetchWatermarks(ids.map((partition) => ({ topic: opts.dlqTopic, partition })));
+    let starts = new Map(marks.map((m) => [m.partition, m.low]));
+    if (opts.since !== undefined) {
+      const byTime = await admin.admin.fetchTopicOffsetsByTimestamp(opts.dlqTopic, opts.since, { timeout: ctx.adminTimeoutMs, isolationLevel: IsolationLevel.READ_COMMITTED });
+      starts = new Map(byTime.map((o) => [o.partition, Math.max(Number(o.offset), starts.get(o.partition) ?? 0)]));
+    }
+    return marks.map((m) => ({ partition: m.partition, start: Math.min(starts.get(m.partition) ?? m.low, m.high), end: m.high })).filter((p) => p.start < p.end);
+  });
+  const result: ReplayResult = { scanned: 0, matched: [], skipped: 0, replayed: 0 };
+  if (!partitions.length) return result;
+
+  const consumer = new KafkaConsumer(
+    {
+      ...rdkafkaBaseConfig({ ...ctx.connection, clientId: `${ctx.connection.clientId}-replay` }),
+      'group.id': `lag-monitor-replay-${randomBytes(4).toString('hex')}`,
+      'enable.auto.commit': false,
+      'enable.partition.eof': true,
+      'isolation.level': 'read_committed',
+    },
+    { 'auto.offset.reset': 'earliest' },
+  );
+  const letters: Array<{ m: Message; dl: ParsedDeadLetter }> = [];
+  await connectConsumer(consumer);
+  try {
+    const done = new Set<number>();
+    consumer.on('partition.eof', (e) => done.add(e.partition));
+    consumer.assign(partitions.map((p) => ({ topic: opts.dlqTopic, partition: p.partition, offset: p.start })));
+    consumer.setDefaultConsumeTimeout(500);
+    const ends = new Map(partitions.map((p) => [p.partition, p.end]));
+    const deadline = Date.now() + 120_000;
+    while (done.size < partitions.length && Date.now() < deadline && (opts.limit === undefined || letters.length < opts.limit)) {
+      const batch = await new Promise<Message[]>((resolve, reject) => consumer.consume(500, (err, msgs) => (err ? reject(err) : resolve(msgs ?? []))));
+      for (const m of batch) {
+        if (m.offset >= (ends.get(m.partition) ?? 0)) {
+          done.add(m.partition);
+          continue;
+        }
+        if (m.offset === (ends.get(m.partition) ?? 0) - 1) done.add(m.partition);
+        result.scanned++;
+        const dl = parseDeadLetter(m.key ?? null, m.value, headersFromMessage(m.headers));
+        if (!matches(dl, opts)) continue;
+        if (opts.limit !== undefined && letters.length >= opts.limit) break;
+        letters.push({ m, dl });
+      }
+    }
+  } finally {
+    await disconnect(consumer);
+  }
+
+  const toSend: Array<{ item: ReplayItem; dl: ParsedDeadLetter }> = [];
+  for (const { m, dl } of letters) {
+    const destination = opts.toTopic ?? dl.sourceTopic;
+    if (!destination || destination.includes('://')) {
+      result.skipped++;
+      continue;
+    }
+    const item: ReplayItem = {
+      dlqPartition: m.partition,
+      dlqOffset: m.offset,
+      destination,
+      errorCode: dl.error.code,
+      app: dl.app,
+      key: dl.key === null || dl.key === undefined ? null : dl.key.toString(),
+      sourcePartition: dl.sourcePartition,
+      sourceOffset: dl.sourceOffset,
+    };
+    result.matched.push(item);
+    toSend.push({ item, dl });
+  }
+  if (opts.dryRun || !toSend.length) return result;
+
+  const producer = createProducer({ connection: { ...ctx.connection, clientId: `${ctx.connection.clientId}-replay` }, log: ctx.log });
+  await producer.start();
+  try {
+    // In DLQ order per source partition: the producer keeps per-partition order for the same key.
+    const outcomes = await Promise.allSettled(toSend.map(({ item, dl }) => producer.send({ topic: item.destination, key: dl.key ?? null, value: dl.value, headers: dl.originalHeaders })));
+    result.replayed = outcomes.filter((o) => o.status === 'fulfilled').length;
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw new WikiMonitorError('KAFKA_PRODUCE_FAILED', `replayed ${result.replayed} of ${toSend.length}; first failure: ${(failed.reason as Error).message}`, { cause: failed.reason });
+  } finally {
+    await producer.close();
+  }
+  return result;
+}
