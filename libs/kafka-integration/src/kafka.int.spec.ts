@@ -1,10 +1,6 @@
 import { createLogger } from '@wikimonitor/service-kit';
 import { getTestEnv, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
-import { createAdmin, ensureTopics } from './admin';
-import { type Message, createConsumerRunner } from './consumer';
-import { createProducer } from './producer';
-import { deadLetterRecord, parseDeadLetter } from './dlq';
-import { headersFromMessage } from './headers';
+import { createAdmin, ensureTopics, type Message, createConsumerRunner, createProducer, deadLetterRecord, parseDeadLetter, headersFromMessage } from '@wikimonitor/kafka';
 
 const log = createLogger('test', 'silent');
 

@@ -1,8 +1,6 @@
 import { createLogger, sleep } from '@wikimonitor/service-kit';
 import { getTestEnv, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
-import { createAdmin, ensureTopics } from './admin';
-import { createConsumerRunner } from './consumer';
-import { createProducer } from './producer';
+import { createAdmin, ensureTopics, createConsumerRunner, createProducer } from '@wikimonitor/kafka';
 
 const log = createLogger('test', 'silent');
 
