@@ -16,6 +16,7 @@ import {
   createHttpServer,
   createMetricsRegistry,
   lifecycle,
+  retry,
   runService,
   serviceVersion,
 } from '@wikimonitor/service-kit';
@@ -124,7 +125,13 @@ export function createProducerApp(opts: ProducerAppOptions): ProducerApp {
     async start() {
       let resumeFrom: string | undefined;
       if (config.RESUME) {
-        const cp = await checkpoints.load();
+        // A checkpoint topic created moments ago may not be in the client's metadata yet: retry.
+        const cp = await retry(() => checkpoints.load(), {
+          attempts: 10,
+          initialMs: 200,
+          maxMs: 3_000,
+          onRetry: (err, attempt) => log.warn({ attempt, err: (err as Error).message }, 'reading the checkpoint failed, retrying'),
+        });
         resumeFrom = cp?.lastEventId;
         log.info({ key: checkpointKey, lastEventId: resumeFrom ?? null, at: cp?.at ?? null }, resumeFrom ? 'resuming from checkpoint' : 'no checkpoint: starting at the live end (or SSE_SINCE)');
       }

@@ -2,12 +2,12 @@ import type { WikiChange } from '@wikimonitor/contracts';
 import { type SseEvent, changeKey, normalizeRecentChangeText } from '@wikimonitor/domain';
 import { type KafkaProducer, type OutgoingRecord, deadLetterRecord } from '@wikimonitor/kafka';
 import { type Logger, backoffDelay, describeError, isRetriable, sleep } from '@wikimonitor/service-kit';
-import { type Tracer, SpanStatusCode, injectTraceHeaders, startPublishSpan, trace, context } from '@wikimonitor/telemetry';
+import { type Span, type Tracer, SpanStatusCode, injectTraceHeaders, startPublishSpan, trace, context } from '@wikimonitor/telemetry';
 import { AckTracker } from './ack-tracker';
 import type { ProducerMetrics } from './metrics';
 
 export interface IngestorDeps {
-  producer: Pick<KafkaProducer, 'send'>;
+  producer: Pick<KafkaProducer, 'send' | 'produce'>;
   encode: (change: WikiChange) => Buffer;
   log: Logger;
   metrics: ProducerMetrics;
@@ -36,8 +36,7 @@ export function createIngestor(deps: IngestorDeps) {
 
 
   const release = () => {
-    inFlight--;
-    metrics.queueDepth.set(inFlight);
+    metrics.live.inFlight = --inFlight;
     if (inFlight < deps.maxInFlight && waiters.length) {
       const w = waiters;
       waiters = [];
@@ -86,65 +85,78 @@ export function createIngestor(deps: IngestorDeps) {
     log.warn({ code: error.code, reason: error.message, sseId: ev.lastEventId }, 'event dead-lettered');
   }
 
-  async function process(ev: SseEvent, receivedTime: number, seq: number): Promise<void> {
-    try {
-      if (ev.type === 'error') {
-        metrics.streamErrors.inc();
-        log.warn({ data: ev.data.slice(0, 500) }, 'stream sent an error event');
-        return;
-      }
-      const n = normalizeRecentChangeText(ev.data, { receivedTime, sseId: ev.lastEventId || null });
-      if (n.kind === 'canary') {
-        metrics.canaries.inc();
-        return;
-      }
-      if (n.kind === 'invalid') {
-        await deadLetter(ev, { code: ev.data.trimStart().startsWith('{') || ev.data.trimStart().startsWith('[') ? 'INVALID_EVENT' : 'NOT_JSON', message: n.reason }, 1);
-        return;
-      }
-      const change = n.change;
-      metrics.lastEventTime.set(change.event_time / 1000);
-      let value: Buffer;
-      try {
-        value = deps.encode(change);
-      } catch (err) {
-        await deadLetter(ev, describeError(err), 1);
-        return;
-      }
-      const span = deps.tracer ? startPublishSpan(deps.tracer, { topic: deps.topic, messageId: change.id }) : undefined;
-      const headers = span ? injectTraceHeaders({}, trace.setSpan(context.active(), span)) : undefined;
-      // The record timestamp stays the produce time: event times of replayed or skewed events would
-      // fall outside retention or the broker's timestamp bounds (the event time is in the record).
-      const r = await deliver({ topic: deps.topic, key: changeKey(change), value, headers });
-      if (r === 'ok') {
-        metrics.published.inc();
-        metrics.publishLatency.observe((Date.now() - receivedTime) / 1000);
-        span?.end();
-      } else {
-        span?.setStatus({ code: SpanStatusCode.ERROR, message: r.message });
-        span?.end();
-        await deadLetter(ev, describeError(r), 1);
-      }
-    } catch (err) {
-      // Defensive: nothing above should throw; if it does, keep the event rather than lose it silently.
-      log.error({ err: (err as Error).message }, 'unexpected ingest failure; dead-lettering');
-      await deadLetter(ev, { code: 'INTERNAL', message: (err as Error).message }, 1);
-    } finally {
-      tracker.complete(seq);
-      release();
+  /**
+   * One event, synchronously up to the produce call; the common case allocates no promise. Every
+   * path ends in `finish` exactly once: published, dead-lettered, dropped (canary) or stream error.
+   */
+  function process(ev: SseEvent, receivedTime: number, finish: () => void): void {
+    const later = (work: Promise<void>) => {
+      work.catch((err: unknown) => log.error({ err: (err as Error).message }, 'unexpected ingest failure')).finally(finish);
+    };
+    if (ev.type === 'error') {
+      metrics.streamErrors.inc();
+      log.warn({ data: ev.data.slice(0, 500) }, 'stream sent an error event');
+      return finish();
     }
+    const n = normalizeRecentChangeText(ev.data, { receivedTime, sseId: ev.lastEventId || null });
+    if (n.kind === 'canary') {
+      metrics.canaries.inc();
+      return finish();
+    }
+    if (n.kind === 'invalid') {
+      const head = ev.data.trimStart()[0];
+      return later(deadLetter(ev, { code: head === '{' || head === '[' ? 'INVALID_EVENT' : 'NOT_JSON', message: n.reason }, 1));
+    }
+    const change = n.change;
+    metrics.live.lastEventMs = change.event_time;
+    let value: Buffer;
+    try {
+      value = deps.encode(change);
+    } catch (err) {
+      return later(deadLetter(ev, describeError(err), 1));
+    }
+    const span = deps.tracer ? startPublishSpan(deps.tracer, { topic: deps.topic, messageId: change.id }) : undefined;
+    const headers = span ? injectTraceHeaders({}, trace.setSpan(context.active(), span)) : undefined;
+    // The record timestamp stays the produce time: event times of replayed or skewed events would
+    // fall outside retention or the broker's timestamp bounds (the event time is in the record).
+    const record: OutgoingRecord = { topic: deps.topic, key: changeKey(change), value, headers };
+    deps.producer.produce(record, (err) => {
+      if (!err) {
+        published(receivedTime, span);
+        return finish();
+      }
+      metrics.failed.inc({ code: err.code });
+      later(recover(ev, record, err, receivedTime, span));
+    });
+  }
+
+  function published(receivedTime: number, span: Span | undefined): void {
+    metrics.published.inc();
+    metrics.publishLatency.observe((Date.now() - receivedTime) / 1000);
+    span?.end();
+  }
+
+  /** A failed first delivery: retry while retriable, else dead-letter the raw event. */
+  async function recover(ev: SseEvent, record: OutgoingRecord, first: Error, receivedTime: number, span: Span | undefined): Promise<void> {
+    const r = isRetriable(first) ? await deliver(record) : first;
+    if (r === 'ok') return published(receivedTime, span);
+    span?.setStatus({ code: SpanStatusCode.ERROR, message: r.message });
+    span?.end();
+    await deadLetter(ev, describeError(r), 1);
   }
 
   return {
     /** Accepts one event; never throws. */
     handle(ev: SseEvent, receivedTime: number): void {
       metrics.received.inc();
-      metrics.lastReceiveTime.set(receivedTime / 1000);
-      if (ev.lastEventId) metrics.streamPosition.lastEventId = ev.lastEventId;
+      metrics.live.lastReceiveMs = receivedTime;
+      if (ev.lastEventId) metrics.live.lastEventId = ev.lastEventId;
       const seq = tracker.add(ev.lastEventId);
-      inFlight++;
-      metrics.queueDepth.set(inFlight);
-      void process(ev, receivedTime, seq);
+      metrics.live.inFlight = ++inFlight;
+      process(ev, receivedTime, () => {
+        tracker.complete(seq);
+        release();
+      });
     },
     /** Resolves when there is room for more events (bounded memory under a slow or absent broker). */
     waitForCapacity(): Promise<void> {

@@ -3,17 +3,24 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export function createProducerMetrics(registry: Registry) {
   const registers = [registry];
-  // The newest SSE id; the position gauge parses it at scrape time, not per event.
-  const streamPosition = { lastEventId: '' };
+  // Per-event state is kept in plain fields and turned into gauges at scrape time, not per event.
+  const live = { lastEventId: '', inFlight: 0, lastEventMs: 0, lastReceiveMs: 0 };
   return {
-    streamPosition,
+    live,
     received: new Counter({ name: 'producer_events_received_total', help: 'SSE events received (message and error events)', registers }),
     published: new Counter({ name: 'producer_events_published_total', help: 'Events acknowledged by Kafka (acks=all)', registers }),
     failed: new Counter({ name: 'producer_events_failed_total', help: 'Delivery failures (each is retried or dead-lettered)', labelNames: ['code'] as const, registers }),
     deadLettered: new Counter({ name: 'producer_events_dead_lettered_total', help: 'Events sent to the dead-letter topic', labelNames: ['code'] as const, registers }),
     canaries: new Counter({ name: 'producer_canary_events_total', help: 'Canary events dropped', registers }),
     streamErrors: new Counter({ name: 'producer_stream_error_events_total', help: 'SSE `event: error` messages from the server', registers }),
-    queueDepth: new Gauge({ name: 'producer_queue_depth_events', help: 'Events read and not yet acknowledged (bounded by MAX_IN_FLIGHT)', registers }),
+    queueDepth: new Gauge({
+      name: 'producer_queue_depth_events',
+      help: 'Events read and not yet acknowledged (bounded by MAX_IN_FLIGHT)',
+      registers,
+      collect() {
+        this.set(live.inFlight);
+      },
+    }),
     publishLatency: new Histogram({
       name: 'producer_publish_latency_seconds',
       help: 'From SSE receipt to Kafka acknowledgement',
@@ -22,8 +29,22 @@ export function createProducerMetrics(registry: Registry) {
     }),
     reconnects: new Counter({ name: 'producer_sse_reconnects_total', help: 'SSE reconnects by reason', labelNames: ['reason'] as const, registers }),
     connected: new Gauge({ name: 'producer_sse_connected', help: '1 while the SSE connection is open', registers }),
-    lastEventTime: new Gauge({ name: 'producer_last_event_timestamp_seconds', help: 'Event time (meta.dt) of the newest event received', registers }),
-    lastReceiveTime: new Gauge({ name: 'producer_last_receive_timestamp_seconds', help: 'Wall time the newest event was received', registers }),
+    lastEventTime: new Gauge({
+      name: 'producer_last_event_timestamp_seconds',
+      help: 'Event time (meta.dt) of the newest event received',
+      registers,
+      collect() {
+        if (live.lastEventMs) this.set(live.lastEventMs / 1000);
+      },
+    }),
+    lastReceiveTime: new Gauge({
+      name: 'producer_last_receive_timestamp_seconds',
+      help: 'Wall time the newest event was received',
+      registers,
+      collect() {
+        if (live.lastReceiveMs) this.set(live.lastReceiveMs / 1000);
+      },
+    }),
     position: new Gauge({
       name: 'producer_sse_position',
       help: 'Current SSE position per upstream topic/partition (kind=offset: next offset; kind=timestamp: ms)',
@@ -31,7 +52,7 @@ export function createProducerMetrics(registry: Registry) {
       registers,
       collect() {
         this.reset();
-        for (const p of parseStreamPositions(streamPosition.lastEventId) ?? []) {
+        for (const p of parseStreamPositions(live.lastEventId) ?? []) {
           const labels = { upstream_topic: p.topic, upstream_partition: String(p.partition) };
           if (p.offset !== undefined) this.set({ ...labels, kind: 'offset' }, p.offset);
           if (p.timestamp !== undefined) this.set({ ...labels, kind: 'timestamp' }, p.timestamp);

@@ -69,6 +69,7 @@ export function createAvroCodec<T>(opts: CodecOptions): AvroCodec<T> {
   const type = avro.Type.forSchema(opts.schema as avro.Schema);
   const readers = new Map<number, Promise<(buf: Buffer) => T>>();
   let id = -1;
+  let scratch = Buffer.allocUnsafe(16 * 1024);
 
   const readerFor = (writerId: number): Promise<(buf: Buffer) => T> => {
     let r = readers.get(writerId);
@@ -118,16 +119,21 @@ export function createAvroCodec<T>(opts: CodecOptions): AvroCodec<T> {
     },
     encode(value) {
       if (id < 0) throw new WikiMonitorError('SERIALIZE_FAILED', `codec for ${subject} used before init()`);
-      let body: Buffer;
+      // Encode into a reusable scratch buffer, then copy once into an exact-size result.
+      let end: number;
       try {
-        body = type.toBuffer(value);
+        end = type.encode(value, scratch, 5);
+        while (end < 0) {
+          scratch = Buffer.allocUnsafe(Math.max(scratch.length * 2, 5 - end));
+          end = type.encode(value, scratch, 5);
+        }
       } catch (err) {
         throw new WikiMonitorError('SERIALIZE_FAILED', `value does not match ${subject}: ${(err as Error).message}`, { cause: err });
       }
-      const out = Buffer.allocUnsafe(body.length + 5);
+      const out = Buffer.allocUnsafe(end);
       out[0] = MAGIC;
       out.writeInt32BE(id, 1);
-      body.copy(out, 5);
+      scratch.copy(out, 5, 5, end);
       return out;
     },
     async decode(buf) {
