@@ -2,7 +2,7 @@ import type { WikiChange } from '@wikimonitor/contracts';
 import { type SseEvent, changeKey, normalizeRecentChangeText } from '@wikimonitor/domain';
 import { type KafkaProducer, type OutgoingRecord, deadLetterRecord } from '@wikimonitor/kafka';
 import { type Logger, backoffDelay, describeError, isRetriable, sleep } from '@wikimonitor/service-kit';
-import { type Span, type Tracer, SpanStatusCode, injectTraceHeaders, startPublishSpan, trace, context } from '@wikimonitor/telemetry';
+import { type Span, type Tracer, SpanStatusCode, startPublishSpan, traceHeadersFor } from '@wikimonitor/telemetry';
 import { AckTracker } from './ack-tracker';
 import type { ProducerMetrics } from './metrics';
 
@@ -116,7 +116,8 @@ export function createIngestor(deps: IngestorDeps) {
       return later(deadLetter(ev, describeError(err), 1));
     }
     const span = deps.tracer ? startPublishSpan(deps.tracer, { topic: deps.topic, messageId: change.id }) : undefined;
-    const headers = span ? injectTraceHeaders({}, trace.setSpan(context.active(), span)) : undefined;
+    // Unsampled records carry no trace headers: downstream follows the producer's decision.
+    const headers = traceHeadersFor(span);
     // The record timestamp stays the produce time: event times of replayed or skewed events would
     // fall outside retention or the broker's timestamp bounds (the event time is in the record).
     const record: OutgoingRecord = { topic: deps.topic, key: changeKey(change), value, headers };

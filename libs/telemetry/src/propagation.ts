@@ -1,4 +1,4 @@
-import { context, propagation, trace, SpanKind, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api';
+import { INVALID_SPAN_CONTEXT, TraceFlags, context, propagation, trace, SpanKind, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api';
 
 export type HeaderMap = Record<string, string | Buffer>;
 
@@ -60,10 +60,20 @@ export function startPublishSpan(tracer: Tracer, m: MessagingAttributes, parent:
 /**
  * `process <topic>` CONSUMER span. One record: the producer's context is the parent, so a change's
  * whole path is one trace. A batch: links to each record's context (messaging conventions).
+ *
+ * Sampling is decided once, where a change enters (the producer), and followed downstream: a record
+ * that arrives without a sampled context gets a no-op span here, never a new root trace. This keeps
+ * traces whole (no fragments starting mid-pipeline) and unsampled records free of tracing cost.
  */
 export function startProcessSpan(tracer: Tracer, m: MessagingAttributes, producerContext?: Context, links?: Link[]): Span {
-  const parent = producerContext ?? context.active();
-  return tracer.startSpan(`process ${m.topic}`, { kind: SpanKind.CONSUMER, attributes: attrs('process', m), links }, parent);
+  const parentSpan = producerContext ? trace.getSpanContext(producerContext) : undefined;
+  if (!parentSpan || (parentSpan.traceFlags & TraceFlags.SAMPLED) === 0) return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+  return tracer.startSpan(`process ${m.topic}`, { kind: SpanKind.CONSUMER, attributes: attrs('process', m), links }, producerContext);
+}
+
+/** Trace headers for a record: only when the span is sampled (unsampled records carry none). */
+export function traceHeadersFor(span: Span | undefined): HeaderMap | undefined {
+  return span?.isRecording() ? injectTraceHeaders({}, trace.setSpan(context.active(), span)) : undefined;
 }
 
 export { context, trace, SpanKind, SpanStatusCode } from '@opentelemetry/api';
@@ -82,7 +92,7 @@ export function startBatchProcessSpan(tracer: Tracer, topic: string, recordHeade
     const sc = trace.getSpanContext(ctx);
     if (!sc) continue;
     // The parent is not linked as well: trace UIs would show the relation as a link, not a parent.
-    if (!parent && (sc.traceFlags & 1) === 1) parent = ctx;
+    if (!parent && (sc.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED) parent = ctx;
     else links.push({ context: sc });
   }
   const span = startProcessSpan(tracer, { topic }, parent, links);
