@@ -35,7 +35,17 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
    || [ ! -f node_modules/@confluentinc/kafka-javascript/build/Release/confluent-kafka-javascript.node ]; then
   say "npm ci (builds librdkafka from source, about a minute)"
   [ -d /usr/include/node ] && export npm_config_nodedir=/usr
-  CKJS_LINKING=dynamic npm ci --no-audit --no-fund --loglevel=error
+  # npm ci first. The package registry reachable here serves only this platform's builds of
+  # packages such as @swc/core, so the lock file cannot list the other platforms' optional builds and
+  # npm ci refuses it as "out of sync" (npm/cli#4828); npm install then installs the locked versions.
+  if ! CKJS_LINKING=dynamic npm ci --no-audit --no-fund --loglevel=error 2>/tmp/wm-npm-ci.log; then
+    if grep -q "EUSAGE" /tmp/wm-npm-ci.log; then
+      say "npm ci refused the lock file (platform-only optional packages); using npm install with the same lock"
+      CKJS_LINKING=dynamic npm install --no-audit --no-fund --loglevel=error
+    else
+      cat /tmp/wm-npm-ci.log >&2; exit 1
+    fi
+  fi
 fi
 if [ "${WM_SKIP_DEPLOY_TOOLS:-0}" != 1 ]; then bash tools/deploy/install-tools.sh >/dev/null || say "deploy validation tools not installed (deploy tests will try again)"; fi
 say "ready"
