@@ -75,6 +75,16 @@ describe('Avro codec on the real broker and registry', () => {
     expect(await codec.decode(bytes)).toEqual(n.change);
   });
 
+  it('init should succeed when several clients set up the same new subject at once (regression: Apicurio 409 "rule already exists" failed the start of concurrently starting apps)', async () => {
+    const env = await getTestEnv();
+    const topic = uniqueName('it.codec.race');
+    const results = await Promise.allSettled(
+      Array.from({ length: 4 }, () => createAvroCodec<WikiChange>({ client: createRegistryClient({ url: env.registryUrl }), topic, schema: WikiChangeSchema, attempts: 5 }).init()),
+    );
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    expect(await createRegistryClient({ url: env.registryUrl }).getCompatibility(topicSubject(topic))).toBe(Compatibility.FORWARD_TRANSITIVE);
+  });
+
   it('decode should reject bytes that are not in the wire format with DESERIALIZE_FAILED', async () => {
     const env = await getTestEnv();
     const codec = createAvroCodec<WikiChange>({ client: createRegistryClient({ url: env.registryUrl }), topic: uniqueName('it.bad'), schema: WikiChangeSchema });

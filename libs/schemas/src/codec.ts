@@ -105,7 +105,11 @@ export function createAvroCodec<T>(opts: CodecOptions): AvroCodec<T> {
           try {
             await opts.client.updateCompatibility(subject, opts.compatibility ?? Compatibility.FORWARD_TRANSITIVE);
           } catch (err) {
-            throw registryError(err, `setting compatibility of ${subject}`);
+            const e = registryError(err, `setting compatibility of ${subject}`);
+            // Apicurio answers 409 ("rule already exists") when another client created the subject's
+            // rule at the same moment (apps starting together): the retry updates the rule that now exists.
+            if ((err as { status?: number }).status === 409) throw new WikiMonitorError('SCHEMA_REGISTRY_FAILED', e.message, { cause: err, retriable: true, details: { status: 409 } });
+            throw e;
           }
         },
         {

@@ -1,0 +1,130 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from '@wikimonitor/testing';
+import { killAllAppProcesses } from './app-process';
+import { CHAOS_AGGREGATOR, CHAOS_LAG_MONITOR, DEFAULT_WORK_DIR, runChaosSuite, summaryTable } from './chaos';
+import { CI_SCENARIOS, SCENARIOS, selectScenarios } from './scenarios';
+import { startPrivateStack } from './stack';
+
+export const USAGE = `chaos suite: the whole WikiMonitor pipeline (SSE source, producer, filter-router, aggregator,
+dedup-persister, lag-monitor, as real processes from dist/) under scripted faults, on a private stack.
+
+Usage: node --import tsx tools/chaos/run.ts [options]
+  --scenarios a,b,...   run only these (default: all, in order)
+  --ci                  the short CI set (${CI_SCENARIOS.join(', ')}) on 1,500 events
+  --events N            recorded events per scenario (default 4053 = all of ../shared/data)
+  --rate N              events/s of the SSE source (default 135: the input lasts ~30 s)
+  --seed N              seed for the random kill moments (default: time based, printed)
+  --out FILE            markdown summary (default bench/results/chaos-summary.md; JSON beside it)
+  --no-out              print the summary only
+  --keep                keep each run's topics and database (and the private stack) for inspection
+  --list                list the scenarios
+  --help
+
+Builds first: NX_DAEMON=false npx nx run-many -t build
+Logs: tmp/chaos/<run>/logs/<prefix>-<app>.log
+Exit code 0 only if every scenario passed.
+
+Scenarios:
+${SCENARIOS.map((s) => `  ${s.name.padEnd(22)} ${s.description}`).join('\n')}`;
+
+function flag(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(`--${name}`);
+  if (i < 0) return undefined;
+  const v = argv[i + 1];
+  if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
+  return v;
+}
+
+function positiveInt(text: string | undefined, name: string, def: number): number {
+  if (text === undefined) return def;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer (got ${text})`);
+  return n;
+}
+
+function progress(line: string): void {
+  process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+}
+
+/** Runs the suite from the command line; resolves to the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (argv.includes('--list')) {
+    for (const s of SCENARIOS) console.log(`${s.name}\t${s.description}`);
+    return 0;
+  }
+  const ci = argv.includes('--ci');
+  const scenarios = selectScenarios(flag(argv, 'scenarios')?.split(',').map((s) => s.trim()) ?? (ci ? CI_SCENARIOS : undefined));
+  const events = positiveInt(flag(argv, 'events'), 'events', ci ? 1500 : 4053);
+  const rate = positiveInt(flag(argv, 'rate'), 'rate', ci ? 75 : 135);
+  const seed = positiveInt(flag(argv, 'seed'), 'seed', Date.now() % 1_000_000);
+  const keep = argv.includes('--keep');
+  const out = argv.includes('--no-out') ? undefined : (flag(argv, 'out') ?? join(REPO_ROOT, 'bench', 'results', 'chaos-summary.md'));
+  const workDir = join(DEFAULT_WORK_DIR, `run-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  mkdirSync(workDir, { recursive: true });
+
+  progress(`chaos suite: ${scenarios.length} scenario(s), ${events} events each at ${rate}/s, seed ${seed}; work dir ${workDir}`);
+  const stack = await startPrivateStack({ proxyListener: true, log: progress });
+  // Ctrl-C / SIGTERM: take the apps and the private stack down before leaving.
+  const interrupted = new Promise<never>((_, reject) => {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(sig, () => {
+        progress(`${sig}: killed ${killAllAppProcesses()} app process(es); stopping the private stack`);
+        reject(new Error(`interrupted by ${sig}`));
+      });
+    }
+  });
+  interrupted.catch(() => undefined);
+  const t0 = Date.now();
+  let suite;
+  try {
+    suite = await Promise.race([runChaosSuite({ scenarios, events, rate, seed, stack, useProxy: true, workDir, log: progress, keep }), interrupted]);
+  } finally {
+    if (!keep) await stack.down();
+    else progress(`private stack kept in ${stack.dir} (WM_STACK_DIR=${stack.dir} node tools/stack/stack.mjs down --purge)`);
+  }
+  const minutes = ((Date.now() - t0) / 60_000).toFixed(1);
+  const table = summaryTable(suite.results);
+  console.log(`\n${table}\n`);
+  for (const r of suite.results.filter((x) => !x.passed)) console.log(`${r.scenario} FAILED:\n  - ${r.failures.join('\n  - ')}`);
+  console.log(suite.passed ? `all ${suite.results.length} scenarios passed (${minutes} min)` : `${suite.results.filter((r) => !r.passed).length} scenario(s) FAILED`);
+
+  if (out) {
+    const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+    const md = `# Chaos suite summary
+
+Command: \`node --import tsx tools/chaos/run.ts${argv.length ? ` ${argv.join(' ')}` : ''}\` (seed ${seed}), ${new Date().toISOString()}, ${minutes} min.
+Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}; a private stack (Kafka 4.1.1 KRaft,
+Apicurio 3.3.3, PostgreSQL 15) on the same 2 cores, shared with other engineers' test runs.
+
+Each scenario runs the six processes from \`dist/\` on fresh topics, groups, transactional ids and database, with the
+apps' Kafka traffic through the suite's TCP proxy. Input: ${suite.events} real recorded events, one pass at ${rate} events/s,
+\`--time now\` (so the recorded \`meta.id\`s are the expected set). Aggregator: ${CHAOS_AGGREGATOR.windowMs / 1000} s windows,
+${CHAOS_AGGREGATOR.latenessMs / 1000} s lateness, no idle closing within a run; lag-monitor: ${CHAOS_LAG_MONITOR.cycleMs / 1000} s cycle, ${CHAOS_LAG_MONITOR.windowCycles}-cycle window.
+
+${table}
+
+Columns: *lost* = expected ids missing from PostgreSQL; *duplicated* = rows minus distinct ids; *dead-lettered* = poison
+records found in the DLQ / poison sent (and no other dead letter may appear); *recovery* = from the later of (last fault
+lifted, last event sent by the source) until PostgreSQL held every expected id; *resent upstream* = extra copies that
+reached \`wiki.changes.all\` (producer resends after a crash or reconnect), absorbed by the persister's dedup;
+*aggregates = recount* = windows closed by the per-wiki watermark equal, field by field, in PostgreSQL and in an offline
+recount of \`wiki.changes.all\` (read_committed, log order), each window emitted once on the aggregates topic, late topic =
+the recount's late set; *lag alert* = lag-monitor's consumer_status alert during the stall (others: alerts seen, informational).
+
+${suite.results
+  .map((r) => `- **${r.scenario}** (${r.seconds} s): ${r.description}.${r.actions.length ? ` Actions: ${r.actions.join('; ')}.` : ''}${Object.keys(r.crashes).length ? ` Exits not caused by the suite (restarted): ${JSON.stringify(r.crashes)}.` : ''}${r.failures.length ? ` **Failures:** ${r.failures.join('; ')}` : ''}`)
+  .join('\n')}
+`;
+    mkdirSync(join(out, '..'), { recursive: true });
+    writeFileSync(out, md);
+    writeFileSync(out.replace(/\.md$/, '.json'), `${JSON.stringify({ ...suite, machine, command: argv, minutes: Number(minutes) }, null, 2)}\n`);
+    progress(`wrote ${out} and ${out.replace(/\.md$/, '.json')}`);
+  }
+  return suite.passed ? 0 : 1;
+}

@@ -1,0 +1,267 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { type KafkaConnection, createAdmin, ensureTopics } from '@wikimonitor/kafka';
+import { REPO_ROOT, freePort } from '@wikimonitor/testing';
+import { type AppName, type AppProcess, createAppProcess } from './app-process';
+import type { StackEndpoints } from './stack';
+
+export const ROUTES = ['all', 'human-content', 'new-pages', 'log', 'bot'] as const;
+
+/** Every name one run uses: topics, groups, transactional ids, checkpoint key, database. */
+export interface RunNames {
+  prefix: string;
+  topics: {
+    raw: string;
+    routes: Record<(typeof ROUTES)[number], string>;
+    aggregates: string;
+    alerts: string;
+    late: string;
+    dlq: string;
+    changelog: string;
+    checkpoints: string;
+    probe: string;
+  };
+  groups: { router: string; aggregator: string; persister: string };
+  transactionalIds: { router: string; aggregator: string };
+  checkpointKey: string;
+  database: string;
+}
+
+export function runNames(prefix: string): RunNames {
+  const t = (s: string) => `${prefix}.${s}`;
+  return {
+    prefix,
+    topics: {
+      raw: t('raw.changes'),
+      routes: { all: t('changes.all'), 'human-content': t('changes.human-content'), 'new-pages': t('changes.new-pages'), log: t('changes.log'), bot: t('changes.bot') },
+      aggregates: t('aggregates'),
+      alerts: t('alerts'),
+      late: t('changes.late'),
+      dlq: t('dlq'),
+      changelog: t('aggregator.changelog'),
+      checkpoints: t('producer.checkpoints'),
+      probe: t('lag-monitor.probe'),
+    },
+    groups: { router: `${prefix}-filter-router`, aggregator: `${prefix}-aggregator`, persister: `${prefix}-dedup-persister` },
+    transactionalIds: { router: `${prefix}-filter-router-0`, aggregator: `${prefix}-aggregator-0` },
+    checkpointKey: `${prefix}-producer`,
+    database: prefix.replace(/[^a-z0-9]/gi, '_').toLowerCase(),
+  };
+}
+
+/** The filter-router's default rule file with the run's topic names. */
+export function writeRoutesFile(names: RunNames, dir: string): string {
+  const rules = JSON.parse(readFileSync(join(REPO_ROOT, 'apps', 'filter-router', 'rules', 'default-rules.json'), 'utf8')) as { routes: Array<{ name: string; topic: string }> };
+  for (const r of rules.routes) {
+    const topic = names.topics.routes[r.name as (typeof ROUTES)[number]];
+    if (!topic) throw new Error(`default rules have a route "${r.name}" the e2e suite does not know; update e2e/src/pipeline.ts`);
+    r.topic = topic;
+  }
+  const file = join(dir, `${names.prefix}-rules.json`);
+  writeFileSync(file, JSON.stringify(rules, null, 2));
+  return file;
+}
+
+/** A database URL for another database on the same server. */
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+export async function createDatabase(serverUrl: string, database: string): Promise<string> {
+  const c = new Client({ connectionString: serverUrl });
+  await c.connect();
+  try {
+    await c.query(`CREATE DATABASE "${database}"`);
+  } finally {
+    await c.end();
+  }
+  return withDatabase(serverUrl, database);
+}
+
+export async function dropDatabase(serverUrl: string, database: string): Promise<void> {
+  const c = new Client({ connectionString: serverUrl });
+  await c.connect();
+  try {
+    await c.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+  } finally {
+    await c.end();
+  }
+}
+
+export function connection(bootstrapServers: string, clientId = 'wikimonitor-e2e'): KafkaConnection {
+  return { bootstrapServers, clientId, securityProtocol: 'plaintext', connectAttempts: 10 };
+}
+
+/** Creates the topics several apps share up front (the persister never creates what it reads). */
+export async function provisionTopics(bootstrapServers: string, names: RunNames, partitions = 6): Promise<void> {
+  const admin = await createAdmin(connection(bootstrapServers));
+  try {
+    const t = names.topics;
+    await ensureTopics(admin, [
+      ...[t.raw, ...Object.values(t.routes), t.aggregates].map((topic) => ({ topic, partitions, replicationFactor: 1 })),
+      ...[t.alerts, t.dlq, t.late].map((topic) => ({ topic, partitions: 3, replicationFactor: 1 })),
+    ]);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export async function deleteTopics(bootstrapServers: string, names: RunNames): Promise<void> {
+  const admin = await createAdmin(connection(bootstrapServers));
+  try {
+    const existing = new Set(await admin.listTopics());
+    const mine = [...existing].filter((t) => t.startsWith(`${names.prefix}.`));
+    if (mine.length) await admin.deleteTopics({ topics: mine });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export interface PipelineOptions {
+  endpoints: StackEndpoints;
+  /** Bootstrap the apps use (the proxy's port when the network is under test). */
+  appBootstrap: string;
+  names: RunNames;
+  /** Files or directories the SSE source serves. */
+  data: string;
+  /** Extra sse-source flags (rate, faults, loops ...). */
+  sourceArgs: string[];
+  aggregator: { windowMs: number; latenessMs: number; idleCloseMs: number };
+  lagMonitor: { cycleMs: number; windowCycles: number; webhookUrl?: string };
+  /** Per-app extra environment. */
+  extraEnv?: Partial<Record<AppName, Record<string, string>>>;
+  workDir: string;
+  logDir: string;
+  log: (line: string) => void;
+}
+
+export interface Pipeline {
+  names: RunNames;
+  apps: Record<AppName, AppProcess>;
+  /** The run's own database. */
+  databaseUrl: string;
+  sourceUrl: string;
+  /** Starts every app (source first) and waits until each is ready. */
+  start(): Promise<void>;
+  /** Graceful stop of every app (in reverse order). */
+  stop(): Promise<void>;
+}
+
+/** The apps the suite kills (the SSE source stands in for Wikimedia and is faulted through its own flags). */
+export const PIPELINE_APPS: AppName[] = ['producer', 'filter-router', 'aggregator', 'dedup-persister', 'lag-monitor'];
+
+/**
+ * Wires the five apps and the SSE source for one run with the run's unique names. Every app gets
+ * stable instance identities (transactional ids, static group membership) so a restarted process
+ * replaces its predecessor the way a StatefulSet pod does.
+ */
+export async function createPipeline(opts: PipelineOptions): Promise<Pipeline> {
+  const { names } = opts;
+  const t = names.topics;
+  const databaseUrl = await createDatabase(opts.endpoints.databaseUrl, names.database);
+  const routesFile = writeRoutesFile(names, opts.workDir);
+  const ports = Object.fromEntries(await Promise.all((['sse-source', 'producer', 'filter-router', 'aggregator', 'dedup-persister', 'lag-monitor'] as AppName[]).map(async (a) => [a, await freePort()] as const))) as Record<AppName, number>;
+  const sourceUrl = `http://127.0.0.1:${ports['sse-source']}/v2/stream/recentchange`;
+  const common: Record<string, string> = {
+    KAFKA_BOOTSTRAP_SERVERS: opts.appBootstrap,
+    SCHEMA_REGISTRY_URL: opts.endpoints.registryUrl,
+    LOG_LEVEL: 'info',
+    OTEL_EXPORTER_OTLP_ENDPOINT: '',
+    KAFKA_CONNECT_ATTEMPTS: '20',
+  };
+  const envs: Record<AppName, Record<string, string>> = {
+    'sse-source': { LOG_LEVEL: 'warn' },
+    producer: {
+      ...common,
+      SSE_URL: sourceUrl,
+      OUTPUT_TOPIC: t.raw,
+      DLQ_TOPIC: t.dlq,
+      CHECKPOINT_TOPIC: t.checkpoints,
+      CHECKPOINT_KEY: names.checkpointKey,
+      SSE_IDLE_TIMEOUT_MS: '4000',
+      SSE_RECONNECT_INITIAL_MS: '200',
+      SSE_RECONNECT_MAX_MS: '2000',
+    },
+    'filter-router': {
+      ...common,
+      INPUT_TOPIC: t.raw,
+      DLQ_TOPIC: t.dlq,
+      ROUTES_FILE: routesFile,
+      GROUP_ID: names.groups.router,
+      GROUP_INSTANCE_ID: `${names.groups.router}-0`,
+      TRANSACTIONAL_ID: names.transactionalIds.router,
+      CONSUMER_SESSION_TIMEOUT_MS: '10000',
+      RETRY_MAX_MS: '2000',
+    },
+    aggregator: {
+      ...common,
+      INPUT_TOPIC: t.routes.all,
+      AGGREGATES_TOPIC: t.aggregates,
+      ALERTS_TOPIC: t.alerts,
+      LATE_TOPIC: t.late,
+      DLQ_TOPIC: t.dlq,
+      CHANGELOG_TOPIC: t.changelog,
+      GROUP_ID: names.groups.aggregator,
+      GROUP_INSTANCE_ID: `${names.groups.aggregator}-0`,
+      TRANSACTIONAL_ID: names.transactionalIds.aggregator,
+      CONSUMER_SESSION_TIMEOUT_MS: '10000',
+      WINDOW_SIZE_MS: String(opts.aggregator.windowMs),
+      ALLOWED_LATENESS_MS: String(opts.aggregator.latenessMs),
+      IDLE_CLOSE_MS: String(opts.aggregator.idleCloseMs),
+    },
+    'dedup-persister': {
+      ...common,
+      DATABASE_URL: databaseUrl,
+      CHANGES_TOPICS: t.routes.all,
+      AGGREGATES_TOPICS: t.aggregates,
+      ALERTS_TOPICS: t.alerts,
+      DLQ_TOPIC: t.dlq,
+      CONSUMER_GROUP: names.groups.persister,
+      MIGRATIONS_DIR: join(REPO_ROOT, 'apps', 'dedup-persister', 'migrations'),
+    },
+    'lag-monitor': {
+      ...common,
+      GROUPS: Object.values(names.groups).join(','),
+      CYCLE_INTERVAL_MS: String(opts.lagMonitor.cycleMs),
+      WINDOW_CYCLES: String(opts.lagMonitor.windowCycles),
+      ALERTS_TOPIC: t.alerts,
+      PROBE_TOPIC: t.probe,
+      ...(opts.lagMonitor.webhookUrl ? { ALERT_WEBHOOK_URL: opts.lagMonitor.webhookUrl, ALERT_WEBHOOK_ATTEMPTS: '3' } : {}),
+    },
+  };
+  const sourceArgs = ['--port', String(ports['sse-source']), '--host', '127.0.0.1', '--data', opts.data, '--keepalive-ms', '1000', ...opts.sourceArgs];
+  const apps = {} as Record<AppName, AppProcess>;
+  for (const name of Object.keys(envs) as AppName[]) {
+    apps[name] = createAppProcess({
+      name,
+      label: names.prefix,
+      httpPort: ports[name],
+      env: { ...envs[name], ...(opts.extraEnv?.[name] ?? {}) },
+      args: name === 'sse-source' ? sourceArgs : [],
+      logDir: opts.logDir,
+      log: opts.log,
+    });
+  }
+
+  return {
+    names,
+    apps,
+    databaseUrl,
+    sourceUrl,
+    async start() {
+      apps['sse-source'].start();
+      await apps['sse-source'].waitReady('/readyz', 30_000);
+      // The consumers first, so the run's first events meet a ready pipeline; the producer last.
+      for (const a of ['dedup-persister', 'aggregator', 'filter-router', 'lag-monitor'] as AppName[]) apps[a].start();
+      await Promise.all((['dedup-persister', 'aggregator', 'filter-router', 'lag-monitor'] as AppName[]).map((a) => apps[a].waitReady('/readyz', 180_000)));
+      apps.producer.start();
+      await apps.producer.waitReady('/healthz', 60_000);
+    },
+    async stop() {
+      for (const a of ['producer', 'filter-router', 'aggregator', 'dedup-persister', 'lag-monitor', 'sse-source'] as AppName[]) await apps[a].stop();
+    },
+  };
+}

@@ -1,0 +1,268 @@
+import type { AppName } from './app-process';
+import type { Pipeline } from './pipeline';
+import type { PrivateStack } from './stack';
+import type { TcpProxy } from './tcp-proxy';
+
+/** A poison record the suite writes itself, and the app that must dead-letter it. */
+export interface PoisonRecord {
+  topic: 'raw' | 'changes.all';
+  key: string;
+  value: Buffer;
+  /** Apps that must each put it in the DLQ (a record in wiki.changes.all reaches two consumers). */
+  apps: AppName[];
+}
+
+export interface ScenarioContext {
+  pipeline: Pipeline;
+  /** Present when the suite runs on its private stack (restart scenarios need it). */
+  stack?: PrivateStack;
+  /** Present when the apps reach the broker through the suite's proxy. */
+  proxy?: TcpProxy;
+  /** Seeded, so a run can be repeated. */
+  rng(): number;
+  /** Planned input duration (events / rate). */
+  inputMs: number;
+  /** Milliseconds since the producer started (the input began). */
+  elapsed(): number;
+  /** Waits until `elapsed()` reaches `ms` (returns at once if it already has). */
+  at(ms: number): Promise<void>;
+  sleep(ms: number): Promise<void>;
+  /** Records a fault action in the scenario's log. */
+  note(text: string): void;
+  /** Kill -9 and restart after `restartAfterMs`. */
+  kill(app: AppName, restartAfterMs: number): Promise<void>;
+  /** Produces poison records into the run's topics (expected in the DLQ afterwards). */
+  poison(records: PoisonRecord[]): Promise<void>;
+  /** Declares that lag-monitor must raise a non-OK alert for `group` between `from` and `to` (epoch ms). */
+  expectAlert(group: string, from: number, to: number): void;
+}
+
+export interface Scenario {
+  name: string;
+  description: string;
+  /** What the scenario needs from the suite's environment. */
+  needs: Array<'private-stack' | 'proxy'>;
+  /** Extra sse-source flags (faults of the source itself). */
+  sourceArgs?: string[];
+  /** Whether the producer's SSE-side dead letters (malformed events) are part of the expectation. */
+  malformedFromSource?: boolean;
+  /** Injects the faults while the input flows; resolves when the last fault is lifted. */
+  run(ctx: ScenarioContext): Promise<void>;
+}
+
+const between = (rng: () => number, lo: number, hi: number) => lo + rng() * (hi - lo);
+
+/** `count` kill -9s of the given apps spread over the input (one per slot, at a random moment in it). */
+function killSeries(apps: AppName[] | 'random', count: number, pick?: (ctx: ScenarioContext, i: number) => AppName) {
+  return async (ctx: ScenarioContext) => {
+    const from = 0.1 * ctx.inputMs;
+    const slot = (0.75 * ctx.inputMs) / count;
+    for (let i = 0; i < count; i++) {
+      await ctx.at(from + i * slot + ctx.rng() * slot * 0.6);
+      const app = pick ? pick(ctx, i) : apps === 'random' ? 'producer' : (apps[i % apps.length] as AppName);
+      await ctx.kill(app, Math.round(between(ctx.rng, 300, 3000)));
+    }
+  };
+}
+
+const KILLABLE: AppName[] = ['producer', 'filter-router', 'aggregator', 'dedup-persister', 'lag-monitor'];
+
+function corrupt(kind: 'text' | 'truncated' | 'unknown-schema', i: number): Buffer {
+  if (kind === 'text') return Buffer.from(`{"poison":${i}} not avro`);
+  if (kind === 'truncated') return Buffer.from([0, 0, 0, 0, 1, 0xff, 0xff]);
+  const b = Buffer.alloc(12, 0x41);
+  b[0] = 0;
+  b.writeInt32BE(2_000_000_000 - i, 1);
+  return b;
+}
+
+/** Every scenario of the full suite, in the order they run. */
+export const SCENARIOS: Scenario[] = [
+  {
+    name: 'kill-producer',
+    description: 'kill -9 of the producer at 3 random moments, restarted after 0.3-3 s',
+    needs: [],
+    run: killSeries(['producer'], 3),
+  },
+  {
+    name: 'kill-filter-router',
+    description: 'kill -9 of the filter-router at 3 random moments (open transactions aborted by the restart)',
+    needs: [],
+    run: killSeries(['filter-router'], 3),
+  },
+  {
+    name: 'kill-aggregator',
+    description: 'kill -9 of the aggregator at 3 random moments (state restored from its changelog)',
+    needs: [],
+    run: killSeries(['aggregator'], 3),
+  },
+  {
+    name: 'kill-dedup-persister',
+    description: 'kill -9 of the dedup-persister at 3 random moments (batch transactions in PostgreSQL lost whole)',
+    needs: [],
+    run: killSeries(['dedup-persister'], 3),
+  },
+  {
+    name: 'kill-lag-monitor',
+    description: 'kill -9 of the lag-monitor at 2 random moments',
+    needs: [],
+    run: killSeries(['lag-monitor'], 2),
+  },
+  {
+    name: 'kill-random',
+    description: 'kill -9 of a random app at 6 random moments',
+    needs: [],
+    run: killSeries('random', 6, (ctx) => KILLABLE[Math.floor(ctx.rng() * KILLABLE.length)] as AppName),
+  },
+  {
+    name: 'broker-restart',
+    description: 'Kafka stopped at 40% of the input, started again 5 s later',
+    needs: ['private-stack'],
+    async run(ctx) {
+      const stack = ctx.stack as PrivateStack;
+      await ctx.at(0.4 * ctx.inputMs);
+      ctx.note('stopping kafka');
+      await stack.stop('kafka');
+      await ctx.sleep(5000);
+      ctx.note('starting kafka');
+      await stack.start('kafka');
+      ctx.note('kafka healthy');
+    },
+  },
+  {
+    name: 'registry-restart',
+    description: 'Apicurio stopped for 10 s; filter-router and dedup-persister kill -9ed and restarted while it is down',
+    needs: ['private-stack'],
+    async run(ctx) {
+      const stack = ctx.stack as PrivateStack;
+      await ctx.at(0.3 * ctx.inputMs);
+      ctx.note('stopping apicurio');
+      await stack.stop('apicurio');
+      await ctx.kill('filter-router', 1000);
+      await ctx.kill('dedup-persister', 1000);
+      await ctx.sleep(10_000);
+      ctx.note('starting apicurio');
+      await stack.start('apicurio');
+      ctx.note('apicurio healthy');
+    },
+  },
+  {
+    name: 'postgres-restart',
+    description: 'PostgreSQL stopped at 40% of the input for 12 s (lag-monitor must alert on the persister)',
+    needs: ['private-stack'],
+    async run(ctx) {
+      const stack = ctx.stack as PrivateStack;
+      await ctx.at(0.4 * ctx.inputMs);
+      ctx.note('stopping postgres');
+      const from = Date.now();
+      await stack.stop('pg');
+      await ctx.sleep(12_000);
+      ctx.note('starting postgres');
+      await stack.start('pg');
+      ctx.note('postgres healthy');
+      ctx.expectAlert(ctx.pipeline.names.groups.persister, from, Date.now() + 15_000);
+    },
+  },
+  {
+    name: 'consumer-stall',
+    description: 'dedup-persister frozen (SIGSTOP) for 15 s while input flows (lag-monitor must alert), then resumed',
+    needs: [],
+    async run(ctx) {
+      await ctx.at(0.3 * ctx.inputMs);
+      ctx.note('SIGSTOP dedup-persister');
+      const from = Date.now();
+      ctx.pipeline.apps['dedup-persister'].pause();
+      await ctx.sleep(15_000);
+      ctx.note('SIGCONT dedup-persister');
+      ctx.pipeline.apps['dedup-persister'].resume();
+      ctx.expectAlert(ctx.pipeline.names.groups.persister, from, Date.now() + 10_000);
+    },
+  },
+  {
+    name: 'network-delay',
+    description: 'proxy between apps and broker: 150 ms latency + 0-100 ms jitter per chunk, 100 KB/s per connection, 20%-80% of the input',
+    needs: ['proxy'],
+    async run(ctx) {
+      const proxy = ctx.proxy as TcpProxy;
+      await ctx.at(0.2 * ctx.inputMs);
+      ctx.note('latency 150 ms, jitter 100 ms, 100 KB/s');
+      proxy.setFaults({ latencyMs: 150, jitterMs: 100, bytesPerSecond: 100 * 1024 });
+      await ctx.at(0.8 * ctx.inputMs);
+      proxy.clearFaults();
+      ctx.note('network healed');
+    },
+  },
+  {
+    name: 'network-loss',
+    description: 'proxy: random connection resets (0.3/s per connection), two 3 s black holes and 2 s of refused connections, 20%-80% of the input',
+    needs: ['proxy'],
+    async run(ctx) {
+      const proxy = ctx.proxy as TcpProxy;
+      await ctx.at(0.2 * ctx.inputMs);
+      ctx.note('random resets 0.3/s');
+      proxy.setFaults({ resetsPerSecond: 0.3, latencyMs: 20, jitterMs: 30 });
+      await ctx.at(0.35 * ctx.inputMs);
+      ctx.note('black hole 3 s');
+      proxy.setFaults({ paused: true });
+      await ctx.sleep(3000);
+      proxy.setFaults({ paused: false });
+      await ctx.at(0.55 * ctx.inputMs);
+      ctx.note(`reset all (${proxy.resetAll()} connections) and refuse for 2 s`);
+      proxy.setFaults({ refuseConnections: true });
+      await ctx.sleep(2000);
+      proxy.setFaults({ refuseConnections: false });
+      await ctx.at(0.65 * ctx.inputMs);
+      ctx.note('black hole 3 s');
+      proxy.setFaults({ paused: true });
+      await ctx.sleep(3000);
+      proxy.setFaults({ paused: false });
+      await ctx.at(0.8 * ctx.inputMs);
+      proxy.clearFaults();
+      ctx.note(`network healed (${proxy.stats().resets} resets in all)`);
+    },
+  },
+  {
+    name: 'sse-drop-429',
+    description: 'SSE source answers 429 (Retry-After: 1) to the first 3 connection attempts, then drops the connection every 500 events',
+    needs: [],
+    sourceArgs: ['--status', '429', '--status-times', '3', '--fault', 'drop', '--fault-every', '500'],
+    async run() {
+      /* the source injects the faults */
+    },
+  },
+  {
+    name: 'sse-stall',
+    description: 'SSE source stalls 6 s (no byte) every 1,000 events; the producer gives up after 4 s idle and resumes',
+    needs: [],
+    sourceArgs: ['--fault', 'stall', '--fault-every', '1000', '--fault-ms', '6000'],
+    async run() {
+      /* the source injects the faults */
+    },
+  },
+  {
+    name: 'poison',
+    description: 'malformed SSE events every 200 events, 5 corrupt records in the raw topic, 3 in wiki.changes.all',
+    needs: [],
+    sourceArgs: ['--fault', 'malformed', '--fault-every', '200'],
+    malformedFromSource: true,
+    async run(ctx) {
+      await ctx.at(0.5 * ctx.inputMs);
+      const kinds = ['text', 'truncated', 'unknown-schema'] as const;
+      ctx.note('producing 5 corrupt raw records and 3 corrupt wiki.changes.all records');
+      await ctx.poison([
+        ...Array.from({ length: 5 }, (_, i): PoisonRecord => ({ topic: 'raw', key: `poison-raw-${i}`, value: corrupt(kinds[i % 3] as (typeof kinds)[number], i), apps: ['filter-router'] })),
+        ...Array.from({ length: 3 }, (_, i): PoisonRecord => ({ topic: 'changes.all', key: `poison-all-${i}`, value: corrupt(kinds[i % 3] as (typeof kinds)[number], 10 + i), apps: ['aggregator', 'dedup-persister'] })),
+      ]);
+    },
+  },
+];
+
+/** The short version CI runs (a few minutes): kill -9s of random apps, a PostgreSQL restart with its alert, poison. */
+export const CI_SCENARIOS = ['kill-random', 'postgres-restart', 'poison'];
+
+export function selectScenarios(names: string[] | undefined): Scenario[] {
+  if (!names || names.length === 0) return SCENARIOS;
+  const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n));
+  if (unknown.length) throw new Error(`unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  return SCENARIOS.filter((s) => names.includes(s.name));
+}

@@ -1,0 +1,153 @@
+import avro from 'avsc';
+import { Client } from 'pg';
+import { type WikiAggregate, type WikiAlert, type WikiChange, WikiAggregateSchema, WikiAlertSchema, WikiChangeSchema } from '@wikimonitor/contracts';
+import { type ParsedDeadLetter, headersFromMessage, parseDeadLetter } from '@wikimonitor/kafka';
+import { readTopic } from '@wikimonitor/testing';
+import { connection } from './pipeline';
+
+// Records are decoded with the repository's own schemas (every app writes them): verification does
+// not depend on the registry, which some scenarios restart.
+const changeType = avro.Type.forSchema(WikiChangeSchema as unknown as avro.Schema);
+const alertType = avro.Type.forSchema(WikiAlertSchema as unknown as avro.Schema);
+const aggregateType = avro.Type.forSchema(WikiAggregateSchema as unknown as avro.Schema);
+
+function decodeConfluent<T>(type: avro.Type, buf: Buffer | null | undefined): T | undefined {
+  if (!buf || buf.length < 6 || buf[0] !== 0) return undefined;
+  try {
+    return type.fromBuffer(buf.subarray(5)) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+async function withDb<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
+  const c = new Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+/** Rows in wiki_changes (0 before the persister has migrated). */
+export async function countStoredChanges(databaseUrl: string): Promise<number> {
+  return withDb(databaseUrl, async (c) => {
+    const r = await c.query<{ n: string }>(`SELECT count(*) AS n FROM wiki_changes`).catch(() => ({ rows: [{ n: '0' }] }));
+    return Number(r.rows[0]?.n ?? 0);
+  });
+}
+
+export async function storedChangeIds(databaseUrl: string): Promise<string[]> {
+  return withDb(databaseUrl, async (c) => (await c.query<{ id: string }>('SELECT id FROM wiki_changes')).rows.map((r) => r.id));
+}
+
+const ms = (v: Date | string | number): number => (v instanceof Date ? v.getTime() : typeof v === 'string' ? Date.parse(v) : v);
+
+export async function storedAggregates(databaseUrl: string): Promise<WikiAggregate[]> {
+  return withDb(databaseUrl, async (c) => {
+    const { rows } = await c.query<Record<string, unknown>>('SELECT * FROM wiki_aggregates');
+    return rows.map((r) => ({
+      wiki: String(r['wiki']),
+      window_start: ms(r['window_start'] as Date),
+      window_end: ms(r['window_end'] as Date),
+      total: Number(r['total']),
+      by_type: {
+        edit: Number(r['count_edit']),
+        new: Number(r['count_new']),
+        log: Number(r['count_log']),
+        categorize: Number(r['count_categorize']),
+        external: Number(r['count_external']),
+        unknown: Number(r['count_unknown']),
+      },
+      bot: Number(r['bot']),
+      human: Number(r['human']),
+      bytes_added: Number(r['bytes_added']),
+      bytes_removed: Number(r['bytes_removed']),
+      distinct_editors: Number(r['distinct_editors']),
+      top_pages: (r['top_pages'] as Array<{ title: string; count: number | string }>).map((p) => ({ title: p.title, count: Number(p.count) })),
+      first_event_time: ms(r['first_event_time'] as Date),
+      last_event_time: ms(r['last_event_time'] as Date),
+    }));
+  });
+}
+
+export interface StoredLatency {
+  receivedMs: number;
+  eventMs: number;
+  persistedMs: number;
+}
+
+/** Per stored change: producer receipt, event time and the row's insert-transaction time (persisted_at). */
+export async function storedLatencies(databaseUrl: string): Promise<StoredLatency[]> {
+  return withDb(databaseUrl, async (c) => {
+    const { rows } = await c.query<{ r: string; e: string; p: string }>(
+      `SELECT (extract(epoch from received_time) * 1000)::float8 AS r, (extract(epoch from event_time) * 1000)::float8 AS e, (extract(epoch from persisted_at) * 1000)::float8 AS p FROM wiki_changes`,
+    );
+    return rows.map((x) => ({ receivedMs: Number(x.r), eventMs: Number(x.e), persistedMs: Number(x.p) }));
+  });
+}
+
+export interface TopicChanges {
+  /** Decoded changes in log order (partition by partition, by offset). */
+  changes: WikiChange[];
+  /** Records that do not decode as WikiChange (poison). */
+  undecodable: number;
+}
+
+/** Reads a WikiChange topic completely with read_committed. */
+export async function readChanges(bootstrapServers: string, topic: string): Promise<TopicChanges> {
+  const messages = await readTopic(connection(bootstrapServers), topic, 'read_committed');
+  messages.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+  const changes: WikiChange[] = [];
+  let undecodable = 0;
+  for (const m of messages) {
+    const c = decodeConfluent<WikiChange>(changeType, m.value);
+    if (c) changes.push(c);
+    else undecodable++;
+  }
+  return { changes, undecodable };
+}
+
+export async function readDeadLetters(bootstrapServers: string, topic: string): Promise<ParsedDeadLetter[]> {
+  const messages = await readTopic(connection(bootstrapServers), topic, 'read_committed');
+  return messages.map((m) => parseDeadLetter(m.key ?? null, m.value ?? null, headersFromMessage(m.headers)));
+}
+
+export async function readAlerts(bootstrapServers: string, topic: string): Promise<WikiAlert[]> {
+  const messages = await readTopic(connection(bootstrapServers), topic, 'read_committed');
+  return messages.map((m) => decodeConfluent<WikiAlert>(alertType, m.value)).filter((a): a is WikiAlert => a !== undefined);
+}
+
+/** Aggregates as written to the aggregates topic (to check each window was emitted once). */
+export async function countAggregateEmits(bootstrapServers: string, topic: string): Promise<Map<string, number>> {
+  const messages = await readTopic(connection(bootstrapServers), topic, 'read_committed');
+  const counts = new Map<string, number>();
+  for (const m of messages) {
+    const a = decodeConfluent<WikiAggregate>(aggregateType, m.value);
+    if (!a) continue;
+    const key = `${a.wiki}@${a.window_start}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
+}
+
+export interface GroupState {
+  groupId: string;
+  status: string;
+  totalLag: number;
+  /** When lag-monitor's cycle observed it (epoch ms). */
+  observedAt: number;
+}
+
+/** The monitored groups as lag-monitor reports them (undefined while it warms up or is down). */
+export async function lagMonitorGroups(lagMonitorUrl: string): Promise<GroupState[] | undefined> {
+  try {
+    const res = await fetch(`${lagMonitorUrl}/api/groups`, { signal: AbortSignal.timeout(3000) });
+    if (!res.ok) return undefined;
+    const body = (await res.json()) as { observedAt: number; groups: GroupState[] };
+    return body.groups.map((g) => ({ groupId: g.groupId, status: g.status, totalLag: g.totalLag, observedAt: body.observedAt }));
+  } catch {
+    return undefined;
+  }
+}
