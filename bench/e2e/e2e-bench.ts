@@ -12,10 +12,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import avro from 'avsc';
 import { Client } from 'pg';
-import { WikiChangeSchema } from '@wikimonitor/contracts';
-import { normalizeRecentChange } from '@wikimonitor/domain';
 import { createAdmin, ensureTopics } from '@wikimonitor/kafka';
 import { loadRecordedEvents, uniqueName } from '@wikimonitor/testing';
 import {
@@ -31,7 +28,7 @@ import {
   runNames,
   storedLatencies,
 } from '../../e2e/src/index';
-import { RESULTS, ROOT, arg, buildApps, kafkaClasspath, machine, progress, stackEnv, table, writeReport } from '../lib/bench-kit';
+import { RESULTS, ROOT, arg, averageRecordSize, buildApps, kafkaClasspath, machine, progress, stackEnv, table, writeReport } from '../lib/bench-kit';
 
 const QUICK = process.argv.includes('--quick');
 const EVENTS = Number(arg('events', QUICK ? '20000' : '200000'));
@@ -61,16 +58,6 @@ interface Sample {
 
 const samples: Sample[] = [];
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function averageRecordSize(): number {
-  const type = avro.Type.forSchema(WikiChangeSchema as unknown as avro.Schema);
-  let total = 0;
-  for (const r of recorded) {
-    const n = normalizeRecentChange(r.json, { receivedTime: Date.now(), sseId: '[{"topic":"local.mediawiki.recentchange","partition":0,"offset":1234567,"timestamp":1700000000000}]' });
-    if (n.kind === 'change') total += type.toBuffer(n.change).length + 5;
-  }
-  return Math.round(total / recorded.length);
-}
 
 async function producerPerformance(bootstrap: string, records: number, size: number) {
   const topic = uniqueName('bench.e2e.perf');
@@ -404,7 +391,7 @@ async function main(): Promise<void> {
   mkdirSync(workDir, { recursive: true });
   const started = Date.now();
 
-  const size = averageRecordSize();
+  const size = averageRecordSize(recorded);
   const reference = await producerPerformance(bootstrap, EVENTS, size);
   progress(`reference: ${reference.eventsPerSec} records/s`);
   const full = await phaseFullSpeed(env, workDir);

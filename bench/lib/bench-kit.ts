@@ -3,6 +3,10 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
+import avro from 'avsc';
+import { WikiChangeSchema } from '@wikimonitor/contracts';
+import { normalizeRecentChange } from '@wikimonitor/domain';
+import type { RecordedEvent } from '@wikimonitor/testing';
 
 export const ROOT = resolve(__dirname, '..', '..');
 export const RESULTS = join(ROOT, 'bench', 'results');
@@ -110,4 +114,15 @@ export function table(rows: Array<Array<string | number>>): string {
   const [head, ...body] = rows.map((r) => r.map(String));
   if (!head) return '';
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+/** Average Confluent-wire-format size of the recorded events as WikiChange (ProducerPerformance's record size). */
+export function averageRecordSize(recorded: RecordedEvent[]): number {
+  const type = avro.Type.forSchema(WikiChangeSchema as unknown as avro.Schema);
+  let total = 0;
+  for (const r of recorded) {
+    const n = normalizeRecentChange(r.json, { receivedTime: Date.now(), sseId: '[{"topic":"local.mediawiki.recentchange","partition":0,"offset":1234567,"timestamp":1700000000000}]' });
+    if (n.kind === 'change') total += type.toBuffer(n.change).length + 5;
+  }
+  return Math.round(total / recorded.length);
 }

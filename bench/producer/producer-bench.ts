@@ -2,25 +2,12 @@
 // with the same record count and size, in the same run. Optionally with tracing at 1% and 100%.
 //   node --import tsx bench/producer/producer-bench.ts [--events 200000] [--tracing]
 import { spawnSync } from 'node:child_process';
-import avro from 'avsc';
-import { WikiChangeSchema } from '@wikimonitor/contracts';
-import { normalizeRecentChange } from '@wikimonitor/domain';
 import { createAdmin, ensureTopics } from '@wikimonitor/kafka';
 import { freePort, loadRecordedEvents, uniqueName } from '@wikimonitor/testing';
-import { arg, buildApps, kafkaClasspath, machine, progress, stackEnv, startApp, table, waitHttp, writeReport } from '../lib/bench-kit';
+import { arg, averageRecordSize, buildApps, kafkaClasspath, machine, progress, stackEnv, startApp, table, waitHttp, writeReport } from '../lib/bench-kit';
 
 const EVENTS = Number(arg('events', '200000'));
 const recorded = loadRecordedEvents();
-
-function averageRecordSize(): number {
-  const type = avro.Type.forSchema(WikiChangeSchema as unknown as avro.Schema);
-  let total = 0;
-  for (const r of recorded) {
-    const n = normalizeRecentChange(r.json, { receivedTime: Date.now(), sseId: '[{"topic":"local.mediawiki.recentchange","partition":0,"offset":1234567,"timestamp":1700000000000}]' });
-    if (n.kind === 'change') total += type.toBuffer(n.change).length + 5;
-  }
-  return Math.round(total / recorded.length);
-}
 
 async function createTopic(env: Record<string, string>, topic: string): Promise<void> {
   const admin = await createAdmin({ bootstrapServers: env['KAFKA_BOOTSTRAP_SERVERS'] ?? '127.0.0.1:9092', clientId: 'bench', securityProtocol: 'plaintext', connectAttempts: 3 });
@@ -96,7 +83,7 @@ async function runProducer(env: Record<string, string>, label: string, extra: Re
 async function main(): Promise<void> {
   const env = stackEnv();
   buildApps('producer', 'sse-source');
-  const size = averageRecordSize();
+  const size = averageRecordSize(recorded);
   const reference = producerPerformance(env, await (async () => {
     const t = uniqueName('bench.perf');
     await createTopic(env, t);
