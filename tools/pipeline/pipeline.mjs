@@ -143,8 +143,8 @@ async function status() {
   const counters = {
     'sse-source': 'sse_source_events_sent_total',
     producer: 'producer_events_published_total',
-    'filter-router': 'filter_router_records_total',
-    aggregator: 'aggregator_windows_emitted_total',
+    'filter-router': 'filter_router_records_consumed_total',
+    aggregator: 'aggregator_windows_closed_total',
     'dedup-persister': 'dedup_persister_rows_written_total',
     'lag-monitor': 'lag_monitor_cycles_total',
   };
