@@ -5,3 +5,4 @@ export * from './consumer';
 export * from './admin';
 export * from './dlq';
 export * from './topics';
+export * from './reader';

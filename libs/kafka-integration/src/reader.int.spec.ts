@@ -1,0 +1,86 @@
+import { createLogger } from '@wikimonitor/service-kit';
+import { getTestEnv, testConnection, uniqueName } from '@wikimonitor/testing';
+import { createAdmin, createPartitionReader, createProducer, ensureTopics, partitionKey, readToEnd } from '@wikimonitor/kafka';
+
+const log = createLogger('test', 'silent');
+
+async function setup(partitions: number) {
+  const conn = testConnection(await getTestEnv());
+  const topic = uniqueName('it.reader');
+  const admin = await createAdmin(conn);
+  await ensureTopics(admin, [{ topic, partitions, replicationFactor: 1 }]);
+  await admin.disconnect();
+  return { conn, topic };
+}
+
+describe('partition reader on the real broker', () => {
+  it('readToEnd should return every committed record and skip aborted ones and transaction markers', async () => {
+    const { conn, topic } = await setup(2);
+    const txn = createProducer({ connection: conn, log, transactionalId: uniqueName('txn') });
+    await txn.start();
+    await txn.beginTransaction();
+    await Promise.all(Array.from({ length: 20 }, (_, i) => txn.send({ topic, partition: i % 2, key: 'c', value: Buffer.from(`committed-${i}`) })));
+    await txn.commitTransaction();
+    await txn.beginTransaction();
+    await Promise.all(Array.from({ length: 7 }, (_, i) => txn.send({ topic, partition: i % 2, key: 'a', value: Buffer.from(`aborted-${i}`) })));
+    await txn.abortTransaction();
+    await txn.close();
+
+    const committed = await readToEnd({ connection: conn, log, topics: [topic] });
+    expect(committed.map((m) => m.value?.toString()).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `committed-${i}`).sort());
+    const all = await readToEnd({ connection: conn, log, topics: [topic], isolation: 'read_uncommitted' });
+    expect(all).toHaveLength(27);
+  });
+
+  it('read should stop a partition on request, report an empty range as at its end, and time out on a range beyond the log', async () => {
+    const { conn, topic } = await setup(3);
+    const producer = createProducer({ connection: conn, log });
+    await producer.start();
+    await Promise.all(Array.from({ length: 30 }, (_, i) => producer.send({ topic, partition: i % 2, value: Buffer.from(String(i)) })));
+    await producer.close();
+    const reader = createPartitionReader({ connection: conn, log, name: 'test', fetch: 'small' });
+    await reader.start();
+    try {
+      const firsts: number[] = [];
+      const outcome = await reader.read(
+        [0, 1, 2].map((partition) => ({ topic, partition, from: 5 })),
+        (m) => (firsts.push(m.offset), 'stop'),
+      );
+      expect(firsts).toEqual([5, 5]);
+      expect(outcome.get(partitionKey(topic, 0))).toBe('stopped');
+      expect(outcome.get(partitionKey(topic, 2))).toBe('end');
+      const late = await reader.read([{ topic, partition: 0, from: 10, to: 99 }], () => undefined, { timeoutMs: 1_500, onTimeout: 'report' });
+      expect(late.get(partitionKey(topic, 0))).toBe('timeout');
+      await expect(reader.read([{ topic, partition: 0, from: 10, to: 99 }], () => undefined, { timeoutMs: 500 })).rejects.toMatchObject({ code: 'TIMEOUT' });
+      expect(await reader.watermarks(topic, 1)).toEqual({ low: 0, high: 15 });
+      expect(await reader.partitions(topic)).toEqual([0, 1, 2]);
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('tail should follow new records and say once when it caught up', async () => {
+    const { conn, topic } = await setup(1);
+    const producer = createProducer({ connection: conn, log });
+    await producer.start();
+    await Promise.all(Array.from({ length: 5 }, (_, i) => producer.send({ topic, value: Buffer.from(`old-${i}`) })));
+    const reader = createPartitionReader({ connection: conn, log, name: 'tail' });
+    await reader.start();
+    const seen: string[] = [];
+    const abort = new AbortController();
+    let caughtUpAt = -1;
+    const tail = reader.tail([{ topic, partition: 0, from: 'beginning' }], (m) => void seen.push(m.value?.toString() ?? ''), { signal: abort.signal, onCaughtUp: () => (caughtUpAt = seen.length) });
+    const until = async (n: number) => {
+      for (let i = 0; i < 200 && seen.length < n; i++) await new Promise((r) => setTimeout(r, 50));
+    };
+    await until(5);
+    await producer.send({ topic, value: Buffer.from('new') });
+    await until(6);
+    abort.abort();
+    await tail;
+    await reader.close();
+    await producer.close();
+    expect(seen).toEqual(['old-0', 'old-1', 'old-2', 'old-3', 'old-4', 'new']);
+    expect(caughtUpAt).toBe(5);
+  });
+});
