@@ -4,3 +4,4 @@ export * from './lag';
 export * from './balance';
 export * from './reset-plan';
 export * from './alert';
+export * from './cycle';

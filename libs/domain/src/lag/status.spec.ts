@@ -13,12 +13,13 @@ function obs(pairs: Array<[number, number]>): OffsetObservation[] {
 function input(pairs: Array<[number, number]>, lastCommitAgoMs: number | null, commitsObserved = true): PartitionStatusInput {
   const window = obs(pairs);
   const now = window.length ? (window[window.length - 1] as OffsetObservation).at : T0;
-  return { window, windowCycles: N, windowMs: N * INTERVAL, now, lastCommitAt: lastCommitAgoMs === null ? null : now - lastCommitAgoMs, commitsObserved };
+  return { committed: window.length ? (window[window.length - 1] as OffsetObservation).offset : null, window, windowCycles: N, windowMs: N * INTERVAL, now, lastCommitAt: lastCommitAgoMs === null ? null : now - lastCommitAgoMs, commitsObserved };
 }
 
 describe('evaluatePartitionStatus', () => {
   const cases: Array<[string, PartitionStatusInput, ConsumerStatus, StatusRule]> = [
     ['no observations', input([], 0), 'OK', 'no-data'],
+    ['assigned but never committed, with observations left from before', { ...input([[10, 5], [10, 9], [10, 12], [10, 20], [10, 25]], 3_600_000), committed: null }, 'OK', 'no-data'],
     ['caught up now', input([[10, 5], [12, 3], [15, 0]], 100), 'OK', 'caught-up'],
     ['caught up now even with a stale commit', input([[15, 0], [15, 0], [15, 0], [15, 0], [15, 0]], 3_600_000), 'OK', 'caught-up'],
     ['offset went backwards (reset to earliest of a stopped group)', input([[100, 0], [100, 0], [0, 100], [0, 100]], 500), 'REWIND', 'rewind'],

@@ -15,7 +15,7 @@ export function worstStatus(statuses: Iterable<ConsumerStatus>): ConsumerStatus 
 /**
  * A partition's status over a sliding window of cycle observations, without lag thresholds.
  * Rules, first match wins:
- *  1. no observation                                   -> OK   (no-data)
+ *  1. no committed offset, or no observation           -> OK   (no-data)
  *  2. no lag now                                       -> OK   (caught-up)
  *  3. the offset went backwards within the window      -> REWIND
  *  4. lag was zero at some point in the window         -> OK   (recently-caught-up)
@@ -35,7 +35,7 @@ export function worstStatus(statuses: Iterable<ConsumerStatus>): ConsumerStatus 
 export function evaluatePartitionStatus(input: PartitionStatusInput): PartitionStatusResult {
   const { window } = input;
   const current = window[window.length - 1];
-  if (!current) return { status: 'OK', rule: 'no-data' };
+  if (input.committed === null || !current) return { status: 'OK', rule: 'no-data' };
   if (current.lag === 0) return { status: 'OK', rule: 'caught-up' };
   const first = window[0] ?? current;
 

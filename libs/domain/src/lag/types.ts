@@ -29,6 +29,8 @@ export type StatusRule =
   | 'keeping-up';
 
 export interface PartitionStatusInput {
+  /** The group's committed offset now; null when it never committed this partition (assigned only). */
+  committed: number | null;
   /** The last observations, oldest first; at most `windowCycles` of them. */
   window: OffsetObservation[];
   /** How many observations a full window holds. */

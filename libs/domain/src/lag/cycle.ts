@@ -1,0 +1,447 @@
+import type { StatusChange } from './alert';
+import { type PartitionBalance, offsetRate, partitionBalance } from './balance';
+import { type FirstUnconsumed, type LagNote, firstUnconsumedOffset, partitionLag } from './lag';
+import { evaluatePartitionStatus, statusSeverity, worstStatus } from './status';
+import type { ConsumerStatus, OffsetObservation, StatusRule } from './types';
+
+// ------------------------------------------------------------------ what one cycle observes
+
+export interface PartitionRef {
+  topic: string;
+  partition: number;
+}
+
+export interface GroupListing {
+  groupId: string;
+  state: string;
+  protocolType: string;
+}
+
+export interface GroupMember {
+  memberId: string;
+  clientId: string;
+  host: string;
+  assignment: PartitionRef[];
+}
+
+export interface GroupDetail {
+  groupId: string;
+  state: string;
+  members: GroupMember[];
+  error?: string;
+}
+
+export interface CommittedOffset extends PartitionRef {
+  offset: number;
+}
+
+export interface Watermark extends PartitionRef {
+  low: number;
+  high: number;
+}
+
+/** A group's last offset commit of a partition, as the commit log (`__consumer_offsets`) shows it. */
+export interface LastCommit {
+  offset: number;
+  at: number;
+}
+
+/** Read the first consumable record of a partition at or after `offset`, if it comes before `end`. */
+export interface FirstRecordRequest extends PartitionRef {
+  offset: number;
+  end: number;
+}
+
+/** Key of a first-record request / answer. */
+export const firstRecordKey = (r: { topic: string; partition: number; offset: number }) => `${r.topic}\u0000${r.partition}\u0000${r.offset}`;
+
+/** Key of a topic-partition. */
+export const partitionRefKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+/** Key of a group's commit of a partition in {@link LagClusterSnapshot.lastCommits}. */
+export const commitKey = (group: string, topic: string, partition: number) => `${group}\u0000${topic}\u0000${partition}`;
+
+/** Everything one monitor cycle gathered from the cluster; the input of {@link evaluateCycle}. */
+export interface LagClusterSnapshot {
+  /** When the end offsets were fetched (epoch ms). */
+  at: number;
+  /** Groups the broker lists (already filtered to the monitored ones). */
+  listed: GroupListing[];
+  described: GroupDetail[];
+  /** Committed offsets of each group whose fetch succeeded this cycle (failed groups are absent). */
+  committed: Map<string, CommittedOffset[]>;
+  /** Partition ids per existing topic. */
+  partitions: Map<string, number[]>;
+  watermarks: Watermark[];
+  /** Answers to {@link firstRecordRequests} by {@link firstRecordKey}: null = nothing consumable before the end; absent = not read. */
+  firstRecords: Map<string, FirstUnconsumed | null>;
+  /** True when every commit is seen (the commit log caught up). */
+  commitsObserved: boolean;
+  /** Last commits by {@link commitKey} (only meaningful when `commitsObserved`). */
+  lastCommits: Map<string, LastCommit>;
+}
+
+// ------------------------------------------------------------------ what a cycle reports
+
+export interface PartitionView {
+  topic: string;
+  partition: number;
+  committedOffset: number | null;
+  lowWatermark: number;
+  highWatermark: number;
+  lag: number | null;
+  lagSeconds: number | null;
+  note: LagNote | null;
+  /** The record lag seconds was measured from (its offset and timestamp). */
+  firstUnconsumed: FirstUnconsumed | null;
+  status: ConsumerStatus;
+  rule: StatusRule;
+  lastCommitAt: number | null;
+  owner: { clientId: string; host: string } | null;
+  /** Messages per second the group consumed here over the window. */
+  consumeRate: number;
+}
+
+export interface TopicLag {
+  topic: string;
+  status: ConsumerStatus;
+  lag: number;
+  maxLagSeconds: number | null;
+  consumeRate: number;
+  partitions: number;
+}
+
+export interface GroupSummary {
+  groupId: string;
+  state: string;
+  memberCount: number;
+  /** The broker no longer lists the group (offsets expired or deleted); still reported, lag still growing. */
+  gone: boolean;
+  status: ConsumerStatus;
+  statusSince: number;
+  totalLag: number;
+  maxLagSeconds: number | null;
+  consumeRate: number;
+  topics: string[];
+  /** The same figures per topic the group reads. */
+  byTopic: TopicLag[];
+  partitionCount: number;
+  observedAt: number;
+  lastSeenAt: number;
+}
+
+export interface HistoryPoint {
+  at: number;
+  totalLag: number;
+  maxLagSeconds: number | null;
+  consumeRate: number;
+  status: ConsumerStatus;
+}
+
+export interface GroupDetailView extends GroupSummary {
+  members: Array<{ memberId: string; clientId: string; host: string; partitions: string[] }>;
+  partitions: PartitionView[];
+  history: HistoryPoint[];
+  window: { cycles: number; ms: number };
+}
+
+export interface TopicView {
+  topic: string;
+  produceRate: number;
+  balance: Omit<PartitionBalance, 'hottest'> & { hottestPartition: number | null };
+  partitions: Array<{ partition: number; low: number; high: number; rate: number }>;
+}
+
+/** One cycle's report (the monitor adds how long the cycle took). */
+export interface LagReport {
+  cycle: number;
+  observedAt: number;
+  window: { cycles: number; ms: number };
+  commitTimes: 'observed' | 'inferred';
+  groups: GroupSummary[];
+  topics: TopicView[];
+}
+
+// ------------------------------------------------------------------ what is carried between cycles
+
+export interface LagPartitionState extends PartitionRef {
+  committed: number | null;
+  window: OffsetObservation[];
+  /** First cycle time the current committed offset was seen: a lower bound of the last commit. */
+  offsetSince: number;
+  view: PartitionView;
+}
+
+export interface LagGroupState {
+  groupId: string;
+  state: string;
+  members: GroupMember[];
+  gone: boolean;
+  lastSeenAt: number;
+  status: ConsumerStatus | null;
+  statusSince: number;
+  partitions: Map<string, LagPartitionState>;
+  history: HistoryPoint[];
+  summary: GroupSummary;
+}
+
+/** The monitor's memory: groups (including stopped and vanished ones) and topic end offsets over the window. */
+export interface LagHistory {
+  cycle: number;
+  groups: Map<string, LagGroupState>;
+  topics: Map<string, Array<{ at: number; highs: Map<number, number> }>>;
+}
+
+export interface LagSettings {
+  windowCycles: number;
+  intervalMs: number;
+  historyCycles: number;
+  /** How long a group the broker stopped listing is still reported. */
+  goneRetentionMs: number;
+}
+
+export interface CycleEvaluation {
+  history: LagHistory;
+  report: LagReport;
+  changes: StatusChange[];
+}
+
+export const emptyLagHistory = (): LagHistory => ({ cycle: 0, groups: new Map(), topics: new Map() });
+
+/** A partition a group is measured in, with its committed offset (null: assigned, never committed). */
+export interface MeasuredPartition extends PartitionRef {
+  committed: number | null;
+}
+
+const bounded = <T>(list: T[], item: T, max: number): T[] => [...list, item].slice(-max);
+
+/**
+ * Which partitions each group is measured in: committed ones and assigned ones when its offsets
+ * were fetched this cycle, else (fetch failed, or group gone) the last known ones.
+ */
+export function measuredPartitions(snapshot: Pick<LagClusterSnapshot, 'listed' | 'described' | 'committed'>, history: LagHistory): Map<string, Map<string, MeasuredPartition>> {
+  const described = new Map(snapshot.described.map((d) => [d.groupId, d]));
+  const out = new Map<string, Map<string, MeasuredPartition>>();
+  for (const id of new Set([...snapshot.listed.map((g) => g.groupId), ...history.groups.keys()])) {
+    const tps = new Map<string, MeasuredPartition>();
+    const fresh = snapshot.committed.get(id);
+    if (fresh) {
+      for (const c of fresh) tps.set(partitionRefKey(c.topic, c.partition), { topic: c.topic, partition: c.partition, committed: c.offset });
+      for (const m of described.get(id)?.members ?? []) {
+        for (const a of m.assignment) if (!tps.has(partitionRefKey(a.topic, a.partition))) tps.set(partitionRefKey(a.topic, a.partition), { topic: a.topic, partition: a.partition, committed: null });
+      }
+    } else {
+      for (const p of history.groups.get(id)?.partitions.values() ?? []) tps.set(partitionRefKey(p.topic, p.partition), { topic: p.topic, partition: p.partition, committed: p.committed });
+    }
+    out.set(id, tps);
+  }
+  return out;
+}
+
+/** The first unconsumed record to read for every lagging measured partition, one per distinct (partition, offset). */
+export function firstRecordRequests(measured: Map<string, Map<string, MeasuredPartition>>, watermarks: Watermark[]): FirstRecordRequest[] {
+  const marks = new Map(watermarks.map((w) => [partitionRefKey(w.topic, w.partition), w]));
+  const requests = new Map<string, FirstRecordRequest>();
+  for (const tps of measured.values()) {
+    for (const tp of tps.values()) {
+      const w = marks.get(partitionRefKey(tp.topic, tp.partition));
+      if (!w) continue;
+      const start = firstUnconsumedOffset({ committed: tp.committed, low: w.low, high: w.high });
+      if (start === null) continue;
+      const r = { topic: tp.topic, partition: tp.partition, offset: start, end: w.high };
+      requests.set(firstRecordKey(r), r);
+    }
+  }
+  return [...requests.values()];
+}
+
+function summarize(views: PartitionView[]): { status: ConsumerStatus; totalLag: number; maxLagSeconds: number | null; consumeRate: number } {
+  const status = worstStatus(views.map((v) => v.status));
+  const totalLag = views.reduce((s, v) => s + (v.lag ?? 0), 0);
+  const known = views.map((v) => v.lagSeconds).filter((s): s is number => s !== null);
+  const maxLagSeconds = known.length ? Math.max(...known) : totalLag === 0 ? 0 : null;
+  const consumeRate = views.reduce((s, v) => s + v.consumeRate, 0);
+  return { status, totalLag, maxLagSeconds, consumeRate };
+}
+
+/**
+ * One monitor cycle's evaluation, without I/O: from what the cluster showed (`snapshot`) and what
+ * earlier cycles saw (`history`), each group's partitions in messages and seconds behind, their
+ * status over the sliding window, the status changes, and production rate and balance per topic.
+ * Groups that stop, empty or vanish stay in the history, so their lag keeps growing. `history` is
+ * not modified; the next cycle's history is returned.
+ */
+export function evaluateCycle(snapshot: LagClusterSnapshot, history: LagHistory, settings: LagSettings): CycleEvaluation {
+  const at = snapshot.at;
+  const windowMs = settings.windowCycles * settings.intervalMs;
+  const cycle = history.cycle + 1;
+  const listedState = new Map(snapshot.listed.map((g) => [g.groupId, g.state]));
+  const described = new Map(snapshot.described.map((d) => [d.groupId, d]));
+  const marks = new Map(snapshot.watermarks.map((w) => [partitionRefKey(w.topic, w.partition), w]));
+  const measured = measuredPartitions(snapshot, history);
+  const groups = new Map<string, LagGroupState>();
+  const changes: StatusChange[] = [];
+
+  for (const [id, tps] of measured) {
+    const isListed = listedState.has(id);
+    const prev = history.groups.get(id);
+    let state: string;
+    let members: GroupMember[];
+    let lastSeenAt = prev?.lastSeenAt ?? at;
+    if (isListed) {
+      const d = described.get(id);
+      state = d?.state ?? listedState.get(id) ?? 'UNKNOWN';
+      members = d?.members ?? [];
+      lastSeenAt = at;
+    } else {
+      if (at - lastSeenAt > settings.goneRetentionMs) continue; // forgotten
+      state = 'GONE';
+      members = [];
+    }
+    const gone = !isListed;
+    const owners = new Map<string, { clientId: string; host: string }>();
+    for (const m of members) for (const a of m.assignment) owners.set(partitionRefKey(a.topic, a.partition), { clientId: m.clientId, host: m.host });
+    const fetchedNow = isListed && snapshot.committed.has(id);
+
+    const partitions = new Map<string, LagPartitionState>();
+    for (const [key, tp] of tps) {
+      const w = marks.get(key);
+      if (!w) continue; // topic deleted or partition unknown: nothing to measure against
+      const before = prev?.partitions.get(key);
+      const moved = !before || before.committed !== tp.committed;
+      const offsetSince = moved && before ? at : (before?.offsetSince ?? at);
+      const position = { committed: tp.committed, low: w.low, high: w.high };
+      const start = firstUnconsumedOffset(position);
+      const first = start === null ? undefined : snapshot.firstRecords.get(firstRecordKey({ topic: tp.topic, partition: tp.partition, offset: start }));
+      const lag = partitionLag(position, first, at);
+      let window = before?.window ?? [];
+      if (tp.committed !== null && lag.lag !== null && (fetchedNow || gone)) window = bounded(window, { at, offset: tp.committed, lag: lag.lag }, settings.windowCycles);
+      const logged = snapshot.commitsObserved && tp.committed !== null ? snapshot.lastCommits.get(commitKey(id, tp.topic, tp.partition)) : undefined;
+      const lastCommitAt = tp.committed === null ? null : (logged?.at ?? offsetSince);
+      const verdict = evaluatePartitionStatus({ committed: tp.committed, window, windowCycles: settings.windowCycles, windowMs, now: at, lastCommitAt, commitsObserved: !!logged });
+      const firstObs = window[0];
+      const lastObs = window[window.length - 1];
+      const view: PartitionView = {
+        topic: tp.topic,
+        partition: tp.partition,
+        committedOffset: tp.committed,
+        lowWatermark: w.low,
+        highWatermark: w.high,
+        lag: lag.lag,
+        lagSeconds: lag.lagSeconds,
+        note: lag.note,
+        firstUnconsumed: first ?? null,
+        status: verdict.status,
+        rule: verdict.rule,
+        lastCommitAt,
+        owner: owners.get(key) ?? null,
+        consumeRate: firstObs && lastObs ? offsetRate({ at: firstObs.at, value: firstObs.offset }, { at: lastObs.at, value: lastObs.offset }) : 0,
+      };
+      partitions.set(key, { topic: tp.topic, partition: tp.partition, committed: tp.committed, window, offsetSince, view });
+    }
+
+    const views = [...partitions.values()].map((p) => p.view);
+    const { status, totalLag, maxLagSeconds, consumeRate } = summarize(views);
+    const byTopic: TopicLag[] = [...new Set(views.map((v) => v.topic))].sort().map((topic) => {
+      const of = views.filter((v) => v.topic === topic);
+      const t = summarize(of);
+      return { topic, status: t.status, lag: t.totalLag, maxLagSeconds: t.maxLagSeconds, consumeRate: t.consumeRate, partitions: of.length };
+    });
+    let groupStatus = prev?.status ?? null;
+    let statusSince = prev?.statusSince ?? at;
+    if (status !== groupStatus && (fetchedNow || gone)) {
+      const worst = views.reduce<PartitionView | undefined>((a, v) => (!a || statusSeverity(v.status) > statusSeverity(a.status) || (v.status === a.status && (v.lag ?? 0) > (a.lag ?? 0)) ? v : a), undefined);
+      changes.push({
+        group: id,
+        previous: groupStatus,
+        status,
+        at,
+        windowStart: at - windowMs,
+        windowMs,
+        totalLag,
+        maxLagSeconds,
+        worst: worst ? { topic: worst.topic, partition: worst.partition, status: worst.status, rule: worst.rule } : undefined,
+      });
+      groupStatus = status;
+      statusSince = at;
+    }
+    const shown = groupStatus ?? status;
+    groups.set(id, {
+      groupId: id,
+      state,
+      members,
+      gone,
+      lastSeenAt,
+      status: groupStatus,
+      statusSince,
+      partitions,
+      history: bounded(prev?.history ?? [], { at, totalLag, maxLagSeconds, consumeRate, status: shown }, settings.historyCycles),
+      summary: {
+        groupId: id,
+        state,
+        memberCount: members.length,
+        gone,
+        status: shown,
+        statusSince,
+        totalLag,
+        maxLagSeconds,
+        consumeRate,
+        topics: byTopic.map((t) => t.topic),
+        byTopic,
+        partitionCount: views.length,
+        observedAt: at,
+        lastSeenAt,
+      },
+    });
+  }
+
+  // Production rate and balance per topic, over the same window.
+  const topics = new Map<string, Array<{ at: number; highs: Map<number, number> }>>();
+  const topicViews: TopicView[] = [];
+  for (const [topic, ids] of snapshot.partitions) {
+    const highs = new Map<number, number>();
+    for (const p of ids) {
+      const w = marks.get(partitionRefKey(topic, p));
+      if (w) highs.set(p, w.high);
+    }
+    const hist = bounded(history.topics.get(topic) ?? [], { at, highs }, settings.windowCycles);
+    topics.set(topic, hist);
+    const oldest = hist[0] as (typeof hist)[number];
+    const partitions = ids.map((p) => {
+      const w = marks.get(partitionRefKey(topic, p));
+      const from = oldest.highs.get(p);
+      const rate = w && from !== undefined ? offsetRate({ at: oldest.at, value: from }, { at, value: w.high }) : 0;
+      return { partition: p, low: w?.low ?? 0, high: w?.high ?? 0, rate };
+    });
+    const { hottest, ...balance } = partitionBalance(partitions.map((p) => p.rate));
+    topicViews.push({ topic, produceRate: balance.totalRate, balance: { ...balance, hottestPartition: hottest >= 0 ? (partitions[hottest]?.partition ?? null) : null }, partitions });
+  }
+
+  const summaries = [...groups.values()].map((g) => g.summary);
+  summaries.sort((a, b) => statusSeverity(b.status) - statusSeverity(a.status) || b.totalLag - a.totalLag || a.groupId.localeCompare(b.groupId));
+  return {
+    history: { cycle, groups, topics },
+    changes,
+    report: {
+      cycle,
+      observedAt: at,
+      window: { cycles: settings.windowCycles, ms: windowMs },
+      commitTimes: snapshot.commitsObserved ? 'observed' : 'inferred',
+      groups: summaries,
+      topics: topicViews.sort((a, b) => a.topic.localeCompare(b.topic)),
+    },
+  };
+}
+
+/** A group's detail (members, partitions, history) from the history a cycle returned. */
+export function groupDetail(history: LagHistory, groupId: string, settings: Pick<LagSettings, 'windowCycles' | 'intervalMs'>): GroupDetailView | undefined {
+  const g = history.groups.get(groupId);
+  if (!g) return undefined;
+  return {
+    ...g.summary,
+    members: g.members.map((m) => ({ memberId: m.memberId, clientId: m.clientId, host: m.host, partitions: m.assignment.map((a) => `${a.topic}/${a.partition}`) })),
+    partitions: [...g.partitions.values()].map((p) => p.view).sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition),
+    history: [...g.history],
+    window: { cycles: settings.windowCycles, ms: settings.windowCycles * settings.intervalMs },
+  };
+}
