@@ -1,0 +1,218 @@
+import { AdminClient, type IAdminClient, IsolationLevel, KafkaConsumer, type LibrdKafkaError, type ListOffsetsResult, OffsetSpec, type TopicPartitionOffset } from '@confluentinc/kafka-javascript';
+import { type Logger, WikiMonitorError, retry } from '@wikimonitor/service-kit';
+import { type KafkaAdmin, createAdmin } from './admin';
+import { type KafkaConnection, rdkafkaBaseConfig } from './config';
+import type { TopicPartition as PartitionRef } from './consumer';
+
+export interface GroupListing {
+  groupId: string;
+  state: string;
+  protocolType: string;
+}
+
+export interface GroupMember {
+  memberId: string;
+  clientId: string;
+  host: string;
+  assignment: PartitionRef[];
+}
+
+export interface GroupDetail {
+  groupId: string;
+  state: string;
+  members: GroupMember[];
+  error?: string;
+}
+
+export interface CommittedOffset extends PartitionRef {
+  offset: number;
+}
+
+export interface Watermark extends PartitionRef {
+  low: number;
+  high: number;
+}
+
+type TopicMetadata = Awaited<ReturnType<KafkaAdmin['fetchTopicMetadata']>>;
+
+/**
+ * Consumer-group and offset queries, behind a narrow interface so a lag monitor cycle can be driven
+ * by a fake in unit tests and a benchmark can time the bare calls.
+ */
+export interface GroupAdmin {
+  listGroups(): Promise<GroupListing[]>;
+  describeGroups(groupIds: string[]): Promise<GroupDetail[]>;
+  /** Committed offsets of every partition the group has committed. */
+  fetchCommitted(groupId: string): Promise<CommittedOffset[]>;
+  /** Partition ids per topic; topics that do not exist are left out. */
+  fetchPartitions(topics: string[]): Promise<Map<string, number[]>>;
+  /** Log start and end offsets of many partitions in two batched requests. */
+  fetchWatermarks(partitions: PartitionRef[]): Promise<Watermark[]>;
+  /** Per partition of a topic, the offset of the first record at or after `timestamp` (the end when none), under the admin's isolation. */
+  offsetsForTimestamp(topic: string, timestamp: number): Promise<Array<{ partition: number; offset: number }>>;
+  /** The KafkaJS-compatible admin, for tooling (topic listing and metadata). */
+  readonly admin: KafkaAdmin;
+  close(): Promise<void>;
+}
+
+const GROUP_STATES = ['UNKNOWN', 'PREPARING_REBALANCE', 'COMPLETING_REBALANCE', 'STABLE', 'DEAD', 'EMPTY'] as const;
+
+/** librdkafka reports group states as numbers; the API and the CLI show names. */
+export function groupStateName(state: number | string): string {
+  return typeof state === 'string' ? state.toUpperCase() : (GROUP_STATES[state] ?? 'UNKNOWN');
+}
+
+export interface GroupAdminOptions {
+  connection: KafkaConnection;
+  log?: Logger;
+  timeoutMs: number;
+  /** read_committed: the end offset is the last stable offset (what a read_committed consumer can reach). */
+  isolation: 'read_committed' | 'read_uncommitted';
+}
+
+function adminError(what: string, err: unknown): WikiMonitorError {
+  return new WikiMonitorError('KAFKA_ADMIN_FAILED', `${what}: ${(err as Error).message}`, { cause: err, retriable: true });
+}
+
+/**
+ * Group and offset queries over the KafkaJS-compatible admin (libs/kafka), plus librdkafka's own
+ * ListOffsets for watermarks: one request per leader for all partitions of all topics, where the
+ * KafkaJS `fetchTopicOffsets` costs a metadata and two ListOffsets round trips per topic.
+ */
+export async function createGroupAdmin(opts: GroupAdminOptions): Promise<GroupAdmin> {
+  const admin = await createAdmin(opts.connection, opts.log);
+  let raw: IAdminClient;
+  try {
+    raw = AdminClient.create({ ...rdkafkaBaseConfig({ ...opts.connection, clientId: `${opts.connection.clientId}-offsets` }) });
+  } catch (err) {
+    await admin.disconnect();
+    throw adminError('creating the offsets admin client', err);
+  }
+  const timeout = opts.timeoutMs;
+  const isolationLevel = opts.isolation === 'read_committed' ? IsolationLevel.READ_COMMITTED : IsolationLevel.READ_UNCOMMITTED;
+
+  const listOffsets = (partitions: PartitionRef[], spec: OffsetSpec) =>
+    new Promise<ListOffsetsResult[]>((resolve, reject) =>
+      raw.listOffsets(
+        partitions.map((p) => ({ topic: p.topic, partition: p.partition, offset: spec })),
+        { timeout, isolationLevel },
+        (err, result) => (err ? reject(adminError('listing offsets', err)) : resolve(result)),
+      ),
+    );
+
+  const metadataOf = async (topics: string[]): Promise<TopicMetadata> => {
+    try {
+      return await admin.fetchTopicMetadata({ topics, timeout });
+    } catch (err) {
+      if (topics.length === 1) {
+        opts.log?.debug({ topic: topics[0], err: (err as Error).message }, 'topic metadata unavailable');
+        return [];
+      }
+      // One missing topic fails the whole request: ask per topic so the others still count.
+      const each = await Promise.all(topics.map((t) => metadataOf([t])));
+      return each.flat();
+    }
+  };
+
+  let closed: Promise<void> | undefined;
+  return {
+    admin,
+    async listGroups() {
+      try {
+        const res = await admin.listGroups({ timeout });
+        return res.groups.map((g) => ({ groupId: g.groupId, state: groupStateName(g.state), protocolType: g.protocolType }));
+      } catch (err) {
+        throw adminError('listing groups', err);
+      }
+    },
+    async describeGroups(groupIds) {
+      if (!groupIds.length) return [];
+      try {
+        const res = await admin.describeGroups(groupIds, { timeout });
+        return res.groups.map((g) => ({
+          groupId: g.groupId,
+          state: groupStateName(g.state),
+          error: g.error ? g.error.message : undefined,
+          members: g.members.map((m) => ({
+            memberId: m.memberId,
+            clientId: m.clientId,
+            host: m.clientHost,
+            assignment: (m.assignment?.topicPartitions ?? []).map((tp) => ({ topic: tp.topic, partition: tp.partition })),
+          })),
+        }));
+      } catch (err) {
+        throw adminError('describing groups', err);
+      }
+    },
+    async fetchCommitted(groupId) {
+      try {
+        const res = await admin.fetchOffsets({ groupId, timeout });
+        return res.flatMap((t) => t.partitions.filter((p) => !p.error && Number(p.offset) >= 0).map((p) => ({ topic: t.topic, partition: p.partition, offset: Number(p.offset) })));
+      } catch (err) {
+        throw adminError(`fetching offsets of ${groupId}`, err);
+      }
+    },
+    async fetchPartitions(topics) {
+      const out = new Map<string, number[]>();
+      if (!topics.length) return out;
+      for (const t of await metadataOf(topics)) out.set(t.name, t.partitions.map((p) => p.partitionId).sort((a, b) => a - b));
+      return out;
+    },
+    async offsetsForTimestamp(topic, timestamp) {
+      try {
+        const res = await admin.fetchTopicOffsetsByTimestamp(topic, timestamp, { timeout, isolationLevel });
+        return res.map((o) => ({ partition: o.partition, offset: Number(o.offset) }));
+      } catch (err) {
+        throw adminError(`offsets of ${topic} at ${new Date(timestamp).toISOString()}`, err);
+      }
+    },
+    async fetchWatermarks(partitions) {
+      if (!partitions.length) return [];
+      const [highs, lows] = await Promise.all([listOffsets(partitions, OffsetSpec.LATEST), listOffsets(partitions, OffsetSpec.EARLIEST)]);
+      const lowOf = new Map(lows.filter((l) => !l.error).map((l) => [`${l.topic}\u0000${l.partition}`, l.offset]));
+      const out: Watermark[] = [];
+      for (const h of highs) {
+        const low = lowOf.get(`${h.topic}\u0000${h.partition}`);
+        if (h.error || low === undefined) continue;
+        out.push({ topic: h.topic, partition: h.partition, low, high: h.offset });
+      }
+      return out;
+    },
+    close() {
+      closed ??= (async () => {
+        raw.disconnect();
+        await admin.disconnect();
+      })();
+      return closed;
+    },
+  };
+}
+
+/**
+ * Commits offsets for a consumer group from a group-less client using the group's id (for offset
+ * resets and benchmarks). The broker accepts it only while the group has no active members, so a
+ * consumer joining meanwhile makes it fail rather than race.
+ */
+export async function commitGroupOffsets(connection: KafkaConnection, groupId: string, offsets: Array<PartitionRef & { offset: number }>): Promise<void> {
+  const consumer = new KafkaConsumer(
+    { ...rdkafkaBaseConfig({ ...connection, clientId: `${connection.clientId}-commit` }), 'group.id': groupId, 'enable.auto.commit': false, 'enable.auto.offset.store': false },
+    {},
+  ) as KafkaConsumer & { commitCb(offsets: TopicPartitionOffset[], cb: (err: LibrdKafkaError | null) => void): void };
+  await retry(
+    () =>
+      new Promise<void>((resolve, reject) =>
+        consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(new WikiMonitorError('DEPENDENCY_UNAVAILABLE', `Kafka at ${connection.bootstrapServers} unreachable: ${err.message}`, { retriable: true, cause: err })) : resolve())),
+      ),
+    { attempts: connection.connectAttempts, initialMs: 500, maxMs: 10_000 },
+  );
+  try {
+    await new Promise<void>((resolve, reject) =>
+      consumer.commitCb(
+        offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })),
+        (err) => (err ? reject(new WikiMonitorError('KAFKA_ADMIN_FAILED', `committing offsets of group ${groupId}: ${err.message}`, { cause: err })) : resolve()),
+      ),
+    );
+  } finally {
+    await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
+  }
+}
