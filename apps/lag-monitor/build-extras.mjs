@@ -1,28 +1,21 @@
 #!/usr/bin/env node
-// The lag-monitor build beyond tools/build/build-app.mjs (which bundles main.ts): the ops CLI as
-// dist/apps/lag-monitor/cli.js (same bundling rules: workspace code in, npm packages external) and
-// the dashboard's static files beside main.js, where the server looks for them.
-import { build } from 'esbuild';
-import { cpSync, readFileSync } from 'node:fs';
+// The lag-monitor build beyond tools/build/build-app.mjs (which bundles main.ts): the dashboard's
+// static files beside main.js, where the server looks for them, and the ops CLI (apps/ops-cli, built
+// first by the build target's dependsOn) as cli.js, so the lag-monitor image ships it.
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 const out = join(root, 'dist', 'apps', 'lag-monitor');
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const external = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.devDependencies ?? {})].flatMap((d) => [d, `${d}/*`]);
-await build({
-  entryPoints: [join(here, 'src', 'cli.ts')],
-  outfile: join(out, 'cli.js'),
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  sourcemap: true,
-  tsconfig: join(root, 'tsconfig.base.json'),
-  external,
-  logLevel: 'warning',
-});
+const cli = join(root, 'dist', 'apps', 'ops-cli', 'main.js');
+if (!existsSync(cli)) {
+  console.error(`build-extras: ${cli} missing (run nx build ops-cli first)`);
+  process.exit(1);
+}
+// Its source map keeps its own name beside lag-monitor's main.js.map.
+writeFileSync(join(out, 'cli.js'), readFileSync(cli, 'utf8').replace(/\/\/# sourceMappingURL=main\.js\.map\s*$/, '//# sourceMappingURL=cli.js.map\n'));
+if (existsSync(`${cli}.map`)) cpSync(`${cli}.map`, join(out, 'cli.js.map'));
 cpSync(join(here, 'src', 'dashboard'), join(out, 'dashboard'), { recursive: true });
-console.log('built dist/apps/lag-monitor/cli.js and copied the dashboard');
+console.log('copied the ops CLI to dist/apps/lag-monitor/cli.js and the dashboard');

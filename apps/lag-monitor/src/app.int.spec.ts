@@ -3,8 +3,7 @@ import { type WikiAlert, WikiAlertSchema } from '@wikimonitor/contracts';
 import { createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
 import { createLogger } from '@wikimonitor/service-kit';
 import { freePort, getTestEnv, loadRecordedEvents, readTopic, startTsProcess, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
-import { changeCodec, createTopics, newProducer, produceChanges, toChanges } from './int-support';
-import { resetOffsets } from './ops';
+import { changeCodec, createTopics, newProducer, produceChanges, toChanges, setGroupOffsets } from '../testing/int-support';
 import type { ProbeStats } from './probe';
 
 const log = createLogger('test', 'silent');
@@ -23,7 +22,7 @@ describe('lag-monitor process (real broker)', () => {
     await produceChanges(producer, codec, topic, toChanges(loadRecordedEvents()).slice(0, 30));
     await producer.close();
     // A group that consumed 5 records and stopped: STOP once the window has passed.
-    await resetOffsets({ connection: conn, log, adminTimeoutMs: 10_000 }, { group: groupId, topics: [topic], target: { kind: 'offset', offset: 5 }, dryRun: false });
+    await setGroupOffsets(conn, groupId, topic, 5);
 
     // A slow webhook: it holds every answer until the test lets go.
     const received: WikiAlert[] = [];

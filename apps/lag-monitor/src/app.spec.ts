@@ -3,7 +3,7 @@ import type { WikiAlert } from '@wikimonitor/contracts';
 import { createLogger } from '@wikimonitor/service-kit';
 import { createApp } from './app';
 import { groupFilter, loadConfig } from './config';
-import { createFakeCluster } from './fake-cluster';
+import { createFakeCluster } from '../testing/fake-cluster';
 
 const log = createLogger('test', 'silent');
 

@@ -1,6 +1,7 @@
 import { type WikiAlert, WikiAlertSchema } from '@wikimonitor/contracts';
 import { consumerStatusAlert, shouldAlert } from '@wikimonitor/domain';
-import { type KafkaConnection, type KafkaProducer, createAdmin, createProducer, ensureTopics, kafkaConnectionFromEnv } from '@wikimonitor/kafka';
+import { type GroupAdmin, type KafkaConnection, type KafkaProducer, createAdmin, createGroupAdmin, createProducer, ensureTopics, kafkaConnectionFromEnv } from '@wikimonitor/kafka';
+import { type FirstRecordReader, createFirstRecordReader } from '@wikimonitor/lag';
 import { createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
 import { type Lifecycle, type Logger, type ServiceHandle, createHttpServer, createMetricsRegistry, describeError, lifecycle, runService } from '@wikimonitor/service-kit';
 import type { Registry } from 'prom-client';
@@ -8,15 +9,13 @@ import { type AlertSink, createAlertSink } from './alerts';
 import { type CommitLog, createCommitLog } from './commit-log';
 import { type AppConfig, groupFilter } from './config';
 import { type Api, createApi } from './http-api';
-import { type LagAdmin, createLagAdmin } from './lag-admin';
 import { createMonitorMetrics } from './metrics';
 import { type CycleResult, type LagMonitor, createLagMonitor } from './monitor';
 import { type EndToEndProbe, createProbe } from './probe';
-import { type RecordTimestampReader, createRecordReader } from './record-reader';
 
 export const APP_NAME = 'lag-monitor';
 
-type CycleAdmin = Pick<LagAdmin, 'listGroups' | 'describeGroups' | 'fetchCommitted' | 'fetchPartitions' | 'fetchWatermarks' | 'close'>;
+type CycleAdmin = Pick<GroupAdmin, 'listGroups' | 'describeGroups' | 'fetchCommitted' | 'fetchPartitions' | 'fetchWatermarks' | 'close'>;
 
 export interface LagMonitorAppOptions {
   config: AppConfig;
@@ -26,7 +25,7 @@ export interface LagMonitorAppOptions {
   /** Test seams: replace the broker-facing parts (the HTTP API, metrics and status logic stay real). */
   overrides?: {
     admin?: () => Promise<CycleAdmin>;
-    reader?: RecordTimestampReader;
+    reader?: FirstRecordReader;
   };
 }
 
@@ -97,7 +96,7 @@ export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
     async start() {
       admin = opts.overrides?.admin
         ? await opts.overrides.admin()
-        : await createLagAdmin({ connection, log, timeoutMs: config.ADMIN_TIMEOUT_MS, isolation: config.END_OFFSET_ISOLATION });
+        : await createGroupAdmin({ connection, log, timeoutMs: config.ADMIN_TIMEOUT_MS, isolation: config.END_OFFSET_ISOLATION });
     },
     close: async () => admin?.close(),
     isReady: () => !!admin,
@@ -107,8 +106,8 @@ export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
     return admin;
   };
 
-  const reader: RecordTimestampReader =
-    opts.overrides?.reader ?? createRecordReader({ connection, log, timeoutMs: config.RECORD_READ_TIMEOUT_MS, isolation: config.END_OFFSET_ISOLATION });
+  const reader: FirstRecordReader =
+    opts.overrides?.reader ?? createFirstRecordReader({ connection, log, timeoutMs: config.RECORD_READ_TIMEOUT_MS, isolation: config.END_OFFSET_ISOLATION });
   const commitLog: CommitLog | undefined = commitLogOn ? createCommitLog({ connection, log, topic: config.COMMIT_LOG_TOPIC, includeGroup }) : undefined;
 
   const monitor = createLagMonitor({

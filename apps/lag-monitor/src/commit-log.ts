@@ -1,7 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { KafkaConsumer, type LibrdKafkaError, type Message, type Metadata } from '@confluentinc/kafka-javascript';
-import { type KafkaConnection, rdkafkaBaseConfig } from '@wikimonitor/kafka';
-import { type Lifecycle, type Logger, WikiMonitorError, retry, sleep } from '@wikimonitor/service-kit';
+import type { LastCommit } from '@wikimonitor/domain';
+import { type KafkaConnection, type Message, createPartitionReader } from '@wikimonitor/kafka';
+import type { Lifecycle, Logger } from '@wikimonitor/service-kit';
+
+export type { LastCommit } from '@wikimonitor/domain';
 
 /** One offset commit as the group coordinator stored it in `__consumer_offsets`. */
 export interface CommitRecord {
@@ -85,11 +86,6 @@ export function parseCommitRecord(key: Buffer | null | undefined, value: Buffer 
   }
 }
 
-export interface LastCommit {
-  offset: number;
-  at: number;
-}
-
 export interface CommitLog extends Lifecycle {
   /** The group's last commit for a partition, if seen. */
   lastCommit(group: string, topic: string, partition: number): LastCommit | undefined;
@@ -116,36 +112,12 @@ export function createCommitLog(opts: CommitLogOptions): CommitLog {
   const { log } = opts;
   const commits = new Map<string, LastCommit>();
   const keyOf = (g: string, t: string, p: number) => `${g}\u0000${t}\u0000${p}`;
-  const consumer = new KafkaConsumer(
-    {
-      ...rdkafkaBaseConfig({ ...opts.connection, clientId: `${opts.connection.clientId}-commit-log` }),
-      'group.id': `lag-monitor-commit-log-${randomBytes(4).toString('hex')}`,
-      'enable.auto.commit': false,
-      'enable.auto.offset.store': false,
-      'enable.partition.eof': true,
-      // Offsets committed in a transaction count only once the transaction commits.
-      'isolation.level': 'read_committed',
-      'fetch.wait.max.ms': 200,
-    },
-    { 'auto.offset.reset': 'earliest' },
-  );
-  consumer.on('event.error', (err: LibrdKafkaError) => log.debug({ code: err.code, err: err.message }, 'commit log client error (librdkafka retries)'));
-  let partitions = 0;
-  const atEnd = new Set<number>();
+  // Offsets committed in a transaction count only once the transaction commits (read_committed).
+  const reader = createPartitionReader({ connection: opts.connection, log, name: 'commit-log' });
+  const abort = new AbortController();
   let caughtUp = false;
-  let running = false;
-  let connected = false;
   let loop: Promise<void> | undefined;
   let read = 0;
-
-  // End-of-partition events fire while a consume call runs, before its records are handed over:
-  // the log counts as caught up only after the records of that call were applied.
-  consumer.on('partition.eof', (e) => atEnd.add(e.partition));
-  const checkCaughtUp = () => {
-    if (caughtUp || atEnd.size < partitions) return;
-    caughtUp = true;
-    log.info({ commits: commits.size, records: read }, 'commit log caught up: commit times are now observed');
-  };
 
   function apply(m: Message) {
     const rec = parseCommitRecord(m.key as Buffer | null | undefined, m.value);
@@ -156,49 +128,29 @@ export function createCommitLog(opts: CommitLogOptions): CommitLog {
     else commits.set(key, { offset: rec.offset, at: rec.commitTimestamp ?? m.timestamp ?? Date.now() });
   }
 
-  async function run() {
-    while (running) {
-      try {
-        const batch = await new Promise<Message[]>((resolve, reject) => consumer.consume(1000, (err, msgs) => (err ? reject(err) : resolve(msgs ?? []))));
-        for (const m of batch) apply(m);
-        checkCaughtUp();
-      } catch (err) {
-        log.warn({ err: (err as Error).message }, 'reading the commit log failed, retrying');
-        await sleep(1000);
-      }
-    }
-  }
-
   return {
     name: 'commit-log',
     async start() {
-      await retry(
-        () =>
-          new Promise<void>((resolve, reject) =>
-            consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(new WikiMonitorError('DEPENDENCY_UNAVAILABLE', `commit log: ${err.message}`, { retriable: true, cause: err })) : resolve())),
-          ),
-        { attempts: opts.connection.connectAttempts, initialMs: 500, maxMs: 10_000 },
-      );
-      connected = true;
-      const meta = await new Promise<Metadata>((resolve, reject) => consumer.getMetadata({ topic: opts.topic, timeout: 10_000 }, (err, m) => (err ? reject(err) : resolve(m))));
-      const ids = meta.topics.find((t) => t.name === opts.topic)?.partitions.map((p) => p.id) ?? [];
-      partitions = ids.length;
-      if (!partitions) {
+      await reader.start();
+      const ids = await reader.partitions(opts.topic);
+      if (!ids.length) {
         log.warn({ topic: opts.topic }, 'commit log topic not visible: commit times will be inferred from offset changes');
         return;
       }
-      consumer.assign(ids.map((partition) => ({ topic: opts.topic, partition, offset: -2 /* beginning */ })));
-      consumer.setDefaultConsumeTimeout(500);
-      running = true;
-      loop = run();
+      loop = reader
+        .tail(ids.map((partition) => ({ topic: opts.topic, partition, from: 'beginning' as const })), apply, {
+          signal: abort.signal,
+          onCaughtUp: () => {
+            caughtUp = true;
+            log.info({ commits: commits.size, records: read }, 'commit log caught up: commit times are now observed');
+          },
+        })
+        .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'reading the commit log stopped: commit times will be inferred from offset changes'));
     },
     async close() {
-      running = false;
+      abort.abort();
       await loop;
-      if (connected) {
-        connected = false;
-        await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
-      }
+      await reader.close();
     },
     lastCommit: (g, t, p) => commits.get(keyOf(g, t, p)),
     caughtUp: () => caughtUp,

@@ -81,20 +81,6 @@ export function loadConfig(source: Record<string, string | undefined>): AppConfi
   return parseConfig(configSchema, source);
 }
 
-/** The ops CLI needs only the connection and a few bounds. */
-export const cliConfigSchema = z.object({
-  ...kafkaConfigShape,
-  LOG_LEVEL: baseConfigShape.LOG_LEVEL,
-  ADMIN_TIMEOUT_MS: env.int(10_000, { min: 100 }),
-  DLQ_TOPIC: env.string(DEFAULT_TOPICS.dlq),
-});
-
-export type CliConfig = z.output<typeof cliConfigSchema>;
-
-export function loadCliConfig(source: Record<string, string | undefined>): CliConfig {
-  return parseConfig(cliConfigSchema, source);
-}
-
 /** The group filter from GROUPS / GROUP_ALLOW / GROUP_DENY. */
 export function groupFilter(cfg: Pick<AppConfig, 'GROUPS' | 'GROUP_ALLOW' | 'GROUP_DENY'>): (groupId: string) => boolean {
   const exact = new Set(cfg.GROUPS);

@@ -5,8 +5,7 @@ import { createConsumerRunner } from '@wikimonitor/kafka';
 import { createLogger } from '@wikimonitor/service-kit';
 import { getTestEnv, loadRecordedEvents, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
 import { createApp } from './app';
-import { changeCodec, createTopics, fetchGroup, newProducer, produceChanges, startFeed, testMonitorConfig, toChanges } from './int-support';
-import { resetOffsets } from './ops';
+import { changeCodec, createTopics, fetchGroup, newProducer, produceChanges, startFeed, testMonitorConfig, toChanges, setGroupOffsets } from '../testing/int-support';
 
 const log = createLogger('test', 'silent');
 /** Debian's chromium package (a test tool's own browser download does not work here). */
@@ -31,7 +30,7 @@ describe('dashboard in a real headless Chromium', () => {
     // One healthy consumer keeping up with live input; one group that read 5 records per partition and stopped.
     const healthy = createConsumerRunner({ connection: conn, log, groupId: `${prefix}.healthy`, topics: [live], offsets: 'kafka', handle: async () => undefined });
     await healthy.start();
-    await resetOffsets({ connection: conn, log, adminTimeoutMs: 10_000 }, { group: `${prefix}.stopped`, topics: [stale], target: { kind: 'offset', offset: 5 }, dryRun: false });
+    await setGroupOffsets(conn, `${prefix}.stopped`, stale, 5);
 
     const app = createApp({ config: testMonitorConfig(conn, env.registryUrl, prefix, { WINDOW_CYCLES: '4' }), log, handleSignals: false });
     let browser: Browser | undefined;

@@ -2,7 +2,7 @@ import { createConsumerRunner } from '@wikimonitor/kafka';
 import { createLogger, sleep } from '@wikimonitor/service-kit';
 import { getTestEnv, loadRecordedEvents, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
 import { createApp } from './app';
-import { changeCodec, createTopics, fetchGroup, newProducer, produceChanges, testMonitorConfig, toChanges } from './int-support';
+import { changeCodec, createTopics, fetchGroup, newProducer, produceChanges, testMonitorConfig, toChanges } from '../testing/int-support';
 
 const log = createLogger('test', 'silent');
 

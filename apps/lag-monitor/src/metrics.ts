@@ -1,7 +1,7 @@
 import { CONSUMER_STATUSES, statusSeverity } from '@wikimonitor/domain';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { CycleResult, LagMonitor } from './monitor';
-import type { ReaderStats } from './record-reader';
+import type { FirstRecordStats as ReaderStats } from '@wikimonitor/lag';
 
 /**
  * Every metric lag-monitor exports (see README). Labels are bounded: group, topic, partition and a

@@ -1,5 +1,5 @@
 import { createLogger } from '@wikimonitor/service-kit';
-import { createFakeCluster } from './fake-cluster';
+import { createFakeCluster } from '../testing/fake-cluster';
 import { createLagMonitor } from './monitor';
 
 const log = createLogger('test', 'silent');

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { KafkaConsumer, type LibrdKafkaError, type Message } from '@confluentinc/kafka-javascript';
-import { type KafkaConnection, type KafkaProducer, rdkafkaBaseConfig } from '@wikimonitor/kafka';
-import { type Lifecycle, type Logger, WikiMonitorError, retry, sleep } from '@wikimonitor/service-kit';
+import { type KafkaConnection, type KafkaProducer, type Message, createPartitionReader } from '@wikimonitor/kafka';
+import { type Lifecycle, type Logger, sleep } from '@wikimonitor/service-kit';
 
 export interface ProbeStats {
   topic: string;
@@ -58,20 +57,9 @@ export function createProbe(opts: ProbeOptions): EndToEndProbe {
   const pending = new Map<number, { sentAt: number; partition: number }>();
   const recent: number[] = [];
   const stats: ProbeStats = { topic: opts.topic, sent: 0, received: 0, lost: 0, failed: 0, inFlight: 0, lastRoundTripMs: null, p50Ms: null, p99Ms: null, lastReceivedAt: null };
-  const consumer = new KafkaConsumer(
-    {
-      ...rdkafkaBaseConfig({ ...opts.connection, clientId: `${opts.connection.clientId}-probe` }),
-      'group.id': `lag-monitor-probe-${instance}`,
-      'enable.auto.commit': false,
-      'enable.auto.offset.store': false,
-      'fetch.wait.max.ms': 10,
-      'isolation.level': 'read_committed',
-    },
-    { 'auto.offset.reset': 'latest' },
-  );
-  consumer.on('event.error', (err: LibrdKafkaError) => log.debug({ code: err.code, err: err.message }, 'probe consumer error (librdkafka retries)'));
+  // Probes are tiny and latency is the point: fetch again at once when a record arrives.
+  const reader = createPartitionReader({ connection: opts.connection, log, name: 'probe', fetch: 'small', overrides: { 'fetch.wait.max.ms': 10 } });
   let running = false;
-  let connected = false;
   let seq = 0;
   let sendLoop: Promise<void> | undefined;
   let readLoop: Promise<void> | undefined;
@@ -150,29 +138,14 @@ export function createProbe(opts: ProbeOptions): EndToEndProbe {
   return {
     name: 'e2e-probe',
     async start() {
-      await retry(
-        () =>
-          new Promise<void>((resolve, reject) =>
-            consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(new WikiMonitorError('DEPENDENCY_UNAVAILABLE', `probe consumer: ${err.message}`, { retriable: true, cause: err })) : resolve())),
-          ),
-        { attempts: opts.connection.connectAttempts, initialMs: 500, maxMs: 10_000 },
-      );
-      connected = true;
-      // Start at the end of each partition: only this run's probes matter.
-      consumer.assign(Array.from({ length: opts.partitions }, (_, partition) => ({ topic: opts.topic, partition, offset: -1 })));
-      consumer.setDefaultConsumeTimeout(200);
+      await reader.start();
       running = true;
-      readLoop = (async () => {
-        while (running) {
-          try {
-            const batch = await new Promise<Message[]>((resolve, reject) => consumer.consume(100, (err, msgs) => (err ? reject(err) : resolve(msgs ?? []))));
-            for (const m of batch) receive(m);
-          } catch (err) {
-            log.warn({ err: (err as Error).message }, 'probe consume failed');
-            await sleep(500, abort.signal);
-          }
-        }
-      })();
+      // From the end of each partition: only this run's probes matter.
+      readLoop = reader
+        .tail(Array.from({ length: opts.partitions }, (_, partition) => ({ topic: opts.topic, partition, from: 'end' as const })), receive, { signal: abort.signal })
+        .catch((err: unknown) => {
+          if (!abort.signal.aborted) log.warn({ err: (err as Error).message, topic: opts.topic }, 'probe reader stopped');
+        });
       sendLoop = (async () => {
         // Let the consumer's assignment settle before the first probe, else it could be missed.
         await sleep(Math.min(1000, opts.intervalMs), abort.signal);
@@ -189,13 +162,10 @@ export function createProbe(opts: ProbeOptions): EndToEndProbe {
       await sendLoop;
       await Promise.allSettled([...sends]);
       await readLoop;
-      if (connected) {
-        connected = false;
-        await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
-      }
+      await reader.close();
     },
     stats: () => ({ ...stats }),
     isLive: () => true,
-    isReady: () => connected,
+    isReady: () => reader.isReady(),
   };
 }

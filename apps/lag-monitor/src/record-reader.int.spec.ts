@@ -1,8 +1,9 @@
+import { firstRecordKey as requestKey } from '@wikimonitor/domain';
 import { createAdmin } from '@wikimonitor/kafka';
+import { createFirstRecordReader } from '@wikimonitor/lag';
 import { createLogger } from '@wikimonitor/service-kit';
 import { getTestEnv, testConnection, uniqueName } from '@wikimonitor/testing';
-import { createTopics, newProducer } from './int-support';
-import { createRecordReader, requestKey } from './record-reader';
+import { createTopics, newProducer } from '../testing/int-support';
 
 const log = createLogger('test', 'silent');
 const T0 = Date.now() - 60_000;
@@ -28,7 +29,7 @@ describe('record reader on the real broker', () => {
     await txn.abortTransaction();
     await txn.close();
 
-    const reader = createRecordReader({ connection: conn, log, timeoutMs: 10_000, isolation: 'read_committed' });
+    const reader = createFirstRecordReader({ connection: conn, log, timeoutMs: 10_000, isolation: 'read_committed' });
     await reader.start();
     try {
       const ask = async (partition: number, offset: number, end: number) => (await reader.read([{ topic, partition, offset, end }])).get(requestKey({ topic, partition, offset }));

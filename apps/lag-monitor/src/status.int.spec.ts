@@ -4,9 +4,8 @@ import { createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
 import { createLogger, sleep } from '@wikimonitor/service-kit';
 import { type TestEnv, getTestEnv, loadRecordedEvents, readTopic, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
 import { type LagMonitorApp, createApp } from './app';
-import { changeCodec, createTopics, fetchGroup, newProducer, produceChanges, startFeed, startStuckConsumer, testMonitorConfig, toChanges } from './int-support';
+import { changeCodec, createTopics, fetchGroup, newProducer, produceChanges, startFeed, startStuckConsumer, testMonitorConfig, toChanges, setGroupOffsets } from '../testing/int-support';
 import type { GroupDetailView } from './monitor';
-import { resetOffsets } from './ops';
 
 const log = createLogger('test', 'silent');
 const WINDOW_CYCLES = 6;
@@ -191,8 +190,7 @@ describe('lag-monitor status on the real broker', () => {
     await r.close();
     await until(groupId, (x) => x.state === 'EMPTY', 'the group empty');
 
-    const reset = await resetOffsets({ connection: conn, log, adminTimeoutMs: 10_000 }, { group: groupId, topics: [topic], target: { kind: 'earliest' }, dryRun: false });
-    expect(reset.executed).toBe(true);
+    await setGroupOffsets(conn, groupId, topic, 'earliest');
     const g = await until(groupId, (x) => x.status === 'REWIND' && x.partitions.every((p) => p.committedOffset === 0), 'REWIND at offset 0');
     expect(g.totalLag).toBe(100);
     expect(g.partitions.map((p) => p.rule)).toEqual(['rewind', 'rewind']);

@@ -1,8 +1,18 @@
 // In-memory stand-in for the broker side of a monitor cycle (admin calls and first-record reads),
 // for unit tests of the monitor, the app wiring and the API without Kafka. Test-only.
-import type { FirstUnconsumed } from '@wikimonitor/domain';
-import type { CommittedOffset, GroupDetail, GroupListing, GroupMember, LagAdmin, TopicPartition, Watermark } from './lag-admin';
-import { type ReaderStats, type RecordRequest, type RecordTimestampReader, requestKey } from './record-reader';
+import {
+  type CommittedOffset,
+  type FirstRecordRequest as RecordRequest,
+  type FirstUnconsumed,
+  type GroupDetail,
+  type GroupListing,
+  type GroupMember,
+  type PartitionRef as TopicPartition,
+  type Watermark,
+  firstRecordKey as requestKey,
+} from '@wikimonitor/domain';
+import type { GroupAdmin } from '@wikimonitor/kafka';
+import type { FirstRecordReader, FirstRecordStats as ReaderStats } from '@wikimonitor/lag';
 
 interface FakeTopic {
   low: number[];
@@ -17,8 +27,8 @@ interface FakeGroup {
 }
 
 export interface FakeCluster {
-  admin: Pick<LagAdmin, 'listGroups' | 'describeGroups' | 'fetchCommitted' | 'fetchPartitions' | 'fetchWatermarks' | 'close'>;
-  reader: RecordTimestampReader;
+  admin: Pick<GroupAdmin, 'listGroups' | 'describeGroups' | 'fetchCommitted' | 'fetchPartitions' | 'fetchWatermarks' | 'close'>;
+  reader: FirstRecordReader;
   createTopic(topic: string, partitions: number): void;
   produce(topic: string, partition: number, count: number, timestamp: number): void;
   deleteRecords(topic: string, partition: number, before: number): void;

@@ -1,13 +1,11 @@
-// Helpers shared by lag-monitor's integration tests and its benchmark (never imported by main.ts
-// or cli.ts). They take the connection and recorded events as arguments, so they need no test lib.
-import { KafkaConsumer, type LibrdKafkaError, type Message, type TopicPartitionOffset } from '@confluentinc/kafka-javascript';
+// Helpers shared by lag-monitor's integration tests and its benchmark (test-only: outside src/,
+// never bundled). They take the connection and recorded events as arguments, so they need no test lib.
 import { type WikiChange, WikiChangeSchema } from '@wikimonitor/contracts';
-import { changeKey, normalizeRecentChange } from '@wikimonitor/domain';
-import { type KafkaConnection, type KafkaProducer, createAdmin, createProducer, ensureTopics, rdkafkaBaseConfig } from '@wikimonitor/kafka';
+import { type GroupDetailView, changeKey, normalizeRecentChange } from '@wikimonitor/domain';
+import { type KafkaConnection, type KafkaProducer, commitGroupOffsets, createAdmin, createConsumerRunner, createGroupAdmin, createProducer, ensureTopics } from '@wikimonitor/kafka';
 import { type AvroCodec, createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
-import { type Logger, sleep } from '@wikimonitor/service-kit';
-import { type AppConfig, loadConfig } from './config';
-import type { GroupDetailView } from './monitor';
+import { createLogger, sleep, type Logger } from '@wikimonitor/service-kit';
+import { type AppConfig, loadConfig } from '../src/config';
 
 /** The parts of a recorded event the helpers need (libs/testing's RecordedEvent fits). */
 export interface RecordedLike {
@@ -98,29 +96,52 @@ export function newProducer(conn: KafkaConnection, log: Logger, transactionalId?
 }
 
 /**
+ * Commits `offset` (clamped to each partition's retained range; 'earliest' = log start) for every
+ * partition of `topic` as group `groupId` (which must have no active members): a group that read
+ * that far and stopped.
+ */
+export async function setGroupOffsets(conn: KafkaConnection, groupId: string, topic: string, offset: number | 'earliest'): Promise<void> {
+  const admin = await createGroupAdmin({ connection: conn, timeoutMs: 10_000, isolation: 'read_uncommitted' });
+  try {
+    const ids = (await admin.fetchPartitions([topic])).get(topic) ?? [];
+    const marks = await admin.fetchWatermarks(ids.map((partition) => ({ topic, partition })));
+    await commitGroupOffsets(
+      conn,
+      groupId,
+      marks.map((w) => ({ topic, partition: w.partition, offset: offset === 'earliest' ? w.low : Math.min(Math.max(offset, w.low), w.high) })),
+    );
+  } finally {
+    await admin.close();
+  }
+}
+
+/**
  * A real group member that keeps committing the same offset while it polls (a consumer stuck on
  * a record it re-reads and never gets past, committing its position each time).
  */
 export function startStuckConsumer(conn: KafkaConnection, groupId: string, topic: string, offset: number): { stop(): Promise<void>; commits(): number } {
-  const consumer = new KafkaConsumer(
-    { ...rdkafkaBaseConfig(conn), 'group.id': groupId, 'enable.auto.commit': false, 'enable.auto.offset.store': false, 'session.timeout.ms': 10_000 },
-    { 'auto.offset.reset': 'earliest' },
-  ) as KafkaConsumer & { commitCb(o: TopicPartitionOffset[], cb: (err: LibrdKafkaError | null) => void): void };
   let running = true;
   let commits = 0;
+  const runner = createConsumerRunner({
+    connection: conn,
+    log: createLogger('stuck-consumer', 'silent'),
+    groupId,
+    topics: [topic],
+    offsets: 'external',
+    fromBeginning: true,
+    overrides: { 'session.timeout.ms': 10_000 },
+    handle: async () => undefined,
+  });
   const loop = (async () => {
-    await new Promise<void>((resolve, reject) => consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
-    consumer.subscribe([topic]);
-    consumer.setDefaultConsumeTimeout(200);
+    await runner.start();
     while (running) {
-      await new Promise<Message[]>((resolve) => consumer.consume(10, (_err, m) => resolve(m ?? [])));
-      if (consumer.assignments().length) {
-        await new Promise<void>((resolve) => consumer.commitCb([{ topic, partition: 0, offset }], () => resolve()));
+      if (runner.assignments().length) {
+        await new Promise<void>((resolve) => (runner.consumer as unknown as { commitCb(o: Array<{ topic: string; partition: number; offset: number }>, cb: () => void): void }).commitCb([{ topic, partition: 0, offset }], () => resolve()));
         commits++;
       }
       await sleep(200);
     }
-    await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
+    await runner.close();
   })();
   return {
     async stop() {

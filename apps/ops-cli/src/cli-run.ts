@@ -5,9 +5,12 @@ import { type OpsContext, type ReplayOptions, type ResetOptions, describeGroups,
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3 } as const;
 
-export const HELP = `lag-monitor ops CLI
+export const HELP = `wikimonitor ops CLI: consumer-group offsets, lag and dead letters
 
-Usage: lag-monitor-cli <command> [options]        (node dist/apps/lag-monitor/cli.js, or: npx nx run lag-monitor:cli -- <command>)
+Usage: ops-cli <command> [options]
+  built:        node dist/apps/ops-cli/main.js <command>   (after: npx nx build ops-cli)
+  in the lag-monitor image:  node cli.js <command>
+  from source:  npx nx run ops-cli:cli -- <command>
 
 Commands:
   reset-offsets     Move a stopped group's committed offsets.
@@ -38,7 +41,13 @@ Commands:
       --dry-run                 list what would be replayed
 
 Global options: --json (machine-readable output), --help
-Connection: KAFKA_BOOTSTRAP_SERVERS, KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* (see apps/lag-monitor/README.md).
+Environment: KAFKA_BOOTSTRAP_SERVERS (default 127.0.0.1:9092), KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM,
+  KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD, KAFKA_SSL_CA_LOCATION, ADMIN_TIMEOUT_MS (default 10000),
+  DLQ_TOPIC (default wiki.dlq), LOG_LEVEL (see apps/ops-cli/README.md).
+Examples:
+  ops-cli describe-groups filter-router aggregator
+  ops-cli reset-offsets --group aggregator --topic wiki.changes.all --to-datetime 2026-11-21T10:00:00Z --dry-run
+  ops-cli replay-dlq --app dedup-persister --error-code DB_FAILED --dry-run
 Exit codes: 0 done, 1 failed, 2 usage error, 3 refused (group has active members).`;
 
 export interface CliIo {

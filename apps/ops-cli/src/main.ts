@@ -13,8 +13,8 @@ async function main(): Promise<number> {
     io.err((err as Error).message);
     return 2;
   }
-  const log = createLogger('lag-monitor-cli', config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, process.stderr);
-  const ctx = () => ({ connection: kafkaConnectionFromEnv(config, 'wikimonitor-lag-monitor-cli'), log, adminTimeoutMs: config.ADMIN_TIMEOUT_MS });
+  const log = createLogger('ops-cli', config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, process.stderr);
+  const ctx = () => ({ connection: kafkaConnectionFromEnv(config, 'wikimonitor-ops-cli'), log, adminTimeoutMs: config.ADMIN_TIMEOUT_MS });
   return runCli(process.argv.slice(2), io, ctx, { dlqTopic: config.DLQ_TOPIC });
 }
 

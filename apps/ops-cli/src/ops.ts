@@ -1,11 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { IsolationLevel, KafkaConsumer, type LibrdKafkaError, type Message, type TopicPartitionOffset } from '@confluentinc/kafka-javascript';
-import { type ResetPlanEntry, type ResetTarget, planOffsetReset, resetRefusal } from '@wikimonitor/domain';
-import { type KafkaConnection, type ParsedDeadLetter, createProducer, headersFromMessage, parseDeadLetter, rdkafkaBaseConfig } from '@wikimonitor/kafka';
+import { type GroupDetailView, type LagSettings, type ResetPlanEntry, type ResetTarget, emptyLagHistory, evaluateCycle, groupDetail, planOffsetReset, resetRefusal } from '@wikimonitor/domain';
+import { type GroupAdmin, type KafkaConnection, type Message, type ParsedDeadLetter, commitGroupOffsets, createGroupAdmin, createProducer, headersFromMessage, parseDeadLetter, readToEnd } from '@wikimonitor/kafka';
+import { createFirstRecordReader, gatherLagSnapshot } from '@wikimonitor/lag';
 import { type Logger, WikiMonitorError } from '@wikimonitor/service-kit';
-import { type LagAdmin, createLagAdmin } from './lag-admin';
-import { type GroupDetailView, createLagMonitor } from './monitor';
-import { createRecordReader } from './record-reader';
 
 export interface OpsContext {
   connection: KafkaConnection;
@@ -13,22 +9,14 @@ export interface OpsContext {
   adminTimeoutMs: number;
 }
 
-async function withAdmin<T>(ctx: OpsContext, isolation: 'read_committed' | 'read_uncommitted', fn: (admin: LagAdmin) => Promise<T>): Promise<T> {
-  const admin = await createLagAdmin({ connection: ctx.connection, log: ctx.log, timeoutMs: ctx.adminTimeoutMs, isolation });
+async function withAdmin<T>(ctx: OpsContext, isolation: 'read_committed' | 'read_uncommitted', fn: (admin: GroupAdmin) => Promise<T>): Promise<T> {
+  const admin = await createGroupAdmin({ connection: ctx.connection, log: ctx.log, timeoutMs: ctx.adminTimeoutMs, isolation });
   try {
     return await fn(admin);
   } finally {
     await admin.close();
   }
 }
-
-function connectConsumer(consumer: KafkaConsumer): Promise<void> {
-  return new Promise((resolve, reject) =>
-    consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(new WikiMonitorError('DEPENDENCY_UNAVAILABLE', `Kafka unreachable: ${err.message}`, { retriable: true, cause: err })) : resolve())),
-  );
-}
-
-const disconnect = (consumer: KafkaConsumer) => new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
 
 // ---------------------------------------------------------------- reset-offsets
 
@@ -74,9 +62,7 @@ export async function resetOffsets(ctx: OpsContext, opts: ResetOptions): Promise
     const byTime = new Map<string, number>();
     if (opts.target.kind === 'timestamp') {
       for (const topic of topics) {
-        for (const o of await admin.admin.fetchTopicOffsetsByTimestamp(topic, opts.target.timestamp, { timeout: ctx.adminTimeoutMs, isolationLevel: IsolationLevel.READ_UNCOMMITTED })) {
-          byTime.set(`${topic}/${o.partition}`, Number(o.offset));
-        }
+        for (const o of await admin.offsetsForTimestamp(topic, opts.target.timestamp)) byTime.set(`${topic}/${o.partition}`, o.offset);
       }
     }
     const states = tps.map(({ topic, partition }) => {
@@ -95,20 +81,10 @@ export async function resetOffsets(ctx: OpsContext, opts: ResetOptions): Promise
     const result: ResetResult = { group: opts.group, state, members, plan, refused, executed: false };
     if (opts.dryRun || refused) return result;
 
-    const consumer = new KafkaConsumer(
-      { ...rdkafkaBaseConfig({ ...ctx.connection, clientId: `${ctx.connection.clientId}-reset` }), 'group.id': opts.group, 'enable.auto.commit': false, 'enable.auto.offset.store': false },
-      {},
-    ) as KafkaConsumer & { commitCb(offsets: TopicPartitionOffset[], cb: (err: LibrdKafkaError | null) => void): void };
-    await connectConsumer(consumer);
     try {
-      const offsets = plan.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.target }));
-      await new Promise<void>((resolve, reject) =>
-        consumer.commitCb(offsets, (err) =>
-          err ? reject(new WikiMonitorError('KAFKA_ADMIN_FAILED', `the broker rejected the new offsets (did a consumer join the group?): ${err.message}`, { cause: err })) : resolve(),
-        ),
-      );
-    } finally {
-      await disconnect(consumer);
+      await commitGroupOffsets(ctx.connection, opts.group, plan.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.target })));
+    } catch (err) {
+      throw new WikiMonitorError('KAFKA_ADMIN_FAILED', `the broker rejected the new offsets (did a consumer join the group?): ${(err as Error).message}`, { cause: err });
     }
     const after = await admin.fetchCommitted(opts.group);
     const wrong = plan.filter((p) => after.find((a) => a.topic === p.topic && a.partition === p.partition)?.offset !== p.target);
@@ -122,23 +98,15 @@ export async function resetOffsets(ctx: OpsContext, opts: ResetOptions): Promise
 /** One monitoring cycle restricted to the given groups (all when empty): lag in messages and seconds. */
 export async function describeGroups(ctx: OpsContext, groupIds: string[]): Promise<GroupDetailView[]> {
   return withAdmin(ctx, 'read_committed', async (admin) => {
-    const reader = createRecordReader({ connection: ctx.connection, log: ctx.log, timeoutMs: 5_000, isolation: 'read_committed' });
+    const reader = createFirstRecordReader({ connection: ctx.connection, log: ctx.log, timeoutMs: 5_000, isolation: 'read_committed' });
     await reader.start();
     try {
       const wanted = new Set(groupIds);
-      const monitor = createLagMonitor({
-        admin,
-        reader,
-        includeGroup: (g) => wanted.size === 0 || wanted.has(g),
-        windowCycles: 2,
-        intervalMs: 1000,
-        historyCycles: 2,
-        goneRetentionMs: 0,
-        adminConcurrency: 8,
-        log: ctx.log,
-      });
-      const { snapshot } = await monitor.runCycle();
-      return snapshot.groups.map((g) => monitor.group(g.groupId)).filter((g): g is GroupDetailView => !!g);
+      const settings: LagSettings = { windowCycles: 2, intervalMs: 1000, historyCycles: 2, goneRetentionMs: 0 };
+      const history = emptyLagHistory();
+      const { snapshot } = await gatherLagSnapshot({ admin, reader, includeGroup: (g) => wanted.size === 0 || wanted.has(g), adminConcurrency: 8, log: ctx.log }, history);
+      const { report, history: next } = evaluateCycle(snapshot, history, settings);
+      return report.groups.map((g) => groupDetail(next, g.groupId, settings)).filter((g): g is GroupDetailView => !!g);
     } finally {
       await reader.close();
     }
@@ -223,51 +191,32 @@ export async function replayDeadLetters(ctx: OpsContext, opts: ReplayOptions): P
     const marks = await admin.fetchWatermarks(ids.map((partition) => ({ topic: opts.dlqTopic, partition })));
     let starts = new Map(marks.map((m) => [m.partition, m.low]));
     if (opts.since !== undefined) {
-      const byTime = await admin.admin.fetchTopicOffsetsByTimestamp(opts.dlqTopic, opts.since, { timeout: ctx.adminTimeoutMs, isolationLevel: IsolationLevel.READ_COMMITTED });
-      starts = new Map(byTime.map((o) => [o.partition, Math.max(Number(o.offset), starts.get(o.partition) ?? 0)]));
+      const byTime = await admin.offsetsForTimestamp(opts.dlqTopic, opts.since);
+      starts = new Map(byTime.map((o) => [o.partition, Math.max(o.offset, starts.get(o.partition) ?? 0)]));
     }
     return marks.map((m) => ({ partition: m.partition, start: Math.min(starts.get(m.partition) ?? m.low, m.high), end: m.high })).filter((p) => p.start < p.end);
   });
   const result: ReplayResult = { scanned: 0, matched: [], skipped: 0, replayed: 0 };
   if (!partitions.length) return result;
 
-  const consumer = new KafkaConsumer(
-    {
-      ...rdkafkaBaseConfig({ ...ctx.connection, clientId: `${ctx.connection.clientId}-replay` }),
-      'group.id': `lag-monitor-replay-${randomBytes(4).toString('hex')}`,
-      'enable.auto.commit': false,
-      'enable.partition.eof': true,
-      'isolation.level': 'read_committed',
-    },
-    { 'auto.offset.reset': 'earliest' },
-  );
   const letters: Array<{ m: Message; dl: ParsedDeadLetter }> = [];
-  await connectConsumer(consumer);
-  try {
-    const done = new Set<number>();
-    consumer.on('partition.eof', (e) => done.add(e.partition));
-    consumer.assign(partitions.map((p) => ({ topic: opts.dlqTopic, partition: p.partition, offset: p.start })));
-    consumer.setDefaultConsumeTimeout(500);
-    const ends = new Map(partitions.map((p) => [p.partition, p.end]));
-    const deadline = Date.now() + 120_000;
-    while (done.size < partitions.length && Date.now() < deadline && (opts.limit === undefined || letters.length < opts.limit)) {
-      const batch = await new Promise<Message[]>((resolve, reject) => consumer.consume(500, (err, msgs) => (err ? reject(err) : resolve(msgs ?? []))));
-      for (const m of batch) {
-        if (m.offset >= (ends.get(m.partition) ?? 0)) {
-          done.add(m.partition);
-          continue;
-        }
-        if (m.offset === (ends.get(m.partition) ?? 0) - 1) done.add(m.partition);
-        result.scanned++;
-        const dl = parseDeadLetter(m.key ?? null, m.value, headersFromMessage(m.headers));
-        if (!matches(dl, opts)) continue;
-        if (opts.limit !== undefined && letters.length >= opts.limit) break;
-        letters.push({ m, dl });
-      }
-    }
-  } finally {
-    await disconnect(consumer);
-  }
+  const full = () => opts.limit !== undefined && letters.length >= opts.limit;
+  await readToEnd(
+    {
+      connection: ctx.connection,
+      log: ctx.log,
+      name: 'replay',
+      ranges: partitions.map((p) => ({ topic: opts.dlqTopic, partition: p.partition, from: p.start, to: p.end })),
+      timeoutMs: 120_000,
+    },
+    (m) => {
+      if (full()) return 'stop';
+      result.scanned++;
+      const dl = parseDeadLetter(m.key ?? null, m.value, headersFromMessage(m.headers));
+      if (matches(dl, opts)) letters.push({ m, dl });
+      return full() ? 'stop' : undefined;
+    },
+  );
 
   const toSend: Array<{ item: ReplayItem; dl: ParsedDeadLetter }> = [];
   for (const { m, dl } of letters) {

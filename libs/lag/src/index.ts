@@ -1,0 +1,2 @@
+export * from './first-records';
+export * from './lag-snapshot';
