@@ -8,13 +8,11 @@
 //   KafkaJS watermarks reference: fetchTopicOffsets per topic (3 round trips each) instead of the
 //                      two batched ListOffsets requests the monitor uses
 //   TSX_TSCONFIG_PATH=tsconfig.base.json node --import tsx bench/lag-monitor/cycle-bench.ts [--groups 50] [--topics 10] [--partitions 20] [--iterations 15]
-import { KafkaConsumer, type LibrdKafkaError, type TopicPartitionOffset } from '@confluentinc/kafka-javascript';
-import { type KafkaConnection, createAdmin, createProducer, ensureTopics, rdkafkaBaseConfig } from '@wikimonitor/kafka';
+import { type KafkaConnection, commitGroupOffsets, createAdmin, createGroupAdmin, createProducer, ensureTopics } from '@wikimonitor/kafka';
+import { createFirstRecordReader } from '@wikimonitor/lag';
 import { createLogger } from '@wikimonitor/service-kit';
 import { uniqueName } from '@wikimonitor/testing';
-import { createLagAdmin } from '../../apps/lag-monitor/src/lag-admin';
 import { createLagMonitor } from '../../apps/lag-monitor/src/monitor';
-import { createRecordReader } from '../../apps/lag-monitor/src/record-reader';
 import { arg, machine, progress, stackEnv, table, writeReport } from '../lib/bench-kit';
 
 const GROUPS = Number(arg('groups', '50'));
@@ -30,18 +28,6 @@ const median = (xs: number[]) => {
   return s.length ? ((s[Math.floor((s.length - 1) / 2)] as number) + (s[Math.ceil((s.length - 1) / 2)] as number)) / 2 : NaN;
 };
 const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(0.9 * xs.length))] ?? NaN;
-
-async function commitAs(conn: KafkaConnection, groupId: string, offsets: TopicPartitionOffset[]): Promise<void> {
-  const c = new KafkaConsumer({ ...rdkafkaBaseConfig(conn), 'group.id': groupId, 'enable.auto.commit': false }, {}) as KafkaConsumer & {
-    commitCb(o: TopicPartitionOffset[], cb: (err: LibrdKafkaError | null) => void): void;
-  };
-  await new Promise<void>((resolve, reject) => c.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
-  try {
-    await new Promise<void>((resolve, reject) => c.commitCb(offsets, (err) => (err ? reject(err) : resolve())));
-  } finally {
-    await new Promise<void>((resolve) => c.disconnect(() => resolve()));
-  }
-}
 
 async function main() {
   const env = stackEnv();
@@ -65,7 +51,7 @@ async function main() {
     progress(`committing offsets for ${GROUPS} groups`);
     let lagging = 0;
     for (const [gi, groupId] of groups.entries()) {
-      const offsets: TopicPartitionOffset[] = [];
+      const offsets: Array<{ topic: string; partition: number; offset: number }> = [];
       for (const topic of [topics[gi % TOPICS], topics[(gi + 1) % TOPICS]] as string[]) {
         for (let p = 0; p < PARTITIONS; p++) {
           const offset = (gi + p) % 4 === 0 ? RECORDS_PER_PARTITION : (gi * 7 + p * 3) % RECORDS_PER_PARTITION;
@@ -73,11 +59,11 @@ async function main() {
           offsets.push({ topic, partition: p, offset });
         }
       }
-      await commitAs(conn, groupId, offsets);
+      await commitGroupOffsets(conn, groupId, offsets);
     }
 
-    const lagAdmin = await createLagAdmin({ connection: conn, log, timeoutMs: 10_000, isolation: 'read_committed' });
-    const reader = createRecordReader({ connection: conn, log, timeoutMs: 10_000, isolation: 'read_committed' });
+    const lagAdmin = await createGroupAdmin({ connection: conn, log, timeoutMs: 10_000, isolation: 'read_committed' });
+    const reader = createFirstRecordReader({ connection: conn, log, timeoutMs: 10_000, isolation: 'read_committed' });
     await reader.start();
     const include = (g: string) => g.startsWith(`${prefix}.g`);
     const monitorOpts = { admin: lagAdmin, reader, includeGroup: include, windowCycles: 10, intervalMs: 5000, historyCycles: 10, goneRetentionMs: 60_000, adminConcurrency: CONCURRENCY, log };
@@ -111,7 +97,7 @@ async function main() {
     for (let i = 0; i < ITERATIONS; i++) {
       samples.bare.push(await bare());
       samples.warm.push((await warm.runCycle()).timings.total);
-      const coldReader = createRecordReader({ connection: conn, log, timeoutMs: 10_000, isolation: 'read_committed' });
+      const coldReader = createFirstRecordReader({ connection: conn, log, timeoutMs: 10_000, isolation: 'read_committed' });
       await coldReader.start();
       const cold = createLagMonitor({ ...monitorOpts, reader: coldReader });
       const c = await cold.runCycle();
