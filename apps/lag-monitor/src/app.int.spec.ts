@@ -21,8 +21,6 @@ describe('lag-monitor process (real broker)', () => {
     await producer.start();
     await produceChanges(producer, codec, topic, toChanges(loadRecordedEvents()).slice(0, 30));
     await producer.close();
-    // A group that consumed 5 records and stopped: STOP once the window has passed.
-    await setGroupOffsets(conn, groupId, topic, 5);
 
     // A slow webhook: it holds every answer until the test lets go.
     const received: WikiAlert[] = [];
@@ -59,6 +57,10 @@ describe('lag-monitor process (real broker)', () => {
     const base = `http://127.0.0.1:${port}`;
     try {
       await proc.waitReady(`${base}/readyz`);
+      // A group that consumed 5 records and stopped: OK while its commit is recent, STOP once the
+      // window has passed. (Committed after start: a commit older than a window when the monitor
+      // first sees the group, with commit times observed, is STOP at once, with no OK before it.)
+      await setGroupOffsets(conn, groupId, topic, 5);
       const probe = await waitFor(async () => {
         const p = (await (await fetch(`${base}/api/probe`)).json()) as ProbeStats;
         return p.received >= 5 ? p : undefined;
