@@ -12,7 +12,7 @@ Configured by environment variables (see apps/lag-monitor/README.md), e.g.
   CYCLE_INTERVAL_MS=5000  WINDOW_CYCLES=10  GROUP_ALLOW='^(filter-router|aggregator|dedup-persister)$'
   ALERTS_TOPIC=wiki.alerts  ALERT_WEBHOOK_URL=https://hooks.example/lag  HTTP_PORT=8080
 Endpoints: GET / (dashboard) /api/groups /api/groups/:id /api/topics /api/probe /api/events /healthz /readyz /metrics
-Ops CLI (apps/ops-cli, shipped beside main.js as cli.js): node dist/apps/lag-monitor/cli.js --help`;
+Ops CLI (tools/ops, shipped beside main.js as cli.js): node dist/apps/lag-monitor/cli.js --help`;
 
 async function main(): Promise<number> {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {

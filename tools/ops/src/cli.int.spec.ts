@@ -35,7 +35,7 @@ describe('ops CLI on the real broker', () => {
 
     const cliEnv = { KAFKA_BOOTSTRAP_SERVERS: conn.bootstrapServers, LOG_LEVEL: 'warn' };
     const cli = async (...args: string[]) => {
-      const p = startTsProcess('ops-cli', 'apps/ops-cli/src/main.ts', cliEnv, args);
+      const p = startTsProcess('ops-cli', 'tools/ops/src/main.ts', cliEnv, args);
       const code = await p.exited();
       return { code, output: p.output() };
     };
@@ -123,7 +123,7 @@ describe('ops CLI on the real broker', () => {
 
     const cliEnv = { KAFKA_BOOTSTRAP_SERVERS: conn.bootstrapServers, LOG_LEVEL: 'warn' };
     const run = async (...args: string[]) => {
-      const p = startTsProcess('ops-cli', 'apps/ops-cli/src/main.ts', cliEnv, args);
+      const p = startTsProcess('ops-cli', 'tools/ops/src/main.ts', cliEnv, args);
       return { code: await p.exited(), output: p.output() };
     };
     const dry = await run('replay-dlq', '--dlq-topic', dlq, '--dry-run');

@@ -8,7 +8,7 @@ export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3 } as const;
 export const HELP = `wikimonitor ops CLI: consumer-group offsets, lag and dead letters
 
 Usage: ops-cli <command> [options]
-  built:        node dist/apps/ops-cli/main.js <command>   (after: npx nx build ops-cli)
+  built:        node dist/tools/ops/cli.js <command>   (after: npx nx build ops-cli)
   in the lag-monitor image:  node cli.js <command>
   from source:  npx nx run ops-cli:cli -- <command>
 
@@ -43,7 +43,7 @@ Commands:
 Global options: --json (machine-readable output), --help
 Environment: KAFKA_BOOTSTRAP_SERVERS (default 127.0.0.1:9092), KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM,
   KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD, KAFKA_SSL_CA_LOCATION, ADMIN_TIMEOUT_MS (default 10000),
-  DLQ_TOPIC (default wiki.dlq), LOG_LEVEL (see apps/ops-cli/README.md).
+  DLQ_TOPIC (default wiki.dlq), LOG_LEVEL (see tools/ops/README.md).
 Examples:
   ops-cli describe-groups filter-router aggregator
   ops-cli reset-offsets --group aggregator --topic wiki.changes.all --to-datetime 2026-11-21T10:00:00Z --dry-run
