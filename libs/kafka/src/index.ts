@@ -4,5 +4,5 @@ export * from './producer';
 export * from './consumer';
 export * from './admin';
 export * from './dlq';
-export * from './topics';
 export * from './reader';
+export * from './topology';
