@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { createAdmin, ensureTopics } from '@wikimonitor/kafka';
-import { loadRecordedEvents, uniqueName } from '@wikimonitor/testing';
+import { loadRecordedEvents, recordingsDir, uniqueName } from '@wikimonitor/testing';
 import {
   type AppName,
   type Pipeline,
@@ -94,7 +94,7 @@ async function setupRun(env: Record<string, string>, label: string, sourceArgs: 
     endpoints: { bootstrapServers: bootstrap, registryUrl: env['SCHEMA_REGISTRY_URL'] ?? 'http://127.0.0.1:8081/apis/ccompat/v7', databaseUrl: serverUrl },
     appBootstrap: bootstrap,
     names,
-    data: join(ROOT, '..', 'shared', 'data'),
+    data: recordingsDir(),
     sourceArgs,
     // Production defaults (1 min windows, 30 s lateness, 2 min idle closing).
     aggregator: { windowMs: 60_000, latenessMs: 30_000, idleCloseMs: 120_000 },

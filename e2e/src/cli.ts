@@ -13,7 +13,7 @@ dedup-persister, lag-monitor, as real processes from dist/) under scripted fault
 Usage: node --import tsx tools/chaos/run.ts [options]
   --scenarios a,b,...   run only these (default: all, in order)
   --ci                  the short CI set (${CI_SCENARIOS.join(', ')}) on 1,500 events
-  --events N            recorded events per scenario (default 4053 = all of ../shared/data)
+  --events N            recorded events per scenario (default 4053 = all of data/recordings)
   --rate N              events/s of the SSE source (default 135: the input lasts ~30 s)
   --seed N              seed for the random kill moments (default: time based, printed)
   --out FILE            markdown summary (default bench/results/chaos-summary.md; JSON beside it)

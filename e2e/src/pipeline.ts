@@ -1,19 +1,20 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { type KafkaConnection, createAdmin, ensureTopics } from '@wikimonitor/kafka';
+import { type KafkaConnection, type RouteName, type TopicId, ROUTE_TOPIC_IDS, TOPOLOGY, createAdmin, ensureTopics, topicSpec } from '@wikimonitor/kafka';
 import { REPO_ROOT, freePort } from '@wikimonitor/testing';
 import { type AppName, type AppProcess, createAppProcess } from './app-process';
 import type { StackEndpoints } from './stack';
 
-export const ROUTES = ['all', 'human-content', 'new-pages', 'log', 'bot'] as const;
+/** The filter-router's default route names, from the topology. */
+export const ROUTES: readonly RouteName[] = ROUTE_TOPIC_IDS.map((id) => TOPOLOGY[id].route);
 
 /** Every name one run uses: topics, groups, transactional ids, checkpoint key, database. */
 export interface RunNames {
   prefix: string;
   topics: {
     raw: string;
-    routes: Record<(typeof ROUTES)[number], string>;
+    routes: Record<RouteName, string>;
     aggregates: string;
     alerts: string;
     late: string;
@@ -22,6 +23,8 @@ export interface RunNames {
     checkpoints: string;
     probe: string;
   };
+  /** The run's name of every topology topic, by topic id. */
+  topicsById: Record<TopicId, string>;
   groups: { router: string; aggregator: string; persister: string };
   transactionalIds: { router: string; aggregator: string };
   checkpointKey: string;
@@ -29,20 +32,22 @@ export interface RunNames {
 }
 
 export function runNames(prefix: string): RunNames {
-  const t = (s: string) => `${prefix}.${s}`;
+  // A topology topic under the run's prefix: wiki.raw.changes -> <prefix>.raw.changes.
+  const byId = Object.fromEntries(Object.entries(TOPOLOGY).map(([id, d]) => [id, `${prefix}.${d.name.replace(/^wiki\./, '')}`])) as Record<TopicId, string>;
   return {
     prefix,
     topics: {
-      raw: t('raw.changes'),
-      routes: { all: t('changes.all'), 'human-content': t('changes.human-content'), 'new-pages': t('changes.new-pages'), log: t('changes.log'), bot: t('changes.bot') },
-      aggregates: t('aggregates'),
-      alerts: t('alerts'),
-      late: t('changes.late'),
-      dlq: t('dlq'),
-      changelog: t('aggregator.changelog'),
-      checkpoints: t('producer.checkpoints'),
-      probe: t('lag-monitor.probe'),
+      raw: byId.raw,
+      routes: Object.fromEntries(ROUTE_TOPIC_IDS.map((id) => [TOPOLOGY[id].route, byId[id]])) as Record<RouteName, string>,
+      aggregates: byId.aggregates,
+      alerts: byId.alerts,
+      late: byId.late,
+      dlq: byId.dlq,
+      changelog: byId.changelog,
+      checkpoints: byId.checkpoints,
+      probe: byId.probe,
     },
+    topicsById: byId,
     groups: { router: `${prefix}-filter-router`, aggregator: `${prefix}-aggregator`, persister: `${prefix}-dedup-persister` },
     transactionalIds: { router: `${prefix}-filter-router-0`, aggregator: `${prefix}-aggregator-0` },
     checkpointKey: `${prefix}-producer`,
@@ -54,7 +59,7 @@ export function runNames(prefix: string): RunNames {
 export function writeRoutesFile(names: RunNames, dir: string): string {
   const rules = JSON.parse(readFileSync(join(REPO_ROOT, 'apps', 'filter-router', 'rules', 'default-rules.json'), 'utf8')) as { routes: Array<{ name: string; topic: string }> };
   for (const r of rules.routes) {
-    const topic = names.topics.routes[r.name as (typeof ROUTES)[number]];
+    const topic = names.topics.routes[r.name as RouteName];
     if (!topic) throw new Error(`default rules have a route "${r.name}" the e2e suite does not know; update e2e/src/pipeline.ts`);
     r.topic = topic;
   }
@@ -95,15 +100,17 @@ export function connection(bootstrapServers: string, clientId = 'wikimonitor-e2e
   return { bootstrapServers, clientId, securityProtocol: 'plaintext', connectAttempts: 10 };
 }
 
-/** Creates the topics several apps share up front (the persister never creates what it reads). */
-export async function provisionTopics(bootstrapServers: string, names: RunNames, partitions = 6): Promise<void> {
+/** Topics several apps share, created up front (the persister never creates what it reads). */
+const SHARED_TOPICS: readonly TopicId[] = ['raw', ...ROUTE_TOPIC_IDS, 'aggregates', 'alerts', 'dlq', 'late'];
+
+/** Creates the shared topics with the topology's settings under the run's names. */
+export async function provisionTopics(bootstrapServers: string, names: RunNames): Promise<void> {
   const admin = await createAdmin(connection(bootstrapServers));
   try {
-    const t = names.topics;
-    await ensureTopics(admin, [
-      ...[t.raw, ...Object.values(t.routes), t.aggregates].map((topic) => ({ topic, partitions, replicationFactor: 1 })),
-      ...[t.alerts, t.dlq, t.late].map((topic) => ({ topic, partitions: 3, replicationFactor: 1 })),
-    ]);
+    await ensureTopics(
+      admin,
+      SHARED_TOPICS.map((id) => topicSpec(id, { replicationFactor: 1, names: names.topicsById })),
+    );
   } finally {
     await admin.disconnect();
   }

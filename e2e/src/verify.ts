@@ -1,6 +1,7 @@
 import avro from 'avsc';
 import { Client } from 'pg';
 import { type WikiAggregate, type WikiAlert, type WikiChange, WikiAggregateSchema, WikiAlertSchema, WikiChangeSchema } from '@wikimonitor/contracts';
+import { WIKI_AGGREGATES, recordFromRow } from '@wikimonitor/domain';
 import { type ParsedDeadLetter, headersFromMessage, parseDeadLetter } from '@wikimonitor/kafka';
 import { readTopic } from '@wikimonitor/testing';
 import { connection } from './pipeline';
@@ -42,33 +43,10 @@ export async function storedChangeIds(databaseUrl: string): Promise<string[]> {
   return withDb(databaseUrl, async (c) => (await c.query<{ id: string }>('SELECT id FROM wiki_changes')).rows.map((r) => r.id));
 }
 
-const ms = (v: Date | string | number): number => (v instanceof Date ? v.getTime() : typeof v === 'string' ? Date.parse(v) : v);
-
 export async function storedAggregates(databaseUrl: string): Promise<WikiAggregate[]> {
   return withDb(databaseUrl, async (c) => {
-    const { rows } = await c.query<Record<string, unknown>>('SELECT * FROM wiki_aggregates');
-    return rows.map((r) => ({
-      wiki: String(r['wiki']),
-      window_start: ms(r['window_start'] as Date),
-      window_end: ms(r['window_end'] as Date),
-      total: Number(r['total']),
-      by_type: {
-        edit: Number(r['count_edit']),
-        new: Number(r['count_new']),
-        log: Number(r['count_log']),
-        categorize: Number(r['count_categorize']),
-        external: Number(r['count_external']),
-        unknown: Number(r['count_unknown']),
-      },
-      bot: Number(r['bot']),
-      human: Number(r['human']),
-      bytes_added: Number(r['bytes_added']),
-      bytes_removed: Number(r['bytes_removed']),
-      distinct_editors: Number(r['distinct_editors']),
-      top_pages: (r['top_pages'] as Array<{ title: string; count: number | string }>).map((p) => ({ title: p.title, count: Number(p.count) })),
-      first_event_time: ms(r['first_event_time'] as Date),
-      last_event_time: ms(r['last_event_time'] as Date),
-    }));
+    const { rows } = await c.query<Record<string, unknown>>(`SELECT * FROM ${WIKI_AGGREGATES.name}`);
+    return rows.map((r) => recordFromRow(WIKI_AGGREGATES, r) as unknown as WikiAggregate);
   });
 }
 

@@ -93,7 +93,7 @@ async function up() {
   const base = { ...stackEnv(), LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
   const jaeger = base.OTEL_EXPORTER_OTLP_ENDPOINT;
   const sseUrl = useWikimedia ? 'https://stream.wikimedia.org/v2/stream/recentchange' : `http://127.0.0.1:${APPS[0].port}/v2/stream/recentchange`;
-  log(useWikimedia ? 'source: Wikimedia EventStreams (live)' : `source: local SSE source replaying ../shared/data at ${arg('rate', '50')} events/s (looped, fresh ids)`);
+  log(useWikimedia ? 'source: Wikimedia EventStreams (live)' : `source: local SSE source replaying data/recordings at ${arg('rate', '50')} events/s (looped, fresh ids)`);
 
   for (const app of APPS) {
     if (app.name === 'sse-source' && useWikimedia) continue;

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { WikiAggregate, WikiAlert, WikiChange } from '@wikimonitor/contracts';
 import { WikiAggregateSchema, WikiAlertSchema, WikiChangeSchema } from '@wikimonitor/contracts';
 import type { WindowConfig } from '@wikimonitor/domain';
-import { type KafkaConnection, type TopicSpec, createAdmin, createConsumerRunner, createProducer, ensureTopics, kafkaConnectionFromEnv } from '@wikimonitor/kafka';
+import { type KafkaConnection, type TopicId, createAdmin, createConsumerRunner, createProducer, ensureTopics, kafkaConnectionFromEnv, topicSpecsFor } from '@wikimonitor/kafka';
 import { createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
 import { type Logger, type ServiceHandle, WikiMonitorError, createHttpServer, createMetricsRegistry, lifecycle, runService } from '@wikimonitor/service-kit';
 import { getTracer } from '@wikimonitor/telemetry';
@@ -66,25 +66,23 @@ export function createApp(opts: AggregatorAppOptions): AggregatorApp {
     async start() {
       const admin = await createAdmin(connection, log);
       try {
-        const rf = config.TOPIC_REPLICATION_FACTOR;
-        if (config.PROVISION_TOPICS) await ensureTopics(admin, [{ topic: config.INPUT_TOPIC, partitions: config.TOPIC_PARTITIONS, replicationFactor: rf }], log);
+        const names = {
+          changesAll: config.INPUT_TOPIC,
+          changelog: config.CHANGELOG_TOPIC,
+          aggregates: config.AGGREGATES_TOPIC,
+          alerts: config.ALERTS_TOPIC,
+          late: config.LATE_TOPIC,
+          dlq: config.DLQ_TOPIC,
+        };
+        const specs = (only: TopicId[], partitions: Partial<Record<TopicId, number>>) =>
+          topicSpecsFor('aggregator', { replicationFactor: config.TOPIC_REPLICATION_FACTOR, names, partitions, only });
+        if (config.PROVISION_TOPICS) await ensureTopics(admin, specs(['changesAll'], { changesAll: config.TOPIC_PARTITIONS }), log);
         const meta = await admin.fetchTopicMetadata({ topics: [config.INPUT_TOPIC] });
         const inputPartitions = meta[0]?.partitions.length ?? 0;
         if (!inputPartitions) throw new WikiMonitorError('TOPIC_MISMATCH', `input topic ${config.INPUT_TOPIC} does not exist`, { retriable: true });
         // The changelog mirrors the input's partitioning: a wiki's state lives in its input partition's number.
-        const changelog: TopicSpec = {
-          topic: config.CHANGELOG_TOPIC,
-          partitions: inputPartitions,
-          replicationFactor: rf,
-          configs: { 'cleanup.policy': 'compact', 'segment.ms': '600000', 'min.cleanable.dirty.ratio': '0.1' },
-        };
-        const outputs: TopicSpec[] = [
-          { topic: config.AGGREGATES_TOPIC, partitions: config.TOPIC_PARTITIONS, replicationFactor: rf },
-          { topic: config.ALERTS_TOPIC, partitions: 3, replicationFactor: rf },
-          { topic: config.LATE_TOPIC, partitions: 3, replicationFactor: rf },
-          { topic: config.DLQ_TOPIC, partitions: 3, replicationFactor: rf, configs: { 'retention.ms': String(14 * 86_400_000) } },
-        ];
-        if (config.PROVISION_TOPICS) await ensureTopics(admin, [changelog, ...outputs], log);
+        const outputs = specs(['changelog', 'aggregates', 'alerts', 'late', 'dlq'], { changesAll: inputPartitions, aggregates: config.TOPIC_PARTITIONS });
+        if (config.PROVISION_TOPICS) await ensureTopics(admin, outputs, log);
         const cl = await admin.fetchTopicMetadata({ topics: [config.CHANGELOG_TOPIC] });
         if ((cl[0]?.partitions.length ?? 0) < inputPartitions) {
           throw new WikiMonitorError('TOPIC_MISMATCH', `changelog ${config.CHANGELOG_TOPIC} needs at least ${inputPartitions} partitions (one per input partition)`);

@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import { registryConfigShape } from '@wikimonitor/schemas';
 import { baseConfigShape, env, parseConfig } from '@wikimonitor/service-kit';
-import { DEFAULT_TOPICS, kafkaConfigShape } from '@wikimonitor/kafka';
+import { DEFAULT_TOPICS, TOPOLOGY, kafkaConfigShape } from '@wikimonitor/kafka';
 import { telemetryConfigShape } from '@wikimonitor/telemetry';
 import { DEFAULT_SPIKE_CONFIG } from '@wikimonitor/domain';
 
-export const DEFAULT_INPUT_TOPIC = 'wiki.changes.all';
-export const DEFAULT_LATE_TOPIC = 'wiki.changes.late';
-export const DEFAULT_CHANGELOG_TOPIC = 'wiki.aggregator.changelog';
+export const DEFAULT_INPUT_TOPIC = DEFAULT_TOPICS.changesAll;
+export const DEFAULT_LATE_TOPIC = DEFAULT_TOPICS.late;
+export const DEFAULT_CHANGELOG_TOPIC = DEFAULT_TOPICS.changelog;
 export const DEFAULT_GROUP_ID = 'aggregator';
 export const DEFAULT_WINDOW_SIZE_MS = 60_000;
 export const DEFAULT_ALLOWED_LATENESS_MS = 30_000;
@@ -54,7 +54,7 @@ export const configSchema = z.object({
   MAX_TRANSACTION_RETRIES: env.int(5, { min: 0 }),
   PROVISION_TOPICS: env.bool(true),
   /** Partitions of topics this app creates when missing (the changelog always matches the input). */
-  TOPIC_PARTITIONS: env.int(6, { min: 1 }),
+  TOPIC_PARTITIONS: env.int(TOPOLOGY.changesAll.partitions, { min: 1 }),
   TOPIC_REPLICATION_FACTOR: env.int(1, { min: 1 }),
 });
 

@@ -12,6 +12,10 @@ import {
   parseAggregatesQuery,
   parseAlertsQuery,
   parseChangesQuery,
+  recordFromRow,
+  WIKI_AGGREGATES,
+  WIKI_ALERTS,
+  WIKI_CHANGES,
 } from '@wikimonitor/domain';
 import type { Logger } from '@wikimonitor/service-kit';
 import type { Express, NextFunction, Request, Response } from 'express';
@@ -19,64 +23,11 @@ import type { Pool } from 'pg';
 
 type Row = Record<string, unknown>;
 
-/** int8 columns arrive as strings (pg keeps 64-bit integers exact); every value here is far below 2^53. */
-const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-const iso = (v: unknown): string | null => (v instanceof Date ? v.toISOString() : v === null || v === undefined ? null : String(v));
+/** A stored change as the API returns it (the WikiChange field names, ISO times, persisted_at). */
+const changeOut = (r: Row) => recordFromRow(WIKI_CHANGES, r, { times: 'iso', withDefaults: true });
 
-/** A stored change as the API returns it (the WikiChange field names, ISO times). */
-function changeOut(r: Row) {
-  return {
-    id: r['id'],
-    event_time: iso(r['event_time']),
-    received_time: iso(r['received_time']),
-    wiki: r['wiki'],
-    domain: r['domain'],
-    stream: r['stream'],
-    type: r['type'],
-    namespace: r['namespace'],
-    title: r['title'],
-    title_url: r['title_url'],
-    user: r['user_name'],
-    bot: r['bot'],
-    minor: r['minor'],
-    patrolled: r['patrolled'],
-    length_old: num(r['length_old']),
-    length_new: num(r['length_new']),
-    revision_old: num(r['revision_old']),
-    revision_new: num(r['revision_new']),
-    comment: r['comment'],
-    rc_id: num(r['rc_id']),
-    server_name: r['server_name'],
-    request_id: r['request_id'],
-    schema_uri: r['schema_uri'],
-    log_id: num(r['log_id']),
-    log_type: r['log_type'],
-    log_action: r['log_action'],
-    log_action_comment: r['log_action_comment'],
-    log_params: r['log_params'],
-    source: { topic: r['source_topic'], partition: r['source_partition'], offset: num(r['source_offset']), sse_id: r['sse_id'] },
-    persisted_at: iso(r['persisted_at']),
-  };
-}
-
-function alertOut(r: Row) {
-  return {
-    id: r['id'],
-    kind: r['kind'],
-    source: r['source'],
-    subject: r['subject'],
-    severity: r['severity'],
-    observed: r['observed'],
-    expected: r['expected'],
-    score: r['score'],
-    window_start: iso(r['window_start']),
-    window_end: iso(r['window_end']),
-    status: r['status'],
-    previous_status: r['previous_status'],
-    message: r['message'],
-    created_at: iso(r['created_at']),
-  };
-}
+/** A stored alert as the API returns it (the WikiAlert field names, ISO times). */
+const alertOut = (r: Row) => recordFromRow(WIKI_ALERTS, r, { times: 'iso' });
 
 /** Builds a parameterized WHERE clause: values only ever travel as $n parameters. */
 class Where {
@@ -144,25 +95,7 @@ export async function queryAggregates(pool: Pool, q: AggregatesQuery) {
     'SELECT * FROM wiki_aggregates WHERE wiki = $1 AND window_start >= $2 AND window_start < $3 ORDER BY window_start',
     [q.wiki, new Date(span.start), new Date(span.end)],
   );
-  const windows: StoredWindow[] = windowsRes.rows.map((r) => ({
-    window_start: (r['window_start'] as Date).getTime(),
-    window_end: (r['window_end'] as Date).getTime(),
-    total: Number(r['total']),
-    by_type: {
-      edit: Number(r['count_edit']),
-      new: Number(r['count_new']),
-      log: Number(r['count_log']),
-      categorize: Number(r['count_categorize']),
-      external: Number(r['count_external']),
-      unknown: Number(r['count_unknown']),
-    },
-    bot: Number(r['bot']),
-    human: Number(r['human']),
-    bytes_added: Number(r['bytes_added']),
-    bytes_removed: Number(r['bytes_removed']),
-    distinct_editors: Number(r['distinct_editors']),
-    top_pages: (r['top_pages'] as Array<{ title: string; count: number }>) ?? [],
-  }));
+  const windows = windowsRes.rows.map((r) => recordFromRow(WIKI_AGGREGATES, r) as unknown as StoredWindow);
   const liveFrom = Math.max(span.start, coveredUntil ?? span.start);
   const changes: ChangesBucket[] = [];
   if (liveFrom < span.end) {

@@ -11,6 +11,7 @@ import {
   ensureTopics,
   headersFromMessage,
   kafkaConnectionFromEnv,
+  topicSpecsFor,
 } from '@wikimonitor/kafka';
 import { registryClientFromConfig } from '@wikimonitor/schemas';
 import { type Logger, type ServiceHandle, createHttpServer, createMetricsRegistry, lifecycle, retry, runService } from '@wikimonitor/service-kit';
@@ -91,7 +92,7 @@ export function createApp(opts: DedupPersisterOptions): DedupPersisterApp {
       try {
         // Only the dead-letter topic, and only when missing: consumed topics are provisioned by the apps that write them.
         if (!(await admin.listTopics()).includes(config.DLQ_TOPIC)) {
-          await ensureTopics(admin, [{ topic: config.DLQ_TOPIC, partitions: 3, replicationFactor: config.TOPIC_REPLICATION_FACTOR, configs: { 'retention.ms': String(14 * 86_400_000) } }], log);
+          await ensureTopics(admin, topicSpecsFor('dedup-persister', { replicationFactor: config.TOPIC_REPLICATION_FACTOR, names: { dlq: config.DLQ_TOPIC } }), log);
         }
       } finally {
         await admin.disconnect();

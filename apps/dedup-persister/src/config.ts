@@ -5,7 +5,7 @@ import { DEFAULT_TOPICS, kafkaConfigShape } from '@wikimonitor/kafka';
 import { telemetryConfigShape } from '@wikimonitor/telemetry';
 
 export const DEFAULT_DATABASE_URL = 'postgres://wikimonitor:wikimonitor@127.0.0.1:55432/wikimonitor';
-export const DEFAULT_CHANGES_TOPICS = ['wiki.changes.all'];
+export const DEFAULT_CHANGES_TOPICS = [DEFAULT_TOPICS.changesAll];
 export const DEFAULT_GROUP_ID = 'dedup-persister';
 /** Records per consume call and per database transaction; chosen by bench/dedup-persister (see README). */
 export const DEFAULT_BATCH_SIZE = 2000;

@@ -1,6 +1,6 @@
 import { type WikiChange, WikiChangeSchema } from '@wikimonitor/contracts';
 import type { RoutingRules } from '@wikimonitor/domain';
-import { type KafkaConnection, createAdmin, createConsumerRunner, createProducer, ensureTopics, kafkaConnectionFromEnv } from '@wikimonitor/kafka';
+import { type KafkaConnection, createAdmin, createConsumerRunner, createProducer, ensureTopics, kafkaConnectionFromEnv, topicSpecsFor } from '@wikimonitor/kafka';
 import { type AvroCodec, createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
 import { type Logger, type ServiceHandle, createHttpServer, createMetricsRegistry, lifecycle, runService } from '@wikimonitor/service-kit';
 import { getTracer } from '@wikimonitor/telemetry';
@@ -61,10 +61,13 @@ export function createApp(opts: FilterRouterOptions): FilterRouterApp {
         try {
           await ensureTopics(
             admin,
-            [
-              ...rules.routes.map((r) => ({ topic: r.topic, partitions: config.TOPIC_PARTITIONS, replicationFactor: config.TOPIC_REPLICATION_FACTOR })),
-              { topic: config.DLQ_TOPIC, partitions: config.DLQ_PARTITIONS, replicationFactor: config.TOPIC_REPLICATION_FACTOR, configs: { 'retention.ms': String(14 * 86_400_000) } },
-            ],
+            topicSpecsFor('filter-router', {
+              replicationFactor: config.TOPIC_REPLICATION_FACTOR,
+              names: { dlq: config.DLQ_TOPIC },
+              partitions: { dlq: config.DLQ_PARTITIONS },
+              routes: rules.routes.map((r) => r.topic),
+              routePartitions: config.TOPIC_PARTITIONS,
+            }),
             log,
           );
         } finally {

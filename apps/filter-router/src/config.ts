@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { registryConfigShape } from '@wikimonitor/schemas';
 import { baseConfigShape, env, parseConfig } from '@wikimonitor/service-kit';
-import { DEFAULT_TOPICS, kafkaConfigShape } from '@wikimonitor/kafka';
+import { DEFAULT_TOPICS, ROUTE_TOPIC, TOPOLOGY, kafkaConfigShape } from '@wikimonitor/kafka';
 import { telemetryConfigShape } from '@wikimonitor/telemetry';
 
 export const APP_NAME = 'filter-router';
@@ -36,8 +36,8 @@ export const configSchema = z.object({
   PRODUCER_LINGER_MS: env.int(5, { min: 0 }),
   PROVISION_TOPICS: env.bool(true),
   /** Partitions of the route topics it creates (existing topics must have at least this many). */
-  TOPIC_PARTITIONS: env.int(6, { min: 1 }),
-  DLQ_PARTITIONS: env.int(3, { min: 1 }),
+  TOPIC_PARTITIONS: env.int(ROUTE_TOPIC.partitions, { min: 1 }),
+  DLQ_PARTITIONS: env.int(TOPOLOGY.dlq.partitions, { min: 1 }),
   TOPIC_REPLICATION_FACTOR: env.int(1, { min: 1 }),
 });
 

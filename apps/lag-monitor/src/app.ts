@@ -1,6 +1,6 @@
 import { type WikiAlert, WikiAlertSchema } from '@wikimonitor/contracts';
 import { consumerStatusAlert, shouldAlert } from '@wikimonitor/domain';
-import { type GroupAdmin, type KafkaConnection, type KafkaProducer, createAdmin, createGroupAdmin, createProducer, ensureTopics, kafkaConnectionFromEnv } from '@wikimonitor/kafka';
+import { type GroupAdmin, type KafkaConnection, type KafkaProducer, createAdmin, createGroupAdmin, createProducer, ensureTopics, kafkaConnectionFromEnv, topicSpecsFor } from '@wikimonitor/kafka';
 import { type FirstRecordReader, createFirstRecordReader } from '@wikimonitor/lag';
 import { createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
 import { type Lifecycle, type Logger, type ServiceHandle, createHttpServer, createMetricsRegistry, describeError, lifecycle, runService } from '@wikimonitor/service-kit';
@@ -74,10 +74,12 @@ export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
         try {
           await ensureTopics(
             admin,
-            [
-              ...(alertsToKafka ? [{ topic: config.ALERTS_TOPIC, partitions: config.ALERTS_TOPIC_PARTITIONS, replicationFactor: config.TOPIC_REPLICATION_FACTOR }] : []),
-              ...(probeOn ? [{ topic: config.PROBE_TOPIC, partitions: config.PROBE_PARTITIONS, replicationFactor: config.TOPIC_REPLICATION_FACTOR, configs: { 'retention.ms': String(3_600_000) } }] : []),
-            ],
+            topicSpecsFor('lag-monitor', {
+              replicationFactor: config.TOPIC_REPLICATION_FACTOR,
+              names: { alerts: config.ALERTS_TOPIC, probe: config.PROBE_TOPIC },
+              partitions: { alerts: config.ALERTS_TOPIC_PARTITIONS, probe: config.PROBE_PARTITIONS },
+              only: [...(alertsToKafka ? (['alerts'] as const) : []), ...(probeOn ? (['probe'] as const) : [])],
+            }),
             log,
           );
         } finally {

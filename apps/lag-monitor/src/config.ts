@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import { registryConfigShape } from '@wikimonitor/schemas';
 import { baseConfigShape, env, parseConfig } from '@wikimonitor/service-kit';
-import { DEFAULT_TOPICS, kafkaConfigShape } from '@wikimonitor/kafka';
+import { DEFAULT_TOPICS, TOPOLOGY, kafkaConfigShape } from '@wikimonitor/kafka';
 import { telemetryConfigShape } from '@wikimonitor/telemetry';
 
 export const DEFAULT_CYCLE_INTERVAL_MS = 5_000;
 export const DEFAULT_WINDOW_CYCLES = 10;
 export const DEFAULT_HISTORY_CYCLES = 120;
-export const DEFAULT_PROBE_TOPIC = 'wiki.lag-monitor.probe';
+export const DEFAULT_PROBE_TOPIC = DEFAULT_TOPICS.probe;
 export const DEFAULT_COMMIT_LOG_TOPIC = '__consumer_offsets';
 export const DEFAULT_GONE_GROUP_RETENTION_MS = 7 * 86_400_000;
 
@@ -60,13 +60,13 @@ export const configSchema = z.object({
   RECORD_READ_TIMEOUT_MS: env.int(5_000, { min: 100 }),
   ALERTS_ENABLED: env.bool(true),
   ALERTS_TOPIC: env.string(DEFAULT_TOPICS.alerts),
-  ALERTS_TOPIC_PARTITIONS: env.int(3, { min: 1 }),
+  ALERTS_TOPIC_PARTITIONS: env.int(TOPOLOGY.alerts.partitions, { min: 1 }),
   ALERT_WEBHOOK_URL: optionalUrl(),
   ALERT_WEBHOOK_TIMEOUT_MS: env.int(5_000, { min: 100 }),
   ALERT_WEBHOOK_ATTEMPTS: env.int(5, { min: 1, max: 20 }),
   PROBE_ENABLED: env.bool(true),
   PROBE_TOPIC: env.string(DEFAULT_PROBE_TOPIC),
-  PROBE_PARTITIONS: env.int(3, { min: 1 }),
+  PROBE_PARTITIONS: env.int(TOPOLOGY.probe.partitions, { min: 1 }),
   PROBE_INTERVAL_MS: env.int(1_000, { min: 50 }),
   PROBE_TIMEOUT_MS: env.int(10_000, { min: 100 }),
   PROVISION_TOPICS: env.bool(true),

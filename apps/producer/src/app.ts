@@ -7,6 +7,7 @@ import {
   createProducer,
   ensureTopics,
   kafkaConnectionFromEnv,
+  topicSpecsFor,
 } from '@wikimonitor/kafka';
 import { createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
 import {
@@ -90,11 +91,11 @@ export function createProducerApp(opts: ProducerAppOptions): ProducerApp {
         try {
           await ensureTopics(
             admin,
-            [
-              { topic: config.OUTPUT_TOPIC, partitions: config.TOPIC_PARTITIONS, replicationFactor: config.TOPIC_REPLICATION_FACTOR },
-              { topic: config.DLQ_TOPIC, partitions: 3, replicationFactor: config.TOPIC_REPLICATION_FACTOR, configs: { 'retention.ms': String(14 * 86_400_000) } },
-              { topic: config.CHECKPOINT_TOPIC, partitions: 1, replicationFactor: config.TOPIC_REPLICATION_FACTOR, configs: { 'cleanup.policy': 'compact', 'segment.ms': '3600000' } },
-            ],
+            topicSpecsFor('producer', {
+              replicationFactor: config.TOPIC_REPLICATION_FACTOR,
+              names: { raw: config.OUTPUT_TOPIC, dlq: config.DLQ_TOPIC, checkpoints: config.CHECKPOINT_TOPIC },
+              partitions: { raw: config.TOPIC_PARTITIONS },
+            }),
             log,
           );
         } finally {

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { registryConfigShape } from '@wikimonitor/schemas';
 import { baseConfigShape, env, parseConfig } from '@wikimonitor/service-kit';
-import { kafkaConfigShape, DEFAULT_TOPICS } from '@wikimonitor/kafka';
+import { DEFAULT_TOPICS, TOPOLOGY, kafkaConfigShape } from '@wikimonitor/kafka';
 import { telemetryConfigShape } from '@wikimonitor/telemetry';
 
 export const DEFAULT_STREAM_URL = 'https://stream.wikimedia.org/v2/stream/recentchange';
-export const DEFAULT_CHECKPOINT_TOPIC = 'wiki.producer.checkpoints';
+export const DEFAULT_CHECKPOINT_TOPIC = DEFAULT_TOPICS.checkpoints;
 export const DEFAULT_MAX_IN_FLIGHT = 5_000;
 
 export const producerConfigSchema = z.object({
@@ -34,7 +34,7 @@ export const producerConfigSchema = z.object({
   /** Events read from the stream but not yet acknowledged by Kafka; reading pauses at this bound. */
   MAX_IN_FLIGHT: env.int(DEFAULT_MAX_IN_FLIGHT, { min: 1 }),
   PROVISION_TOPICS: env.bool(true),
-  TOPIC_PARTITIONS: env.int(6, { min: 1 }),
+  TOPIC_PARTITIONS: env.int(TOPOLOGY.raw.partitions, { min: 1 }),
   TOPIC_REPLICATION_FACTOR: env.int(1, { min: 1 }),
   /** librdkafka tuning, chosen by bench/producer. */
   PRODUCER_LINGER_MS: env.int(20, { min: 0 }),

@@ -10,7 +10,7 @@ import type { Parsed } from './types';
 export const DEFAULT_PORT = 8092;
 export const DEFAULT_HOST = '0.0.0.0';
 /** Resolved against the repository root (not the working directory). */
-export const DEFAULT_DATA_DIR = '../shared/data';
+export const DEFAULT_DATA_DIR = 'data/recordings';
 export const DEFAULT_STREAMS = ['recentchange'];
 export const DEFAULT_TOPIC = 'local.mediawiki.recentchange';
 export const DEFAULT_RATE = 0;

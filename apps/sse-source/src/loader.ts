@@ -19,7 +19,7 @@ export function findRepoRoot(from: string = __dirname): string {
 /**
  * The recording files to load, in serving order: sorted by file name (then path). `paths` are files or
  * directories (a directory contributes its .jsonl/.ndjson/.sse files); relative paths are taken from `cwd`.
- * Without paths, the shared data directory under the repository root.
+ * Without paths, the recordings in the repository (data/recordings).
  */
 export async function resolveRecordingFiles(paths: readonly string[] | undefined, opts: { cwd?: string; repoRoot?: string } = {}): Promise<string[]> {
   const cwd = opts.cwd ?? process.cwd();

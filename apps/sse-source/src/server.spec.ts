@@ -3,12 +3,13 @@ import { type IncomingHttpHeaders, request } from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SseParser, type SseEvent } from '@wikimonitor/domain';
+import { DEFAULT_DATA_DIR } from './config';
 import { encodeEventId } from './event-id';
 import { findRepoRoot } from './loader';
 import { type SseSourceHandle, startSseSource } from './server';
 
 // The recordings, read independently of the source: what a consumer must receive, byte for byte.
-const DATA_DIR = join(findRepoRoot(__dirname), '../shared/data');
+const DATA_DIR = join(findRepoRoot(__dirname), DEFAULT_DATA_DIR);
 const files = readdirSync(DATA_DIR)
   .filter((f) => f.endsWith('.jsonl') || f.endsWith('.sse'))
   .sort();

@@ -4,6 +4,6 @@ export * from './producer';
 export * from './consumer';
 export * from './admin';
 export * from './dlq';
-export * from './topics';
 export * from './reader';
 export * from './group-admin';
+export * from './topology';

@@ -3,10 +3,13 @@ import { join, resolve } from 'node:path';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 
-/** The shared recorded-events folder: WM_SHARED_DATA, else ../shared/data beside the repo. */
-export function sharedDataDir(): string {
-  const dir = process.env['WM_SHARED_DATA'] ?? resolve(REPO_ROOT, '..', 'shared', 'data');
-  if (!existsSync(dir)) throw new Error(`recorded events not found at ${dir} (set WM_SHARED_DATA)`);
+/** The recorded events committed with the repository (provenance in its README.md). */
+export const RECORDINGS_DIR = resolve(REPO_ROOT, 'data', 'recordings');
+
+/** The recorded-events folder: WM_SHARED_DATA when set (another copy), else data/recordings in the repository. */
+export function recordingsDir(): string {
+  const dir = process.env['WM_SHARED_DATA'] || RECORDINGS_DIR;
+  if (!existsSync(dir)) throw new Error(`recorded events not found at ${dir} (WM_SHARED_DATA overrides ${RECORDINGS_DIR})`);
   return dir;
 }
 
@@ -18,7 +21,7 @@ export interface RecordedEvent {
 }
 
 /** Every real event in the recorded files (.jsonl lines and .sse data payloads), in file order. */
-export function loadRecordedEvents(dir = sharedDataDir()): RecordedEvent[] {
+export function loadRecordedEvents(dir = recordingsDir()): RecordedEvent[] {
   const out: RecordedEvent[] = [];
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.jsonl') || f.endsWith('.sse')).sort()) {
     const content = readFileSync(join(dir, file), 'utf8');

@@ -4,3 +4,4 @@ export * from './migrations';
 export * from './rows';
 export * from './buckets';
 export * from './query-params';
+export * from './columns';

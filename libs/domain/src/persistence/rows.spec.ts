@@ -1,6 +1,7 @@
 import { loadRecordedEvents } from '@wikimonitor/testing';
 import { normalizeRecentChange } from '../recentchange/normalize';
-import { ALERT_COLUMNS, ALERT_COLUMN_TYPES, CHANGE_COLUMNS, CHANGE_COLUMN_TYPES, alertRow, changeRow, copyTextLine, pgText } from './rows';
+import { pgText } from './columns';
+import { ALERT_COLUMNS, ALERT_COLUMN_TYPES, CHANGE_COLUMNS, CHANGE_COLUMN_TYPES, alertRow, changeRow, copyTextLine } from './rows';
 
 const at = { topic: 't', partition: 2, offset: 7 };
 
