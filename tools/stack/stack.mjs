@@ -417,7 +417,7 @@ function kafkaRequest(port, apiKey, apiVersion, body, timeoutMs = 2000) {
   return new Promise((resolvePromise, reject) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     let received = Buffer.alloc(0);
-    const done = (err, value) => { socket.destroy(); err ? reject(err) : resolvePromise(value); };
+    const done = (err, value) => { socket.destroy(); if (err) reject(err); else resolvePromise(value); };
     socket.setTimeout(timeoutMs, () => done(new Error('timeout')));
     socket.on('error', done);
     socket.on('connect', () => socket.write(Buffer.concat([size, payload])));
