@@ -71,7 +71,7 @@ export default [
     },
   },
   {
-    files: ['apps/*/src/main.ts', 'tools/**/*.ts', 'bench/**/*.ts'],
+    files: ['apps/*/src/main.ts', 'e2e/src/chaos-run.ts', 'tools/**/*.ts', 'bench/**/*.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },
   {

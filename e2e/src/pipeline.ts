@@ -2,8 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { type KafkaConnection, createAdmin, ensureTopics } from '@wikimonitor/kafka';
-import { REPO_ROOT, freePort } from '@wikimonitor/testing';
-import { type AppName, type AppProcess, createAppProcess } from './app-process';
+import { type AppName, type AppProcess, REPO_ROOT, createAppProcess, freePort } from '@wikimonitor/testing';
 import type { StackEndpoints } from './stack';
 
 export const ROUTES = ['all', 'human-content', 'new-pages', 'log', 'bot'] as const;
