@@ -149,9 +149,6 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-/** The apps the suite kills (the SSE source stands in for Wikimedia and is faulted through its own flags). */
-export const PIPELINE_APPS: AppName[] = ['producer', 'filter-router', 'aggregator', 'dedup-persister', 'lag-monitor'];
-
 /**
  * Wires the five apps and the SSE source for one run with the run's unique names. Every app gets
  * stable instance identities (transactional ids, static group membership) so a restarted process
