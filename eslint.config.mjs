@@ -2,7 +2,7 @@
 //   type:app     -> type:infra, type:domain        (never another app)
 //   type:infra   -> type:infra, type:domain
 //   type:domain  -> type:domain                    (pure logic: no Kafka, no OTel SDK, no node: builtins)
-//   type:testing -> anything but apps; only *.spec.ts files may import it.
+//   type:testing -> anything but apps; only *.spec.ts files and apps/*/testing/ may import it.
 //   type:tool    -> type:infra, type:domain        (workspace scripts under tools/; nothing imports them)
 // Clients stay behind their adapters:
 //   @confluentinc/*              only libs/kafka/src (and libs/schemas/src for @confluentinc/schemaregistry)
