@@ -2,9 +2,14 @@
 //   type:app     -> type:infra, type:domain        (never another app)
 //   type:infra   -> type:infra, type:domain
 //   type:domain  -> type:domain                    (pure logic: no Kafka, no OTel SDK, no node: builtins)
-//   type:testing -> anything but apps; only *.spec.ts files may import it.
+//   type:testing -> anything but apps; only *.spec.ts files and apps/*/testing/ may import it.
+//   type:tool    -> type:infra, type:domain        (workspace scripts under tools/; nothing imports them)
+// Clients stay behind their adapters:
+//   @confluentinc/*              only libs/kafka/src (and libs/schemas/src for @confluentinc/schemaregistry)
+//   pg                           only the persister's store files (PG_ADAPTERS below)
+//   specs and test code (libs/testing, libs/kafka-integration, e2e, bench, tools/checks, the
+//   persister's testing/ folder) import what they need.
 import nx from '@nx/eslint-plugin';
-import tseslint from 'typescript-eslint';
 
 const constraints = (allowTesting) => [
   { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:infra', 'type:domain', ...(allowTesting ? ['type:testing'] : [])] },
@@ -24,10 +29,22 @@ const boundaries = (allowTesting) => [
   },
 ];
 
+/** The only production files that talk to PostgreSQL through `pg` (api.ts reads through the store's Pool). */
+const PG_ADAPTERS = ['store', 'db', 'migrate', 'pg-copy', 'api'].map((f) => `apps/dedup-persister/src/${f}.ts`);
+
+/** Test code: free to import clients directly. */
+const TEST_CODE = ['**/*.spec.ts', 'libs/testing/**', 'libs/kafka-integration/**', 'e2e/**', 'bench/**', 'tools/checks/**', 'apps/*/testing/**'];
+
+const KAFKA_CLIENT = { group: ['@confluentinc/*'], message: 'Only libs/kafka talks to the Kafka client (libs/schemas to the registry client): use @wikimonitor/kafka or @wikimonitor/schemas.' };
+const KAFKA_CLIENT_BUT_REGISTRY = { ...KAFKA_CLIENT, group: ['@confluentinc/*', '!@confluentinc/schemaregistry'] };
+const PG_CLIENT = { group: ['pg', 'pg/*'], message: "Only the persister's store files (store, db, migrate, pg-copy, api) import pg." };
+const restrict = (...patterns) => ['error', { patterns }];
+
 export default [
-  { ignores: ['**/dist', '**/node_modules', '**/.stack', '**/.nx', '**/tmp', '**/*.js', '**/*.mjs', '**/*.cjs'] },
+  { ignores: ['**/dist', '**/node_modules', '**/.stack', '**/.nx', '**/tmp', '**/*.js', '**/*.cjs'] },
   ...nx.configs['flat/base'],
   ...nx.configs['flat/typescript'],
+  ...nx.configs['flat/javascript'],
   {
     files: ['**/*.ts'],
     languageOptions: {
@@ -47,11 +64,18 @@ export default [
     },
   },
   {
-    files: ['apps/*/src/main.ts', 'tools/**/*.ts', 'bench/**/*.ts'],
+    // Workspace scripts (node tools/...): plain ESM JavaScript, type-checked through tools/tsconfig.json (checkJs).
+    files: ['**/*.mjs'],
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+    },
+  },
+  {
+    files: ['apps/*/src/main.ts', 'e2e/src/chaos-run.ts', 'tools/**/*.ts', 'bench/**/*.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },
   {
-    files: ['**/*.spec.ts', 'libs/testing/**/*.ts'],
+    files: ['**/*.spec.ts', 'libs/testing/**/*.ts', 'apps/*/testing/**/*.ts'],
     rules: { '@nx/enforce-module-boundaries': boundaries(true), 'no-restricted-syntax': 'off' },
   },
   {
@@ -59,6 +83,26 @@ export default [
     // the one place allowed to reach into an app's source.
     files: ['bench/**/*.ts'],
     rules: { '@nx/enforce-module-boundaries': 'off' },
+  },
+  // Clients behind their adapters. Later blocks replace the rule's options for the files they match.
+  {
+    files: ['**/*.ts', '**/*.mjs'],
+    ignores: TEST_CODE,
+    rules: { 'no-restricted-imports': restrict(KAFKA_CLIENT, PG_CLIENT) },
+  },
+  {
+    files: ['libs/kafka/src/**/*.ts'],
+    ignores: TEST_CODE,
+    rules: { 'no-restricted-imports': restrict(PG_CLIENT) },
+  },
+  {
+    files: ['libs/schemas/src/**/*.ts'],
+    ignores: TEST_CODE,
+    rules: { 'no-restricted-imports': restrict(KAFKA_CLIENT_BUT_REGISTRY, PG_CLIENT) },
+  },
+  {
+    files: PG_ADAPTERS,
+    rules: { 'no-restricted-imports': restrict(KAFKA_CLIENT) },
   },
   {
     // Decision logic stays pure: table-testable without a broker.

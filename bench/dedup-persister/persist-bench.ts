@@ -11,7 +11,7 @@ import { createApp } from '../../apps/dedup-persister/src/app';
 import { loadConfig } from '../../apps/dedup-persister/src/config';
 import { defaultMigrationsDir, loadMigrations, migrate } from '../../apps/dedup-persister/src/migrate';
 import { CopyFrom } from '../../apps/dedup-persister/src/pg-copy';
-import { createTestDatabase, createTopics, produceAvro } from '../../apps/dedup-persister/src/test-support';
+import { createTestDatabase, createTopics, produceAvro } from '../../apps/dedup-persister/testing/test-support';
 import { arg, machine, progress, stackEnv, table, writeReport } from '../lib/bench-kit';
 
 const COPIES = Number(arg('copies', '20'));

@@ -1,12 +1,12 @@
-// Small helpers shared by the benchmarks: process control, metric scraping, peak RSS, reports.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+// Small helpers shared by the benchmarks: starting apps (through @wikimonitor/testing's launcher), reports.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import avro from 'avsc';
 import { WikiChangeSchema } from '@wikimonitor/contracts';
 import { normalizeRecentChange } from '@wikimonitor/domain';
-import type { RecordedEvent } from '@wikimonitor/testing';
+import { type AppName, type AppProcess, type RecordedEvent, createAppProcess } from '@wikimonitor/testing';
 
 export const ROOT = resolve(__dirname, '..', '..');
 export const RESULTS = join(ROOT, 'bench', 'results');
@@ -33,49 +33,14 @@ export function buildApps(...apps: string[]): void {
   if (r.status !== 0) throw new Error('build failed');
 }
 
-export interface AppProcess {
-  child: ChildProcess;
-  port: number;
-  metric(name: string): Promise<number>;
-  /** Peak resident set size so far, MB (VmHWM). */
-  peakRssMb(): number;
-  stop(): Promise<void>;
-}
-
-export function startApp(app: string, port: number, env: Record<string, string>, args: string[] = []): AppProcess {
-  mkdirSync(join(ROOT, 'tmp', 'bench-logs'), { recursive: true });
-  const log = createWriteStream(join(ROOT, 'tmp', 'bench-logs', `${app}-${port}.log`));
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'apps', app, 'main.js'), ...args], { cwd: ROOT, env: { ...process.env, ...env, HTTP_PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
-  return {
-    child,
-    port,
-    async metric(name) {
-      try {
-        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-        return text
-          .split('\n')
-          .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
-          .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
-      } catch {
-        return NaN;
-      }
-    },
-    peakRssMb() {
-      try {
-        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-        return m ? Number(m[1]) / 1024 : NaN;
-      } catch {
-        return NaN;
-      }
-    },
-    async stop() {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    },
-  };
+/**
+ * An app from its build (`dist/apps/<app>/main.js`) on `port`, through the shared launcher, without
+ * supervision or source maps (the bare app is what is measured). Logs go to tmp/bench-logs.
+ */
+export function startApp(app: AppName, port: number, env: Record<string, string>, args: string[] = []): AppProcess {
+  const proc = createAppProcess({ name: app, label: String(port), httpPort: port, env, args, logDir: join(ROOT, 'tmp', 'bench-logs'), supervise: false, sourceMaps: false });
+  proc.start();
+  return proc;
 }
 
 export async function waitHttp(url: string, timeoutMs = 60_000): Promise<void> {

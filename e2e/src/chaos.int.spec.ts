@@ -8,7 +8,7 @@ import { type WebhookReceiver, startWebhookReceiver } from './webhook';
 
 // The short chaos suite CI runs: the whole pipeline (six real processes from dist/, built by the
 // test target's dependsOn) on a private stack, three scenarios on 1,500 real recorded events.
-// The full suite is `node --import tsx tools/chaos/run.ts` (e2e/README.md).
+// The full suite is `node --import tsx e2e/src/chaos-run.ts` (e2e/README.md).
 const EVENTS = 1500;
 const RATE = 75;
 const SEED = 20261121;

@@ -1,8 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT } from '@wikimonitor/testing';
-import { killAllAppProcesses } from './app-process';
+import { REPO_ROOT, killAllAppProcesses } from '@wikimonitor/testing';
 import { CHAOS_AGGREGATOR, CHAOS_LAG_MONITOR, DEFAULT_WORK_DIR, runChaosSuite, summaryTable } from './chaos';
 import { CI_SCENARIOS, SCENARIOS, selectScenarios } from './scenarios';
 import { startPrivateStack } from './stack';
@@ -10,7 +9,7 @@ import { startPrivateStack } from './stack';
 export const USAGE = `chaos suite: the whole WikiMonitor pipeline (SSE source, producer, filter-router, aggregator,
 dedup-persister, lag-monitor, as real processes from dist/) under scripted faults, on a private stack.
 
-Usage: node --import tsx tools/chaos/run.ts [options]
+Usage: node --import tsx e2e/src/chaos-run.ts [options]
   --scenarios a,b,...   run only these (default: all, in order)
   --ci                  the short CI set (${CI_SCENARIOS.join(', ')}) on 1,500 events
   --events N            recorded events per scenario (default 4053 = all of data/recordings)
@@ -98,7 +97,7 @@ export async function main(argv: string[]): Promise<number> {
     const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
     const md = `# Chaos suite summary
 
-Command: \`node --import tsx tools/chaos/run.ts${argv.length ? ` ${argv.join(' ')}` : ''}\` (seed ${seed}), ${new Date().toISOString()}, ${minutes} min.
+Command: \`node --import tsx e2e/src/chaos-run.ts${argv.length ? ` ${argv.join(' ')}` : ''}\` (seed ${seed}), ${new Date().toISOString()}, ${minutes} min.
 Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}; a private stack (Kafka 4.1.1 KRaft,
 Apicurio 3.3.3, PostgreSQL 15) on the same 2 cores, shared with other engineers' test runs.
 

@@ -1,6 +1,7 @@
 // The end-to-end harness: run the whole pipeline as real processes and check what it produced.
 // Used by the chaos suite (here) and the end-to-end benchmark (bench/e2e).
-export * from './app-process';
+// The app-process launcher lives in @wikimonitor/testing (shared with the integration tests and benchmarks).
+export { APP_NAMES, type AppName, type AppProcess, type AppProcessOptions, createAppProcess, killAllAppProcesses } from '@wikimonitor/testing';
 export * from './input';
 export * from './pipeline';
 export * from './recount';

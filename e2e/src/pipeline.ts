@@ -2,8 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { type KafkaConnection, type RouteName, type TopicId, ROUTE_TOPIC_IDS, TOPOLOGY, createAdmin, ensureTopics, topicSpec } from '@wikimonitor/kafka';
-import { REPO_ROOT, freePort } from '@wikimonitor/testing';
-import { type AppName, type AppProcess, createAppProcess } from './app-process';
+import { type AppName, type AppProcess, REPO_ROOT, createAppProcess, freePort } from '@wikimonitor/testing';
 import type { StackEndpoints } from './stack';
 
 /** The filter-router's default route names, from the topology. */
@@ -156,9 +155,6 @@ export interface Pipeline {
   /** Graceful stop of every app (in reverse order). */
   stop(): Promise<void>;
 }
-
-/** The apps the suite kills (the SSE source stands in for Wikimedia and is faulted through its own flags). */
-export const PIPELINE_APPS: AppName[] = ['producer', 'filter-router', 'aggregator', 'dedup-persister', 'lag-monitor'];
 
 /**
  * Wires the five apps and the SSE source for one run with the run's unique names. Every app gets

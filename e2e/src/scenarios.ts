@@ -1,4 +1,4 @@
-import type { AppName } from './app-process';
+import type { AppName } from '@wikimonitor/testing';
 import type { Pipeline } from './pipeline';
 import type { PrivateStack } from './stack';
 import type { TcpProxy } from './tcp-proxy';

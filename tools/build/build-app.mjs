@@ -17,6 +17,7 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const external = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.devDependencies ?? {})].flatMap((d) => [d, `${d}/*`]);
 const outdir = join(root, 'dist', 'apps', name);
 // main.ts's `import './instrumentation'` resolves to the separate bundle (one module instance).
+/** @type {import('esbuild').Plugin} */
 const externalInstrumentation = {
   name: 'external-instrumentation',
   setup(b) {
@@ -29,6 +30,7 @@ const started = Date.now();
 // SDK must hook http/express/pg before any bundled module loads them.
 const instrumentation = join(root, 'apps', name, 'src', 'instrumentation.ts');
 const hasInstrumentation = existsSync(instrumentation);
+/** @type {import('esbuild').BuildOptions} */
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, tsconfig: join(root, 'tsconfig.base.json'), logLevel: 'warning' };
 if (hasInstrumentation) {
   await build({ ...common, entryPoints: [instrumentation], outfile: join(outdir, 'instrumentation.js'), external });

@@ -9,13 +9,22 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const outFile = join(root, 'libs', 'contracts', 'src', 'generated', 'avro.ts');
 
+/** @typedef {import('./avro-schema.js').AvroType} AvroType */
+
 export function generate(schemaDir = join(root, 'schemas')) {
   const files = readdirSync(schemaDir).filter((f) => f.endsWith('.avsc')).sort();
+  /** @type {string[]} */
   const decls = [];
   const seen = new Set();
+  /** @type {string[]} */
   const consts = [];
 
-  const nameOf = (n) => n.split('.').pop();
+  /** @param {string} n */
+  const nameOf = (n) => String(n.split('.').pop());
+  /**
+   * @param {AvroType} t
+   * @returns {string}
+   */
   const tsType = (t) => {
     if (typeof t === 'string') {
       switch (t) {
@@ -37,13 +46,16 @@ export function generate(schemaDir = join(root, 'schemas')) {
       default: return tsType(t.type);
     }
   };
+  /** @type {(d: string | undefined, indent?: string) => string} */
   const doc = (d, indent = '') => (d ? `${indent}/** ${d.replace(/\*\//g, '* /')} */\n` : '');
+  /** @param {{ name: string; doc?: string; symbols: string[] }} t */
   function emitEnum(t) {
     const n = nameOf(t.name);
     if (seen.has(n)) return;
     seen.add(n);
     decls.push(`${doc(t.doc)}export type ${n} = ${t.symbols.map((s) => `'${s}'`).join(' | ')};\nexport const ${n}Symbols = [${t.symbols.map((s) => `'${s}'`).join(', ')}] as const;\n`);
   }
+  /** @param {{ name: string; doc?: string; fields: import('./avro-schema.js').AvroField[] }} t */
   function emitRecord(t) {
     const n = nameOf(t.name);
     if (seen.has(n)) return;

@@ -11,6 +11,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const STACK_DIR = process.env.WM_STACK_DIR ?? join(ROOT, '.stack');
 const RUN = join(STACK_DIR, 'run', 'apps');
 const LOGS = join(STACK_DIR, 'logs', 'apps');
+/** @type {(name: string, def: number) => number} */
 const port = (name, def) => Number(process.env[name] ?? def);
 
 const APPS = [
@@ -36,12 +37,19 @@ Ports: WM_PRODUCER_PORT=8101 WM_FILTER_ROUTER_PORT=8102 WM_AGGREGATOR_PORT=8103
        WM_DEDUP_PERSISTER_PORT=8104 WM_LAG_MONITOR_PORT=8105 WM_SSE_SOURCE_PORT=8092
 Stack settings (WM_KAFKA_PORT, ...) are the stack's: node tools/stack/stack.mjs --help`;
 
+/**
+ * @param {string} name
+ * @param {string} def
+ */
 function arg(name, def) {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : def;
 }
+/** @param {string} app */
 const pidFile = (app) => join(RUN, `${app}.pid`);
+/** @param {number | undefined} pid */
 const alive = (pid) => {
+  if (pid === undefined) return false;
   try {
     process.kill(pid, 0);
     return true;
@@ -49,10 +57,14 @@ const alive = (pid) => {
     return false;
   }
 };
+/** @param {string} app */
 const readPid = (app) => (existsSync(pidFile(app)) ? Number(readFileSync(pidFile(app), 'utf8')) : undefined);
+/** @param {number} ms */
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** @param {string} msg */
 const log = (msg) => process.stderr.write(`pipeline: ${msg}\n`);
 
+/** @param {string} url */
 async function get(url) {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
@@ -62,10 +74,12 @@ async function get(url) {
   }
 }
 
+/** @returns {Record<string, string>} */
 function stackEnv() {
   const r = spawnSync(process.execPath, [join(ROOT, 'tools/stack/stack.mjs'), 'env'], { encoding: 'utf8' });
+  /** @type {Record<string, string>} */
   const env = {};
-  for (const m of r.stdout.matchAll(/^export ([A-Z_]+)=(.*)$/gm)) env[m[1]] = m[2].replace(/^["']|["']$/g, '');
+  for (const m of r.stdout.matchAll(/^export ([A-Z_]+)=(.*)$/gm)) env[String(m[1])] = String(m[2]).replace(/^["']|["']$/g, '');
   return env;
 }
 
@@ -90,6 +104,7 @@ async function up() {
 
   const sourceMode = arg('source', 'auto');
   const useWikimedia = sourceMode === 'wikimedia' || (sourceMode === 'auto' && (await wikimediaReachable()));
+  /** @type {Record<string, string>} */
   const base = { ...stackEnv(), LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
   const jaeger = base.OTEL_EXPORTER_OTLP_ENDPOINT;
   const sseUrl = useWikimedia ? 'https://stream.wikimedia.org/v2/stream/recentchange' : `http://127.0.0.1:${APPS[0].port}/v2/stream/recentchange`;
@@ -102,6 +117,7 @@ async function up() {
       log(`${app.name}: already running (pid ${pid})`);
       continue;
     }
+    /** @type {NodeJS.ProcessEnv} */
     const env = { ...process.env, ...base, HTTP_PORT: String(app.port) };
     if (jaeger) env.OTEL_TRACES_SAMPLER_ARG = process.env.OTEL_TRACES_SAMPLER_ARG ?? '0.01';
     const args = [join(ROOT, 'dist', 'apps', app.name, 'main.js')];
@@ -140,6 +156,7 @@ async function down() {
 
 async function status() {
   const rows = [['APP', 'PID', 'PORT', 'LIVE', 'READY', 'KEY COUNTER']];
+  /** @type {Record<string, string>} */
   const counters = {
     'sse-source': 'sse_source_events_sent_total',
     producer: 'producer_events_published_total',
@@ -184,6 +201,6 @@ try {
     console.log(readFileSync(join(LOGS, `${app}.log`), 'utf8').split('\n').slice(-100).join('\n'));
   } else throw new Error(`unknown command '${cmd}' (see --help)`);
 } catch (err) {
-  log(`error: ${err.message}`);
+  log(`error: ${err instanceof Error ? err.message : String(err)}`);
   process.exitCode = 1;
 }

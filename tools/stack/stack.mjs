@@ -27,7 +27,25 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
+/** @typedef {(msg: string) => void} Log */
+/**
+ * One row of SERVICES (see "Services" below).
+ * @typedef {object} Service
+ * @property {string} name
+ * @property {string[]} aliases
+ * @property {() => Array<{ port: number, env: string }>} ports
+ * @property {string[]} deps
+ * @property {NodeJS.Signals} stopSignal
+ * @property {(argv: string[]) => boolean | undefined} owns
+ * @property {(log: Log) => unknown} prepare
+ * @property {(logFd: number) => Promise<import('node:child_process').ChildProcess>} launch
+ * @property {() => Promise<boolean>} healthy
+ * @property {(log: Log) => Promise<void>} [ready]
+ * @property {() => number[]} [leftovers]
+ */
+
 const execFileP = promisify(execFile);
+/** @param {number} ms */
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------------
@@ -53,6 +71,10 @@ const DIRS = {
 };
 const IS_ROOT = process.getuid?.() === 0;
 
+/**
+ * @param {string} name
+ * @param {number} fallback
+ */
 function envInt(name, fallback) {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -112,9 +134,10 @@ const PATHS = {
 //   leftovers: optional; pids of the service's child processes that outlived it (killed on stop)
 // ---------------------------------------------------------------------------------------------
 
+/** @param {string} name */
 const javaMarker = (name) => `-Dwm.stack.service=${name}@${STACK_DIR}`;
 
-const SERVICES = [
+const SERVICES = /** @type {Service[]} */ ([
   {
     name: 'postgres',
     aliases: ['pg', 'postgresql'],
@@ -172,7 +195,7 @@ const SERVICES = [
     launch: launchJaeger,
     healthy: () => httpOk(`http://127.0.0.1:${CFG.jaegerUiPort}/api/services`),
   },
-].filter((svc) => svc.name !== 'jaeger' || CFG.jaegerEnabled);
+]).filter((svc) => svc.name !== 'jaeger' || CFG.jaegerEnabled);
 
 const ENV_EXPORTS = () => ({
   KAFKA_BOOTSTRAP_SERVERS: `127.0.0.1:${CFG.kafkaPort}`,
@@ -185,9 +208,11 @@ const ENV_EXPORTS = () => ({
 // PostgreSQL
 // ---------------------------------------------------------------------------------------------
 
+/** @param {string} tool */
 const pgTool = (tool) => join(CFG.pgBin, tool);
 
 /** PostgreSQL refuses to run as root: as root, run its server-side tools as the postgres user. */
+/** @returns {{ uid?: number, gid?: number }} */
 function pgRunAs() {
   if (!IS_ROOT) return {};
   const user = systemUser('postgres');
@@ -195,12 +220,13 @@ function pgRunAs() {
   return user;
 }
 
+/** @param {Log} log */
 async function preparePostgres(log) {
   if (!existsSync(pgTool('postgres'))) installPostgres(log);
   const { uid, gid } = pgRunAs();
   for (const dir of [PATHS.pgData, PATHS.pgSocketDir]) {
     mkdirSync(dir, { recursive: true });
-    if (IS_ROOT) chownSync(dir, uid, gid);
+    if (IS_ROOT) chownSync(dir, /** @type {number} */ (uid), /** @type {number} */ (gid));
     chmodSync(dir, 0o700);
   }
   if (IS_ROOT && spawnSync('test', ['-w', PATHS.pgData, '-a', '-w', PATHS.pgSocketDir], { uid, gid }).status !== 0) {
@@ -211,7 +237,7 @@ async function preparePostgres(log) {
   log('initialising data directory…');
   const pwFile = join(PATHS.pgSocketDir, 'initdb.pw');
   writeFileSync(pwFile, `${CFG.pgPassword}\n`, { mode: 0o600 });
-  if (IS_ROOT) chownSync(pwFile, uid, gid);
+  if (IS_ROOT) chownSync(pwFile, /** @type {number} */ (uid), /** @type {number} */ (gid));
   try {
     run(pgTool('initdb'), [
       '-D', PATHS.pgData, '-U', CFG.pgUser, `--pwfile=${pwFile}`, '-E', 'UTF8', '--locale=C.UTF-8',
@@ -222,6 +248,7 @@ async function preparePostgres(log) {
   }
 }
 
+/** @param {Log} log */
 function installPostgres(log) {
   const pkg = 'postgresql';
   if (!IS_ROOT) {
@@ -229,6 +256,7 @@ function installPostgres(log) {
       ' (or point WM_PG_BIN at its bin directory)');
   }
   log(`installing Debian package "${pkg}"…`);
+  /** @param {string[]} args */
   const apt = (args) => spawnSync('apt-get', args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
   if (apt(['install', '-y', pkg]).status !== 0) {
     apt(['update']);
@@ -250,6 +278,7 @@ function pgLeftovers() {
  * Only called when no postmaster of this stack runs. Its lock files may name a pid that is still a
  * zombie (PostgreSQL would count it as running and refuse to start): drop them, after the orphans.
  */
+/** @param {Log} log */
 async function clearCrashedPostmaster(log) {
   await killAll(pgLeftovers, log);
   const lockFile = join(PATHS.pgData, 'postmaster.pid');
@@ -259,6 +288,7 @@ async function clearCrashedPostmaster(log) {
   rmSync(join(PATHS.pgSocketDir, `.s.PGSQL.${CFG.pgPort}.lock`), { force: true });
 }
 
+/** @param {number} logFd */
 function launchPostgres(logFd) {
   const { uid, gid } = pgRunAs();
   return spawnDetached(pgTool('postgres'), [
@@ -270,7 +300,9 @@ function launchPostgres(logFd) {
   ], { logFd, uid, gid, cwd: PATHS.pgData });
 }
 
+/** @param {Log} log */
 async function ensurePgDatabases(log) {
+  /** @param {string} sql */
   const psql = (sql) => run(pgTool('psql'), [
     '-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=1', '-h', PATHS.pgSocketDir, '-p', String(CFG.pgPort),
     '-U', CFG.pgUser, '-d', 'postgres', '-c', sql,
@@ -286,6 +318,7 @@ async function ensurePgDatabases(log) {
 // Kafka (single KRaft node: broker + controller)
 // ---------------------------------------------------------------------------------------------
 
+/** @param {Log} log */
 function prepareKafka(log) {
   requireJava(KAFKA_MIN_JAVA, `Kafka ${VERSIONS.kafka}`);
   if (!existsSync(PATHS.kafkaLibs)) {
@@ -375,6 +408,7 @@ function kafkaClusterId() {
   return id;
 }
 
+/** @param {number} logFd */
 function launchKafka(logFd) {
   const heapMiB = toMiB(CFG.kafkaHeap);
   return spawnDetached(requireJava(KAFKA_MIN_JAVA, 'Kafka'), [
@@ -402,7 +436,14 @@ async function kafkaHealthy() {
   }
 }
 
-/** One request/response round trip (non-flexible header v1 / response header v0). */
+/**
+ * One request/response round trip (non-flexible header v1 / response header v0).
+ * @param {number} port
+ * @param {number} apiKey
+ * @param {number} apiVersion
+ * @param {Buffer} body
+ * @returns {Promise<{ int32: () => number }>}
+ */
 function kafkaRequest(port, apiKey, apiVersion, body, timeoutMs = 2000) {
   const clientId = Buffer.from('wm-stack');
   const header = Buffer.alloc(10);
@@ -417,7 +458,8 @@ function kafkaRequest(port, apiKey, apiVersion, body, timeoutMs = 2000) {
   return new Promise((resolvePromise, reject) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     let received = Buffer.alloc(0);
-    const done = (err, value) => { socket.destroy(); err ? reject(err) : resolvePromise(value); };
+    /** @type {(err: Error | null, value?: { int32: () => number }) => void} */
+    const done = (err, value) => { socket.destroy(); if (err) reject(err); else resolvePromise(/** @type {{ int32: () => number }} */ (value)); };
     socket.setTimeout(timeoutMs, () => done(new Error('timeout')));
     socket.on('error', done);
     socket.on('connect', () => socket.write(Buffer.concat([size, payload])));
@@ -437,6 +479,7 @@ function kafkaRequest(port, apiKey, apiVersion, body, timeoutMs = 2000) {
 
 function apicurioAppDir() { return join(PATHS.apicurioCache, 'app'); }
 
+/** @param {Log} log */
 function prepareApicurio(log) {
   log(`using ${requireJava(APICURIO_MIN_JAVA, `Apicurio Registry ${VERSIONS.apicurio}`)}`);
   const appDir = apicurioAppDir();
@@ -491,10 +534,11 @@ function apicurioProperties() {
     Object.entries(p).map(([k, v]) => `${k}=${v}`).join('\n')}\n`;
 }
 
+/** @param {number} logFd */
 function launchApicurio(logFd) {
   return spawnDetached(requireJava(APICURIO_MIN_JAVA, 'Apicurio Registry'), [
     `-Xmx${toMiB(CFG.registryHeap)}m`, javaMarker('apicurio'),
-    '-jar', findFile(apicurioAppDir(), 'quarkus-run.jar'),
+    '-jar', /** @type {string} */ (findFile(apicurioAppDir(), 'quarkus-run.jar')),
   ], { logFd, cwd: PATHS.apicurioRun });
 }
 
@@ -502,6 +546,7 @@ function launchApicurio(logFd) {
 // Jaeger v2 (all-in-one, in-memory storage), built from the Go module proxy
 // ---------------------------------------------------------------------------------------------
 
+/** @param {Log} log */
 function prepareJaeger(log) {
   if (!existsSync(PATHS.jaegerBin)) {
     const go = spawnSync('go', ['version'], { encoding: 'utf8' });
@@ -567,6 +612,7 @@ exporters:
 `;
 }
 
+/** @param {number} logFd */
 function launchJaeger(logFd) {
   return spawnDetached(PATHS.jaegerBin, ['--config', join(PATHS.jaegerRun, 'config.yaml')], { logFd, cwd: PATHS.jaegerRun });
 }
@@ -575,12 +621,18 @@ function launchJaeger(logFd) {
 // Generic service lifecycle
 // ---------------------------------------------------------------------------------------------
 
+/** @param {Service} svc */
 const pidFile = (svc) => join(DIRS.run, `${svc.name}.pid`);
+/** @param {Service} svc */
 const logFile = (svc) => join(DIRS.logs, `${svc.name}.log`);
 // Progress goes to stderr so that stdout of `up` is just the exports: eval "$(node stack.mjs up)".
+/** @type {(svc: Service, msg: string) => void} */
 const say = (svc, msg) => console.error(`${svc.name}: ${msg}`);
 
-/** State letter and process group of a process, or null if there is no such process. */
+/**
+ * State letter and process group of a process, or null if there is no such process.
+ * @param {number} pid
+ */
 function procStat(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -591,7 +643,10 @@ function procStat(pid) {
   }
 }
 
-/** argv of a live (non-zombie) process, or null. */
+/**
+ * argv of a live (non-zombie) process, or null.
+ * @param {number} pid
+ */
 function procArgv(pid) {
   const stat = procStat(pid);
   if (!stat || stat.state === 'Z') return null;
@@ -602,18 +657,26 @@ function procArgv(pid) {
   }
 }
 
+/** @param {number} pid */
 function procCwd(pid) {
   try { return readlinkSync(`/proc/${pid}/cwd`); } catch { return null; }
 }
 
 const allPids = () => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
 
+/**
+ * @param {Service} svc
+ * @param {number | null} pid
+ */
 function isOurs(svc, pid) {
   const argv = pid ? procArgv(pid) : null;
   return Boolean(argv && svc.owns(argv));
 }
 
-/** Live processes of this service (normally one), found by scanning /proc. */
+/**
+ * Live processes of this service (normally one), found by scanning /proc.
+ * @param {Service} svc
+ */
 function scanProcesses(svc) {
   return allPids().filter((pid) => pid !== process.pid && isOurs(svc, pid));
 }
@@ -621,6 +684,7 @@ function scanProcesses(svc) {
 /**
  * The service's pid if it is running. Cleans a stale pid file; adopts a matching process that has
  * lost its pid file (so it is neither started twice nor leaked by `down`).
+ * @param {Service} svc
  */
 function runningPid(svc) {
   const file = pidFile(svc);
@@ -632,11 +696,16 @@ function runningPid(svc) {
   return found ?? null;
 }
 
+/**
+ * @param {Service} svc
+ * @param {Set<string>} [seen]
+ */
 async function startService(svc, seen = new Set()) {
   if (seen.has(svc.name)) return;
   seen.add(svc.name);
   for (const dep of svc.deps) await startService(serviceByName(dep), seen);
 
+  /** @type {Log} */
   const log = (msg) => say(svc, msg);
   const pid = runningPid(svc);
   if (pid) {
@@ -667,12 +736,19 @@ async function startService(svc, seen = new Set()) {
   }
   writeFileSync(pidFile(svc), `${child.pid}\n`);
   log(`launched pid ${child.pid}, waiting for it to become healthy…`);
-  await waitHealthy(svc, child.pid, child, t0);
+  await waitHealthy(svc, /** @type {number} */ (child.pid), child, t0);
   log(`started pid ${child.pid} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   await svc.ready?.(log);
 }
 
+/**
+ * @param {Service} svc
+ * @param {number} pid
+ * @param {import('node:child_process').ChildProcess | null} child
+ * @param {number} t0
+ */
 async function waitHealthy(svc, pid, child, t0) {
+  /** @type {string | null} */
   let exited = null;
   child?.once('exit', (code, signal) => { exited = signal ?? `code ${code}`; });
   const deadline = t0 + CFG.startTimeoutMs;
@@ -687,8 +763,9 @@ async function waitHealthy(svc, pid, child, t0) {
   failWithLog(svc, `not healthy after ${CFG.startTimeoutMs / 1000} s (pid ${pid} left running; see \`stack.mjs logs ${svc.name}\`)`);
 }
 
+/** @param {Service} svc */
 async function stopService(svc) {
-  const pids = [...new Set([runningPid(svc), ...scanProcesses(svc)].filter(Boolean))];
+  const pids = /** @type {number[]} */ ([...new Set([runningPid(svc), ...scanProcesses(svc)].filter(Boolean))]);
   for (const pid of pids) {
     const t0 = Date.now();
     signal(pid, svc.stopSignal);
@@ -705,7 +782,11 @@ async function stopService(svc) {
   rmSync(pidFile(svc), { force: true });
 }
 
-/** SIGKILL whatever `list()` returns until it returns nothing (or 10 s pass). */
+/**
+ * SIGKILL whatever `list()` returns until it returns nothing (or 10 s pass).
+ * @param {() => number[]} list
+ * @param {Log} log
+ */
 async function killAll(list, log) {
   const pids = list();
   if (pids.length === 0) return;
@@ -718,10 +799,19 @@ async function killAll(list, log) {
   }
 }
 
+/**
+ * @param {number} pid
+ * @param {NodeJS.Signals} sig
+ */
 function signal(pid, sig) {
-  try { process.kill(pid, sig); } catch (e) { if (e.code !== 'ESRCH') throw e; }
+  try { process.kill(pid, sig); } catch (e) { if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'ESRCH') throw e; }
 }
 
+/**
+ * @param {Service} svc
+ * @param {string} message
+ * @returns {never}
+ */
 function failWithLog(svc, message) {
   console.error(`${svc.name}: ${message}`);
   console.error(`----- last 30 lines of ${logFile(svc)} -----`);
@@ -729,6 +819,7 @@ function failWithLog(svc, message) {
   process.exit(1);
 }
 
+/** @param {Service} svc */
 function openLog(svc) {
   mkdirSync(DIRS.logs, { recursive: true });
   const file = logFile(svc);
@@ -751,6 +842,7 @@ async function cmdUp() {
   printEnv();
 }
 
+/** @param {boolean} purge */
 async function cmdDown(purge) {
   for (const svc of [...SERVICES].reverse()) await stopService(svc);
   if (purge) {
@@ -766,7 +858,7 @@ async function cmdStatus() {
     const pid = runningPid(svc);
     const healthy = pid ? await svc.healthy() : false;
     allHealthy &&= healthy;
-    rows.push([svc.name, pid ?? '-', svc.ports().map((p) => p.port).join(','),
+    rows.push([svc.name, String(pid ?? '-'), svc.ports().map((p) => p.port).join(','),
       pid ? (healthy ? 'healthy' : 'UNHEALTHY') : 'stopped']);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
@@ -778,6 +870,10 @@ function printEnv() {
   for (const [k, v] of Object.entries(ENV_EXPORTS())) console.log(`export ${k}=${v}`);
 }
 
+/**
+ * @param {string | undefined} name
+ * @param {boolean} follow
+ */
 function cmdLogs(name, follow) {
   const services = name ? [serviceByName(name)] : SERVICES;
   const files = services.map(logFile).filter(existsSync);
@@ -785,7 +881,7 @@ function cmdLogs(name, follow) {
   if (follow) {
     const tail = spawn('tail', ['-n', '200', '-F', ...files], { stdio: 'inherit' });
     tail.on('exit', (code) => process.exit(code ?? 0));
-    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => tail.kill(sig));
+    for (const sig of /** @type {const} */ (['SIGINT', 'SIGTERM', 'SIGHUP'])) process.on(sig, () => tail.kill(sig));
     return;
   }
   for (const file of files) {
@@ -826,6 +922,10 @@ Environment (defaults):
   WM_STACK_TIMEOUT             seconds to wait for each service to become healthy (120)
 `;
 
+/**
+ * @param {string[]} argv
+ * @returns {Promise<number | null>}
+ */
 async function main(argv) {
   const flags = new Set(argv.filter((a) => a.startsWith('-')));
   const unknown = [...flags].filter((f) => !['--purge', '--follow', '-f', '--help', '-h'].includes(f));
@@ -857,17 +957,30 @@ async function main(argv) {
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * @param {string} message
+ * @returns {never}
+ */
 function fail(message) {
   console.error(`stack: ${message}`);
   process.exit(1);
 }
 
+/**
+ * @param {string} name
+ * @returns {Service}
+ */
 function serviceByName(name) {
   const svc = SERVICES.find((s) => s.name === name || s.aliases.includes(name));
   return svc ?? fail(`unknown service "${name}"; known: ${SERVICES.map((s) => s.name).join(', ')}`);
 }
 
-/** Serialise mutating commands (parallel `up`s from test runners must not race). */
+/**
+ * Serialise mutating commands (parallel `up`s from test runners must not race).
+ * @template T
+ * @param {() => Promise<T>} fn
+ * @returns {Promise<T>}
+ */
 async function withLock(fn) {
   mkdirSync(DIRS.run, { recursive: true });
   const lock = join(DIRS.run, 'stack.lock');
@@ -878,7 +991,7 @@ async function withLock(fn) {
       writeFileSync(lock, `${process.pid}\n`, { flag: 'wx' });
       break;
     } catch (e) {
-      if (e.code !== 'EEXIST') throw e;
+      if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'EEXIST') throw e;
       const holder = Number(readFileSync(lock, 'utf8').trim() || 0);
       if (!holder || !procArgv(holder)) { rmSync(lock, { force: true }); continue; }
       if (Date.now() > deadline) fail(`timed out waiting for ${lock} (held by pid ${holder})`);
@@ -893,7 +1006,13 @@ async function withLock(fn) {
   try { return await fn(); } finally { release(); }
 }
 
-/** Start a long-running process in its own process group, output appended to logFd. */
+/**
+ * Start a long-running process in its own process group, output appended to logFd.
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {{ logFd: number, cwd?: string, uid?: number, gid?: number }} opts
+ * @returns {Promise<import('node:child_process').ChildProcess>}
+ */
 function spawnDetached(cmd, args, { logFd, cwd, uid, gid }) {
   const child = spawn(cmd, args, {
     cwd, detached: true, stdio: ['ignore', logFd, logFd],
@@ -906,7 +1025,12 @@ function spawnDetached(cmd, args, { logFd, cwd, uid, gid }) {
   });
 }
 
-/** Run a command to completion; return stdout; exit with its output on failure. */
+/**
+ * Run a command to completion; return stdout; exit with its output on failure.
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {{ what?: string, uid?: number, gid?: number, cwd?: string }} [opts]
+ */
 function run(cmd, args, { what = cmd, uid, gid, cwd } = {}) {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', ...(uid !== undefined ? { uid, gid } : {}) });
   if (r.error) fail(`${what}: cannot run ${cmd}: ${r.error.message}`);
@@ -914,14 +1038,23 @@ function run(cmd, args, { what = cmd, uid, gid, cwd } = {}) {
   return r.stdout;
 }
 
+/**
+ * @param {string} cmd
+ * @param {string[]} args
+ */
 async function commandSucceeds(cmd, args) {
   try { await execFileP(cmd, args, { timeout: 5000 }); return true; } catch { return false; }
 }
 
+/** @param {string} url */
 async function httpOk(url) {
   try { return (await fetch(url, { signal: AbortSignal.timeout(3000) })).status === 200; } catch { return false; }
 }
 
+/**
+ * @param {number} port
+ * @returns {Promise<boolean>}
+ */
 function portFree(port) {
   return new Promise((res) => {
     const server = net.createServer();
@@ -934,15 +1067,23 @@ function portFree(port) {
  * A java binary of at least `minMajor` (Kafka 4.1 needs 17, Apicurio 3.3 needs 21). Looks at
  * WM_JAVA_HOME, JAVA_HOME, PATH, then /usr/lib/jvm/*; prefers the lowest version that qualifies.
  */
+/** @type {Map<number, string>} */
 const javaCache = new Map();
+/**
+ * @param {number} minMajor
+ * @param {string} who
+ * @returns {string}
+ */
 function requireJava(minMajor, who) {
-  if (javaCache.has(minMajor)) return javaCache.get(minMajor);
+  const cached = javaCache.get(minMajor);
+  if (cached !== undefined) return cached;
   const jvmDir = '/usr/lib/jvm';
   const candidates = [
-    ...[process.env.WM_JAVA_HOME, process.env.JAVA_HOME].filter(Boolean).map((h) => join(h, 'bin', 'java')),
+    ...[process.env.WM_JAVA_HOME, process.env.JAVA_HOME].filter((h) => h !== undefined && h !== '').map((h) => join(String(h), 'bin', 'java')),
     'java',
     ...(existsSync(jvmDir) ? readdirSync(jvmDir).sort().map((d) => join(jvmDir, d, 'bin', 'java')) : []),
   ];
+  /** @type {Array<{ java: string, major: number }>} */
   const found = [];
   for (const java of new Set(candidates)) {
     const r = spawnSync(java, ['-version'], { encoding: 'utf8' });
@@ -960,6 +1101,7 @@ function requireJava(minMajor, who) {
   return best.java;
 }
 
+/** @param {string[]} args */
 function mvn(args) {
   if (spawnSync('mvn', ['-v'], { stdio: 'ignore' }).error) {
     fail('mvn not found on PATH: install Apache Maven to download Kafka/Apicurio (Debian: apt-get install -y maven)');
@@ -971,6 +1113,7 @@ function mvn(args) {
   }
 }
 
+/** @param {string} name */
 function systemUser(name) {
   const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
   if (!line) return null;
@@ -978,6 +1121,11 @@ function systemUser(name) {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
+/**
+ * @param {string} dir
+ * @param {string} name
+ * @returns {string | null}
+ */
 function findFile(dir, name) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, entry.name);
@@ -987,14 +1135,22 @@ function findFile(dir, name) {
   return null;
 }
 
+/**
+ * @param {string} size
+ * @returns {number}
+ */
 function toMiB(size) {
   const m = /^(\d+)([kmg]?)$/i.exec(String(size).trim());
   if (!m) fail(`invalid heap size "${size}" (use e.g. 512m or 1g)`);
   const n = Number(m[1]);
-  return { k: Math.ceil(n / 1024), m: n, g: n * 1024, '': Math.ceil(n / 1048576) }[m[2].toLowerCase()];
+  return /** @type {Record<string, number>} */ ({ k: Math.ceil(n / 1024), m: n, g: n * 1024, '': Math.ceil(n / 1048576) })[String(m[2]).toLowerCase()];
 }
 
-/** Last n lines of a file (reads at most the final 1 MB). */
+/**
+ * Last n lines of a file (reads at most the final 1 MB).
+ * @param {string} file
+ * @param {number} n
+ */
 function tailLines(file, n) {
   if (!existsSync(file)) return `(no log file ${file})`;
   const fd = openSync(file, 'r');

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { historyRoutes } from './api';
 import { defaultMigrationsDir, loadMigrations, migrate } from './migrate';
 import { createPgStore } from './store';
-import { type TestDatabase, createTestDatabase } from './test-support';
+import { type TestDatabase, createTestDatabase } from '../testing/test-support';
 
 const log = createLogger('test', 'silent');
 const changes: WikiChange[] = loadRecordedEvents().map((r, i) => {

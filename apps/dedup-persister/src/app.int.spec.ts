@@ -6,7 +6,7 @@ import { getTestEnv, loadRecordedEvents, readTopic, testConnection, uniqueName, 
 import pg from 'pg';
 import { type DedupPersisterApp, createApp } from './app';
 import { loadConfig } from './config';
-import { blockOffsetCommits, createTestDatabase, createTopics, produceAvro, storedChangeIds, storedOffsetsTotal } from './test-support';
+import { blockOffsetCommits, createTestDatabase, createTopics, produceAvro, storedChangeIds, storedOffsetsTotal } from '../testing/test-support';
 
 const log = createLogger('test', (process.env['DP_TEST_LOG_LEVEL'] as 'info' | undefined) ?? 'silent');
 const recorded: WikiChange[] = loadRecordedEvents().map((r, i) => {

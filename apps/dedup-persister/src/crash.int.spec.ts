@@ -3,7 +3,7 @@ import { normalizeRecentChange } from '@wikimonitor/domain';
 import { createLogger } from '@wikimonitor/service-kit';
 import { type ServiceProcess, freePort, getTestEnv, loadRecordedEvents, startTsProcess, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
 import pg from 'pg';
-import { blockOffsetCommits, createTestDatabase, createTopics, produceAvro, rowsBeyondStoredOffsets, storedChangeIds, storedOffsetsTotal } from './test-support';
+import { blockOffsetCommits, createTestDatabase, createTopics, produceAvro, rowsBeyondStoredOffsets, storedChangeIds, storedOffsetsTotal } from '../testing/test-support';
 
 const log = createLogger('test', 'silent');
 const recorded: WikiChange[] = loadRecordedEvents().map((r, i) => {

@@ -1,7 +1,6 @@
 import { WikiAggregateSchema, WikiAlertSchema, WikiChangeSchema, type WikiAggregate, type WikiAlert, type WikiChange } from '@wikimonitor/contracts';
-import { type AvroCodec, createAvroCodec } from '@wikimonitor/schemas';
+import { type AvroCodec, type SchemaRegistryClient, createAvroCodec } from '@wikimonitor/schemas';
 import type { Logger } from '@wikimonitor/service-kit';
-import type { SchemaRegistryClient } from '@confluentinc/schemaregistry';
 import type { Decoders, RecordKind } from './persister';
 
 export interface TopicKinds {

@@ -10,7 +10,7 @@ import { REPO_ROOT, freePort, getTestEnv, loadRecordedEvents, readTopic, testCon
 import pg from 'pg';
 import { type DedupPersisterApp, createApp } from './app';
 import { loadConfig } from './config';
-import { blockOffsetCommits, createTopics, produceAvro, storedChangeIds, storedOffsetsTotal } from './test-support';
+import { blockOffsetCommits, createTopics, produceAvro, storedChangeIds, storedOffsetsTotal } from '../testing/test-support';
 
 const run = promisify(execFile);
 const log = createLogger('test', 'silent');

@@ -8,7 +8,7 @@ import { getTestEnv, loadRecordedEvents } from '@wikimonitor/testing';
 import pg from 'pg';
 import { defaultMigrationsDir, loadMigrations, migrate } from './migrate';
 import { type WriteMethod, createPgStore } from './store';
-import { type TestDatabase, createTestDatabase } from './test-support';
+import { type TestDatabase, createTestDatabase } from '../testing/test-support';
 
 const log = createLogger('test', 'silent');
 const at = (offset: number) => ({ topic: 'wiki.changes.all', partition: 0, offset });

@@ -34,7 +34,6 @@ export function createIngestor(deps: IngestorDeps) {
   let drainWaiters: Array<() => void> = [];
   let stopping = false;
 
-
   const release = () => {
     metrics.live.inFlight = --inFlight;
     if (inFlight < deps.maxInFlight && waiters.length) {
@@ -89,7 +88,7 @@ export function createIngestor(deps: IngestorDeps) {
    * One event, synchronously up to the produce call; the common case allocates no promise. Every
    * path ends in `finish` exactly once: published, dead-lettered, dropped (canary) or stream error.
    */
-  function process(ev: SseEvent, receivedTime: number, finish: () => void): void {
+  function ingest(ev: SseEvent, receivedTime: number, finish: () => void): void {
     const later = (work: Promise<void>) => {
       work.catch((err: unknown) => log.error({ err: (err as Error).message }, 'unexpected ingest failure')).finally(finish);
     };
@@ -103,10 +102,7 @@ export function createIngestor(deps: IngestorDeps) {
       metrics.canaries.inc();
       return finish();
     }
-    if (n.kind === 'invalid') {
-      const head = ev.data.trimStart()[0];
-      return later(deadLetter(ev, { code: head === '{' || head === '[' ? 'INVALID_EVENT' : 'NOT_JSON', message: n.reason }, 1));
-    }
+    if (n.kind === 'invalid') return later(deadLetter(ev, { code: n.code, message: n.reason }, 1));
     const change = n.change;
     metrics.live.lastEventMs = change.event_time;
     let value: Buffer;
@@ -154,7 +150,7 @@ export function createIngestor(deps: IngestorDeps) {
       if (ev.lastEventId) metrics.live.lastEventId = ev.lastEventId;
       const seq = tracker.add(ev.lastEventId);
       metrics.live.inFlight = ++inFlight;
-      process(ev, receivedTime, () => {
+      ingest(ev, receivedTime, () => {
         tracker.complete(seq);
         release();
       });

@@ -1,4 +1,4 @@
-import { parseStreamPositions } from '@wikimonitor/domain';
+import { parseEventId } from '@wikimonitor/domain';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export function createProducerMetrics(registry: Registry) {
@@ -52,7 +52,9 @@ export function createProducerMetrics(registry: Registry) {
       registers,
       collect() {
         this.reset();
-        for (const p of parseStreamPositions(live.lastEventId) ?? []) {
+        const id = live.lastEventId ? parseEventId(live.lastEventId) : undefined;
+        for (const p of id?.ok ? id.value : []) {
+          if (p.topic === undefined || p.partition === undefined) continue;
           const labels = { upstream_topic: p.topic, upstream_partition: String(p.partition) };
           if (p.offset !== undefined) this.set({ ...labels, kind: 'offset' }, p.offset);
           if (p.timestamp !== undefined) this.set({ ...labels, kind: 'timestamp' }, p.timestamp);

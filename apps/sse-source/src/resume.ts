@@ -1,4 +1,4 @@
-import { parseEventId } from './event-id';
+import { parseEventId } from '@wikimonitor/domain';
 import { parseIsoMs } from './event-time';
 import type { ReplayLog } from './replay-log';
 import type { TimeMode } from './time-mode';

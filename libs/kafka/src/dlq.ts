@@ -1,5 +1,5 @@
 import { type Headers, headerString } from './headers';
-import type { Delivery, KafkaProducer, OutgoingRecord } from './producer';
+import type { OutgoingRecord } from './producer';
 
 /**
  * Dead letters keep the original key, value bytes and headers untouched (so a replay is a plain
@@ -69,9 +69,4 @@ export function parseDeadLetter(key: Buffer | string | null | undefined, value: 
     app: headerString(headers, DLQ_HEADERS.app) ?? '',
     failedAt: new Date(headerString(headers, DLQ_HEADERS.failedAt) ?? 0),
   };
-}
-
-/** Publishes a dead letter and waits for the broker's ack: a dead letter is never fire-and-forget. */
-export function publishDeadLetter(producer: KafkaProducer, dlqTopic: string, dl: DeadLetter): Promise<Delivery> {
-  return producer.send(deadLetterRecord(dlqTopic, dl));
 }

@@ -2,7 +2,7 @@ import avro from 'avsc';
 import { SchemaRegistryClient, Compatibility, type ClientConfig } from '@confluentinc/schemaregistry';
 import { type Logger, WikiMonitorError, env, retry } from '@wikimonitor/service-kit';
 
-export { Compatibility } from '@confluentinc/schemaregistry';
+export { Compatibility, type SchemaRegistryClient } from '@confluentinc/schemaregistry';
 
 const MAGIC = 0;
 

@@ -49,13 +49,6 @@ export function isRetriable(err: unknown): boolean {
   return err instanceof WikiMonitorError ? err.retriable : false;
 }
 
-/** Wraps anything thrown into a WikiMonitorError, keeping an existing one as is. */
-export function toWikiMonitorError(err: unknown, code: ErrorCode = 'INTERNAL', retriable = false): WikiMonitorError {
-  if (err instanceof WikiMonitorError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  return new WikiMonitorError(code, message, { cause: err, retriable });
-}
-
 /** Short, safe description for logs and dead-letter headers. */
 export function describeError(err: unknown): { code: string; message: string } {
   if (err instanceof WikiMonitorError) return { code: err.code, message: err.message };

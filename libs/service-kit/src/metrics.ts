@@ -10,8 +10,3 @@ export function createMetricsRegistry(service: string): Registry {
   collectDefaultMetrics({ register: registry });
   return registry;
 }
-
-/** Prometheus-safe metric prefix for an app name (`dedup-persister` -> `dedup_persister`). */
-export function metricPrefix(app: string): string {
-  return app.replace(/[^a-zA-Z0-9_]/g, '_');
-}

@@ -1,5 +1,5 @@
 import { GenericContainer, Network, Wait, type StartedTestContainer } from 'testcontainers';
-import type { TestEnv } from './env';
+import type { TestEnv } from './types';
 
 const started: StartedTestContainer[] = [];
 

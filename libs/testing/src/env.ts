@@ -3,13 +3,7 @@ import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KafkaConnection } from '@wikimonitor/kafka';
 import { REPO_ROOT } from './recorded';
-
-export interface TestEnv {
-  bootstrapServers: string;
-  registryUrl: string;
-  databaseUrl: string;
-  source: 'env' | 'testcontainers' | 'local-stack';
-}
+import type { TestEnv } from './types';
 
 let cached: Promise<TestEnv> | undefined;
 

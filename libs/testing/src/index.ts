@@ -1,5 +1,6 @@
 export * from './recorded';
 export * from './names';
+export * from './types';
 export * from './env';
 export * from './processes';
 export * from './kafka';

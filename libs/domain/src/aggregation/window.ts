@@ -88,11 +88,6 @@ export function cloneWikiState(s: WikiState): WikiState {
   };
 }
 
-/** The wiki's watermark: newest event time minus the allowed lateness (null before any event). */
-export function watermarkOf(s: WikiState, cfg: Pick<WindowConfig, 'allowedLatenessMs'>): number | null {
-  return s.maxEventTime === null ? null : s.maxEventTime - cfg.allowedLatenessMs;
-}
-
 function zeroTypeCounts(): Record<ChangeType, number> {
   const out = {} as Record<ChangeType, number>;
   for (const t of ChangeTypeSymbols) out[t] = 0;

@@ -61,7 +61,7 @@ describe('normalizeRecentChange', () => {
     [{ meta: { id: 'x', dt: '2020-01-01T00:00:00Z' }, wiki: 'w', title: 't' }, 'namespace is missing'],
     [{ meta: { id: 'x', dt: '2020-01-01T00:00:00Z' }, wiki: 'w', title: 't', namespace: 0 }, 'type is missing'],
   ])('normalizeRecentChange should reject %j with "%s"', (event, reason) => {
-    expect(normalizeRecentChange(event, ctx)).toEqual({ kind: 'invalid', reason });
+    expect(normalizeRecentChange(event, ctx)).toEqual({ kind: 'invalid', code: 'INVALID_EVENT', reason });
   });
 
   it('normalizeRecentChange should recognise canary events', () => {
@@ -73,9 +73,16 @@ describe('normalizeRecentChange', () => {
     expect(r.kind === 'change' && r.change.type).toBe('unknown');
   });
 
-  it('normalizeRecentChangeText should report non-JSON as invalid', () => {
-    const r = normalizeRecentChangeText('{not json', ctx);
-    expect(r.kind).toBe('invalid');
+  it.each([
+    ['{not json', 'NOT_JSON'],
+    ['<html>502 Bad Gateway</html>', 'NOT_JSON'],
+    ['"a JSON string"', 'INVALID_EVENT'],
+    ['42', 'INVALID_EVENT'],
+    ['[{"meta":{}}]', 'INVALID_EVENT'],
+    ['{"meta":{"id":"x"}}', 'INVALID_EVENT'],
+  ])('normalizeRecentChangeText should report %j as invalid with code %s', (text, code) => {
+    const r = normalizeRecentChangeText(text, ctx);
+    expect(r.kind === 'invalid' && r.code).toBe(code);
   });
 
   it('changeKey and sizeDelta should follow wiki+title and new-old', () => {

@@ -4,7 +4,10 @@ import { ChangeTypeSymbols } from '@wikimonitor/contracts';
 export type NormalizeResult =
   | { kind: 'change'; change: WikiChange }
   | { kind: 'canary'; id: string }
-  | { kind: 'invalid'; reason: string };
+  | { kind: 'invalid'; code: InvalidEventCode; reason: string };
+
+/** Why an event is invalid: its text is not JSON at all, or it is JSON but not a recentchange event. */
+export type InvalidEventCode = 'NOT_JSON' | 'INVALID_EVENT';
 
 export interface NormalizeContext {
   /** When the event arrived (epoch ms). */
@@ -27,24 +30,24 @@ const KNOWN_TYPES = new Set<string>(ChangeTypeSymbols);
  * log and categorize events. Canary events are recognised so they can be dropped and counted.
  */
 export function normalizeRecentChange(event: unknown, ctx: NormalizeContext): NormalizeResult {
-  if (!isObj(event)) return { kind: 'invalid', reason: 'event is not a JSON object' };
+  if (!isObj(event)) return { kind: 'invalid', code: 'INVALID_EVENT', reason: 'event is not a JSON object' };
   const meta = event['meta'];
-  if (!isObj(meta)) return { kind: 'invalid', reason: 'meta is missing' };
+  if (!isObj(meta)) return { kind: 'invalid', code: 'INVALID_EVENT', reason: 'meta is missing' };
   const id = str(meta['id']);
-  if (!id) return { kind: 'invalid', reason: 'meta.id is missing' };
+  if (!id) return { kind: 'invalid', code: 'INVALID_EVENT', reason: 'meta.id is missing' };
   if (meta['domain'] === 'canary') return { kind: 'canary', id };
 
   const dt = str(meta['dt']);
   const eventTime = dt ? Date.parse(dt) : NaN;
-  if (!Number.isFinite(eventTime)) return { kind: 'invalid', reason: `meta.dt is not a date: ${JSON.stringify(meta['dt'] ?? null)}` };
+  if (!Number.isFinite(eventTime)) return { kind: 'invalid', code: 'INVALID_EVENT', reason: `meta.dt is not a date: ${JSON.stringify(meta['dt'] ?? null)}` };
   const wiki = str(event['wiki']);
-  if (!wiki) return { kind: 'invalid', reason: 'wiki is missing' };
+  if (!wiki) return { kind: 'invalid', code: 'INVALID_EVENT', reason: 'wiki is missing' };
   const title = str(event['title']);
-  if (title === null) return { kind: 'invalid', reason: 'title is missing' };
+  if (title === null) return { kind: 'invalid', code: 'INVALID_EVENT', reason: 'title is missing' };
   const namespace = int(event['namespace']);
-  if (namespace === null) return { kind: 'invalid', reason: 'namespace is missing' };
+  if (namespace === null) return { kind: 'invalid', code: 'INVALID_EVENT', reason: 'namespace is missing' };
   const rawType = str(event['type']);
-  if (!rawType) return { kind: 'invalid', reason: 'type is missing' };
+  if (!rawType) return { kind: 'invalid', code: 'INVALID_EVENT', reason: 'type is missing' };
   const type: ChangeType = KNOWN_TYPES.has(rawType) ? (rawType as ChangeType) : 'unknown';
 
   const length = isObj(event['length']) ? event['length'] : {};
@@ -98,7 +101,7 @@ export function normalizeRecentChangeText(text: string, ctx: NormalizeContext): 
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    return { kind: 'invalid', reason: `not JSON: ${(err as Error).message}` };
+    return { kind: 'invalid', code: 'NOT_JSON', reason: `not JSON: ${(err as Error).message}` };
   }
   return normalizeRecentChange(parsed, ctx);
 }

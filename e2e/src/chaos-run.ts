@@ -1,6 +1,6 @@
-// The chaos suite's command: node --import tsx tools/chaos/run.ts --help
-// The code lives in e2e/src (linted, type-checked and unit-tested there). The workspace's path
-// aliases need tsx to read tsconfig.base.json: without TSX_TSCONFIG_PATH this re-runs itself with it.
+// The chaos suite's command: node --import tsx e2e/src/chaos-run.ts --help
+// The workspace's path aliases need tsx to read tsconfig.base.json: without TSX_TSCONFIG_PATH this
+// re-runs itself with it.
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 
@@ -14,7 +14,7 @@ if (!process.env['TSX_TSCONFIG_PATH']) {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 } else {
-  import('../../e2e/src/cli')
+  import('./cli')
     .then(({ main }) => main(process.argv.slice(2)))
     .then((code) => process.exit(code))
     .catch((err: unknown) => {
