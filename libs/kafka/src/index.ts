@@ -6,3 +6,4 @@ export * from './admin';
 export * from './dlq';
 export * from './topics';
 export * from './reader';
+export * from './transactional-loop';
