@@ -1,14 +1,12 @@
-import type { KafkaConsumer, Message, TopicPartitionOffset } from '@confluentinc/kafka-javascript';
 import type { WikiChange } from '@wikimonitor/contracts';
 import { DEFAULT_SPIKE_CONFIG, decodeWikiState } from '@wikimonitor/domain';
-import type { KafkaProducer, OutgoingRecord } from '@wikimonitor/kafka';
-import { WikiMonitorError, createLogger, createMetricsRegistry } from '@wikimonitor/service-kit';
-import { createAggregatorMetrics } from './metrics';
-import { createProcessor } from './processor';
-import type { StateStore } from './state-store';
+import { DLQ_HEADERS, type Message } from '@wikimonitor/kafka';
+import { WikiMonitorError } from '@wikimonitor/service-kit';
+import { LATE_HEADERS, type PartitionWindows, createAggregateSteps } from './aggregate-step';
 
 const T0 = Date.UTC(2026, 1, 26, 15, 0, 0);
-const topics = { input: 'in', aggregates: 'agg', alerts: 'alerts', late: 'late', dlq: 'dlq', changelog: 'cl' };
+const NOW = T0 + 3_600_000;
+const topics = { aggregates: 'agg', alerts: 'alerts', late: 'late', dlq: 'dlq', changelog: 'cl' };
 
 function change(wiki: string, offsetMs: number): WikiChange {
   return {
@@ -19,142 +17,94 @@ function change(wiki: string, offsetMs: number): WikiChange {
   };
 }
 
-function msg(offset: number, value: Buffer | null, partition = 0): Message {
-  return { topic: 'in', partition, offset, key: Buffer.from('k'), value, size: value?.length ?? 0, timestamp: 0 };
-}
+const msg = (offset: number, value: Buffer | null, partition = 0): Message => ({ topic: 'in', partition, offset, key: Buffer.from('k'), value, size: value?.length ?? 0, timestamp: 0, headers: [{ h: 'v' }] });
 const encode = (c: WikiChange) => Buffer.from(JSON.stringify(c));
+const ctx = (now = NOW) => ({ topic: 'in', partition: 0, now });
 
-function harness(opts: { failCommits?: number; decodeError?: WikiMonitorError } = {}) {
-  const log: string[] = [];
-  const sent: OutgoingRecord[] = [];
-  const offsets: TopicPartitionOffset[][] = [];
-  const seeks: TopicPartitionOffset[] = [];
-  let pending: OutgoingRecord[] = [];
-  let failCommits = opts.failCommits ?? 0;
-  let time = T0 + 3_600_000;
-  const producer = {
-    beginTransaction: async () => void log.push('begin'),
-    send: async (r: OutgoingRecord) => {
-      pending.push(r);
-      return { topic: r.topic, partition: 0, offset: 0 };
-    },
-    sendOffsetsToTransaction: async (o: TopicPartitionOffset[]) => void offsets.push(o),
-    commitTransaction: async () => {
-      if (failCommits-- > 0) {
-        log.push('commit-failed');
-        throw new WikiMonitorError('KAFKA_TRANSACTION_FAILED', 'broker said no', { retriable: true });
-      }
-      log.push('commit');
-      sent.push(...pending);
-      pending = [];
-    },
-    abortTransaction: async () => {
-      log.push('abort');
-      pending = [];
-    },
-    isLive: () => true,
-  } as unknown as KafkaProducer;
-  const consumer = { seek: (tpo: TopicPartitionOffset, _t: number, cb: (e: null) => void) => (seeks.push(tpo), cb(null)) } as unknown as KafkaConsumer;
-  const store: StateStore = {
-    name: 'store', start: async () => undefined, close: async () => undefined, isLive: () => true, isReady: () => true,
-    restore: async (ps) => new Map(ps.map((p) => [p, new Map()])),
-    committed: async (_t, ps) => new Map(ps.map((p) => [p, null])),
-  };
-  const fatal: unknown[] = [];
-  const processor = createProcessor({
+function steps(decodeError?: WikiMonitorError) {
+  return createAggregateSteps({
     topics,
     window: { sizeMs: 60_000, allowedLatenessMs: 0, topPages: 3, spike: DEFAULT_SPIKE_CONFIG, alertSource: 'aggregator' },
     idleCloseMs: 1_000,
-    maxTransactionRetries: 2,
-    producer,
-    store,
     decode: async (v) => {
-      if (opts.decodeError && v.toString() === 'bad') throw opts.decodeError;
+      if (decodeError && v.toString() === 'bad') throw decodeError;
       return JSON.parse(v.toString()) as WikiChange;
     },
     encodeAggregate: (a) => Buffer.from(JSON.stringify(a)),
     encodeAlert: (a) => Buffer.from(JSON.stringify(a)),
-    consumer: () => consumer,
-    log: createLogger('test', 'silent'),
-    metrics: createAggregatorMetrics(createMetricsRegistry('aggregator')),
     tracer: null,
-    appName: 'aggregator',
-    onFatal: (e) => void fatal.push(e),
-    now: () => time,
+    app: 'aggregator',
+    now: () => NOW,
   });
-  return { processor, log, sent, offsets, seeks, fatal, advance: (ms: number) => (time += ms) };
 }
 
-describe('aggregator processor', () => {
-  it('processor should abort, rewind to the batch start and keep its state when a commit fails, then succeed on the retry', async () => {
-    const h = harness({ failCommits: 1 });
-    await h.processor.onAssign([{ topic: 'in', partition: 0 }]);
-    const batch = [msg(10, encode(change('a', 1_000))), msg(11, encode(change('a', 61_000)))];
-    await h.processor.handleBatch(batch);
-    expect(h.log).toEqual(['begin', 'commit-failed', 'abort']);
-    expect(h.seeks).toEqual([{ topic: 'in', partition: 0, offset: 10 }]);
-    expect(h.processor.snapshot().get(0)?.wikis.size).toBe(0);
-
-    await h.processor.handleBatch(batch);
-    expect(h.log.slice(3)).toEqual(['begin', 'commit']);
-    expect(h.offsets.at(-1)).toEqual([{ topic: 'in', partition: 0, offset: 12 }]);
-    expect(h.sent.filter((r) => r.topic === 'agg').map((r) => JSON.parse(String(r.value)).window_start)).toEqual([T0]);
-    const changelog = h.sent.filter((r) => r.topic === 'cl');
-    expect(changelog).toHaveLength(1);
-    expect(changelog[0]).toMatchObject({ partition: 0, key: 'a' });
-    expect(decodeWikiState(String(changelog[0]?.value)).windows.map((w) => w.start)).toEqual([T0 + 60_000]);
-    expect(h.processor.snapshot().get(0)?.next).toBe(12);
+describe('aggregate step', () => {
+  it('aggregate step should emit a closed window and a new state, leaving the given state untouched', async () => {
+    const s = steps();
+    const initial = s.initial();
+    const r = await s.step([msg(10, encode(change('a', 1_000))), msg(11, encode(change('a', 61_000)))], initial, ctx());
+    expect(r.records.filter((o) => o.topic === 'agg').map((o) => (JSON.parse(String(o.value)) as { window_start: number }).window_start)).toEqual([T0]);
+    expect(r.summary).toMatchObject({ consumed: 2, windows: { watermark: 1, idle: 0 }, dead: [], maxEventTime: T0 + 61_000 });
+    expect(initial.wikis.size).toBe(0);
+    expect(r.nextState.wikis.get('a')?.windows.map((w) => w.start)).toEqual([T0 + 60_000]);
+    expect(r.nextState.lastSeen.get('a')).toBe(NOW);
   });
 
-  it('processor should give up after the bounded number of consecutive failed transactions', async () => {
-    const h = harness({ failCommits: 100 });
-    await h.processor.onAssign([{ topic: 'in', partition: 0 }]);
-    const batch = [msg(0, encode(change('a', 1_000)))];
-    await h.processor.handleBatch(batch);
-    await h.processor.handleBatch(batch);
-    await expect(h.processor.handleBatch(batch)).rejects.toThrow('broker said no');
-    expect(h.sent).toHaveLength(0);
+  it('aggregate step changelog should encode only the wikis whose state changed, to the input partition', async () => {
+    const s = steps();
+    const one = await s.step([msg(0, encode(change('a', 1_000))), msg(1, encode(change('b', 1_000)))], s.initial(), ctx());
+    const two = await s.step([msg(2, encode(change('b', 2_000)))], one.nextState, ctx());
+    const records = s.changelog.encode(3, two.nextState, one.nextState);
+    expect(records.map((r) => [r.topic, r.partition, r.key])).toEqual([['cl', 3, 'b']]);
+    expect(decodeWikiState(String(records[0]?.value)).windows[0]?.total).toBe(2);
   });
 
-  it('processor should dead-letter an undecodable record inside the transaction and go on', async () => {
-    const h = harness({ decodeError: new WikiMonitorError('DESERIALIZE_FAILED', 'bad magic') });
-    await h.processor.onAssign([{ topic: 'in', partition: 0 }]);
-    await h.processor.handleBatch([msg(0, Buffer.from('bad')), msg(1, encode(change('a', 1_000)))]);
-    const dlq = h.sent.filter((r) => r.topic === 'dlq');
-    expect(dlq).toHaveLength(1);
-    expect(dlq[0]?.headers).toMatchObject({ 'dlq.error.code': 'DESERIALIZE_FAILED', 'dlq.source.offset': '0', 'dlq.source.topic': 'in' });
-    expect(h.offsets.at(-1)).toEqual([{ topic: 'in', partition: 0, offset: 2 }]);
+  it('aggregate step changelog should restore the latest state per wiki, a tombstone removing it', async () => {
+    const s = steps();
+    const one = await s.step([msg(0, encode(change('a', 1_000))), msg(1, encode(change('b', 1_000)))], s.initial(), ctx());
+    const log = s.changelog.encode(0, one.nextState, s.initial()).map((r, i): Message => ({ topic: 'cl', partition: 0, offset: i, key: Buffer.from(String(r.key)), value: r.value, size: 0 }));
+    log.push({ topic: 'cl', partition: 0, offset: 9, key: Buffer.from('b'), value: null, size: 0 });
+    const restored: PartitionWindows = s.changelog.restore(0, log);
+    expect([...restored.wikis.keys()]).toEqual(['a']);
+    expect(restored.wikis.get('a')).toEqual(one.nextState.wikis.get('a'));
+    expect(restored.lastSeen.get('a')).toBe(NOW);
   });
 
-  it('processor should retry (not dead-letter) a batch whose decoding failed retriably', async () => {
-    const h = harness({ decodeError: new WikiMonitorError('SCHEMA_REGISTRY_FAILED', 'registry down', { retriable: true }) });
-    await h.processor.onAssign([{ topic: 'in', partition: 0 }]);
-    await h.processor.handleBatch([msg(5, Buffer.from('bad'))]);
-    expect(h.sent).toHaveLength(0);
-    expect(h.seeks).toEqual([{ topic: 'in', partition: 0, offset: 5 }]);
+  it('aggregate step should dead-letter an undecodable record with its source position and go on', async () => {
+    const s = steps(new WikiMonitorError('DESERIALIZE_FAILED', 'bad magic'));
+    const r = await s.step([msg(0, Buffer.from('bad')), msg(1, encode(change('a', 1_000))), msg(2, null)], s.initial(), ctx());
+    expect(r.deadLetters.map((d) => d.headers?.[DLQ_HEADERS.sourceOffset])).toEqual(['0', '2']);
+    expect(r.deadLetters[0]?.headers).toMatchObject({ 'dlq.error.code': 'DESERIALIZE_FAILED', 'dlq.source.topic': 'in', 'dlq.app': 'aggregator', h: 'v' });
+    expect(r.summary?.dead).toEqual(['DESERIALIZE_FAILED', 'DESERIALIZE_FAILED']);
+    expect(r.nextState.wikis.has('a')).toBe(true);
   });
 
-  it('processor should ignore records of a partition revoked while the batch waited', async () => {
-    const h = harness();
-    await h.processor.onAssign([{ topic: 'in', partition: 0 }, { topic: 'in', partition: 1 }]);
-    await h.processor.onRevoke([{ topic: 'in', partition: 1 }]);
-    await h.processor.handleBatch([msg(0, encode(change('a', 1_000)), 0), msg(0, encode(change('b', 1_000)), 1)]);
-    expect(h.offsets.at(-1)).toEqual([{ topic: 'in', partition: 0, offset: 1 }]);
-    expect(h.sent.filter((r) => r.topic === 'cl').map((r) => r.key)).toEqual(['a']);
+  it('aggregate step should throw (the loop retries) when decoding failed retriably, not dead-letter', async () => {
+    const s = steps(new WikiMonitorError('SCHEMA_REGISTRY_FAILED', 'registry down', { retriable: true }));
+    await expect(s.step([msg(5, Buffer.from('bad'))], s.initial(), ctx())).rejects.toMatchObject({ code: 'SCHEMA_REGISTRY_FAILED' });
   });
 
-  it('processor should close an idle wiki\'s windows in a transaction that also carries the partition\'s offsets', async () => {
-    const h = harness();
-    await h.processor.onAssign([{ topic: 'in', partition: 0 }]);
-    await h.processor.handleBatch([msg(7, encode(change('a', 1_000)))]);
-    await h.processor.flushIdle();
-    expect(h.sent.filter((r) => r.topic === 'agg')).toHaveLength(0);
-    h.advance(1_000);
-    await h.processor.flushIdle();
-    expect(h.sent.filter((r) => r.topic === 'agg').map((r) => JSON.parse(String(r.value)).total)).toEqual([1]);
-    expect(h.offsets.at(-1)).toEqual([{ topic: 'in', partition: 0, offset: 8 }]);
-    // the window is closed now: a change in it is late
-    await h.processor.handleBatch([msg(8, encode(change('a', 2_000)))]);
-    expect(h.sent.filter((r) => r.topic === 'late')).toHaveLength(1);
+  it('aggregate step should send a change to an already closed window to the late topic with its source', async () => {
+    const s = steps();
+    const one = await s.step([msg(0, encode(change('a', 1_000))), msg(1, encode(change('a', 61_000)))], s.initial(), ctx());
+    const m = msg(2, encode(change('a', 2_000)));
+    const two = await s.step([m], one.nextState, ctx());
+    const late = two.records.filter((r) => r.topic === 'late');
+    expect(late).toHaveLength(1);
+    expect(late[0]?.headers).toMatchObject({ [LATE_HEADERS.sourceOffset]: '2', [LATE_HEADERS.sourceTopic]: 'in', h: 'v' });
+    expect(late[0]?.source).toBe(m);
+    expect(two.summary?.late).toBe(1);
+  });
+
+  it('aggregate closeIdle should close the windows of a wiki quiet for idleCloseMs, and nothing before', async () => {
+    const s = steps();
+    const one = await s.step([msg(7, encode(change('a', 1_000)))], s.initial(), ctx());
+    expect(s.closeIdle(one.nextState, ctx(NOW + 999))).toBeNull();
+    const closed = s.closeIdle(one.nextState, ctx(NOW + 1_000));
+    expect(closed?.records.filter((r) => r.topic === 'agg').map((r) => (JSON.parse(String(r.value)) as { total: number }).total)).toEqual([1]);
+    expect(closed?.summary?.windows).toEqual({ watermark: 0, idle: 1 });
+    // The window is closed now: a change in it is late.
+    const after = await s.step([msg(8, encode(change('a', 2_000)))], closed?.nextState as PartitionWindows, ctx(NOW + 2_000));
+    expect(after.records.filter((r) => r.topic === 'late')).toHaveLength(1);
   });
 });
