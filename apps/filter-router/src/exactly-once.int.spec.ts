@@ -76,7 +76,7 @@ describe('filter-router exactly once on the real broker', () => {
     const config = testAppConfig({ bootstrapServers: env.bootstrapServers, registryUrl: env.registryUrl, prefix, rulesFile: routes.file, extra: { BATCH_SIZE: '100', RETRY_INITIAL_MS: '10', RETRY_MAX_MS: '50' } });
     const subset = changes.slice(0, 1000);
     const input = await produceChanges({ connection: conn, registryUrl: env.registryUrl, topic: config.INPUT_TOPIC, partitions: 3, changes: subset, log });
-    await createOutputTopics(conn, routes, config.DLQ_TOPIC, 3);
+    await createOutputTopics(conn, routes, config.DLQ_TOPIC);
 
     // The second transaction fails after its records were written: librdkafka would say "abort required".
     let offsetCalls = 0;
