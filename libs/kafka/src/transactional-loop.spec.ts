@@ -338,7 +338,8 @@ describe('transactional loop', () => {
   });
 
   it('transactional loop should find the one unwritable output among several refused together (one produce batch) and dead-letter only it', async () => {
-    const { b, assign, handle } = setup();
+    // The search is progress, not failure: even with no retries allowed it runs to the end.
+    const { b, assign, handle, fatal } = setup({ retry: { initialMs: 1, maxMs: 2, maxAttempts: 0 } });
     await assign(0);
     const big = 'y'.repeat(50);
     let bulk = true;
@@ -356,6 +357,7 @@ describe('transactional loop', () => {
     expect(b.visible.filter((r) => r.topic === 'out').map((r) => String(r.key))).toEqual(['k0', 'k1', 'k3']);
     expect(b.visible.filter((r) => r.topic === 'dlq').map((r) => String(r.key))).toEqual(['k2']);
     expect(b.calls.filter((c) => c === 'abort')).toHaveLength(2);
+    expect(fatal).toEqual([]);
   });
 
   it('transactional loop should stop the service when even a dead letter cannot be written', async () => {

@@ -176,6 +176,8 @@ const isRecordSpecific = (err: unknown) => RECORD_SPECIFIC_CODES.has(rdFlags(err
 
 const OFFSET_BEGINNING = -2;
 const POISON_LIMIT = 1000;
+/** Attempts spent finding unwritable outputs that do not count as failures (each finds one or narrows the suspects). */
+const MAX_ISOLATION_ROUNDS = 20;
 const RESTORE_TIMEOUT_MS = 180_000; // > transaction.timeout.ms: a dead writer's open transaction ends first
 
 /** Identity of an output across attempts: topic, key and a digest of the value. */
@@ -231,6 +233,9 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
   let closed: Promise<void> | undefined;
   /** The failed attempt found unwritable outputs (or suspects): the retry makes progress, no backoff. */
   let isolating = false;
+  /** The attempt before found unwritable outputs: librdkafka may purge the next attempt's first sends (epoch bump). */
+  let afterIsolating = false;
+  let isolationRounds = 0;
 
   const adapters = opts.adapters ?? {};
   const reader = opts.changelog ? (adapters.createReader ?? createPartitionReader)({ connection: opts.connection, log, name: 'changelog', isolation: 'read_committed' }) : undefined;
@@ -437,6 +442,8 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
         if (r.poisonId) poison.delete(r.poisonId);
       }
       failures = 0;
+      isolationRounds = 0;
+      afterIsolating = false;
       frozenNow = undefined;
       stats.transactions++;
       stats.committedRecords += inputs;
@@ -482,7 +489,10 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
       if (!producer.isLive()) throw err;
       return;
     }
-    if (!isolating) failures++;
+    const probing = (isolating || afterIsolating) && isolationRounds < MAX_ISOLATION_ROUNDS;
+    afterIsolating = isolating;
+    if (probing) isolationRounds++;
+    else failures++;
     const max = retryOpts.maxAttempts ?? Infinity;
     let rewoundTo: Map<number, number | null>;
     try {
@@ -495,8 +505,8 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
       log.error({ code: e.code, err: e.message, failures }, 'transaction failed too often; giving up');
       throw err;
     }
-    const delay = isolating ? 0 : backoffDelay(failures - 1, retryOpts);
-    log.warn({ code: e.code, err: e.message, rewoundTo: Object.fromEntries(rewoundTo), attempt: failures, retryInMs: delay, isolating }, 'transaction aborted; rewound to the committed offsets');
+    const delay = probing ? 0 : backoffDelay(failures - 1, retryOpts);
+    log.warn({ code: e.code, err: e.message, rewoundTo: Object.fromEntries(rewoundTo), attempt: failures, retryInMs: delay, isolating: probing }, 'transaction aborted; rewound to the committed offsets');
     await sleep(delay, abortAll.signal);
   }
 
