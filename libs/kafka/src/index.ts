@@ -7,3 +7,4 @@ export * from './dlq';
 export * from './topics';
 export * from './reader';
 export * from './transactional-loop';
+export * from './offsets';

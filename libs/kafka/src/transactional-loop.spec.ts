@@ -5,7 +5,8 @@ import type { ConsumerRunner, ConsumerRunnerOptions, Message } from './consumer'
 import { DLQ_TRUNCATION_HEADERS, parseDeadLetter } from './dlq';
 import type { OutgoingRecord } from './producer';
 import type { PartitionReader } from './reader';
-import { type StepResult, type TransactionalLoopOptions, type TransactionalProducer, createTransactionalLoop, nextOffsets } from './transactional-loop';
+import { nextOffsets } from './offsets';
+import { type StepResult, type TransactionalLoopOptions, type TransactionalProducer, createTransactionalLoop } from './transactional-loop';
 
 const log = createLogger('test', 'silent');
 

@@ -5,6 +5,7 @@ import type { KafkaConnection } from './config';
 import { type ConsumerRunner, type ConsumerRunnerOptions, type Message, createConsumerRunner } from './consumer';
 import { DEAD_LETTER_MAX_VALUE_BYTES, deadLetterFrom } from './dlq';
 import { headersToMessage } from './headers';
+import { nextOffsets } from './offsets';
 import type { KafkaProducer, OutgoingRecord } from './producer';
 import { type PartitionReader, type PartitionReaderOptions, createPartitionReader } from './reader';
 
@@ -150,21 +151,6 @@ export function consumerOffsetControl(consumer: KafkaConsumer, timeoutMs = 10_00
       new Promise((resolve, reject) => consumer.committed(partitions, timeoutMs, (err, tps) => (err ? reject(fail('reading committed offsets', err)) : resolve(tps)))),
     seek: (position) => new Promise((resolve, reject) => consumer.seek(position, timeoutMs, (err) => (err ? reject(fail(`seeking ${position.topic}/${position.partition}`, err)) : resolve()))),
   };
-}
-
-/**
- * The offsets a transaction commits: per partition, the offset of its last record in the batch
- * PLUS ONE (the next record to read). Committing the last record's own offset makes every restart
- * re-process that record.
- */
-export function nextOffsets(batch: readonly Message[]): TopicPartitionOffset[] {
-  const next = new Map<string, TopicPartitionOffset>();
-  for (const m of batch) {
-    const k = `${m.topic}\u0000${m.partition}`;
-    const cur = next.get(k);
-    if (!cur || m.offset + 1 > cur.offset) next.set(k, { topic: m.topic, partition: m.partition, offset: m.offset + 1 });
-  }
-  return [...next.values()];
 }
 
 /** Delivery errors that belong to one record (retrying cannot help it, and only it). */
@@ -541,8 +527,8 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
         for (const [partition, messages] of byPartition) {
           const ps = owned.get(partition) as PartitionState<S>;
           const result = await opts.step(messages, ps.state, { topic, partition, now });
-          const last = (messages[messages.length - 1] as Message).offset;
-          staged.push({ partition, result, offset: last + 1, origin: { offset: last } });
+          const next = (nextOffsets(messages)[0] as TopicPartitionOffset).offset;
+          staged.push({ partition, result, offset: next, origin: { offset: next - 1 } });
         }
       } catch (err) {
         isolating = false;
