@@ -388,12 +388,15 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
       await txnCall(() => producer.commitTransaction());
       return false;
     } catch (err) {
-      if (isFatal(err) || !offsetsSent.length) throw err;
+      // An abortable error says the commit did not happen; only other failures leave the outcome open.
+      if (isFatal(err) || rdFlags(err).isTxnRequiresAbort || !offsetsSent.length) throw err;
       let committed: Map<number, number | null>;
       try {
         committed = await committedOffsets(offsetsSent.map((o) => o.partition));
       } catch (readErr) {
-        throw fatalError(`commit outcome unknown (${describeError(err).message}) and the committed offsets cannot be read: ${describeError(readErr).message}`, readErr);
+        // Unknown outcome: the abort decides (it fails, stopping the service, if the commit went through).
+        log.warn({ err: describeError(readErr).message }, 'commit outcome unknown and the committed offsets cannot be read');
+        throw err;
       }
       if (offsetsSent.every((o) => committed.get(o.partition) === o.offset)) {
         log.warn({ err: describeError(err).message, offsets: offsetsSent }, 'commitTransaction reported a failure, but the broker committed the offsets: treating the transaction as committed');
