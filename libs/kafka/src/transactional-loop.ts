@@ -98,7 +98,7 @@ export interface TransactionalLoopOptions<S, M> {
   batchSize?: number;
   /** Extra consumer properties (session timeout, static membership). */
   consumerOverrides?: Record<string, string | number | boolean>;
-  /** Backoff between attempts; `maxAttempts` consecutive failed transactions stop the service (default: unbounded). */
+  /** Backoff between attempts; more than `maxAttempts` consecutive failed transactions stop the service (default: unbounded). */
   retry?: { initialMs: number; maxMs: number; maxAttempts?: number };
   /** Values of dead letters that replace unwritable outputs are cut to this size. */
   deadLetterMaxValueBytes?: number;
