@@ -430,10 +430,13 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
         if (r.id) suspects.delete(r.id);
         if (r.poisonId) poison.delete(r.poisonId);
       }
-      failures = 0;
-      isolationRounds = 0;
-      afterIsolating = false;
-      frozenNow = undefined;
+      if (kind === 'batch') {
+        // A tick in between does not end a batch's run of failures (or its isolation search).
+        failures = 0;
+        isolationRounds = 0;
+        afterIsolating = false;
+        frozenNow = undefined;
+      }
       stats.transactions++;
       stats.committedRecords += inputs;
       stats.isolated += isolated.length;
@@ -576,10 +579,10 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
     close() {
       closed ??= (async () => {
         closing = true;
-        // Stop consuming first: the in-flight batch commits (or aborts) before anything closes.
+        // Cut backoff sleeps short, then stop consuming: the in-flight batch commits (or aborts) before anything closes.
+        abortAll.abort();
         await runner.close();
         clearInterval(timer);
-        abortAll.abort();
         await exclusive(async () => undefined);
         await reader?.close();
       })();
