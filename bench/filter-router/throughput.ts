@@ -14,9 +14,9 @@ import { createLogger } from '@wikimonitor/service-kit';
 import { loadRecordedEvents, readTopic, uniqueName } from '@wikimonitor/testing';
 import { createApp } from '../../apps/filter-router/src/app';
 import { DEFAULT_BATCH_SIZE } from '../../apps/filter-router/src/config';
-import { createRecordRouter } from '../../apps/filter-router/src/record-router';
+import { createRouteStep } from '../../apps/filter-router/src/route-step';
 import { loadRoutingRules } from '../../apps/filter-router/src/rules';
-import { createOutputTopics, deleteTopicsWithPrefix, produceChanges, testAppConfig, waitForStableTopics, writeDefaultRulesWithPrefix } from '../../apps/filter-router/src/test-support';
+import { createOutputTopics, deleteTopicsWithPrefix, produceChanges, testAppConfig, waitForStableTopics, writeDefaultRulesWithPrefix } from '../../apps/filter-router/testing/test-support';
 import { arg, machine, progress, stackEnv, table, writeReport } from '../lib/bench-kit';
 
 const COPIES = Number(arg('copies', '10'));
@@ -88,7 +88,7 @@ async function runPlain(env: { conn: KafkaConnection; registryUrl: string }, inp
   const outputs = new Map(rules.routes.map((r) => [r.topic, createAvroCodec<WikiChange>({ client, topic: r.topic, schema: WikiChangeSchema })]));
   await createOutputTopics(env.conn, routes, `${prefix}.dlq`);
   for (const c of outputs.values()) await c.init();
-  const router = createRecordRouter({ rules, input: createAvroCodec<WikiChange>({ client, topic: inputTopic, schema: WikiChangeSchema }), outputs, dlqTopic: `${prefix}.dlq`, tracer: null });
+  const step = createRouteStep({ rules, input: createAvroCodec<WikiChange>({ client, topic: inputTopic, schema: WikiChangeSchema }), outputs, dlqTopic: `${prefix}.dlq`, tracer: null });
   const producer = createProducer({ connection: env.conn, log, overrides: { 'linger.ms': LINGER_MS } });
   await producer.start();
   let done = 0;
@@ -103,7 +103,9 @@ async function runPlain(env: { conn: KafkaConnection; registryUrl: string }, inp
     handle: async (batch) => {
       first ||= performance.now();
       const sends = [];
-      for (const m of batch) for (const { route: _route, ...record } of (await router.route(m)).records) sends.push(producer.send(record));
+      const out = await step(batch, undefined, { topic: inputTopic, partition: batch[0]?.partition ?? 0, now: Date.now() });
+      for (const { source: _source, ...record } of out.records) sends.push(producer.send(record));
+      for (const record of out.deadLetters) sends.push(producer.send(record));
       await Promise.all(sends);
       done += batch.length;
     },

@@ -1,14 +1,13 @@
-import type { Message } from '@confluentinc/kafka-javascript';
 import type { WikiAggregate, WikiAlert, WikiChange } from '@wikimonitor/contracts';
 import { WikiAggregateSchema, WikiAlertSchema, WikiChangeSchema } from '@wikimonitor/contracts';
 import { normalizeRecentChange } from '@wikimonitor/domain';
-import { type KafkaConnection, createAdmin, createProducer, ensureTopics, headersFromMessage, parseDeadLetter } from '@wikimonitor/kafka';
+import { type KafkaConnection, type Message, createAdmin, createProducer, ensureTopics, headersFromMessage, parseDeadLetter } from '@wikimonitor/kafka';
 import { createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
 import { createLogger } from '@wikimonitor/service-kit';
 import { type ServiceProcess, type TestEnv, freePort, getTestEnv, loadRecordedEvents, readTopic, startTsProcess, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
 import { type AggregatorApp, createApp } from './app';
 import { loadConfig } from './config';
-import { LATE_HEADERS } from './processor';
+import { LATE_HEADERS } from './aggregate-step';
 
 const log = createLogger('test', 'silent');
 const MIN = 60_000;

@@ -2,15 +2,14 @@ import { hostname } from 'node:os';
 import type { WikiAggregate, WikiAlert, WikiChange } from '@wikimonitor/contracts';
 import { WikiAggregateSchema, WikiAlertSchema, WikiChangeSchema } from '@wikimonitor/contracts';
 import type { WindowConfig } from '@wikimonitor/domain';
-import { type KafkaConnection, type TopicId, createAdmin, createConsumerRunner, createProducer, ensureTopics, kafkaConnectionFromEnv, topicSpecsFor } from '@wikimonitor/kafka';
+import { type KafkaConnection, type TopicId, type TransactionalLoop, type TransactionalProducer, createAdmin, createProducer, createTransactionalLoop, ensureTopics, kafkaConnectionFromEnv, topicSpecsFor } from '@wikimonitor/kafka';
 import { createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
 import { type Logger, type ServiceHandle, WikiMonitorError, createHttpServer, createMetricsRegistry, lifecycle, runService } from '@wikimonitor/service-kit';
 import { getTracer } from '@wikimonitor/telemetry';
 import type { Registry } from 'prom-client';
 import type { AppConfig } from './config';
+import { type AggregateSummary, type PartitionWindows, createAggregateSteps } from './aggregate-step';
 import { createAggregatorMetrics } from './metrics';
-import { type Processor, createProcessor } from './processor';
-import { createChangelogStore } from './state-store';
 
 export const APP_NAME = 'aggregator';
 
@@ -20,12 +19,14 @@ export interface AggregatorAppOptions {
   tracingEnabled?: boolean;
   finally?: Array<() => Promise<void>>;
   handleSignals?: boolean;
+  /** Wraps the transactional producer (tests inject faults between the loop and the broker). */
+  wrapProducer?: (producer: TransactionalProducer) => TransactionalProducer;
 }
 
 export interface AggregatorApp {
   service: ServiceHandle;
   registry: Registry;
-  processor: Processor;
+  loop: TransactionalLoop<PartitionWindows>;
   port: () => number;
   transactionalId: string;
 }
@@ -47,7 +48,7 @@ export function windowConfig(config: AppConfig): WindowConfig {
   };
 }
 
-/** Wires the aggregator: http, transactional producer, topics + schemas, changelog store, processor, consumer. */
+/** Wires the aggregator: http, transactional producer, topics + schemas, then the transactional loop running the aggregate steps. */
 export function createApp(opts: AggregatorAppOptions): AggregatorApp {
   const { config, log } = opts;
   const registry = createMetricsRegistry(APP_NAME);
@@ -60,7 +61,6 @@ export function createApp(opts: AggregatorAppOptions): AggregatorApp {
   const lateCodec = createAvroCodec<WikiChange>({ client: registryClient, topic: config.LATE_TOPIC, schema: WikiChangeSchema, log });
   const aggregateCodec = createAvroCodec<WikiAggregate>({ client: registryClient, topic: config.AGGREGATES_TOPIC, schema: WikiAggregateSchema, log });
   const alertCodec = createAvroCodec<WikiAlert>({ client: registryClient, topic: config.ALERTS_TOPIC, schema: WikiAlertSchema, log });
-  const store = createChangelogStore({ connection, topic: config.CHANGELOG_TOPIC, groupId: config.GROUP_ID, log });
 
   const setup = lifecycle('topics+schemas', {
     async start() {
@@ -94,45 +94,85 @@ export function createApp(opts: AggregatorAppOptions): AggregatorApp {
     },
   });
 
-  // `service` and `runner` are declared below; these closures run only once the service has started.
+  // `service` is declared below; these closures run only once the service has started.
   const fatal = (err: unknown) => {
     log.error({ err: (err as Error).message }, 'fatal processing error; stopping');
     void service.close(1);
   };
 
-  const processor = createProcessor({
-    topics: { input: config.INPUT_TOPIC, aggregates: config.AGGREGATES_TOPIC, alerts: config.ALERTS_TOPIC, late: config.LATE_TOPIC, dlq: config.DLQ_TOPIC, changelog: config.CHANGELOG_TOPIC },
+  const steps = createAggregateSteps({
+    topics: { aggregates: config.AGGREGATES_TOPIC, alerts: config.ALERTS_TOPIC, late: config.LATE_TOPIC, dlq: config.DLQ_TOPIC, changelog: config.CHANGELOG_TOPIC },
     window: windowConfig(config),
     idleCloseMs: config.IDLE_CLOSE_MS,
-    maxTransactionRetries: config.MAX_TRANSACTION_RETRIES,
-    producer,
-    store,
     decode: (v) => inputCodec.decode(v),
     encodeAggregate: (a) => aggregateCodec.encode(a),
     encodeAlert: (a) => alertCodec.encode(a),
-    consumer: () => runner.consumer,
-    log,
-    metrics,
     tracer: opts.tracingEnabled ? getTracer(APP_NAME) : null,
-    appName: APP_NAME,
-    onFatal: fatal,
+    app: APP_NAME,
   });
-  const runner = createConsumerRunner({
+
+  const updateGauges = () => {
+    let wikis = 0;
+    let windows = 0;
+    for (const { state } of loop.snapshot().values()) {
+      wikis += state.wikis.size;
+      for (const s of state.wikis.values()) windows += s.windows.length;
+    }
+    metrics.wikis.set(wikis);
+    metrics.openWindows.set(windows);
+  };
+  let maxEventTime = 0;
+  const endSpans = (summaries: AggregateSummary[]) => summaries.forEach((s) => s.span?.end());
+
+  const loop: TransactionalLoop<PartitionWindows> = createTransactionalLoop<PartitionWindows, AggregateSummary>({
     connection,
     log,
     groupId: config.GROUP_ID,
-    topics: [config.INPUT_TOPIC],
-    offsets: 'external',
-    isolationLevel: 'read_committed',
+    topic: config.INPUT_TOPIC,
+    producer: opts.wrapProducer ? opts.wrapProducer(producer) : producer,
+    app: APP_NAME,
+    dlqTopic: config.DLQ_TOPIC,
+    step: steps.step,
+    initialState: steps.initial,
+    changelog: steps.changelog,
+    tick: { everyMs: Math.max(50, Math.min(1_000, Math.floor(config.IDLE_CLOSE_MS / 4))), run: steps.closeIdle },
     batchSize: config.BATCH_SIZE,
-    handle: (batch) => processor.handleBatch(batch),
-    positionsOnAssign: (tps) => processor.onAssign(tps),
-    onRevoke: (tps) => processor.onRevoke(tps),
-    onFatal: fatal,
-    overrides: {
+    consumerOverrides: {
       'session.timeout.ms': config.CONSUMER_SESSION_TIMEOUT_MS,
       ...(config.GROUP_INSTANCE_ID ? { 'group.instance.id': config.GROUP_INSTANCE_ID } : {}),
     },
+    retry: { initialMs: 200, maxMs: 5_000, maxAttempts: config.MAX_TRANSACTION_RETRIES },
+    hooks: {
+      aborted: (info) => {
+        metrics.transactions.inc({ result: 'aborted' });
+        for (const s of info.summaries) s.span?.recordException(new Error(info.message));
+        endSpans(info.summaries);
+      },
+      committed: (info) => {
+        metrics.transactions.inc({ result: 'committed' });
+        metrics.transactionSeconds.observe(info.seconds);
+        for (const c of info.summaries) {
+          metrics.consumed.inc(c.consumed);
+          if (c.late) metrics.late.inc(c.late);
+          for (const reason of ['watermark', 'idle'] as const) if (c.windows[reason]) metrics.windowsClosed.inc({ reason }, c.windows[reason]);
+          for (const severity of c.alerts) metrics.alerts.inc({ severity });
+          for (const code of c.dead) metrics.deadLettered.inc({ code });
+          maxEventTime = Math.max(maxEventTime, c.maxEventTime);
+        }
+        for (const i of info.isolated) metrics.deadLettered.inc({ code: i.code });
+        if (maxEventTime) metrics.maxEventTime.set(maxEventTime / 1000);
+        if (info.kind === 'tick') log.debug({ windows: info.summaries.reduce((n, s) => n + s.windows.idle, 0) }, 'idle windows closed');
+        endSpans(info.summaries);
+        updateGauges();
+      },
+      restored: (info) => {
+        metrics.restoreSeconds.observe(info.seconds);
+        const snapshot = loop.snapshot();
+        metrics.restoredWikis.inc(info.partitions.reduce((n, p) => n + (snapshot.get(p)?.state.wikis.size ?? 0), 0));
+        updateGauges();
+      },
+    },
+    onFatal: fatal,
   });
 
   const http = createHttpServer({
@@ -146,13 +186,13 @@ export function createApp(opts: AggregatorAppOptions): AggregatorApp {
   const service: ServiceHandle = runService({
     name: APP_NAME,
     log,
-    // Started in order, closed in reverse: the consumer stops first (its in-flight batch commits),
-    // then idle closing stops, then the store and the producer close.
-    components: [http, producer, setup, store, processor.lifecycle, runner],
+    // Started in order, closed in reverse: the loop stops consuming first (its in-flight batch
+    // commits), then idle closing stops, then the producer closes.
+    components: [http, producer, setup, loop],
     finally: opts.finally,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     handleSignals: opts.handleSignals,
   });
 
-  return { service, registry, processor, port: () => http.port(), transactionalId };
+  return { service, registry, loop, port: () => http.port(), transactionalId };
 }

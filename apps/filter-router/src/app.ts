@@ -1,15 +1,14 @@
 import { type WikiChange, WikiChangeSchema } from '@wikimonitor/contracts';
 import type { RoutingRules } from '@wikimonitor/domain';
-import { type KafkaConnection, createAdmin, createConsumerRunner, createProducer, ensureTopics, kafkaConnectionFromEnv, topicSpecsFor } from '@wikimonitor/kafka';
+import { type KafkaConnection, type LoopStats, type TransactionalProducer, createAdmin, createProducer, createTransactionalLoop, ensureTopics, kafkaConnectionFromEnv, topicSpecsFor } from '@wikimonitor/kafka';
 import { type AvroCodec, createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
 import { type Logger, type ServiceHandle, createHttpServer, createMetricsRegistry, lifecycle, runService } from '@wikimonitor/service-kit';
-import { getTracer } from '@wikimonitor/telemetry';
+import { SpanStatusCode, getTracer } from '@wikimonitor/telemetry';
 import type { Registry } from 'prom-client';
 import { type AppConfig, APP_NAME } from './config';
 import { createRouterMetrics } from './metrics';
-import { createRecordRouter } from './record-router';
+import { type RouteSummary, createRouteStep } from './route-step';
 import { loadRoutingRules } from './rules';
-import { type ProcessorStats, createTransactionalProcessor } from './transactional-processor';
 
 export { APP_NAME } from './config';
 
@@ -20,6 +19,13 @@ export interface FilterRouterOptions {
   tracingEnabled?: boolean;
   finally?: Array<() => Promise<void>>;
   handleSignals?: boolean;
+  /** Wraps the transactional producer (tests inject faults between the loop and the broker). */
+  wrapProducer?: (producer: TransactionalProducer) => TransactionalProducer;
+}
+
+export interface RouterStats extends LoopStats {
+  routed: Record<string, number>;
+  deadLettered: number;
 }
 
 export interface FilterRouterApp {
@@ -27,7 +33,7 @@ export interface FilterRouterApp {
   port: () => number;
   registry: Registry;
   rules: RoutingRules;
-  stats(): ProcessorStats & { consumed: number };
+  stats(): RouterStats;
 }
 
 /**
@@ -79,27 +85,64 @@ export function createApp(opts: FilterRouterOptions): FilterRouterApp {
     },
   });
 
-  const processor = createTransactionalProcessor({
-    producer,
-    router: createRecordRouter({ rules, input, outputs, dlqTopic: config.DLQ_TOPIC, tracer: opts.tracingEnabled ? getTracer(APP_NAME) : null }),
-    log,
-    metrics,
-    retry: { initialMs: config.RETRY_INITIAL_MS, maxMs: config.RETRY_MAX_MS },
-  });
-
-  const runner = createConsumerRunner({
+  const counts = { routed: {} as Record<string, number>, deadLettered: 0 };
+  const endSpans = (summaries: RouteSummary[], failed: boolean) => {
+    for (const s of summaries)
+      for (const o of s.outcomes) {
+        if (failed) o.span?.setStatus({ code: SpanStatusCode.ERROR, message: 'transaction aborted' });
+        o.span?.end();
+      }
+  };
+  const loop = createTransactionalLoop<undefined, RouteSummary>({
     connection,
     log,
     groupId: config.GROUP_ID,
-    topics: [config.INPUT_TOPIC],
-    offsets: 'external',
-    isolationLevel: 'read_committed',
+    topic: config.INPUT_TOPIC,
+    producer: opts.wrapProducer ? opts.wrapProducer(producer) : producer,
+    app: APP_NAME,
+    dlqTopic: config.DLQ_TOPIC,
+    step: createRouteStep({ rules, input, outputs, dlqTopic: config.DLQ_TOPIC, tracer: opts.tracingEnabled ? getTracer(APP_NAME) : null }),
+    initialState: () => undefined,
     batchSize: config.BATCH_SIZE,
-    overrides: {
+    consumerOverrides: {
       'session.timeout.ms': config.CONSUMER_SESSION_TIMEOUT_MS,
       ...(config.GROUP_INSTANCE_ID ? { 'group.instance.id': config.GROUP_INSTANCE_ID } : {}),
     },
-    handle: (batch, ctx) => processor.handle(batch, ctx),
+    retry: { initialMs: config.RETRY_INITIAL_MS, maxMs: config.RETRY_MAX_MS },
+    hooks: {
+      consumed: (n) => metrics.consumed.inc(n),
+      aborted: (info) => {
+        metrics.aborted.inc({ code: info.code });
+        endSpans(info.summaries, true);
+      },
+      committed: (info) => {
+        metrics.committed.inc();
+        metrics.transactionSeconds.observe(info.seconds);
+        metrics.batchRecords.observe(info.inputs);
+        let newest = 0;
+        for (const s of info.summaries) {
+          newest = Math.max(newest, s.newest);
+          for (const o of s.outcomes) {
+            if (o.kind === 'dead-letter') {
+              counts.deadLettered++;
+              metrics.deadLettered.inc({ code: o.code });
+              continue;
+            }
+            if (!o.routes.length) metrics.unrouted.inc();
+            for (const route of o.routes) {
+              counts.routed[route] = (counts.routed[route] ?? 0) + 1;
+              metrics.routed.inc({ route });
+            }
+          }
+        }
+        for (const i of info.isolated) {
+          counts.deadLettered++;
+          metrics.deadLettered.inc({ code: i.code });
+        }
+        if (newest) metrics.lastEventTime.set(newest / 1000);
+        endSpans(info.summaries, false);
+      },
+    },
     onFatal: () => void service.close(1),
   });
 
@@ -115,11 +158,11 @@ export function createApp(opts: FilterRouterOptions): FilterRouterApp {
   const service: ServiceHandle = runService({
     name: APP_NAME,
     log,
-    components: [http, producer, setup, runner],
+    components: [http, producer, setup, loop],
     finally: opts.finally,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     handleSignals: opts.handleSignals,
   });
 
-  return { service, port: () => http.port(), registry, rules, stats: () => ({ ...processor.stats(), consumed: runner.consumed() }) };
+  return { service, port: () => http.port(), registry, rules, stats: () => ({ ...loop.stats(), routed: { ...counts.routed }, deadLettered: counts.deadLettered }) };
 }

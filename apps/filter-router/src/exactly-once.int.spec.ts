@@ -1,19 +1,13 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type WikiChange, WikiChangeSchema } from '@wikimonitor/contracts';
+import type { WikiChange } from '@wikimonitor/contracts';
 import { normalizeRecentChange } from '@wikimonitor/domain';
-import { createConsumerRunner, createProducer } from '@wikimonitor/kafka';
-import { createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
+import type { TransactionalProducer } from '@wikimonitor/kafka';
 import { WikiMonitorError, createLogger } from '@wikimonitor/service-kit';
 import { getTestEnv, loadRecordedEvents, readTopic, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
-import { Registry } from 'prom-client';
 import { createApp } from './app';
-import { createRouterMetrics } from './metrics';
-import { createRecordRouter } from './record-router';
-import { loadRoutingRules } from './rules';
-import { type TransactionalProducer, createTransactionalProcessor } from './transactional-processor';
-import { caughtUp, committedOffsets, createOutputTopics, decodeRouted, deleteTopicsWithPrefix, produceChanges, testAppConfig, waitForStableTopics, writeDefaultRulesWithPrefix } from './test-support';
+import { caughtUp, committedOffsets, createOutputTopics, decodeRouted, deleteTopicsWithPrefix, produceChanges, testAppConfig, waitForStableTopics, writeDefaultRulesWithPrefix } from '../testing/test-support';
 
 const log = createLogger('test', 'silent');
 const changes: WikiChange[] = loadRecordedEvents().flatMap((e) => {
@@ -79,45 +73,29 @@ describe('filter-router exactly once on the real broker', () => {
     const conn = testConnection(env);
     const prefix = newPrefix();
     const routes = writeDefaultRulesWithPrefix(prefix, mkdtempSync(join(tmpdir(), 'fr-eos-')));
-    const inputTopic = `${prefix}.raw`;
+    const config = testAppConfig({ bootstrapServers: env.bootstrapServers, registryUrl: env.registryUrl, prefix, rulesFile: routes.file, extra: { BATCH_SIZE: '100', RETRY_INITIAL_MS: '10', RETRY_MAX_MS: '50' } });
     const subset = changes.slice(0, 1000);
-    const input = await produceChanges({ connection: conn, registryUrl: env.registryUrl, topic: inputTopic, partitions: 3, changes: subset, log });
-    const { rules } = loadRoutingRules({ file: routes.file, inputTopic, dlqTopic: `${prefix}.dlq` });
+    const input = await produceChanges({ connection: conn, registryUrl: env.registryUrl, topic: config.INPUT_TOPIC, partitions: 3, changes: subset, log });
+    await createOutputTopics(conn, routes, config.DLQ_TOPIC);
 
-    const client = createRegistryClient({ url: env.registryUrl });
-    const outputs = new Map(rules.routes.map((r) => [r.topic, createAvroCodec<WikiChange>({ client, topic: r.topic, schema: WikiChangeSchema })]));
-    for (const c of outputs.values()) await c.init();
-    await createOutputTopics(conn, routes, `${prefix}.dlq`, 3);
-
-    const producer = createProducer({ connection: conn, log, transactionalId: `${prefix}.tx` });
-    await producer.start();
     // The second transaction fails after its records were written: librdkafka would say "abort required".
     let offsetCalls = 0;
-    const faulty: TransactionalProducer = {
-      ...producer,
-      async sendOffsetsToTransaction(offsets, consumer) {
-        if (++offsetCalls === 2) throw new WikiMonitorError('KAFKA_TRANSACTION_FAILED', 'injected: coordinator says abort', { cause: { code: 48, isTxnRequiresAbort: true } });
-        return producer.sendOffsetsToTransaction(offsets, consumer);
-      },
-    };
-    const processor = createTransactionalProcessor({
-      producer: faulty,
-      router: createRecordRouter({ rules, input: createAvroCodec<WikiChange>({ client, topic: inputTopic, schema: WikiChangeSchema }), outputs, dlqTopic: `${prefix}.dlq`, tracer: null }),
+    const app = createApp({
+      config,
       log,
-      metrics: createRouterMetrics(new Registry()),
-      retry: { initialMs: 10, maxMs: 50 },
+      handleSignals: false,
+      wrapProducer: (producer): TransactionalProducer => ({
+        ...producer,
+        async sendOffsetsToTransaction(offsets, consumer) {
+          if (++offsetCalls === 2) throw new WikiMonitorError('KAFKA_TRANSACTION_FAILED', 'injected: coordinator says abort', { cause: { code: 48, isTxnRequiresAbort: true } });
+          return producer.sendOffsetsToTransaction(offsets, consumer);
+        },
+      }),
     });
-    const groupId = `${prefix}.group`;
-    const runner = createConsumerRunner({ connection: conn, log, groupId, topics: [inputTopic], offsets: 'external', batchSize: 100, handle: (b, ctx) => processor.handle(b, ctx) });
-    await runner.start();
-    try {
-      await waitFor(() => caughtUp(conn, groupId, inputTopic, input.lastOffsets), 'the processor to commit its input', 120_000, 250);
-    } finally {
-      await runner.close();
-      await producer.close();
-    }
+    await waitFor(() => caughtUp(conn, config.GROUP_ID, config.INPUT_TOPIC, input.lastOffsets), 'the router to commit its input', 120_000, 250);
+    expect(await app.service.close()).toBe(0);
 
-    expect(processor.stats()).toMatchObject({ aborted: 1, committedRecords: subset.length });
+    expect(app.stats()).toMatchObject({ aborted: 1, committedRecords: subset.length });
     const committed = await routedIds(env.registryUrl, routes.topics['all'] as string);
     expect([...committed].sort()).toEqual(subset.map((c) => c.id).sort());
     // The aborted attempt's records are in the log (read_uncommitted sees them) but were never visible.

@@ -18,7 +18,7 @@ import {
   testEnvVars,
   waitForStableTopics,
   writeDefaultRulesWithPrefix,
-} from './test-support';
+} from '../testing/test-support';
 
 const log = createLogger('test', 'silent');
 const KILLS = 5;

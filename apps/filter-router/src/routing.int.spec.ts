@@ -7,7 +7,7 @@ import { headersFromMessage, parseDeadLetter } from '@wikimonitor/kafka';
 import { createLogger } from '@wikimonitor/service-kit';
 import { getTestEnv, loadRecordedEvents, readTopic, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
 import { createApp } from './app';
-import { caughtUp, createOutputTopics, decodeRouted, deleteTopicsWithPrefix, expectedRoutes, produceChanges, testAppConfig, waitForStableTopics, writeDefaultRulesWithPrefix } from './test-support';
+import { caughtUp, createOutputTopics, decodeRouted, deleteTopicsWithPrefix, expectedRoutes, produceChanges, testAppConfig, waitForStableTopics, writeDefaultRulesWithPrefix } from '../testing/test-support';
 
 const log = createLogger('test', 'silent');
 const changes: WikiChange[] = loadRecordedEvents().flatMap((e) => {

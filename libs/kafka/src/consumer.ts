@@ -1,6 +1,7 @@
 import { KafkaConsumer, type LibrdKafkaError, type Message, type TopicPartitionOffset, type Assignment } from '@confluentinc/kafka-javascript';
 import { type Lifecycle, type Logger, WikiMonitorError, retry, sleep } from '@wikimonitor/service-kit';
 import { type KafkaConnection, rdkafkaBaseConfig } from './config';
+import { nextOffsets } from './offsets';
 
 export type { Message } from '@confluentinc/kafka-javascript';
 
@@ -159,9 +160,8 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
         await opts.handle(batch, { consumer, signal: abort.signal });
         consumedCount += batch.length;
         if (opts.offsets === 'kafka') {
-          const last = new Map<string, TopicPartitionOffset>();
-          for (const m of batch) last.set(`${m.topic}:${m.partition}`, { topic: m.topic, partition: m.partition, offset: m.offset + 1 });
-          await retry(() => commit([...last.values()]), { attempts: 5, initialMs: 200, maxMs: 2_000 });
+          const next = nextOffsets(batch);
+          await retry(() => commit(next), { attempts: 5, initialMs: 200, maxMs: 2_000 });
         }
       } catch (err) {
         running = false;

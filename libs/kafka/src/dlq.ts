@@ -1,4 +1,6 @@
-import { type Headers, headerString } from './headers';
+import { createHash } from 'node:crypto';
+import { describeError } from '@wikimonitor/service-kit';
+import { type Headers, headerString, headersFromMessage } from './headers';
 import type { OutgoingRecord } from './producer';
 
 /**
@@ -70,3 +72,75 @@ export function parseDeadLetter(key: Buffer | string | null | undefined, value: 
     failedAt: new Date(headerString(headers, DLQ_HEADERS.failedAt) ?? 0),
   };
 }
+
+
+/** Headers a dead letter carries when its value was cut to fit (the original did not fit its topic). */
+export const DLQ_TRUNCATION_HEADERS = {
+  originalSize: 'dlq.original.size',
+  originalSha256: 'dlq.original.sha256',
+  truncated: 'dlq.value.truncated',
+  targetTopic: 'dlq.target.topic',
+} as const;
+
+/** Default bound for a dead letter's value: well under the broker's default message.max.bytes (1 MiB). */
+export const DEAD_LETTER_MAX_VALUE_BYTES = 256 * 1024;
+
+export interface DeadLetterFromOptions {
+  /** Dead-letter topic. */
+  topic: string;
+  /** App name for `dlq.app`. */
+  app: string;
+  attempts?: number;
+  /** Cut the value to this many bytes (recording size and digest in headers) when it is longer. */
+  maxValueBytes?: number;
+  /** The output topic a record was meant for, when the dead letter replaces an unwritable output. */
+  targetTopic?: string;
+  failedAt?: Date;
+}
+
+/** What {@link deadLetterFrom} needs of a consumed message. */
+export interface ConsumedRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  key?: Buffer | string | null;
+  value: Buffer | null;
+  headers?: Array<Record<string, string | Buffer>>;
+}
+
+/**
+ * The dead letter for a consumed message: source topic/partition/offset, the original key, value
+ * and headers, the error's code and message and the attempt count. A value longer than
+ * `maxValueBytes` is cut, with its original size and sha256 digest in headers.
+ */
+export function deadLetterFrom(message: ConsumedRecord, error: unknown, opts: DeadLetterFromOptions): OutgoingRecord {
+  const e = isCodedError(error) ? { code: error.code, message: error.message } : describeError(error);
+  const limited = limitValue(message.value, opts.maxValueBytes ?? DEAD_LETTER_MAX_VALUE_BYTES);
+  return deadLetterRecord(opts.topic, {
+    sourceTopic: message.topic,
+    sourcePartition: message.partition,
+    sourceOffset: message.offset,
+    key: message.key ?? null,
+    value: limited.value,
+    headers: { ...headersFromMessage(message.headers), ...limited.headers, ...(opts.targetTopic ? { [DLQ_TRUNCATION_HEADERS.targetTopic]: opts.targetTopic } : {}) },
+    error: { code: e.code, message: e.message },
+    attempts: opts.attempts ?? 1,
+    app: opts.app,
+    failedAt: opts.failedAt,
+  });
+}
+
+function limitValue(value: Buffer | null, max: number): { value: Buffer | null; headers: Headers } {
+  if (!value || value.length <= max) return { value, headers: {} };
+  return {
+    value: value.subarray(0, max),
+    headers: {
+      [DLQ_TRUNCATION_HEADERS.truncated]: 'true',
+      [DLQ_TRUNCATION_HEADERS.originalSize]: String(value.length),
+      [DLQ_TRUNCATION_HEADERS.originalSha256]: createHash('sha256').update(value).digest('hex'),
+    },
+  };
+}
+
+const isCodedError = (e: unknown): e is { code: string; message: string } =>
+  typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' && typeof (e as { message?: unknown }).message === 'string';

@@ -7,3 +7,5 @@ export * from './dlq';
 export * from './reader';
 export * from './group-admin';
 export * from './topology';
+export * from './transactional-loop';
+export * from './offsets';

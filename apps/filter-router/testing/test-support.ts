@@ -6,7 +6,7 @@ import { type RoutingRules, changeKey, routeChange } from '@wikimonitor/domain';
 import { type Headers, type KafkaConnection, type Message, createAdmin, createProducer, ensureTopics, headersFromMessage } from '@wikimonitor/kafka';
 import { createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
 import type { Logger } from '@wikimonitor/service-kit';
-import { type AppConfig, loadConfig } from './config';
+import { type AppConfig, loadConfig } from '../src/config';
 import defaultRules from '../rules/default-rules.json';
 
 export interface TestRoutes {

@@ -1,0 +1,186 @@
+import type { WikiAggregate, WikiAlert, WikiChange } from '@wikimonitor/contracts';
+import { type AggregationOutput, type ReduceResult, type WikiState, type WindowConfig, closeIdleWikis, decodeWikiState, encodeWikiState, reduceChanges } from '@wikimonitor/domain';
+import { type Headers, type Message, type OutgoingRecord, type StateChangelog, type Step, type StepRecord, type Tick, deadLetterFrom, headersFromMessage } from '@wikimonitor/kafka';
+import { describeError, isRetriable } from '@wikimonitor/service-kit';
+import { type Span, type Tracer, context, injectTraceHeaders, startBatchProcessSpan, trace } from '@wikimonitor/telemetry';
+
+export const LATE_HEADERS = {
+  windowStart: 'late.window.start',
+  watermark: 'late.watermark',
+  sourceTopic: 'late.source.topic',
+  sourcePartition: 'late.source.partition',
+  sourceOffset: 'late.source.offset',
+} as const;
+
+export interface AggregateTopics {
+  aggregates: string;
+  alerts: string;
+  late: string;
+  dlq: string;
+  changelog: string;
+}
+
+/** Window state of one input partition (never modified: each step returns a new one). */
+export interface PartitionWindows {
+  wikis: ReadonlyMap<string, WikiState>;
+  /** Processing time of each wiki's last change (or of the restore): drives idle closing. */
+  lastSeen: ReadonlyMap<string, number>;
+}
+
+/** What one attempt produced, for the app's metrics (and the span its hooks end). */
+export interface AggregateSummary {
+  consumed: number;
+  late: number;
+  windows: Record<'watermark' | 'idle', number>;
+  alerts: Array<WikiAlert['severity']>;
+  dead: string[];
+  /** Newest event time of the changes, 0 if none. */
+  maxEventTime: number;
+  span?: Span;
+}
+
+export interface AggregateStepDeps {
+  topics: AggregateTopics;
+  window: WindowConfig;
+  idleCloseMs: number;
+  decode: (value: Buffer) => Promise<WikiChange>;
+  encodeAggregate: (a: WikiAggregate) => Buffer;
+  encodeAlert: (a: WikiAlert) => Buffer;
+  /** Null when tracing is off. */
+  tracer: Tracer | null;
+  app: string;
+  /** Processing time for restored wikis' idle clocks. */
+  now?: () => number;
+}
+
+export interface AggregateSteps {
+  step: Step<PartitionWindows, AggregateSummary>;
+  /** Closes the windows of wikis that saw no change for idleCloseMs (the end of a replay, a quiet wiki). */
+  closeIdle: Tick<PartitionWindows, AggregateSummary>;
+  changelog: StateChangelog<PartitionWindows>;
+  initial: () => PartitionWindows;
+}
+
+const emptySummary = (): AggregateSummary => ({ consumed: 0, late: 0, windows: { watermark: 0, idle: 0 }, alerts: [], dead: [], maxEventTime: 0 });
+
+/**
+ * The aggregator's steps: changes of one partition -> closed-window aggregates, spike alerts,
+ * late records and dead letters, plus the partition's next window state (persisted by the loop to
+ * the compacted changelog, partition = input partition).
+ */
+export function createAggregateSteps(deps: AggregateStepDeps): AggregateSteps {
+  const { topics } = deps;
+  const now = deps.now ?? Date.now;
+
+  /** Turns reducer outputs into records (late ones carry their source message). */
+  function stage(r: ReduceResult, source: (index: number) => Message, out: StepRecord[], summary: AggregateSummary): void {
+    const span = summary.span;
+    const traced = (): Headers => (span ? (injectTraceHeaders({}, trace.setSpan(context.active(), span)) as Headers) : {});
+    for (const o of r.outputs as AggregationOutput[]) {
+      if (o.kind === 'aggregate') {
+        out.push({ topic: topics.aggregates, key: o.aggregate.wiki, value: deps.encodeAggregate(o.aggregate), headers: traced() });
+        summary.windows[o.reason]++;
+      } else if (o.kind === 'alert') {
+        out.push({ topic: topics.alerts, key: o.alert.subject, value: deps.encodeAlert(o.alert), headers: traced() });
+        summary.alerts.push(o.alert.severity);
+      } else {
+        const m = source(o.index);
+        out.push({
+          topic: topics.late,
+          key: m.key ?? null,
+          value: m.value ?? null,
+          headers: {
+            ...headersFromMessage(m.headers),
+            [LATE_HEADERS.windowStart]: new Date(o.windowStart).toISOString(),
+            [LATE_HEADERS.watermark]: new Date(o.watermark).toISOString(),
+            [LATE_HEADERS.sourceTopic]: m.topic,
+            [LATE_HEADERS.sourcePartition]: String(m.partition),
+            [LATE_HEADERS.sourceOffset]: String(m.offset),
+          },
+          source: m,
+        });
+        summary.late++;
+      }
+    }
+  }
+
+  const withStates = (prev: PartitionWindows, r: ReduceResult, seen: Iterable<string>, t: number): PartitionWindows => {
+    const wikis = new Map(prev.wikis);
+    for (const [wiki, s] of r.states) wikis.set(wiki, s);
+    let lastSeen = prev.lastSeen;
+    const touched = [...seen];
+    if (touched.length) {
+      const next = new Map(prev.lastSeen);
+      for (const wiki of touched) next.set(wiki, t);
+      lastSeen = next;
+    }
+    return { wikis, lastSeen };
+  };
+
+  const step: AggregateSteps['step'] = async (batch, state, ctx) => {
+    const summary = emptySummary();
+    if (deps.tracer) summary.span = startBatchProcessSpan(deps.tracer, ctx.topic, batch.map((m) => headersFromMessage(m.headers)));
+    try {
+      const records: StepRecord[] = [];
+      const deadLetters: OutgoingRecord[] = [];
+      const changes: WikiChange[] = [];
+      const sources: Message[] = [];
+      for (const m of batch) {
+        try {
+          if (!m.value) throw Object.assign(new Error('record has no value'), { code: 'DESERIALIZE_FAILED' });
+          changes.push(await deps.decode(m.value));
+          sources.push(m);
+        } catch (err) {
+          if (isRetriable(err)) throw err; // e.g. registry unreachable: retry the batch, do not dead-letter
+          const e = describeError(err);
+          const code = e.code === 'INTERNAL' ? 'DESERIALIZE_FAILED' : e.code;
+          deadLetters.push(deadLetterFrom(m, { code, message: e.message }, { topic: topics.dlq, app: deps.app }));
+          summary.dead.push(code);
+        }
+      }
+      const r = reduceChanges(state.wikis, changes, deps.window, ctx.now);
+      stage(r, (i) => sources[i] as Message, records, summary);
+      summary.consumed = batch.length;
+      for (const c of changes) if (c.event_time > summary.maxEventTime) summary.maxEventTime = c.event_time;
+      return { records, deadLetters, nextState: withStates(state, r, changes.map((c) => c.wiki), ctx.now), summary };
+    } catch (err) {
+      summary.span?.recordException(err as Error);
+      summary.span?.end();
+      throw err;
+    }
+  };
+
+  const closeIdle: AggregateSteps['closeIdle'] = (state, ctx) => {
+    const idle = [...state.wikis.values()].filter((s) => s.windows.length && ctx.now - (state.lastSeen.get(s.wiki) ?? ctx.now) >= deps.idleCloseMs).map((s) => s.wiki);
+    if (!idle.length) return null;
+    const r = closeIdleWikis(state.wikis, idle, deps.window, ctx.now);
+    const records: StepRecord[] = [];
+    const summary = emptySummary();
+    stage(r, () => {
+      throw new Error('idle closing yields no late records');
+    }, records, summary);
+    return { records, deadLetters: [], nextState: withStates(state, r, [], ctx.now), summary };
+  };
+
+  const changelog: StateChangelog<PartitionWindows> = {
+    topic: topics.changelog,
+    restore(_partition, messages) {
+      const wikis = new Map<string, WikiState>();
+      for (const m of messages) {
+        const key = m.key?.toString();
+        if (key === undefined) continue;
+        if (m.value === null) wikis.delete(key);
+        else wikis.set(key, decodeWikiState(m.value.toString('utf8')));
+      }
+      const t = now();
+      return { wikis, lastSeen: new Map([...wikis.keys()].map((w) => [w, t])) };
+    },
+    encode(partition, next, prev) {
+      const out: OutgoingRecord[] = [];
+      for (const [wiki, s] of next.wikis) if (prev.wikis.get(wiki) !== s) out.push({ topic: topics.changelog, partition, key: wiki, value: Buffer.from(encodeWikiState(s), 'utf8') });
+      return out;
+    },
+  };
+
+  return { step, closeIdle, changelog, initial: () => ({ wikis: new Map(), lastSeen: new Map() }) };
+}

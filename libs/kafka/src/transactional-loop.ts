@@ -1,0 +1,597 @@
+import { createHash } from 'node:crypto';
+import type { KafkaConsumer, TopicPartitionOffset } from '@confluentinc/kafka-javascript';
+import { type Lifecycle, type Logger, WikiMonitorError, backoffDelay, describeError, sleep } from '@wikimonitor/service-kit';
+import type { KafkaConnection } from './config';
+import { type ConsumerRunner, type ConsumerRunnerOptions, type Message, createConsumerRunner } from './consumer';
+import { DEAD_LETTER_MAX_VALUE_BYTES, deadLetterFrom } from './dlq';
+import { headersToMessage } from './headers';
+import { nextOffsets } from './offsets';
+import type { KafkaProducer, OutgoingRecord } from './producer';
+import { type PartitionReader, type PartitionReaderOptions, createPartitionReader } from './reader';
+
+/** The producer calls the loop makes (a transactional producer, started by its owner). */
+export type TransactionalProducer = Pick<KafkaProducer, 'send' | 'beginTransaction' | 'sendOffsetsToTransaction' | 'commitTransaction' | 'abortTransaction' | 'isLive'>;
+
+/** An output of a step; `source` is the input it came from (its dead letter points there if it cannot be written). */
+export interface StepRecord extends OutgoingRecord {
+  source?: Message;
+}
+
+export interface StepResult<S, M = unknown> {
+  /** Outputs to write in the transaction. */
+  records: StepRecord[];
+  /** Dead letters of inputs the step could not process (written in the same transaction). */
+  deadLetters: OutgoingRecord[];
+  /** The partition's state after this step: current only once the transaction committed. */
+  nextState: S;
+  /** Anything the app wants back in its hooks (counts, spans), whatever the outcome. */
+  summary?: M;
+}
+
+export interface StepContext {
+  topic: string;
+  partition: number;
+  /** Processing time of the attempt; kept on the retries of a failed transaction so the outputs repeat. */
+  now: number;
+}
+
+/** Turns one partition's records (in offset order) and its state into outputs: pure, no Kafka I/O. */
+export type Step<S, M> = (batch: Message[], state: S, ctx: StepContext) => StepResult<S, M> | Promise<StepResult<S, M>>;
+
+/** Work without input (e.g. closing idle windows); null when there is nothing to do. */
+export type Tick<S, M> = (state: S, ctx: StepContext) => StepResult<S, M> | null;
+
+export interface StateChangelog<S> {
+  /** Compacted topic; partition n holds the state of input partition n. */
+  topic: string;
+  /** A partition's state from its changelog records, oldest first (none: the initial state). */
+  restore(partition: number, messages: Message[]): S;
+  /** Records persisting the change from `prev` to `next`, sent in the step's transaction. */
+  encode(partition: number, next: S, prev: S): OutgoingRecord[];
+}
+
+export interface CommitInfo<M> {
+  kind: 'batch' | 'tick';
+  /** Input records whose offsets the transaction committed. */
+  inputs: number;
+  outputs: number;
+  seconds: number;
+  summaries: M[];
+  /** Outputs that could not be written and went to the dead-letter topic instead. */
+  isolated: Array<{ topic: string; code: string }>;
+  /** commitTransaction reported a failure, but the group's committed offsets show the commit happened. */
+  ambiguous: boolean;
+}
+
+export interface AbortInfo<M> {
+  kind: 'batch' | 'tick';
+  code: string;
+  message: string;
+  summaries: M[];
+  /** Consecutive failed transactions so far. */
+  attempt: number;
+}
+
+export interface LoopHooks<M> {
+  committed?(info: CommitInfo<M>): void;
+  aborted?(info: AbortInfo<M>): void;
+  /** Input records handed to the step (re-reads after an abort count again). */
+  consumed?(records: number): void;
+  restored?(info: { partitions: number[]; seconds: number; states: number }): void;
+}
+
+export interface TransactionalLoopOptions<S, M> {
+  connection: KafkaConnection;
+  log: Logger;
+  groupId: string;
+  /** Input topic. */
+  topic: string;
+  producer: TransactionalProducer;
+  /** App name for dead letters. */
+  app: string;
+  dlqTopic: string;
+  step: Step<S, M>;
+  /** State of a partition without history (stateless apps: e.g. `() => undefined`). */
+  initialState: (partition: number) => S;
+  changelog?: StateChangelog<S>;
+  tick?: { everyMs: number; run: Tick<S, M> };
+  batchSize?: number;
+  /** Extra consumer properties (session timeout, static membership). */
+  consumerOverrides?: Record<string, string | number | boolean>;
+  /** Backoff between attempts; more than `maxAttempts` consecutive failed transactions stop the service (default: unbounded). */
+  retry?: { initialMs: number; maxMs: number; maxAttempts?: number };
+  /** Values of dead letters that replace unwritable outputs are cut to this size. */
+  deadLetterMaxValueBytes?: number;
+  hooks?: LoopHooks<M>;
+  /** The service should stop: fenced, producer unusable, or the retries ran out. */
+  onFatal: (err: unknown) => void;
+  now?: () => number;
+  /** Replaces the Kafka clients the loop builds (unit tests drive the loop without a broker). */
+  adapters?: LoopAdapters;
+}
+
+export interface LoopAdapters {
+  createRunner?: (o: ConsumerRunnerOptions) => ConsumerRunner;
+  createReader?: (o: PartitionReaderOptions) => PartitionReader;
+  /** Rewind operations (default: the group consumer's committed/seek). */
+  offsetControl?: (consumer: KafkaConsumer) => OffsetControl;
+}
+
+export interface LoopStats {
+  transactions: number;
+  aborted: number;
+  /** Input records whose offsets were committed. */
+  committedRecords: number;
+  consumed: number;
+  /** Commits that reported failure although the broker committed. */
+  ambiguousCommits: number;
+  /** Outputs replaced by dead letters because they could not be written. */
+  isolated: number;
+}
+
+export interface TransactionalLoop<S> extends Lifecycle {
+  stats(): LoopStats;
+  /** Committed state and next offset of each assigned input partition. */
+  snapshot(): Map<number, { state: S; next: number | null }>;
+  /** Runs the tick now (tests; the timer calls it every `tick.everyMs`). */
+  tick(): Promise<void>;
+}
+
+/** The consumer operations a rewind needs. */
+export interface OffsetControl {
+  /** The group's committed offsets (next offset to read); negative when none. */
+  committed(partitions: Array<{ topic: string; partition: number }>): Promise<TopicPartitionOffset[]>;
+  seek(position: TopicPartitionOffset): Promise<void>;
+}
+
+export function consumerOffsetControl(consumer: KafkaConsumer, timeoutMs = 10_000): OffsetControl {
+  const fail = (what: string, err: { message: string }) => new WikiMonitorError('KAFKA_CONSUME_FAILED', `${what}: ${err.message}`, { cause: err, retriable: true });
+  return {
+    committed: (partitions) =>
+      new Promise((resolve, reject) => consumer.committed(partitions, timeoutMs, (err, tps) => (err ? reject(fail('reading committed offsets', err)) : resolve(tps)))),
+    seek: (position) => new Promise((resolve, reject) => consumer.seek(position, timeoutMs, (err) => (err ? reject(fail(`seeking ${position.topic}/${position.partition}`, err)) : resolve()))),
+  };
+}
+
+/** Delivery errors that belong to one record (retrying cannot help it, and only it). */
+export const RECORD_SPECIFIC_CODES: ReadonlySet<number> = new Set([2 /* corrupt message */, 10 /* message too large */, 18 /* record list too large */, 87 /* invalid record */]);
+
+type RdFlags = { code?: number; isFatal?: boolean; isRetriable?: boolean; isTxnRequiresAbort?: boolean };
+const rdFlags = (err: unknown): RdFlags => ((err as { cause?: unknown })?.cause ?? {}) as RdFlags;
+const isRecordSpecific = (err: unknown) => RECORD_SPECIFIC_CODES.has(rdFlags(err).code ?? 0);
+
+const OFFSET_BEGINNING = -2;
+const POISON_LIMIT = 1000;
+/** Attempts spent finding unwritable outputs that do not count as failures (each finds one or narrows the suspects). */
+const MAX_ISOLATION_ROUNDS = 20;
+const RESTORE_TIMEOUT_MS = 180_000; // > transaction.timeout.ms: a dead writer's open transaction ends first
+
+/** Identity of an output across attempts: topic, key and a digest of the value. */
+function outputId(r: OutgoingRecord): string {
+  const key = r.key === undefined || r.key === null ? '' : r.key.toString('base64');
+  const digest = r.value ? createHash('sha256').update(r.value).digest('hex') : '-';
+  return `${r.topic}\u0000${key}\u0000${digest}`;
+}
+
+interface PartitionState<S> {
+  state: S;
+  /** Next input offset (what the last commit sent), null before the group's first commit. */
+  next: number | null;
+}
+
+interface Staged<S, M> {
+  partition: number;
+  result: StepResult<S, M>;
+  /** Input offset the transaction commits for the partition (batches), or its current position (ticks). */
+  offset: number | null;
+  /** Where a dead letter of an output without a source points. */
+  origin: { offset: number };
+}
+
+type Outgoing = { record: OutgoingRecord; kind: 'output' | 'dead-letter' | 'state'; id?: string; poisonId?: string };
+
+/**
+ * Exactly-once consume-transform-produce: one transaction per batch holds the step's outputs, its
+ * dead letters, the state changelog records and the input offsets (offset + 1). After any failure
+ * the transaction is aborted and the consumer rewound to the group's committed offsets; state
+ * becomes current only after a commit. An output the broker refuses for itself (too large,
+ * corrupt) is replaced on the retry by a dead letter, and the rest of the batch goes on. A fatal
+ * producer error (fenced by a newer instance) stops the service through `onFatal`.
+ */
+export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopOptions<S, M>): TransactionalLoop<S> {
+  const { log, producer, topic, hooks = {} } = opts;
+  const clock = opts.now ?? Date.now;
+  const retryOpts = opts.retry ?? { initialMs: 200, maxMs: 5_000 };
+  const maxDlBytes = opts.deadLetterMaxValueBytes ?? DEAD_LETTER_MAX_VALUE_BYTES;
+  const owned = new Map<number, PartitionState<S>>();
+  /** Outputs proven unwritable: replaced by a dead letter on the next attempt. */
+  const poison = new Map<string, { code: string; message: string }>();
+  /** Outputs that failed together with others: sent one by one on the next attempt to find the culprit. */
+  const suspects = new Set<string>();
+  const stats: LoopStats = { transactions: 0, aborted: 0, committedRecords: 0, consumed: 0, ambiguousCommits: 0, isolated: 0 };
+  const abortAll = new AbortController();
+  let chain: Promise<unknown> = Promise.resolve();
+  let failures = 0;
+  /** Processing time of the failed attempt, reused until a commit succeeds. */
+  let frozenNow: number | undefined;
+  let closing = false;
+  let timer: NodeJS.Timeout | undefined;
+  let closed: Promise<void> | undefined;
+  /** The failed attempt found unwritable outputs (or suspects): the retry makes progress, no backoff. */
+  let isolating = false;
+  /** The attempt before found unwritable outputs: librdkafka may purge the next attempt's first sends (epoch bump). */
+  let afterIsolating = false;
+  let isolationRounds = 0;
+
+  const adapters = opts.adapters ?? {};
+  const reader = opts.changelog ? (adapters.createReader ?? createPartitionReader)({ connection: opts.connection, log, name: 'changelog', isolation: 'read_committed' }) : undefined;
+
+  const runner = (adapters.createRunner ?? createConsumerRunner)({
+    connection: opts.connection,
+    log,
+    groupId: opts.groupId,
+    topics: [topic],
+    offsets: 'external',
+    isolationLevel: 'read_committed',
+    batchSize: opts.batchSize,
+    overrides: opts.consumerOverrides,
+    handle: (batch) => handleBatch(batch),
+    positionsOnAssign: (tps) => onAssign(tps.filter((tp) => tp.topic === topic).map((tp) => tp.partition)),
+    onRevoke: (tps) => onRevoke(tps.filter((tp) => tp.topic === topic).map((tp) => tp.partition)),
+    onFatal: (err) => opts.onFatal(err),
+  });
+  let control: OffsetControl | undefined;
+  const offsets = () => (control ??= (adapters.offsetControl ?? consumerOffsetControl)(runner.consumer));
+
+  /** One thing at a time: batches, ticks, assignment and revocation never interleave. */
+  function exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = chain.then(fn);
+    chain = run.catch(() => undefined);
+    return run;
+  }
+
+  const isFatal = (err: unknown) => rdFlags(err).isFatal === true || (err instanceof WikiMonitorError && err.details?.['fatal'] === true) || !producer.isLive();
+  const fatalError = (message: string, cause: unknown) => new WikiMonitorError('KAFKA_TRANSACTION_FAILED', message, { cause, details: { fatal: true } });
+
+  /** Retries a transactional call while librdkafka says the same call may be retried. */
+  async function txnCall(fn: () => Promise<void>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        const f = rdFlags(err);
+        if (!f.isRetriable || f.isTxnRequiresAbort || f.isFatal || attempt >= 4) throw err;
+        await sleep(backoffDelay(attempt, { initialMs: 100, maxMs: 2_000 }), abortAll.signal);
+      }
+    }
+  }
+
+  async function committedOffsets(partitions: number[]): Promise<Map<number, number | null>> {
+    const tps = await offsets().committed(partitions.map((partition) => ({ topic, partition })));
+    return new Map(partitions.map((p) => {
+      const c = tps.find((t) => t.partition === p);
+      return [p, c && c.offset >= 0 ? c.offset : null];
+    }));
+  }
+
+  async function restoreStates(partitions: number[]): Promise<Map<number, S>> {
+    const out = new Map<number, S>();
+    if (!opts.changelog || !reader) {
+      for (const p of partitions) out.set(p, opts.initialState(p));
+      return out;
+    }
+    const changelog = opts.changelog;
+    const messages = new Map<number, Message[]>(partitions.map((p) => [p, []]));
+    await reader.read(
+      partitions.map((partition) => ({ topic: changelog.topic, partition, from: 'beginning' as const })),
+      (m) => void messages.get(m.partition)?.push(m),
+      { timeoutMs: RESTORE_TIMEOUT_MS },
+    );
+    for (const p of partitions) {
+      const list = messages.get(p) ?? [];
+      out.set(p, list.length ? changelog.restore(p, list) : opts.initialState(p));
+    }
+    return out;
+  }
+
+  function onAssign(partitions: number[]): Promise<TopicPartitionOffset[]> {
+    return exclusive(async () => {
+      if (!partitions.length) return [];
+      const started = performance.now();
+      const [committed, states] = await Promise.all([committedOffsets(partitions), restoreStates(partitions)]);
+      const positions: TopicPartitionOffset[] = [];
+      for (const p of partitions) {
+        const next = committed.get(p) ?? null;
+        owned.set(p, { state: states.get(p) as S, next });
+        if (next !== null) positions.push({ topic, partition: p, offset: next });
+      }
+      hooks.restored?.({ partitions, seconds: (performance.now() - started) / 1000, states: states.size });
+      log.info({ partitions, positions }, 'partitions assigned; state restored');
+      return positions;
+    });
+  }
+
+  function onRevoke(partitions: number[]): Promise<void> {
+    return exclusive(async () => {
+      for (const p of partitions) owned.delete(p);
+    });
+  }
+
+  function deadLetterForOutput(r: StepRecord, error: { code: string; message: string }, partition: number, originOffset: number): OutgoingRecord {
+    const source = r.source ?? { topic, partition, offset: originOffset, key: r.key ?? null, value: r.value, headers: headersToMessage(r.headers) };
+    return deadLetterFrom(source, error, { topic: opts.dlqTopic, app: opts.app, attempts: 2, maxValueBytes: maxDlBytes, targetTopic: r.topic });
+  }
+
+  /** The transaction's records, with unwritable outputs replaced by their dead letters. */
+  function outgoing(staged: Array<Staged<S, M>>, isolated: CommitInfo<M>['isolated']): Outgoing[] {
+    const out: Outgoing[] = [];
+    const tracking = poison.size > 0 || suspects.size > 0;
+    for (const s of staged) {
+      for (const r of s.result.records) {
+        const id = tracking ? outputId(r) : undefined;
+        const bad = id === undefined ? undefined : poison.get(id);
+        if (bad) {
+          out.push({ record: deadLetterForOutput(r, bad, s.partition, s.origin.offset), kind: 'dead-letter', poisonId: id });
+          isolated.push({ topic: r.topic, code: bad.code });
+        } else {
+          const { source: _source, ...record } = r;
+          out.push({ record, kind: 'output', id });
+        }
+      }
+      for (const d of s.result.deadLetters) out.push({ record: d, kind: 'dead-letter' });
+      if (opts.changelog) {
+        const prev = owned.get(s.partition)?.state as S;
+        for (const r of opts.changelog.encode(s.partition, s.result.nextState, prev)) out.push({ record: r, kind: 'state' });
+      }
+    }
+    return out;
+  }
+
+  /** Sends everything; outputs under suspicion go one at a time after the rest, so the culprit shows. */
+  async function sendAll(records: Outgoing[]): Promise<void> {
+    const bulk = records.filter((o) => !(o.id && suspects.has(o.id)));
+    const single = records.filter((o) => o.id && suspects.has(o.id));
+    const settled = await Promise.allSettled(bulk.map((o) => producer.send(o.record)));
+    const rejected = settled.flatMap((s, i) => (s.status === 'rejected' ? [{ err: s.reason as unknown, o: bulk[i] as Outgoing }] : []));
+    if (rejected.length) {
+      const specific = rejected.filter((r) => isRecordSpecific(r.err));
+      const unwritable = specific.find((r) => r.o.kind !== 'output');
+      if (unwritable) {
+        throw fatalError(`a ${unwritable.o.kind} record for ${unwritable.o.record.topic} cannot be written: ${describeError(unwritable.err).message}`, unwritable.err);
+      }
+      isolating = specific.length > 0;
+      if (specific.length === 1) {
+        const r = specific[0] as (typeof specific)[number];
+        poison.set(r.o.id ?? outputId(r.o.record), describeError(r.err));
+      } else {
+        for (const r of specific) suspects.add(r.o.id ?? outputId(r.o.record));
+      }
+      throw (rejected[0] as { err: unknown }).err;
+    }
+    for (const o of single) {
+      try {
+        await producer.send(o.record);
+      } catch (err) {
+        if (isRecordSpecific(err)) {
+          isolating = true;
+          poison.set(o.id as string, describeError(err));
+          suspects.delete(o.id as string);
+        }
+        throw err;
+      }
+    }
+  }
+
+  /** Commits; when the commit reports failure, the group's committed offsets tell whether it happened. */
+  async function commit(offsetsSent: TopicPartitionOffset[]): Promise<boolean> {
+    try {
+      await txnCall(() => producer.commitTransaction());
+      return false;
+    } catch (err) {
+      // An abortable error says the commit did not happen; only other failures leave the outcome open.
+      if (isFatal(err) || rdFlags(err).isTxnRequiresAbort || !offsetsSent.length) throw err;
+      let committed: Map<number, number | null>;
+      try {
+        committed = await committedOffsets(offsetsSent.map((o) => o.partition));
+      } catch (readErr) {
+        // Unknown outcome: the abort decides (it fails, stopping the service, if the commit went through).
+        log.warn({ err: describeError(readErr).message }, 'commit outcome unknown and the committed offsets cannot be read');
+        throw err;
+      }
+      if (offsetsSent.every((o) => committed.get(o.partition) === o.offset)) {
+        log.warn({ err: describeError(err).message, offsets: offsetsSent }, 'commitTransaction reported a failure, but the broker committed the offsets: treating the transaction as committed');
+        return true;
+      }
+      throw err;
+    }
+  }
+
+  async function transact(kind: 'batch' | 'tick', staged: Array<Staged<S, M>>, inputs: number, started: number): Promise<void> {
+    const isolated: CommitInfo<M>['isolated'] = [];
+    const records = outgoing(staged, isolated);
+    const offsetsSent = staged.flatMap((s) => (s.offset === null ? [] : [{ topic, partition: s.partition, offset: s.offset }]));
+    if (kind === 'tick' && !records.length) return;
+    let open = false;
+    isolating = false;
+    try {
+      await txnCall(() => producer.beginTransaction());
+      open = true;
+      await sendAll(records);
+      if (offsetsSent.length) await txnCall(() => producer.sendOffsetsToTransaction(offsetsSent, runner.consumer));
+      const ambiguous = await commit(kind === 'batch' ? offsetsSent : []);
+      open = false;
+      for (const s of staged) {
+        const ps = owned.get(s.partition);
+        if (!ps) continue;
+        ps.state = s.result.nextState;
+        if (kind === 'batch' && s.offset !== null) ps.next = s.offset;
+      }
+      for (const r of records) {
+        if (r.id) suspects.delete(r.id);
+        if (r.poisonId) poison.delete(r.poisonId);
+      }
+      if (kind === 'batch') {
+        // A tick in between does not end a batch's run of failures (or its isolation search).
+        failures = 0;
+        isolationRounds = 0;
+        afterIsolating = false;
+        frozenNow = undefined;
+      }
+      stats.transactions++;
+      stats.committedRecords += inputs;
+      stats.isolated += isolated.length;
+      if (ambiguous) stats.ambiguousCommits++;
+      hooks.committed?.({ kind, inputs, outputs: records.length, seconds: (performance.now() - started) / 1000, summaries: summaries(staged), isolated, ambiguous });
+      if (isolated.length) log.warn({ isolated }, 'outputs that cannot be written went to the dead-letter topic');
+    } catch (err) {
+      await recover(kind, err, open, staged.map((s) => s.partition), summaries(staged));
+    }
+  }
+
+  const summaries = (staged: Array<Staged<S, M>>) => staged.flatMap((s) => (s.result.summary === undefined ? [] : [s.result.summary]));
+
+  async function recover(kind: 'batch' | 'tick', err: unknown, open: boolean, touched: number[], sums: M[]): Promise<void> {
+    const e = describeError(err);
+    hooks.aborted?.({ kind, ...e, summaries: sums, attempt: failures + 1 });
+    if (isFatal(err)) {
+      log.error({ code: e.code, err: e.message }, 'fatal transaction error (fenced by another instance with this transactional.id, or the producer failed); stopping');
+      throw err;
+    }
+    stats.aborted++;
+    if (open) {
+      try {
+        await txnCall(() => producer.abortTransaction());
+      } catch (abortErr) {
+        if (kind === 'batch') throw fatalError(`abort failed: ${describeError(abortErr).message}`, abortErr);
+        // A tick whose commit reported failure may have committed after all: the changelog tells.
+        log.warn({ err: describeError(abortErr).message }, 'abort after a failed tick failed');
+      }
+    }
+    const partitions = touched.filter((p) => owned.has(p));
+    if (kind === 'tick') {
+      // Re-read the committed state: exact whether or not the failed commit went through.
+      if (opts.changelog && partitions.length) {
+        const states = await restoreStates(partitions);
+        for (const [p, s] of states) {
+          const ps = owned.get(p);
+          if (ps) ps.state = s;
+        }
+      }
+      log.warn({ code: e.code, err: e.message }, 'tick transaction failed; state re-read, retrying on the next tick');
+      if (!producer.isLive()) throw err;
+      return;
+    }
+    const probing = (isolating || afterIsolating) && isolationRounds < MAX_ISOLATION_ROUNDS;
+    afterIsolating = isolating;
+    if (probing) isolationRounds++;
+    else failures++;
+    const max = retryOpts.maxAttempts ?? Infinity;
+    let rewoundTo: Map<number, number | null>;
+    try {
+      rewoundTo = await committedOffsets(partitions);
+      for (const p of partitions) await offsets().seek({ topic, partition: p, offset: rewoundTo.get(p) ?? OFFSET_BEGINNING });
+    } catch (rewindErr) {
+      throw fatalError(`rewind after abort failed: ${describeError(rewindErr).message}`, rewindErr);
+    }
+    if (failures > max) {
+      log.error({ code: e.code, err: e.message, failures }, 'transaction failed too often; giving up');
+      throw err;
+    }
+    const delay = probing ? 0 : backoffDelay(failures - 1, retryOpts);
+    log.warn({ code: e.code, err: e.message, rewoundTo: Object.fromEntries(rewoundTo), attempt: failures, retryInMs: delay, isolating: probing }, 'transaction aborted; rewound to the committed offsets');
+    await sleep(delay, abortAll.signal);
+  }
+
+  function trimPoison(): void {
+    for (const id of poison.keys()) {
+      if (poison.size <= POISON_LIMIT) break;
+      poison.delete(id);
+    }
+    for (const id of suspects) {
+      if (suspects.size <= POISON_LIMIT) break;
+      suspects.delete(id);
+    }
+  }
+
+  function handleBatch(batch: Message[]): Promise<void> {
+    return exclusive(async () => {
+      // Records of partitions revoked meanwhile are not ours any more: their new owner reads them.
+      const mine = batch.filter((m) => m.topic === topic && owned.has(m.partition));
+      if (!mine.length) return;
+      stats.consumed += mine.length;
+      hooks.consumed?.(mine.length);
+      const started = performance.now();
+      const now = (frozenNow ??= clock());
+      const byPartition = new Map<number, Message[]>();
+      for (const m of mine) {
+        let list = byPartition.get(m.partition);
+        if (!list) byPartition.set(m.partition, (list = []));
+        list.push(m);
+      }
+      const staged: Array<Staged<S, M>> = [];
+      try {
+        for (const [partition, messages] of byPartition) {
+          const ps = owned.get(partition) as PartitionState<S>;
+          const result = await opts.step(messages, ps.state, { topic, partition, now });
+          const next = (nextOffsets(messages)[0] as TopicPartitionOffset).offset;
+          staged.push({ partition, result, offset: next, origin: { offset: next - 1 } });
+        }
+      } catch (err) {
+        isolating = false;
+        await recover('batch', err, false, [...byPartition.keys()], summaries(staged));
+        return;
+      }
+      await transact('batch', staged, mine.length, started);
+      trimPoison();
+    });
+  }
+
+  function tick(): Promise<void> {
+    return exclusive(async () => {
+      const run = opts.tick?.run;
+      if (closing || !run) return;
+      const started = performance.now();
+      const now = clock();
+      const staged: Array<Staged<S, M>> = [];
+      for (const [partition, ps] of owned) {
+        const result = run(ps.state, { topic, partition, now });
+        if (result) staged.push({ partition, result, offset: ps.next, origin: { offset: (ps.next ?? 0) - 1 } });
+      }
+      if (staged.length) await transact('tick', staged, 0, started);
+    });
+  }
+
+  return {
+    name: `transactional-loop(${opts.groupId})`,
+    async start() {
+      await reader?.start();
+      await runner.start();
+      if (opts.tick) {
+        const every = opts.tick.everyMs;
+        timer = setInterval(() => {
+          tick().catch((err: unknown) => {
+            log.error({ err: describeError(err) }, 'producer unusable in a tick');
+            opts.onFatal(err);
+          });
+        }, every);
+      }
+    },
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        // Cut backoff sleeps short, then stop consuming: the in-flight batch commits (or aborts) before anything closes.
+        abortAll.abort();
+        await runner.close();
+        clearInterval(timer);
+        await exclusive(async () => undefined);
+        await reader?.close();
+      })();
+      return closed;
+    },
+    isLive: () => producer.isLive(),
+    isReady: () => runner.isReady(),
+    stats: () => ({ ...stats }),
+    snapshot: () => new Map([...owned].map(([p, ps]) => [p, { state: ps.state, next: ps.next }])),
+    tick,
+  };
+}
