@@ -3,7 +3,7 @@ import { createLogger } from '@wikimonitor/service-kit';
 import { getTestEnv } from '@wikimonitor/testing';
 import pg from 'pg';
 import { defaultMigrationsDir, loadMigrations, migrate } from './migrate';
-import { type TestDatabase, createTestDatabase } from './test-support';
+import { type TestDatabase, createTestDatabase } from '../testing/test-support';
 
 const log = createLogger('test', 'silent');
 
