@@ -1,1 +1,2 @@
 export * from './generated/avro';
+export * from './cluster';

@@ -2,36 +2,7 @@ import { AdminClient, type IAdminClient, IsolationLevel, KafkaConsumer, type Lib
 import { type Logger, WikiMonitorError, retry } from '@wikimonitor/service-kit';
 import { type KafkaAdmin, createAdmin } from './admin';
 import { type KafkaConnection, rdkafkaBaseConfig } from './config';
-import type { TopicPartition as PartitionRef } from './consumer';
-
-export interface GroupListing {
-  groupId: string;
-  state: string;
-  protocolType: string;
-}
-
-export interface GroupMember {
-  memberId: string;
-  clientId: string;
-  host: string;
-  assignment: PartitionRef[];
-}
-
-export interface GroupDetail {
-  groupId: string;
-  state: string;
-  members: GroupMember[];
-  error?: string;
-}
-
-export interface CommittedOffset extends PartitionRef {
-  offset: number;
-}
-
-export interface Watermark extends PartitionRef {
-  low: number;
-  high: number;
-}
+import type { CommittedOffset, GroupDetail, GroupListing, PartitionRef, Watermark } from '@wikimonitor/contracts';
 
 type TopicMetadata = Awaited<ReturnType<KafkaAdmin['fetchTopicMetadata']>>;
 

@@ -6,39 +6,8 @@ import type { ConsumerStatus, OffsetObservation, StatusRule } from './types';
 
 // ------------------------------------------------------------------ what one cycle observes
 
-export interface PartitionRef {
-  topic: string;
-  partition: number;
-}
-
-export interface GroupListing {
-  groupId: string;
-  state: string;
-  protocolType: string;
-}
-
-export interface GroupMember {
-  memberId: string;
-  clientId: string;
-  host: string;
-  assignment: PartitionRef[];
-}
-
-export interface GroupDetail {
-  groupId: string;
-  state: string;
-  members: GroupMember[];
-  error?: string;
-}
-
-export interface CommittedOffset extends PartitionRef {
-  offset: number;
-}
-
-export interface Watermark extends PartitionRef {
-  low: number;
-  high: number;
-}
+export type { CommittedOffset, GroupDetail, GroupListing, GroupMember, PartitionRef, Watermark } from '@wikimonitor/contracts';
+import type { CommittedOffset, GroupDetail, GroupListing, GroupMember, PartitionRef, Watermark } from '@wikimonitor/contracts';
 
 /** A group's last offset commit of a partition, as the commit log (`__consumer_offsets`) shows it. */
 export interface LastCommit {

@@ -1,0 +1,38 @@
+/**
+ * What a lag monitor observes of the cluster: shapes shared by the Kafka lib, which reads them
+ * (libs/kafka group-admin), and the pure lag evaluation, which judges them (libs/domain lag). They
+ * live here because libs/domain may not depend on libs/kafka.
+ */
+export interface PartitionRef {
+  topic: string;
+  partition: number;
+}
+
+export interface GroupListing {
+  groupId: string;
+  state: string;
+  protocolType: string;
+}
+
+export interface GroupMember {
+  memberId: string;
+  clientId: string;
+  host: string;
+  assignment: PartitionRef[];
+}
+
+export interface GroupDetail {
+  groupId: string;
+  state: string;
+  members: GroupMember[];
+  error?: string;
+}
+
+export interface CommittedOffset extends PartitionRef {
+  offset: number;
+}
+
+export interface Watermark extends PartitionRef {
+  low: number;
+  high: number;
+}
