@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { WikiAggregate, WikiAlert, WikiChange } from '@wikimonitor/contracts';
 import { WikiAggregateSchema, WikiAlertSchema, WikiChangeSchema } from '@wikimonitor/contracts';
 import type { WindowConfig } from '@wikimonitor/domain';
-import { type KafkaConnection, type TopicId, type TransactionalLoop, type TransactionalProducer, createAdmin, createProducer, createTransactionalLoop, ensureTopics, kafkaConnectionFromEnv, topicSpecsFor } from '@wikimonitor/kafka';
+import { type KafkaConnection, type TopicId, type TransactionalLoop, type TransactionalProducer, createProducer, createTransactionalLoop, ensureTopics, kafkaConnectionFromEnv, topicSpecsFor, withAdmin } from '@wikimonitor/kafka';
 import { createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
 import { type Logger, type ServiceHandle, WikiMonitorError, createHttpServer, createMetricsRegistry, lifecycle, runService } from '@wikimonitor/service-kit';
 import { getTracer } from '@wikimonitor/telemetry';
@@ -64,8 +64,7 @@ export function createApp(opts: AggregatorAppOptions): AggregatorApp {
 
   const setup = lifecycle('topics+schemas', {
     async start() {
-      const admin = await createAdmin(connection, log);
-      try {
+      await withAdmin(connection, log, async (admin) => {
         const names = {
           changesAll: config.INPUT_TOPIC,
           changelog: config.CHANGELOG_TOPIC,
@@ -87,9 +86,7 @@ export function createApp(opts: AggregatorAppOptions): AggregatorApp {
         if ((cl[0]?.partitions.length ?? 0) < inputPartitions) {
           throw new WikiMonitorError('TOPIC_MISMATCH', `changelog ${config.CHANGELOG_TOPIC} needs at least ${inputPartitions} partitions (one per input partition)`);
         }
-      } finally {
-        await admin.disconnect();
-      }
+      });
       await Promise.all([lateCodec.init(), aggregateCodec.init(), alertCodec.init()]);
     },
   });

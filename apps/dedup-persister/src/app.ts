@@ -4,7 +4,6 @@ import {
   type KafkaProducer,
   type Message,
   type TopicPartition,
-  createAdmin,
   createConsumerRunner,
   createProducer,
   deadLetterRecord,
@@ -12,6 +11,7 @@ import {
   headersFromMessage,
   kafkaConnectionFromEnv,
   topicSpecsFor,
+  withAdmin,
 } from '@wikimonitor/kafka';
 import { registryClientFromConfig } from '@wikimonitor/schemas';
 import { type Logger, type ServiceHandle, createHttpServer, createMetricsRegistry, lifecycle, retry, runService } from '@wikimonitor/service-kit';
@@ -88,15 +88,12 @@ export function createApp(opts: DedupPersisterOptions): DedupPersisterApp {
   const setup = lifecycle('topics', {
     async start() {
       if (!config.PROVISION_TOPICS) return;
-      const admin = await createAdmin(connection, log);
-      try {
-        // Only the dead-letter topic, and only when missing: consumed topics are provisioned by the apps that write them.
+      // Only the dead-letter topic, and only when missing: consumed topics are provisioned by the apps that write them.
+      await withAdmin(connection, log, async (admin) => {
         if (!(await admin.listTopics()).includes(config.DLQ_TOPIC)) {
           await ensureTopics(admin, topicSpecsFor('dedup-persister', { replicationFactor: config.TOPIC_REPLICATION_FACTOR, names: { dlq: config.DLQ_TOPIC } }), log);
         }
-      } finally {
-        await admin.disconnect();
-      }
+      });
     },
   });
 

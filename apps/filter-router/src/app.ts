@@ -1,6 +1,6 @@
 import { type WikiChange, WikiChangeSchema } from '@wikimonitor/contracts';
 import type { RoutingRules } from '@wikimonitor/domain';
-import { type KafkaConnection, type LoopStats, type TransactionalProducer, createAdmin, createProducer, createTransactionalLoop, ensureTopics, kafkaConnectionFromEnv, topicSpecsFor } from '@wikimonitor/kafka';
+import { type KafkaConnection, type LoopStats, type TransactionalProducer, createProducer, createTransactionalLoop, provisionTopics, kafkaConnectionFromEnv, topicSpecsFor } from '@wikimonitor/kafka';
 import { type AvroCodec, createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
 import { type Logger, type ServiceHandle, createHttpServer, createMetricsRegistry, lifecycle, runService } from '@wikimonitor/service-kit';
 import { SpanStatusCode, getTracer } from '@wikimonitor/telemetry';
@@ -63,22 +63,17 @@ export function createApp(opts: FilterRouterOptions): FilterRouterApp {
     async start() {
       log.info({ source, routes: rules.routes.map((r) => ({ name: r.name, topic: r.topic, key: r.key })) }, 'routing rules loaded');
       if (config.PROVISION_TOPICS) {
-        const admin = await createAdmin(connection, log);
-        try {
-          await ensureTopics(
-            admin,
-            topicSpecsFor('filter-router', {
-              replicationFactor: config.TOPIC_REPLICATION_FACTOR,
-              names: { dlq: config.DLQ_TOPIC },
-              partitions: { dlq: config.DLQ_PARTITIONS },
-              routes: rules.routes.map((r) => r.topic),
-              routePartitions: config.TOPIC_PARTITIONS,
-            }),
-            log,
-          );
-        } finally {
-          await admin.disconnect();
-        }
+        await provisionTopics(
+          connection,
+          topicSpecsFor('filter-router', {
+            replicationFactor: config.TOPIC_REPLICATION_FACTOR,
+            names: { dlq: config.DLQ_TOPIC },
+            partitions: { dlq: config.DLQ_PARTITIONS },
+            routes: rules.routes.map((r) => r.topic),
+            routePartitions: config.TOPIC_PARTITIONS,
+          }),
+          log,
+        );
       }
       for (const codec of outputs.values()) await codec.init();
       log.info({ subjects: [...outputs.values()].map((c) => ({ subject: c.subject, schemaId: c.schemaId() })) }, 'route schemas registered');

@@ -1,6 +1,6 @@
 import { type WikiAlert, WikiAlertSchema } from '@wikimonitor/contracts';
 import { consumerStatusAlert, shouldAlert } from '@wikimonitor/domain';
-import { type GroupAdmin, type KafkaConnection, type KafkaProducer, createAdmin, createGroupAdmin, createProducer, ensureTopics, kafkaConnectionFromEnv, topicSpecsFor } from '@wikimonitor/kafka';
+import { type GroupAdmin, type KafkaConnection, type KafkaProducer, createGroupAdmin, createProducer, provisionTopics, kafkaConnectionFromEnv, topicSpecsFor } from '@wikimonitor/kafka';
 import { type FirstRecordReader, createFirstRecordReader } from '@wikimonitor/lag';
 import { createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
 import { type Lifecycle, type Logger, type ServiceHandle, createHttpServer, createMetricsRegistry, describeError, lifecycle, runService } from '@wikimonitor/service-kit';
@@ -70,21 +70,16 @@ export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
   const setup = lifecycle('topics+schema', {
     async start() {
       if (config.PROVISION_TOPICS && (alertsToKafka || probeOn)) {
-        const admin = await createAdmin(connection, log);
-        try {
-          await ensureTopics(
-            admin,
-            topicSpecsFor('lag-monitor', {
-              replicationFactor: config.TOPIC_REPLICATION_FACTOR,
-              names: { alerts: config.ALERTS_TOPIC, probe: config.PROBE_TOPIC },
-              partitions: { alerts: config.ALERTS_TOPIC_PARTITIONS, probe: config.PROBE_PARTITIONS },
-              only: [...(alertsToKafka ? (['alerts'] as const) : []), ...(probeOn ? (['probe'] as const) : [])],
-            }),
-            log,
-          );
-        } finally {
-          await admin.disconnect();
-        }
+        await provisionTopics(
+          connection,
+          topicSpecsFor('lag-monitor', {
+            replicationFactor: config.TOPIC_REPLICATION_FACTOR,
+            names: { alerts: config.ALERTS_TOPIC, probe: config.PROBE_TOPIC },
+            partitions: { alerts: config.ALERTS_TOPIC_PARTITIONS, probe: config.PROBE_PARTITIONS },
+            only: [...(alertsToKafka ? (['alerts'] as const) : []), ...(probeOn ? (['probe'] as const) : [])],
+          }),
+          log,
+        );
       }
       if (codec) {
         await codec.init();

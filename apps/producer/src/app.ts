@@ -3,9 +3,8 @@ import { WikiChangeSchema } from '@wikimonitor/contracts';
 import {
   type KafkaConnection,
   type KafkaProducer,
-  createAdmin,
   createProducer,
-  ensureTopics,
+  provisionTopics,
   kafkaConnectionFromEnv,
   topicSpecsFor,
 } from '@wikimonitor/kafka';
@@ -87,20 +86,15 @@ export function createProducerApp(opts: ProducerAppOptions): ProducerApp {
   const setup = lifecycle('topics+schema', {
     async start() {
       if (config.PROVISION_TOPICS) {
-        const admin = await createAdmin(connection, log);
-        try {
-          await ensureTopics(
-            admin,
-            topicSpecsFor('producer', {
-              replicationFactor: config.TOPIC_REPLICATION_FACTOR,
-              names: { raw: config.OUTPUT_TOPIC, dlq: config.DLQ_TOPIC, checkpoints: config.CHECKPOINT_TOPIC },
-              partitions: { raw: config.TOPIC_PARTITIONS },
-            }),
-            log,
-          );
-        } finally {
-          await admin.disconnect();
-        }
+        await provisionTopics(
+          connection,
+          topicSpecsFor('producer', {
+            replicationFactor: config.TOPIC_REPLICATION_FACTOR,
+            names: { raw: config.OUTPUT_TOPIC, dlq: config.DLQ_TOPIC, checkpoints: config.CHECKPOINT_TOPIC },
+            partitions: { raw: config.TOPIC_PARTITIONS },
+          }),
+          log,
+        );
       }
       await codec.init();
       log.info({ subject: codec.subject, schemaId: codec.schemaId() }, 'schema registered');

@@ -85,3 +85,18 @@ export async function ensureTopics(admin: KafkaAdmin, specs: TopicSpec[], log?: 
   log?.info({ created: missing.map((s) => s.topic), existing: present.map((s) => s.topic) }, 'topics provisioned');
   return { created: missing.map((s) => s.topic), existing: present.map((s) => s.topic) };
 }
+
+/** Runs `fn` with a connected admin client and always disconnects it afterwards. */
+export async function withAdmin<T>(conn: KafkaConnection, log: Logger | undefined, fn: (admin: KafkaAdmin) => Promise<T>): Promise<T> {
+  const admin = await createAdmin(conn, log);
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Creates the missing topics of `specs` (and verifies the existing ones) with a short-lived admin client. */
+export function provisionTopics(conn: KafkaConnection, specs: TopicSpec[], log?: Logger): Promise<ProvisionResult> {
+  return withAdmin(conn, log, (admin) => ensureTopics(admin, specs, log));
+}
