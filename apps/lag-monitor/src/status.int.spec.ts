@@ -170,7 +170,10 @@ describe('lag-monitor status on the real broker', () => {
       expect(later.observedAt).toBeGreaterThan(first.observedAt);
       expect(later.totalLag).toBeGreaterThan(first.totalLag); // input continues, lag keeps growing
       expect(later.status).toBe('STOP');
-      expect(await alertOnTopic(`${prefix}.stop`, 'STOP')).toMatchObject({ kind: 'consumer_status', previous_status: 'OK', severity: 'critical' });
+      // The status before STOP is OK, or WARN when the window's last observations while consuming
+      // happened to show the lag never falling and then growing once the consumer stopped (rule 8,
+      // falling-behind): both are real transitions; what matters is that STOP is alerted once, from a live status.
+      expect(await alertOnTopic(`${prefix}.stop`, 'STOP')).toMatchObject({ kind: 'consumer_status', previous_status: expect.stringMatching(/^(OK|WARN)$/), severity: 'critical' });
       console.log(`STOP after ${cyclesToStop} cycles (window ${WINDOW_CYCLES}); lag seconds ${p1?.lagSeconds} -> ${p2?.lagSeconds} over ${(later.observedAt - first.observedAt) / 1000} s`);
     } finally {
       await feed.stop();
