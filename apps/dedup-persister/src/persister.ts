@@ -10,9 +10,8 @@ import {
   changeDedupKey,
   changeRow,
   dedupeByKey,
-  nextOffsets,
 } from '@wikimonitor/domain';
-import { type DeadLetter, type Message, headersFromMessage } from '@wikimonitor/kafka';
+import { type DeadLetter, type Message, headersFromMessage, nextOffsets } from '@wikimonitor/kafka';
 import { type Logger, WikiMonitorError, backoffDelay, describeError, isRetriable, sleep } from '@wikimonitor/service-kit';
 import type { PersisterMetrics } from './metrics';
 import { type PersistStore, type RowBatch, type TableKind, dbErrorClass } from './store';
@@ -174,7 +173,7 @@ export function createPersister(deps: PersisterDeps) {
       changes: uc.unique.map((d) => changeRow(d.value, position(d.message))),
       aggregates: ua.unique.map((d) => aggregateRow(d.value, position(d.message))),
       alerts: ul.unique.map((d) => alertRow(d.value, position(d.message))),
-      offsets: nextOffsets(owned.map(position)),
+      offsets: nextOffsets(owned.map(position)).map(({ topic, partition, offset }) => ({ topic, partition, nextOffset: offset })),
     };
     const received: Record<TableKind, number> = { changes: changes.length, aggregates: aggregates.length, alerts: alerts.length };
 

@@ -142,6 +142,8 @@ describe('transactional loop', () => {
     ['one partition', [[0, 5], [0, 6], [0, 7]], [[0, 8]]],
     ['several partitions', [[0, 5], [1, 0], [0, 6], [2, 41]], [[0, 7], [1, 1], [2, 42]]],
     ['a single record at offset 0', [[3, 0]], [[3, 1]]],
+    ['highest offset per partition wins, whatever the order; sorted by partition', [[1, 9], [1, 3], [0, 0], [2, 4]], [[0, 1], [1, 10], [2, 5]]],
+    ['empty batch', [], []],
   ])('nextOffsets should commit the last offset + 1 per partition (%s)', (_name, records, expected) => {
     expect(nextOffsets(records.map(([p, o]) => msg(p, o)))).toEqual(expected.map(([partition, offset]) => ({ topic: 'in', partition, offset })));
   });

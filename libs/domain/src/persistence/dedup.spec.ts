@@ -1,27 +1,4 @@
-import { aggregateDedupKey, alertDedupKey, changeDedupKey, dedupeByKey, nextOffsets } from './dedup';
-
-describe('nextOffsets', () => {
-  it.each([
-    ['empty batch', [], []],
-    ['one record', [{ topic: 'a', partition: 0, offset: 5 }], [{ topic: 'a', partition: 0, nextOffset: 6 }]],
-    [
-      'highest offset per partition wins, whatever the order',
-      [
-        { topic: 'a', partition: 1, offset: 9 },
-        { topic: 'a', partition: 1, offset: 3 },
-        { topic: 'a', partition: 0, offset: 0 },
-        { topic: 'b', partition: 0, offset: 41 },
-      ],
-      [
-        { topic: 'a', partition: 0, nextOffset: 1 },
-        { topic: 'a', partition: 1, nextOffset: 10 },
-        { topic: 'b', partition: 0, nextOffset: 42 },
-      ],
-    ],
-  ])('nextOffsets should give offset+1 of the last record per partition: %s', (_name, input, expected) => {
-    expect(nextOffsets(input)).toEqual(expected);
-  });
-});
+import { aggregateDedupKey, alertDedupKey, changeDedupKey, dedupeByKey } from './dedup';
 
 describe('dedupeByKey', () => {
   const items = [

@@ -12,20 +12,6 @@ export interface NextOffset {
   nextOffset: number;
 }
 
-/**
- * Next offsets for a batch: for each topic-partition, the highest offset seen + 1. Every record of
- * the batch counts, including dead-lettered and skipped ones, so none of them is read again.
- */
-export function nextOffsets(positions: Iterable<RecordPosition>): NextOffset[] {
-  const byTp = new Map<string, NextOffset>();
-  for (const p of positions) {
-    const k = `${p.topic}\u0000${p.partition}`;
-    const cur = byTp.get(k);
-    if (!cur || p.offset + 1 > cur.nextOffset) byTp.set(k, { topic: p.topic, partition: p.partition, nextOffset: p.offset + 1 });
-  }
-  return [...byTp.values()].sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
-}
-
 export interface DedupResult<T> {
   unique: T[];
   /** How many items were dropped because an earlier (keep=first) or later (keep=last) one had the same key. */
