@@ -1,6 +1,7 @@
 import { KafkaConsumer, type LibrdKafkaError, type Message, type TopicPartitionOffset, type Assignment } from '@confluentinc/kafka-javascript';
 import { type Lifecycle, type Logger, WikiMonitorError, retry, sleep } from '@wikimonitor/service-kit';
 import { type KafkaConnection, rdkafkaBaseConfig } from './config';
+import { connectClient } from './connect';
 import { nextOffsets } from './offsets';
 
 export type { Message } from '@confluentinc/kafka-javascript';
@@ -173,23 +174,12 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     }
   }
 
-  const connect = () =>
-    new Promise<void>((resolve, reject) =>
-      consumer.connect({ timeout: 10_000 }, (err) =>
-        err ? reject(new WikiMonitorError('DEPENDENCY_UNAVAILABLE', `Kafka at ${opts.connection.bootstrapServers} unreachable: ${err.message}`, { retriable: true, cause: err })) : resolve(),
-      ),
-    );
 
   return {
     name: `kafka-consumer(${opts.groupId})`,
     consumer,
     async start() {
-      await retry(connect, {
-        attempts: opts.connection.connectAttempts,
-        initialMs: 500,
-        maxMs: 10_000,
-        onRetry: (err, attempt, delay) => log.warn({ attempt, delay, err: (err as Error).message }, 'Kafka not reachable yet, retrying'),
-      });
+      await connectClient(consumer, opts.connection, log, `consumer of ${opts.groupId}`);
       connected = true;
       consumer.setDefaultConsumeTimeout(500);
       // Wait only for a batch's first record: otherwise consume(batchSize) waits up to the timeout

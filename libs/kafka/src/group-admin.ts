@@ -1,7 +1,8 @@
 import { AdminClient, type IAdminClient, IsolationLevel, KafkaConsumer, type LibrdKafkaError, type ListOffsetsResult, OffsetSpec, type TopicPartitionOffset } from '@confluentinc/kafka-javascript';
-import { type Logger, WikiMonitorError, retry } from '@wikimonitor/service-kit';
+import { type Logger, WikiMonitorError } from '@wikimonitor/service-kit';
 import { type KafkaAdmin, createAdmin } from './admin';
 import { type KafkaConnection, rdkafkaBaseConfig } from './config';
+import { connectClient } from './connect';
 import type { CommittedOffset, GroupDetail, GroupListing, PartitionRef, Watermark } from '@wikimonitor/contracts';
 
 type TopicMetadata = Awaited<ReturnType<KafkaAdmin['fetchTopicMetadata']>>;
@@ -169,13 +170,7 @@ export async function commitGroupOffsets(connection: KafkaConnection, groupId: s
     { ...rdkafkaBaseConfig({ ...connection, clientId: `${connection.clientId}-commit` }), 'group.id': groupId, 'enable.auto.commit': false, 'enable.auto.offset.store': false },
     {},
   ) as KafkaConsumer & { commitCb(offsets: TopicPartitionOffset[], cb: (err: LibrdKafkaError | null) => void): void };
-  await retry(
-    () =>
-      new Promise<void>((resolve, reject) =>
-        consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(new WikiMonitorError('DEPENDENCY_UNAVAILABLE', `Kafka at ${connection.bootstrapServers} unreachable: ${err.message}`, { retriable: true, cause: err })) : resolve())),
-      ),
-    { attempts: connection.connectAttempts, initialMs: 500, maxMs: 10_000 },
-  );
+  await connectClient(consumer, connection, undefined, `offset commit of ${groupId}`);
   try {
     await new Promise<void>((resolve, reject) =>
       consumer.commitCb(

@@ -1,6 +1,7 @@
 import { Producer, type KafkaConsumer, type LibrdKafkaError, type DeliveryReport } from '@confluentinc/kafka-javascript';
-import { type Lifecycle, type Logger, WikiMonitorError, retry, sleep } from '@wikimonitor/service-kit';
+import { type Lifecycle, type Logger, WikiMonitorError, sleep } from '@wikimonitor/service-kit';
 import { type KafkaConnection, rdkafkaBaseConfig } from './config';
+import { connectClient } from './connect';
 import { type Headers, headersToMessage } from './headers';
 
 export interface OutgoingRecord {
@@ -130,22 +131,11 @@ export function createProducer(opts: ProducerOptions): KafkaProducer {
     }
   });
 
-  const connect = () =>
-    new Promise<void>((resolve, reject) => {
-      producer.connect({ timeout: 10_000 }, (err) =>
-        err ? reject(new WikiMonitorError('DEPENDENCY_UNAVAILABLE', `Kafka at ${opts.connection.bootstrapServers} unreachable: ${err.message}`, { retriable: true, cause: err })) : resolve(),
-      );
-    });
 
   const self: KafkaProducer = {
     name: `kafka-producer${opts.transactionalId ? `(${opts.transactionalId})` : ''}`,
     async start() {
-      await retry(connect, {
-        attempts: opts.connection.connectAttempts,
-        initialMs: 500,
-        maxMs: 10_000,
-        onRetry: (err, attempt, delay) => log.warn({ attempt, delay, err: (err as Error).message }, 'Kafka not reachable yet, retrying'),
-      });
+      await connectClient(producer, opts.connection, log, 'producer');
       producer.setPollInBackground(true);
       connected = true;
       if (opts.transactionalId) await cb((done) => producer.initTransactions(30_000, done), 'KAFKA_TRANSACTION_FAILED');

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { type EofEvent, KafkaConsumer, type LibrdKafkaError, type Message, type Metadata } from '@confluentinc/kafka-javascript';
-import { type Lifecycle, type Logger, WikiMonitorError, retry, sleep } from '@wikimonitor/service-kit';
+import { type Lifecycle, type Logger, WikiMonitorError, sleep } from '@wikimonitor/service-kit';
 import { type KafkaConnection, rdkafkaBaseConfig } from './config';
+import { connectClient } from './connect';
 
 /** Where a read of one partition starts and ends. */
 export interface PartitionRange {
@@ -230,15 +231,7 @@ export function createPartitionReader(opts: PartitionReaderOptions): PartitionRe
   return {
     name: `partition-reader(${opts.name})`,
     async start() {
-      await retry(
-        () =>
-          new Promise<void>((resolve, reject) =>
-            consumer.connect({ timeout: 10_000 }, (err) =>
-              err ? reject(new WikiMonitorError('DEPENDENCY_UNAVAILABLE', `${opts.name}: Kafka at ${opts.connection.bootstrapServers} unreachable: ${err.message}`, { retriable: true, cause: err })) : resolve(),
-            ),
-          ),
-        { attempts: opts.connection.connectAttempts, initialMs: 500, maxMs: 10_000 },
-      );
+      await connectClient(consumer, opts.connection, log, opts.name);
       consumer.setDefaultConsumeTimeout(small ? 100 : 200);
       // Wait only for a round's first record, not the timeout for each further one.
       consumer.setDefaultIsTimeoutOnlyForFirstMessage(true);
