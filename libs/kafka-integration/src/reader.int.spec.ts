@@ -59,6 +59,29 @@ describe('partition reader on the real broker', () => {
     }
   });
 
+  it('read should start at the log start when asked for an offset that retention already deleted, and end at once on an emptied partition', async () => {
+    const { conn, topic } = await setup(2);
+    const producer = createProducer({ connection: conn, log });
+    await producer.start();
+    await Promise.all(Array.from({ length: 10 }, (_, i) => producer.send({ topic, partition: 0, value: Buffer.from(String(i)) })));
+    await Promise.all(Array.from({ length: 4 }, (_, i) => producer.send({ topic, partition: 1, value: Buffer.from(String(i)) })));
+    await producer.close();
+    const admin = await createAdmin(conn);
+    await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '6' }, { partition: 1, offset: '4' }] });
+    await admin.disconnect();
+    const reader = createPartitionReader({ connection: conn, log, name: 'retention' });
+    await reader.start();
+    try {
+      const seen: number[] = [];
+      const outcome = await reader.read([{ topic, partition: 0, from: 2, to: 10 }, { topic, partition: 1, from: 2 }], (m) => void seen.push(m.offset), { timeoutMs: 10_000, onTimeout: 'report' });
+      expect(seen).toEqual([6, 7, 8, 9]);
+      expect(outcome.get(partitionKey(topic, 0))).toBe('end');
+      expect(outcome.get(partitionKey(topic, 1))).toBe('end');
+    } finally {
+      await reader.close();
+    }
+  });
+
   it('tail should follow new records and say once when it caught up', async () => {
     const { conn, topic } = await setup(1);
     const producer = createProducer({ connection: conn, log });

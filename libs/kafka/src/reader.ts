@@ -62,7 +62,7 @@ export interface PartitionReader extends Lifecycle {
 /** Key of a topic-partition in the maps the reader returns. */
 export const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
-const OFFSET_BEGINNING = -2;
+const OFFSET_END = -1;
 
 /**
  * A group-less consumer for reading partitions by offset (assign, never subscribe or commit): the
@@ -117,9 +117,10 @@ export function createPartitionReader(opts: PartitionReaderOptions): PartitionRe
   const position = (topic: string, partition: number) => consumer.position([{ topic, partition }])[0]?.offset ?? -1;
 
   async function resolveRange(r: PartitionRange, withEnd: boolean): Promise<{ topic: string; partition: number; start: number; end: number }> {
-    const needWatermarks = typeof r.from !== 'number' || (withEnd && r.to === undefined);
-    const w = needWatermarks ? await watermarks(r.topic, r.partition) : { low: 0, high: Number.MAX_SAFE_INTEGER };
-    const start = r.from === 'beginning' ? w.low : r.from === 'end' ? w.high : r.from;
+    // Always asked: a start below the log start (retention moved it) begins at the log start, and
+    // an empty partition is at its end at once (only an EOF would come, with no position to compare).
+    const w = await watermarks(r.topic, r.partition);
+    const start = r.from === 'beginning' ? w.low : r.from === 'end' ? w.high : Math.max(r.from, w.low);
     return { topic: r.topic, partition: r.partition, start, end: withEnd ? (r.to ?? w.high) : Number.MAX_SAFE_INTEGER };
   }
 
@@ -197,7 +198,10 @@ export function createPartitionReader(opts: PartitionReaderOptions): PartitionRe
     const atEnd = new Set<string>();
     const onEof = (e: EofEvent) => atEnd.add(partitionKey(e.topic, e.partition));
     eofListeners.add(onEof);
-    consumer.assign(resolved.map((r) => ({ topic: r.topic, partition: r.partition, offset: r.start < 0 ? OFFSET_BEGINNING : r.start })));
+    // From 'end', the broker resolves the position itself: under read_committed that is the last
+    // stable offset, so records of transactions still open now are delivered once they commit.
+    const startOf = (r: (typeof resolved)[number], i: number) => ((ranges[i] as Omit<PartitionRange, 'to'>).from === 'end' ? OFFSET_END : r.start);
+    consumer.assign(resolved.map((r, i) => ({ topic: r.topic, partition: r.partition, offset: startOf(r, i) })));
     try {
       checkCaughtUp();
       while (!topts.signal.aborted) {
