@@ -80,10 +80,20 @@ export const DLQ_TRUNCATION_HEADERS = {
   originalSha256: 'dlq.original.sha256',
   truncated: 'dlq.value.truncated',
   targetTopic: 'dlq.target.topic',
+  /** The key was cut: its original size and sha256 digest. */
+  keyTruncated: 'dlq.key.truncated',
+  originalKeySize: 'dlq.original.key.size',
+  originalKeySha256: 'dlq.original.key.sha256',
+  /** Names of original headers left out (they did not fit the header bound). */
+  headersDropped: 'dlq.headers.dropped',
 } as const;
 
 /** Default bound for a dead letter's value: well under the broker's default message.max.bytes (1 MiB). */
 export const DEAD_LETTER_MAX_VALUE_BYTES = 256 * 1024;
+/** Default bound for a dead letter's key. */
+export const DEAD_LETTER_MAX_KEY_BYTES = 16 * 1024;
+/** Default bound for the original headers a dead letter keeps (names and values together). */
+export const DEAD_LETTER_MAX_HEADER_BYTES = 64 * 1024;
 
 export interface DeadLetterFromOptions {
   /** Dead-letter topic. */
@@ -93,6 +103,10 @@ export interface DeadLetterFromOptions {
   attempts?: number;
   /** Cut the value to this many bytes (recording size and digest in headers) when it is longer. */
   maxValueBytes?: number;
+  /** Cut the key to this many bytes (recording size and digest in headers) when it is longer. */
+  maxKeyBytes?: number;
+  /** Keep original headers (in order) while their names and values fit this many bytes; the others are left out and named in a header. */
+  maxHeaderBytes?: number;
   /** The output topic a record was meant for, when the dead letter replaces an unwritable output. */
   targetTopic?: string;
   failedAt?: Date;
@@ -111,18 +125,21 @@ export interface ConsumedRecord {
 /**
  * The dead letter for a consumed message: source topic/partition/offset, the original key, value
  * and headers, the error's code and message and the attempt count. A value longer than
- * `maxValueBytes` is cut, with its original size and sha256 digest in headers.
+ * `maxValueBytes` is cut, with its original size and sha256 digest in headers; so is a key longer
+ * than `maxKeyBytes`, and original headers beyond `maxHeaderBytes` are left out (named in a header).
  */
 export function deadLetterFrom(message: ConsumedRecord, error: unknown, opts: DeadLetterFromOptions): OutgoingRecord {
   const e = isCodedError(error) ? { code: error.code, message: error.message } : describeError(error);
   const limited = limitValue(message.value, opts.maxValueBytes ?? DEAD_LETTER_MAX_VALUE_BYTES);
+  const key = limitKey(message.key ?? null, opts.maxKeyBytes ?? DEAD_LETTER_MAX_KEY_BYTES);
+  const original = limitHeaders(headersFromMessage(message.headers), opts.maxHeaderBytes ?? DEAD_LETTER_MAX_HEADER_BYTES);
   return deadLetterRecord(opts.topic, {
     sourceTopic: message.topic,
     sourcePartition: message.partition,
     sourceOffset: message.offset,
-    key: message.key ?? null,
+    key: key.key,
     value: limited.value,
-    headers: { ...headersFromMessage(message.headers), ...limited.headers, ...(opts.targetTopic ? { [DLQ_TRUNCATION_HEADERS.targetTopic]: opts.targetTopic } : {}) },
+    headers: { ...original, ...limited.headers, ...key.headers, ...(opts.targetTopic ? { [DLQ_TRUNCATION_HEADERS.targetTopic]: opts.targetTopic } : {}) },
     error: { code: e.code, message: e.message },
     attempts: opts.attempts ?? 1,
     app: opts.app,
@@ -140,6 +157,36 @@ function limitValue(value: Buffer | null, max: number): { value: Buffer | null; 
       [DLQ_TRUNCATION_HEADERS.originalSha256]: createHash('sha256').update(value).digest('hex'),
     },
   };
+}
+
+function limitKey(key: Buffer | string | null, max: number): { key: Buffer | string | null; headers: Headers } {
+  if (key === null || Buffer.byteLength(key) <= max) return { key, headers: {} };
+  const bytes = Buffer.isBuffer(key) ? key : Buffer.from(key, 'utf8');
+  return {
+    key: bytes.subarray(0, max),
+    headers: {
+      [DLQ_TRUNCATION_HEADERS.keyTruncated]: 'true',
+      [DLQ_TRUNCATION_HEADERS.originalKeySize]: String(bytes.length),
+      [DLQ_TRUNCATION_HEADERS.originalKeySha256]: createHash('sha256').update(bytes).digest('hex'),
+    },
+  };
+}
+
+function limitHeaders(headers: Headers, max: number): Headers {
+  const kept: Headers = {};
+  const dropped: string[] = [];
+  let size = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    const bytes = Buffer.byteLength(name) + Buffer.byteLength(value);
+    if (size + bytes <= max) {
+      kept[name] = value;
+      size += bytes;
+    } else {
+      dropped.push(name);
+    }
+  }
+  if (dropped.length) kept[DLQ_TRUNCATION_HEADERS.headersDropped] = dropped.join(',').slice(0, 1000);
+  return kept;
 }
 
 const isCodedError = (e: unknown): e is { code: string; message: string } =>

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { KafkaConsumer, TopicPartitionOffset } from '@confluentinc/kafka-javascript';
 import { WikiMonitorError, createLogger } from '@wikimonitor/service-kit';
 import type { ConsumerRunner, ConsumerRunnerOptions, Message } from './consumer';
-import { DLQ_TRUNCATION_HEADERS, parseDeadLetter } from './dlq';
+import { DEAD_LETTER_MAX_HEADER_BYTES, DEAD_LETTER_MAX_KEY_BYTES, DLQ_TRUNCATION_HEADERS, parseDeadLetter } from './dlq';
 import type { OutgoingRecord } from './producer';
 import type { PartitionReader } from './reader';
 import { nextOffsets } from './offsets';
@@ -24,13 +24,19 @@ const msg = (partition: number, offset: number, value: string | null = `v${offse
   headers: [{ traceparent: `tp-${partition}-${offset}` }],
 });
 
+const stateError = (state: string) => rdError(`Operation not valid in state ${state}`, { code: -172 });
+const conflictError = () => rdError('Conflicting commit_transaction API call is already in progress', { code: -173 });
+
 /**
  * A broker stand-in: records of a transaction become visible on commit, together with its offsets
  * (the group's committed offsets, which the loop reads to rewind and to resolve an ambiguous commit).
+ * The producer side keeps librdkafka's transaction states: a commit that failed retriably stays
+ * pending (other transactional calls conflict) until commitTransaction is called again.
  */
 function fakeBroker() {
   let open: OutgoingRecord[] = [];
   let openOffsets: TopicPartitionOffset[] = [];
+  let txn: 'ready' | 'open' | 'committing' | 'abortable' | 'fatal' = 'ready';
   const b = {
     calls: [] as string[],
     visible: [] as OutgoingRecord[],
@@ -38,9 +44,17 @@ function fakeBroker() {
     seeks: [] as TopicPartitionOffset[],
     offsetsSent: [] as TopicPartitionOffset[][],
     failSend: undefined as ((r: OutgoingRecord) => Error | undefined) | undefined,
-    /** Errors thrown by commitTransaction; `afterCommit` ones are thrown after the broker committed. */
+    /**
+     * Errors thrown by commitTransaction; `afterCommit` ones are thrown after the broker committed. After a
+     * retriable one the commit stays pending, after an abortable one the transaction must be aborted, after
+     * any other the transaction is over (committed with `afterCommit`, dropped without).
+     */
     failCommit: [] as Array<{ err: Error; afterCommit?: boolean }>,
+    /** Errors thrown by reads of the committed offsets. */
+    failCommitted: [] as Error[],
+    failAbort: [] as Error[],
     live: true,
+    txnState: () => txn,
   };
   const commitOpen = () => {
     b.visible.push(...open);
@@ -51,6 +65,9 @@ function fakeBroker() {
   const producer: TransactionalProducer = {
     async beginTransaction() {
       b.calls.push('begin');
+      if (txn === 'committing') throw conflictError();
+      if (txn !== 'ready') throw stateError(txn);
+      txn = 'open';
       open = [];
       openOffsets = [];
     },
@@ -68,20 +85,40 @@ function fakeBroker() {
     },
     async commitTransaction() {
       b.calls.push('commit');
+      if (txn === 'ready' || txn === 'fatal') throw stateError(txn);
+      if (txn === 'abortable') throw rdError('transaction must be aborted', { isTxnRequiresAbort: true });
       const f = b.failCommit.shift();
       if (f?.afterCommit) commitOpen();
-      if (f) throw f.err;
+      if (f) {
+        const flags = (f.err as { cause?: { isRetriable?: boolean; isTxnRequiresAbort?: boolean; isFatal?: boolean } }).cause ?? {};
+        txn = flags.isFatal ? 'fatal' : flags.isTxnRequiresAbort ? 'abortable' : flags.isRetriable ? 'committing' : 'ready';
+        if (txn === 'ready') {
+          open = [];
+          openOffsets = [];
+        }
+        throw f.err;
+      }
       commitOpen();
+      txn = 'ready';
     },
     async abortTransaction() {
       b.calls.push('abort');
+      const f = b.failAbort.shift();
+      if (f) throw f;
+      if (txn === 'committing') throw conflictError();
+      if (txn === 'ready' || txn === 'fatal') throw stateError(txn);
+      txn = 'ready';
       open = [];
       openOffsets = [];
     },
     isLive: () => b.live,
   };
   const offsetControl = () => ({
-    committed: async (tps: Array<{ topic: string; partition: number }>) => tps.map((tp) => ({ ...tp, offset: b.committed.get(tp.partition) ?? -1001 })),
+    committed: async (tps: Array<{ topic: string; partition: number }>) => {
+      const err = b.failCommitted.shift();
+      if (err) throw err;
+      return tps.map((tp) => ({ ...tp, offset: b.committed.get(tp.partition) ?? -1001 }));
+    },
     seek: async (pos: TopicPartitionOffset) => void b.seeks.push(pos),
   });
   return { b, producer, offsetControl };
@@ -294,10 +331,215 @@ describe('transactional loop', () => {
     await assign(0);
     b.failCommit = [{ err: new WikiMonitorError('KAFKA_TRANSACTION_FAILED', 'commit timed out') }];
     await handle([msg(0, 0), msg(0, 1)]);
-    expect(b.calls.slice(-2)).toEqual(['commit', 'abort']);
+    // Called once more, the commit finds no transaction in progress: nothing to abort, the offsets say it did not commit.
+    expect(b.calls.slice(-2)).toEqual(['commit', 'commit']);
+    expect(b.calls).not.toContain('abort');
     expect(b.seeks).toEqual([{ topic: 'in', partition: 0, offset: 0 }]);
     expect(loop.snapshot().get(0)).toEqual({ state: { seen: 0 }, next: 0 });
     expect(loop.stats()).toMatchObject({ transactions: 0, ambiguousCommits: 0, aborted: 1 });
+    await handle([msg(0, 0), msg(0, 1)]);
+    expect(loop.snapshot().get(0)).toEqual({ state: { seen: 2 }, next: 2 });
+    expect(b.visible).toHaveLength(2);
+  });
+
+  it('transactional loop should resume a commit that keeps timing out until it completes, so the next transaction can begin', async () => {
+    const { b, loop, assign, handle, fatal } = setup();
+    b.committed.set(0, 0);
+    await assign(0);
+    // The broker committed on the first call, but the acknowledgement does not come back for a while:
+    // librdkafka keeps the commit pending, and every other transactional call conflicts until it is resumed.
+    const timedOut = () => rdError('Local: Timed out', { code: -185, isRetriable: true });
+    b.failCommit = [{ err: timedOut(), afterCommit: true }, ...Array.from({ length: 7 }, () => ({ err: timedOut() }))];
+    await handle([msg(0, 0), msg(0, 1)]);
+    expect(b.calls.filter((c) => c === 'commit')).toHaveLength(9);
+    expect(b.txnState()).toBe('ready');
+    await handle([msg(0, 2)]);
+    expect(b.calls).not.toContain('abort');
+    expect(b.seeks).toEqual([]);
+    expect(b.visible.map((r) => String(r.key))).toEqual(['k0', 'k1', 'k2']);
+    expect(loop.snapshot().get(0)).toEqual({ state: { seen: 3 }, next: 3 });
+    expect(loop.stats()).toMatchObject({ transactions: 2, ambiguousCommits: 0, aborted: 0 });
+    expect(fatal).toEqual([]);
+  });
+
+  it('transactional loop should resume a tick\'s commit that times out instead of leaving it pending', async () => {
+    const { b, loop, assign, handle } = setup({
+      tick: { everyMs: 60_000, run: (state) => (state.seen ? { records: [{ topic: 'out', key: 'tick', value: null }], deadLetters: [], nextState: { seen: 0 } } : null) },
+    });
+    await assign(0);
+    await handle([msg(0, 0)]);
+    b.failCommit = Array.from({ length: 6 }, () => ({ err: rdError('Local: Timed out', { code: -185, isRetriable: true }) }));
+    await loop.tick();
+    expect(b.txnState()).toBe('ready');
+    expect(b.calls).not.toContain('abort');
+    expect(b.visible.map((r) => String(r.key))).toEqual(['k0', 'tick']);
+    expect(loop.snapshot().get(0)?.state).toEqual({ seen: 0 });
+  });
+
+  it('transactional loop should stop the service when the abort after a failed tick fails', async () => {
+    const { b, loop, assign, handle } = setup({
+      tick: { everyMs: 60_000, run: (state) => (state.seen ? { records: [{ topic: 'out', key: 'tick', value: null }], deadLetters: [], nextState: { seen: 0 } } : null) },
+    });
+    await assign(0);
+    await handle([msg(0, 0)]);
+    b.failCommit = [{ err: rdError('must abort', { isTxnRequiresAbort: true }) }];
+    b.failAbort = [conflictError()];
+    await expect(loop.tick()).rejects.toThrow(/abort failed/);
+  });
+
+  it('transactional loop should wait for committed offsets held back by an open transaction of a crashed member (assignment and rewind)', async () => {
+    const { b, loop, assign, handle, fatal } = setup();
+    b.committed.set(0, 5);
+    const timedOut = () => new WikiMonitorError('KAFKA_CONSUME_FAILED', 'reading committed offsets: Local: Timed out', { cause: { message: 'Local: Timed out', code: -185 }, retriable: true });
+    b.failCommitted = [timedOut(), timedOut(), timedOut()];
+    expect(await assign(0)).toEqual([{ topic: 'in', partition: 0, offset: 5 }]);
+    expect(loop.snapshot().get(0)).toEqual({ state: { seen: 0 }, next: 5 });
+    // The rewind after an abort waits too instead of stopping the service.
+    b.failSend = () => rdError('broker went away', { isRetriable: true });
+    b.failCommitted = [timedOut(), timedOut()];
+    await handle([msg(0, 5)]);
+    expect(b.seeks).toEqual([{ topic: 'in', partition: 0, offset: 5 }]);
+    expect(fatal).toEqual([]);
+    // Other errors still fail at once.
+    b.failCommitted = [new WikiMonitorError('KAFKA_CONSUME_FAILED', 'reading committed offsets: Broker: Group authorization failed', { cause: { message: 'denied', code: 30 } })];
+    await expect(assign(1)).rejects.toThrow(/authorization/);
+  });
+
+  it('transactional loop should run no tick while a batch is failing (its inputs are not in the state yet)', async () => {
+    let down = true;
+    const ticks: number[] = [];
+    const { b, loop, assign, handle } = setup({
+      step: (batch, state) => {
+        if (down) throw new WikiMonitorError('SCHEMA_REGISTRY_FAILED', 'registry unreachable', { retriable: true });
+        return countingStep(batch, state);
+      },
+      tick: { everyMs: 60_000, run: (state, ctx) => (ticks.push(ctx.partition), state.seen ? { records: [{ topic: 'out', key: 'tick', value: null }], deadLetters: [], nextState: { seen: 0 } } : null) },
+    });
+    await assign(0);
+    await handle([msg(0, 0)]);
+    await loop.tick();
+    expect(ticks).toEqual([]);
+    expect(b.calls).toEqual([]);
+    down = false;
+    await handle([msg(0, 0)]);
+    await loop.tick();
+    expect(ticks).toEqual([0]);
+    expect(b.visible.map((r) => String(r.key))).toEqual(['k0', 'tick']);
+  });
+
+  it('transactional loop should queue at most one timer tick behind a long batch', async () => {
+    jest.useFakeTimers();
+    try {
+      let release = () => undefined as void;
+      const blocked = new Promise<void>((r) => (release = r));
+      let runs = 0;
+      const { loop, assign, handle } = setup({
+        step: async (batch, state) => {
+          await blocked;
+          return countingStep(batch, state);
+        },
+        tick: { everyMs: 10, run: () => (runs++, null) },
+      });
+      await loop.start();
+      await assign(0);
+      const done = handle([msg(0, 0)]);
+      jest.advanceTimersByTime(100);
+      release();
+      await done;
+      await loop.tick();
+      expect(runs).toBe(2);
+      await loop.close();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('transactional loop should clear the tick timer even when closing the consumer fails', async () => {
+    jest.useFakeTimers();
+    try {
+      const { loop } = setup({
+        tick: { everyMs: 10, run: () => null },
+        adapters: {
+          createRunner: () => ({ name: 'fake', consumer: {} as KafkaConsumer, start: async () => undefined, close: async () => Promise.reject(new Error('close failed')), isLive: () => true, isReady: () => true, assignments: () => [], consumed: () => 0 }),
+        },
+      });
+      await loop.start();
+      expect(jest.getTimerCount()).toBe(1);
+      await expect(loop.close()).rejects.toThrow(/close failed/);
+      expect(jest.getTimerCount()).toBe(0);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('transactional loop should not carry a failing batch\'s retry state over to other partitions once its partitions are revoked', async () => {
+    let t = 1_000;
+    const nows: Array<[number, number]> = [];
+    const { loop, assign, handle, hooks, runner } = setup({
+      now: () => t,
+      step: (batch, state, ctx) => {
+        nows.push([ctx.partition, ctx.now]);
+        if (ctx.partition === 1 || batch.some((m) => m.value?.toString() === 'fail')) throw new WikiMonitorError('SCHEMA_REGISTRY_FAILED', 'registry unreachable', { retriable: true });
+        return countingStep(batch, state);
+      },
+    });
+    await assign(0, 1);
+    await handle([msg(1, 0)]);
+    await (runner().onRevoke as NonNullable<ConsumerRunnerOptions['onRevoke']>)([{ topic: 'in', partition: 1 }]);
+    t = 2_000;
+    await handle([msg(0, 0, 'fail')]);
+    // Partition 0's batch gets its own processing time and starts its own count of attempts.
+    expect(nows).toEqual([[1, 1_000], [0, 2_000]]);
+    expect(hooks.aborted.map((a) => (a as unknown as { attempt: number }).attempt)).toEqual([1, 1]);
+    expect(loop.stats().aborted).toBe(2);
+  });
+
+  it('transactional loop should trim the suspects after a tick too', async () => {
+    const keys = Array.from({ length: 1_500 }, (_, i) => `t${i}`);
+    const { b, loop, assign, handle } = setup({
+      tick: { everyMs: 60_000, run: (state) => (state.seen ? { records: keys.map((k) => ({ topic: 'out', key: k, value: null })), deadLetters: [], nextState: { seen: 0 } } : null) },
+    });
+    await assign(0);
+    await handle([msg(0, 0)]);
+    // Refused together: all 1500 become suspects, more than the bound.
+    b.failSend = (r) => (r.topic === 'out' && String(r.key).startsWith('t') ? rdError('Broker: Message size too large', { code: 10 }) : undefined);
+    await loop.tick();
+    const before = b.calls.length;
+    await loop.tick();
+    // Trimmed to the bound, the first 500 are no suspects any more: they go in bulk (and all fail), before any suspect is tried alone.
+    expect(b.calls.slice(before).filter((c) => c === 'send out')).toHaveLength(500);
+  });
+
+  it('transactional loop should dead-letter an output whose timestamp the topic refuses (INVALID_TIMESTAMP) and commit the rest', async () => {
+    const { b, loop, assign, handle } = setup();
+    await assign(0);
+    b.failSend = (r) => (r.topic === 'out' && r.key === 'k1' ? rdError('Broker: Invalid timestamp', { code: 32 }) : undefined);
+    const batch = [msg(0, 0), msg(0, 1), msg(0, 2)];
+    await handle(batch);
+    await handle(batch);
+    expect(b.visible.filter((r) => r.topic === 'out').map((r) => String(r.key))).toEqual(['k0', 'k2']);
+    expect(b.visible.filter((r) => r.topic === 'dlq').map((r) => String(r.key))).toEqual(['k1']);
+    expect(loop.stats()).toMatchObject({ transactions: 1, isolated: 1 });
+  });
+
+  it('transactional loop should bound the key and headers of the dead letter that replaces an unwritable output', async () => {
+    const { b, assign, handle } = setup({ deadLetterMaxValueBytes: 16 });
+    await assign(0);
+    const bigKey = 'K'.repeat(100_000);
+    const source: Message = { ...msg(0, 0), key: bigKey, headers: [{ traceparent: 'tp' }, { huge: 'h'.repeat(200_000) }, { after: 'a' }] };
+    b.failSend = (r) => (r.topic === 'out' ? rdError('Broker: Message size too large', { code: 10 }) : undefined);
+    await handle([source]);
+    await handle([source]);
+    const dl = b.visible.find((r) => r.topic === 'dlq');
+    expect(Buffer.byteLength(dl?.key ?? '')).toBeLessThanOrEqual(DEAD_LETTER_MAX_KEY_BYTES);
+    expect(dl?.key?.toString()).toBe('K'.repeat(DEAD_LETTER_MAX_KEY_BYTES));
+    expect(dl?.headers?.[DLQ_TRUNCATION_HEADERS.originalKeySize]).toBe('100000');
+    expect(dl?.headers?.[DLQ_TRUNCATION_HEADERS.originalKeySha256]).toBe(createHash('sha256').update(bigKey).digest('hex'));
+    expect(dl?.headers?.['huge']).toBeUndefined();
+    expect(dl?.headers?.[DLQ_TRUNCATION_HEADERS.headersDropped]).toBe('huge');
+    expect(dl?.headers).toMatchObject({ traceparent: 'tp', after: 'a' });
+    const size = Object.entries(dl?.headers ?? {}).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+    expect(size).toBeLessThanOrEqual(DEAD_LETTER_MAX_HEADER_BYTES + 4096);
   });
 
   it('transactional loop should reject (stopping the runner) on a fatal error, without rewinding or aborting', async () => {

@@ -154,17 +154,33 @@ export function consumerOffsetControl(consumer: KafkaConsumer, timeoutMs = 10_00
 }
 
 /** Delivery errors that belong to one record (retrying cannot help it, and only it). */
-export const RECORD_SPECIFIC_CODES: ReadonlySet<number> = new Set([2 /* corrupt message */, 10 /* message too large */, 18 /* record list too large */, 87 /* invalid record */]);
+export const RECORD_SPECIFIC_CODES: ReadonlySet<number> = new Set([
+  2 /* corrupt message */,
+  10 /* message too large */,
+  18 /* record list too large */,
+  32 /* invalid timestamp (outside the topic's message.timestamp.*.ms limits) */,
+  87 /* invalid record */,
+]);
 
 type RdFlags = { code?: number; isFatal?: boolean; isRetriable?: boolean; isTxnRequiresAbort?: boolean };
 const rdFlags = (err: unknown): RdFlags => ((err as { cause?: unknown })?.cause ?? {}) as RdFlags;
 const isRecordSpecific = (err: unknown) => RECORD_SPECIFIC_CODES.has(rdFlags(err).code ?? 0);
+const ERR_STATE = -172;
+/** librdkafka's answer to a transactional call with no transaction in progress (not an abortable or fatal state). */
+const noTransactionInProgress = (err: unknown) => {
+  const f = rdFlags(err);
+  return f.code === ERR_STATE && f.isTxnRequiresAbort !== true && f.isFatal !== true;
+};
+/** Errors of a committed-offsets read worth repeating: timed out, or offsets still pending in an open transaction. */
+const COMMITTED_RETRY_CODES: ReadonlySet<number> = new Set([-185 /* timed out */, 88 /* unstable offset commit */]);
 
 const OFFSET_BEGINNING = -2;
 const POISON_LIMIT = 1000;
 /** Attempts spent finding unwritable outputs that do not count as failures (each finds one or narrows the suspects). */
 const MAX_ISOLATION_ROUNDS = 20;
 const RESTORE_TIMEOUT_MS = 180_000; // > transaction.timeout.ms: a dead writer's open transaction ends first
+/** How long committed offsets are waited for (a crashed member's open transaction holds them back). */
+const COMMITTED_WAIT_MS = RESTORE_TIMEOUT_MS;
 
 /** Identity of an output across attempts: topic, key and a digest of the value. */
 function outputId(r: OutgoingRecord): string {
@@ -187,6 +203,8 @@ interface Staged<S, M> {
   /** Where a dead letter of an output without a source points. */
   origin: { offset: number };
 }
+
+type CommitOutcome = { ok: true; ambiguous: boolean } | { ok: false; err: unknown; open: boolean };
 
 type Outgoing = { record: OutgoingRecord; kind: 'output' | 'dead-letter' | 'state'; id?: string; poisonId?: string };
 
@@ -222,6 +240,12 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
   /** The attempt before found unwritable outputs: librdkafka may purge the next attempt's first sends (epoch bump). */
   let afterIsolating = false;
   let isolationRounds = 0;
+  /** Partitions of the batch failing now: when all are revoked, its failure state goes with them. */
+  const failing = new Set<number>();
+  /** A timer tick waits on the chain: the timer queues no other. */
+  let tickQueued = false;
+  /** Backoff of the transactional calls (no slower than the loop's own retries). */
+  const txnBackoff = { initialMs: Math.min(100, retryOpts.initialMs), maxMs: Math.min(2_000, retryOpts.maxMs) };
 
   const adapters = opts.adapters ?? {};
   const reader = opts.changelog ? (adapters.createReader ?? createPartitionReader)({ connection: opts.connection, log, name: 'changelog', isolation: 'read_committed' }) : undefined;
@@ -261,13 +285,30 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
       } catch (err) {
         const f = rdFlags(err);
         if (!f.isRetriable || f.isTxnRequiresAbort || f.isFatal || attempt >= 4) throw err;
-        await sleep(backoffDelay(attempt, { initialMs: 100, maxMs: 2_000 }), abortAll.signal);
+        await sleep(backoffDelay(attempt, txnBackoff), abortAll.signal);
       }
     }
   }
 
+  /**
+   * The group's committed offsets. With read_committed they are read stable: while a transaction
+   * holding offsets of these partitions is open (a crashed member's, until transaction.timeout.ms)
+   * the read times out, so it is repeated up to a deadline past that.
+   */
   async function committedOffsets(partitions: number[]): Promise<Map<number, number | null>> {
-    const tps = await offsets().committed(partitions.map((partition) => ({ topic, partition })));
+    const started = Date.now();
+    let tps: TopicPartitionOffset[];
+    for (let attempt = 0; ; attempt++) {
+      try {
+        tps = await offsets().committed(partitions.map((partition) => ({ topic, partition })));
+        break;
+      } catch (err) {
+        const waitedMs = Date.now() - started;
+        if (!COMMITTED_RETRY_CODES.has(rdFlags(err).code ?? 0) || waitedMs >= COMMITTED_WAIT_MS) throw err;
+        log.warn({ partitions, waitedMs, attempt: attempt + 1, err: describeError(err).message }, 'committed offsets not readable yet (a previous owner\'s transaction may still be open); retrying');
+        await sleep(backoffDelay(attempt, txnBackoff), abortAll.signal);
+      }
+    }
     return new Map(partitions.map((p) => {
       const c = tps.find((t) => t.partition === p);
       return [p, c && c.offset >= 0 ? c.offset : null];
@@ -314,6 +355,10 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
   function onRevoke(partitions: number[]): Promise<void> {
     return exclusive(async () => {
       for (const p of partitions) owned.delete(p);
+      const wasFailing = failing.size > 0;
+      for (const p of partitions) failing.delete(p);
+      // The failing batch's partitions are gone: its retries (and their frozen time) do not carry over to the others.
+      if (wasFailing && !failing.size) resetFailures();
     });
   }
 
@@ -382,28 +427,50 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
     }
   }
 
-  /** Commits; when the commit reports failure, the group's committed offsets tell whether it happened. */
-  async function commit(offsetsSent: TopicPartitionOffset[]): Promise<boolean> {
-    try {
-      await txnCall(() => producer.commitTransaction());
-      return false;
-    } catch (err) {
-      // An abortable error says the commit did not happen; only other failures leave the outcome open.
-      if (isFatal(err) || rdFlags(err).isTxnRequiresAbort || !offsetsSent.length) throw err;
-      let committed: Map<number, number | null>;
+  /**
+   * Commits. A commit that failed retriably (timed out) stays pending in librdkafka, and every other
+   * transactional call fails with a conflict until commitTransaction is called again: so it is resumed
+   * until it succeeds or fails for good (abortable: not committed; fatal). Another failure leaves the
+   * outcome open: one more call tells, and when it finds no transaction in progress, the group's
+   * committed offsets say whether the transaction committed (ticks: the changelog, re-read by recover).
+   */
+  async function commit(offsetsSent: TopicPartitionOffset[]): Promise<CommitOutcome> {
+    let first: unknown;
+    for (let attempt = 0; ; attempt++) {
       try {
-        committed = await committedOffsets(offsetsSent.map((o) => o.partition));
-      } catch (readErr) {
-        // Unknown outcome: the abort decides (it fails, stopping the service, if the commit went through).
-        log.warn({ err: describeError(readErr).message }, 'commit outcome unknown and the committed offsets cannot be read');
-        throw err;
+        await producer.commitTransaction();
+        if (attempt > 0) log.info({ attempts: attempt + 1 }, 'pending commit resumed and completed');
+        return { ok: true, ambiguous: false };
+      } catch (err) {
+        first ??= err;
+        const f = rdFlags(err);
+        if (isFatal(err) || f.isTxnRequiresAbort) return { ok: false, err, open: true };
+        if (noTransactionInProgress(err)) return outcomeFromOffsets(first, offsetsSent);
+        // Closing: a few resumptions only (the broker may be gone); the abort then fails and stops the service.
+        const again = f.isRetriable === true ? !(closing && attempt >= 4) : attempt === 0;
+        if (!again) return { ok: false, err, open: true };
+        const delay = backoffDelay(attempt, txnBackoff);
+        log.warn({ err: describeError(err).message, attempt: attempt + 1, retryInMs: delay }, 'commitTransaction failed; calling it again (a pending commit must be resumed)');
+        await sleep(delay, abortAll.signal);
       }
-      if (offsetsSent.every((o) => committed.get(o.partition) === o.offset)) {
-        log.warn({ err: describeError(err).message, offsets: offsetsSent }, 'commitTransaction reported a failure, but the broker committed the offsets: treating the transaction as committed');
-        return true;
-      }
-      throw err;
     }
+  }
+
+  /** No transaction in progress after a commit reported failure: the committed offsets tell whether it committed. */
+  async function outcomeFromOffsets(err: unknown, offsetsSent: TopicPartitionOffset[]): Promise<CommitOutcome> {
+    if (!offsetsSent.length) return { ok: false, err, open: false };
+    let committed: Map<number, number | null>;
+    try {
+      committed = await committedOffsets(offsetsSent.map((o) => o.partition));
+    } catch (readErr) {
+      return { ok: false, err: fatalError(`commit outcome unknown (${describeError(err).message}) and the committed offsets cannot be read: ${describeError(readErr).message}`, readErr), open: false };
+    }
+    if (offsetsSent.every((o) => committed.get(o.partition) === o.offset)) {
+      log.warn({ err: describeError(err).message, offsets: offsetsSent }, 'commitTransaction reported a failure, but the broker committed the offsets: treating the transaction as committed');
+      return { ok: true, ambiguous: true };
+    }
+    log.warn({ err: describeError(err).message, offsets: offsetsSent }, 'commitTransaction reported a failure and the offsets are not committed: the transaction did not commit');
+    return { ok: false, err, open: false };
   }
 
   async function transact(kind: 'batch' | 'tick', staged: Array<Staged<S, M>>, inputs: number, started: number): Promise<void> {
@@ -418,8 +485,13 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
       open = true;
       await sendAll(records);
       if (offsetsSent.length) await txnCall(() => producer.sendOffsetsToTransaction(offsetsSent, runner.consumer));
-      const ambiguous = await commit(kind === 'batch' ? offsetsSent : []);
+      const outcome = await commit(kind === 'batch' ? offsetsSent : []);
+      if (!outcome.ok) {
+        open = outcome.open;
+        throw outcome.err;
+      }
       open = false;
+      const ambiguous = outcome.ambiguous;
       for (const s of staged) {
         const ps = owned.get(s.partition);
         if (!ps) continue;
@@ -430,13 +502,8 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
         if (r.id) suspects.delete(r.id);
         if (r.poisonId) poison.delete(r.poisonId);
       }
-      if (kind === 'batch') {
-        // A tick in between does not end a batch's run of failures (or its isolation search).
-        failures = 0;
-        isolationRounds = 0;
-        afterIsolating = false;
-        frozenNow = undefined;
-      }
+      // A tick in between does not end a batch's run of failures (or its isolation search).
+      if (kind === 'batch') resetFailures();
       stats.transactions++;
       stats.committedRecords += inputs;
       stats.isolated += isolated.length;
@@ -446,6 +513,14 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
     } catch (err) {
       await recover(kind, err, open, staged.map((s) => s.partition), summaries(staged));
     }
+  }
+
+  function resetFailures(): void {
+    failures = 0;
+    isolationRounds = 0;
+    afterIsolating = false;
+    frozenNow = undefined;
+    failing.clear();
   }
 
   const summaries = (staged: Array<Staged<S, M>>) => staged.flatMap((s) => (s.result.summary === undefined ? [] : [s.result.summary]));
@@ -462,9 +537,8 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
       try {
         await txnCall(() => producer.abortTransaction());
       } catch (abortErr) {
-        if (kind === 'batch') throw fatalError(`abort failed: ${describeError(abortErr).message}`, abortErr);
-        // A tick whose commit reported failure may have committed after all: the changelog tells.
-        log.warn({ err: describeError(abortErr).message }, 'abort after a failed tick failed');
+        // The producer cannot go on (a transaction it cannot end blocks every later one).
+        throw fatalError(`abort failed: ${describeError(abortErr).message}`, abortErr);
       }
     }
     const partitions = touched.filter((p) => owned.has(p));
@@ -481,6 +555,7 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
       if (!producer.isLive()) throw err;
       return;
     }
+    for (const p of partitions) failing.add(p);
     const probing = (isolating || afterIsolating) && isolationRounds < MAX_ISOLATION_ROUNDS;
     afterIsolating = isolating;
     if (probing) isolationRounds++;
@@ -547,18 +622,22 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
   }
 
   function tick(): Promise<void> {
-    return exclusive(async () => {
-      const run = opts.tick?.run;
-      if (closing || !run) return;
-      const started = performance.now();
-      const now = clock();
-      const staged: Array<Staged<S, M>> = [];
-      for (const [partition, ps] of owned) {
-        const result = run(ps.state, { topic, partition, now });
-        if (result) staged.push({ partition, result, offset: ps.next, origin: { offset: (ps.next ?? 0) - 1 } });
-      }
-      if (staged.length) await transact('tick', staged, 0, started);
-    });
+    return exclusive(runTick);
+  }
+
+  async function runTick(): Promise<void> {
+    const run = opts.tick?.run;
+    // While a batch is failing, its inputs are not in the state yet: a tick would close windows they belong to.
+    if (closing || !run || frozenNow !== undefined) return;
+    const started = performance.now();
+    const now = clock();
+    const staged: Array<Staged<S, M>> = [];
+    for (const [partition, ps] of owned) {
+      const result = run(ps.state, { topic, partition, now });
+      if (result) staged.push({ partition, result, offset: ps.next, origin: { offset: (ps.next ?? 0) - 1 } });
+    }
+    if (staged.length) await transact('tick', staged, 0, started);
+    trimPoison();
   }
 
   return {
@@ -569,7 +648,12 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
       if (opts.tick) {
         const every = opts.tick.everyMs;
         timer = setInterval(() => {
-          tick().catch((err: unknown) => {
+          if (tickQueued) return;
+          tickQueued = true;
+          exclusive(async () => {
+            tickQueued = false;
+            await runTick();
+          }).catch((err: unknown) => {
             log.error({ err: describeError(err) }, 'producer unusable in a tick');
             opts.onFatal(err);
           });
@@ -581,10 +665,13 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
         closing = true;
         // Cut backoff sleeps short, then stop consuming: the in-flight batch commits (or aborts) before anything closes.
         abortAll.abort();
-        await runner.close();
         clearInterval(timer);
-        await exclusive(async () => undefined);
-        await reader?.close();
+        try {
+          await runner.close();
+          await exclusive(async () => undefined);
+        } finally {
+          await reader?.close();
+        }
       })();
       return closed;
     },
