@@ -221,7 +221,7 @@ export async function runCli(argv: string[], io: CliIo, ctx: () => OpsContext, d
         if (json) io.out(JSON.stringify(r, null, 2));
         else {
           io.out(table(r.matched.map((m) => [`${m.dlqPartition}/${m.dlqOffset}`, m.destination, m.key, m.app, m.errorCode, m.sourcePartition === undefined ? null : `${m.sourcePartition}/${m.sourceOffset ?? '-'}`]), ['DLQ', 'TO', 'KEY', 'APP', 'ERROR', 'SOURCE']));
-          io.out(`${opts.dryRun ? 'would replay' : 'replayed'} ${opts.dryRun ? r.matched.length : r.replayed} of ${r.scanned} dead letter(s) scanned${r.skipped ? `; ${r.skipped} skipped (source is not a Kafka topic; use --to-topic)` : ''}`);
+          io.out(`${opts.dryRun ? 'would replay' : 'replayed'} ${opts.dryRun ? r.matched.length : r.replayed} of ${r.scanned} dead letter(s) scanned${r.skipped ? `; ${r.skipped} skipped (source is not a Kafka topic; use --to-topic)` : ''}${r.truncated ? `; ${r.truncated} not replayable (value truncated to fit the dead-letter topic)` : ''}`);
         }
         return EXIT.ok;
       }

@@ -1,4 +1,4 @@
-import { type KafkaConnection, type Message, createAdmin, createConsumerRunner, createGroupAdmin, createProducer, deadLetterRecord, ensureTopics, headersFromMessage } from '@wikimonitor/kafka';
+import { DLQ_TRUNCATION_HEADERS, type KafkaConnection, type Message, createAdmin, createConsumerRunner, createGroupAdmin, createProducer, deadLetterRecord, ensureTopics, headersFromMessage } from '@wikimonitor/kafka';
 import { createLogger } from '@wikimonitor/service-kit';
 import { getTestEnv, loadRecordedEvents, readTopic, startTsProcess, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
 
@@ -48,6 +48,8 @@ describe('ops CLI on the real broker', () => {
       const first = consume();
       await first.start();
       await waitFor(() => seen.length >= 120, 'first pass');
+      // The runner commits after its handler returned: wait for that commit, not only for the records.
+      await waitFor(async () => (await committed()).reduce((a, b) => a + b, 0) === 120, 'the first pass committed');
       const ends = await committed();
       expect(ends.reduce((a, b) => a + b, 0)).toBe(120);
 
@@ -117,6 +119,13 @@ describe('ops CLI on the real broker', () => {
         }),
       );
     }
+    // An output the aggregator could not write: its dead letter holds that output and names its topic.
+    const out = `${prefix}.out`;
+    await createTopics(conn, [out], 1);
+    const failed = { error: { code: 'KAFKA_PRODUCE_FAILED', message: 'Broker: Message size too large' }, attempts: 2, app: 'dedup-persister' };
+    await producer.send(deadLetterRecord(dlq, { ...failed, sourceTopic: source, sourcePartition: 0, sourceOffset: 7, key: 'enwiki', value: Buffer.from('window bytes'), headers: { [DLQ_TRUNCATION_HEADERS.targetTopic]: out } }));
+    // A dead letter whose value was cut to fit: the original bytes are gone, so it is never replayed.
+    await producer.send(deadLetterRecord(dlq, { ...failed, sourceTopic: source, sourcePartition: 0, sourceOffset: 8, value: Buffer.from('first 256 KiB'), headers: { [DLQ_TRUNCATION_HEADERS.truncated]: 'true' } }));
     // A producer-side failure: its source is the SSE stream, not a topic, so it cannot be replayed there.
     await producer.send(deadLetterRecord(dlq, { sourceTopic: 'https://stream.wikimedia.org/v2/stream/recentchange', value: Buffer.from('{'), error: { code: 'NOT_JSON', message: 'x' }, attempts: 1, app: 'producer' }));
     await producer.close();
@@ -128,12 +137,14 @@ describe('ops CLI on the real broker', () => {
     };
     const dry = await run('replay-dlq', '--dlq-topic', dlq, '--dry-run');
     expect(dry.code).toBe(0);
-    expect(dry.output).toContain('would replay 3 of 4 dead letter(s) scanned; 1 skipped');
+    expect(dry.output).toContain('would replay 4 of 6 dead letter(s) scanned; 1 skipped');
+    expect(dry.output).toContain('1 not replayable (value truncated');
     expect(await readTopic(conn, source)).toHaveLength(0);
 
     const done = await run('replay-dlq', '--dlq-topic', dlq, '--app', 'dedup-persister');
     expect(done.code).toBe(0);
-    expect(done.output).toContain('replayed 3 of 4');
+    expect(done.output).toContain('replayed 4 of 6');
+    expect((await readTopic(conn, out)).map((m) => [m.key?.toString(), m.value?.toString()])).toEqual([['enwiki', 'window bytes']]);
     const back = await readTopic(conn, source);
     expect(back).toHaveLength(3);
     expect(back.map((m) => m.value?.toString())).toEqual(changes.map((c) => c.value.toString()));

@@ -1,5 +1,5 @@
 import { type GroupDetailView, type LagSettings, type ResetPlanEntry, type ResetTarget, emptyLagHistory, evaluateCycle, groupDetail, planOffsetReset, resetRefusal } from '@wikimonitor/domain';
-import { type GroupAdmin, type KafkaConnection, type Message, type ParsedDeadLetter, commitGroupOffsets, createGroupAdmin, createProducer, headersFromMessage, parseDeadLetter, readToEnd } from '@wikimonitor/kafka';
+import { DLQ_TRUNCATION_HEADERS, type GroupAdmin, type KafkaConnection, type Message, type ParsedDeadLetter, commitGroupOffsets, createGroupAdmin, createProducer, headerString, headersFromMessage, parseDeadLetter, readToEnd } from '@wikimonitor/kafka';
 import { createFirstRecordReader, gatherLagSnapshot } from '@wikimonitor/lag';
 import { type Logger, WikiMonitorError } from '@wikimonitor/service-kit';
 
@@ -171,6 +171,8 @@ export interface ReplayResult {
   matched: ReplayItem[];
   /** Dead letters whose source is not a Kafka topic (e.g. an SSE URL) and no --to-topic was given. */
   skipped: number;
+  /** Dead letters whose value was cut to fit the dead-letter topic: kept for diagnosis, never replayed. */
+  truncated: number;
   replayed: number;
 }
 
@@ -196,7 +198,7 @@ export async function replayDeadLetters(ctx: OpsContext, opts: ReplayOptions): P
     }
     return marks.map((m) => ({ partition: m.partition, start: Math.min(starts.get(m.partition) ?? m.low, m.high), end: m.high })).filter((p) => p.start < p.end);
   });
-  const result: ReplayResult = { scanned: 0, matched: [], skipped: 0, replayed: 0 };
+  const result: ReplayResult = { scanned: 0, matched: [], skipped: 0, truncated: 0, replayed: 0 };
   if (!partitions.length) return result;
 
   const letters: Array<{ m: Message; dl: ParsedDeadLetter }> = [];
@@ -220,7 +222,13 @@ export async function replayDeadLetters(ctx: OpsContext, opts: ReplayOptions): P
 
   const toSend: Array<{ item: ReplayItem; dl: ParsedDeadLetter }> = [];
   for (const { m, dl } of letters) {
-    const destination = opts.toTopic ?? dl.sourceTopic;
+    if (headerString(dl.headers ?? {}, DLQ_TRUNCATION_HEADERS.truncated) === 'true') {
+      result.truncated++;
+      continue;
+    }
+    // The dead letter of an output that could not be written holds that output and names its topic:
+    // replaying it there writes what is missing, where re-injecting the input would repeat its other outputs.
+    const destination = opts.toTopic ?? headerString(dl.headers ?? {}, DLQ_TRUNCATION_HEADERS.targetTopic) ?? dl.sourceTopic;
     if (!destination || destination.includes('://')) {
       result.skipped++;
       continue;
