@@ -495,7 +495,7 @@ describe('transactional loop', () => {
   });
 
   it('transactional loop should trim the suspects after a tick too', async () => {
-    const keys = Array.from({ length: 1_500 }, (_, i) => `t${i}`);
+    let keys = Array.from({ length: 1_500 }, (_, i) => `t${i}`);
     const { b, loop, assign, handle } = setup({
       tick: { everyMs: 60_000, run: (state) => (state.seen ? { records: keys.map((k) => ({ topic: 'out', key: k, value: null })), deadLetters: [], nextState: { seen: 0 } } : null) },
     });
@@ -504,9 +504,11 @@ describe('transactional loop', () => {
     // Refused together: all 1500 become suspects, more than the bound.
     b.failSend = (r) => (r.topic === 'out' && String(r.key).startsWith('t') ? rdError('Broker: Message size too large', { code: 10 }) : undefined);
     await loop.tick();
+    // Trimmed to the bound, the first 500 are no suspects any more: a tick of only those sends them in bulk
+    // (all fail), not one at a time (the first fails alone).
+    keys = keys.slice(0, 500);
     const before = b.calls.length;
     await loop.tick();
-    // Trimmed to the bound, the first 500 are no suspects any more: they go in bulk (and all fail), before any suspect is tried alone.
     expect(b.calls.slice(before).filter((c) => c === 'send out')).toHaveLength(500);
   });
 
@@ -603,6 +605,22 @@ describe('transactional loop', () => {
     expect(b.visible.filter((r) => r.topic === 'dlq').map((r) => String(r.key))).toEqual(['k2']);
     expect(b.calls.filter((c) => c === 'abort')).toHaveLength(2);
     expect(fatal).toEqual([]);
+  });
+
+  it('transactional loop should keep the step\'s order of one key\'s records while it searches for an unwritable output', async () => {
+    const { b, assign, handle } = setup();
+    await assign(0);
+    let bulk = true;
+    b.failSend = (r) => (bulk && r.topic === 'out' && (r.value?.toString() ?? '').startsWith('a') ? rdError('Broker: Message size too large', { code: 10 }) : undefined);
+    const batch = [
+      { ...msg(0, 0, 'a1'), key: 'x' },
+      { ...msg(0, 1, 'a2'), key: 'x' },
+      { ...msg(0, 2, 'b'), key: 'x' },
+    ];
+    await handle(batch); // a1 and a2 refused together: both suspects
+    bulk = false;
+    await handle(batch);
+    expect(b.visible.filter((r) => r.topic === 'out').map((r) => r.value?.toString())).toEqual(['a1', 'a2', 'b']);
   });
 
   it('transactional loop should stop the service when even a dead letter cannot be written', async () => {

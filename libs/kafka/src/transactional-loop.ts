@@ -392,18 +392,20 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
     return out;
   }
 
-  /** Sends everything; outputs under suspicion go one at a time after the rest, so the culprit shows. */
+  const unwritableError = (o: Outgoing, err: unknown) => fatalError(`a ${o.kind} record for ${o.record.topic} cannot be written: ${describeError(err).message}`, err);
+
+  /**
+   * Sends everything. While outputs of the transaction are under suspicion, all records go one at a
+   * time in the step's order (so the culprit shows, and records of one key keep their order).
+   */
   async function sendAll(records: Outgoing[]): Promise<void> {
-    const bulk = records.filter((o) => !(o.id && suspects.has(o.id)));
-    const single = records.filter((o) => o.id && suspects.has(o.id));
-    const settled = await Promise.allSettled(bulk.map((o) => producer.send(o.record)));
-    const rejected = settled.flatMap((s, i) => (s.status === 'rejected' ? [{ err: s.reason as unknown, o: bulk[i] as Outgoing }] : []));
+    if (records.some((o) => o.id !== undefined && suspects.has(o.id))) return sendOneByOne(records);
+    const settled = await Promise.allSettled(records.map((o) => producer.send(o.record)));
+    const rejected = settled.flatMap((s, i) => (s.status === 'rejected' ? [{ err: s.reason as unknown, o: records[i] as Outgoing }] : []));
     if (rejected.length) {
       const specific = rejected.filter((r) => isRecordSpecific(r.err));
       const unwritable = specific.find((r) => r.o.kind !== 'output');
-      if (unwritable) {
-        throw fatalError(`a ${unwritable.o.kind} record for ${unwritable.o.record.topic} cannot be written: ${describeError(unwritable.err).message}`, unwritable.err);
-      }
+      if (unwritable) throw unwritableError(unwritable.o, unwritable.err);
       isolating = specific.length > 0;
       if (specific.length === 1) {
         const r = specific[0] as (typeof specific)[number];
@@ -413,14 +415,20 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
       }
       throw (rejected[0] as { err: unknown }).err;
     }
-    for (const o of single) {
+  }
+
+  async function sendOneByOne(records: Outgoing[]): Promise<void> {
+    for (const o of records) {
       try {
         await producer.send(o.record);
       } catch (err) {
         if (isRecordSpecific(err)) {
+          // Sent alone: this record is the one refused.
+          if (o.kind !== 'output') throw unwritableError(o, err);
+          const id = o.id ?? outputId(o.record);
           isolating = true;
-          poison.set(o.id as string, describeError(err));
-          suspects.delete(o.id as string);
+          poison.set(id, describeError(err));
+          suspects.delete(id);
         }
         throw err;
       }
