@@ -7,7 +7,7 @@
 import type { WikiChange } from '@wikimonitor/contracts';
 import { WikiChangeSchema } from '@wikimonitor/contracts';
 import { normalizeRecentChange } from '@wikimonitor/domain';
-import { type KafkaConnection, type Message, createAdmin, createConsumerRunner, createProducer, ensureTopics } from '@wikimonitor/kafka';
+import { type KafkaConnection, type Message, createConsumerRunner, createProducer, provisionTopics } from '@wikimonitor/kafka';
 import { createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
 import { createLogger } from '@wikimonitor/service-kit';
 import { freePort, loadRecordedEvents, uniqueName } from '@wikimonitor/testing';
@@ -42,9 +42,7 @@ interface Result {
 async function loop(conn: KafkaConnection, registryUrl: string, topic: string, transactional: boolean): Promise<Result> {
   const label = transactional ? 'transactional consume-produce loop' : 'plain consume-produce loop';
   const out = uniqueName(`bench.agg.out.${transactional ? 'tx' : 'plain'}`);
-  const admin = await createAdmin(conn);
-  await ensureTopics(admin, [{ topic: out, partitions: 6, replicationFactor: 1 }]);
-  await admin.disconnect();
+  await provisionTopics(conn, [{ topic: out, partitions: 6, replicationFactor: 1 }]);
   const codec = createAvroCodec<WikiChange>({ client: createRegistryClient({ url: registryUrl }), topic, schema: WikiChangeSchema });
   const producer = createProducer({ connection: conn, log, transactionalId: transactional ? uniqueName('bench-tx') : undefined, overrides: { 'linger.ms': 5 } });
   await producer.start();
@@ -143,9 +141,7 @@ async function main(): Promise<void> {
   const registryUrl = env['SCHEMA_REGISTRY_URL'] ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
   buildApps('aggregator');
   const topic = uniqueName('bench.agg.in');
-  const admin = await createAdmin(conn);
-  await ensureTopics(admin, [{ topic, partitions: 6, replicationFactor: 1 }]);
-  await admin.disconnect();
+  await provisionTopics(conn, [{ topic, partitions: 6, replicationFactor: 1 }]);
   const changes = input();
   progress(`producing ${changes.length} WikiChange records keyed by wiki to ${topic}`);
   const codec = createAvroCodec<WikiChange>({ client: createRegistryClient({ url: registryUrl }), topic, schema: WikiChangeSchema });

@@ -2,7 +2,7 @@
 // with the same record count and size, in the same run. Optionally with tracing at 1% and 100%.
 //   node --import tsx bench/producer/producer-bench.ts [--events 200000] [--tracing]
 import { spawnSync } from 'node:child_process';
-import { createAdmin, ensureTopics } from '@wikimonitor/kafka';
+import { provisionTopics } from '@wikimonitor/kafka';
 import { freePort, loadRecordedEvents, uniqueName } from '@wikimonitor/testing';
 import { arg, averageRecordSize, buildApps, kafkaClasspath, machine, progress, stackEnv, startApp, table, waitHttp, writeReport } from '../lib/bench-kit';
 
@@ -10,9 +10,7 @@ const EVENTS = Number(arg('events', '200000'));
 const recorded = loadRecordedEvents();
 
 async function createTopic(env: Record<string, string>, topic: string): Promise<void> {
-  const admin = await createAdmin({ bootstrapServers: env['KAFKA_BOOTSTRAP_SERVERS'] ?? '127.0.0.1:9092', clientId: 'bench', securityProtocol: 'plaintext', connectAttempts: 3 });
-  await ensureTopics(admin, [{ topic, partitions: 6, replicationFactor: 1 }]);
-  await admin.disconnect();
+  await provisionTopics({ bootstrapServers: env['KAFKA_BOOTSTRAP_SERVERS'] ?? '127.0.0.1:9092', clientId: 'bench', securityProtocol: 'plaintext', connectAttempts: 3 }, [{ topic, partitions: 6, replicationFactor: 1 }]);
 }
 
 function producerPerformance(env: Record<string, string>, topic: string, records: number, size: number) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type KafkaConnection, createAdmin, createProducer, ensureTopics } from '@wikimonitor/kafka';
+import { type KafkaConnection, createProducer, provisionTopics } from '@wikimonitor/kafka';
 import { createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
 import type { Logger } from '@wikimonitor/service-kit';
 import pg from 'pg';
@@ -66,12 +66,7 @@ export async function produceAvro<T>(opts: {
 
 /** Test support: creates topics on the broker. */
 export async function createTopics(connection: KafkaConnection, topics: string[], partitions: number): Promise<void> {
-  const admin = await createAdmin(connection);
-  try {
-    await ensureTopics(admin, topics.map((topic) => ({ topic, partitions, replicationFactor: 1 })));
-  } finally {
-    await admin.disconnect();
-  }
+  await provisionTopics(connection, topics.map((topic) => ({ topic, partitions, replicationFactor: 1 })));
 }
 
 /** Test support: sum of stored next offsets of a group (= records consumed when offsets start at 0). */

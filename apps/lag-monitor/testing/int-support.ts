@@ -2,7 +2,7 @@
 // never bundled). They take the connection and recorded events as arguments, so they need no test lib.
 import { type WikiChange, WikiChangeSchema } from '@wikimonitor/contracts';
 import { type GroupDetailView, changeKey, normalizeRecentChange } from '@wikimonitor/domain';
-import { type KafkaConnection, type KafkaProducer, commitGroupOffsets, createAdmin, createConsumerRunner, createGroupAdmin, createProducer, ensureTopics } from '@wikimonitor/kafka';
+import { type KafkaConnection, type KafkaProducer, commitGroupOffsets, createConsumerRunner, createGroupAdmin, createProducer, provisionTopics } from '@wikimonitor/kafka';
 import { type AvroCodec, createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
 import { createLogger, sleep, type Logger } from '@wikimonitor/service-kit';
 import { type AppConfig, loadConfig } from '../src/config';
@@ -13,12 +13,7 @@ export interface RecordedLike {
 }
 
 export async function createTopics(conn: KafkaConnection, topics: string[], partitions: number): Promise<void> {
-  const admin = await createAdmin(conn);
-  try {
-    await ensureTopics(admin, topics.map((topic) => ({ topic, partitions, replicationFactor: 1 })));
-  } finally {
-    await admin.disconnect();
-  }
+  await provisionTopics(conn, topics.map((topic) => ({ topic, partitions, replicationFactor: 1 })));
 }
 
 /** Recorded events as WikiChange records (real data, normalized as the producer does). */

@@ -1,6 +1,6 @@
 import { createLogger, sleep } from '@wikimonitor/service-kit';
 import { getTestEnv, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
-import { createAdmin, ensureTopics, createConsumerRunner, createProducer } from '@wikimonitor/kafka';
+import { createConsumerRunner, createProducer, provisionTopics } from '@wikimonitor/kafka';
 
 const log = createLogger('test', 'silent');
 
@@ -10,9 +10,7 @@ describe('consumer runner batching (regression)', () => {
     // 20 records/s a 500-record batch took 25 s to fill, delaying processing and close() alike.
     const conn = testConnection(await getTestEnv());
     const topic = uniqueName('it.kafka.trickle');
-    const admin = await createAdmin(conn);
-    await ensureTopics(admin, [{ topic, partitions: 1, replicationFactor: 1 }]);
-    await admin.disconnect();
+    await provisionTopics(conn, [{ topic, partitions: 1, replicationFactor: 1 }]);
     const producer = createProducer({ connection: conn, log, overrides: { 'linger.ms': 0 } });
     await producer.start();
     let feeding = true;

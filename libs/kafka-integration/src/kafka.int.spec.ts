@@ -1,6 +1,6 @@
 import { createLogger } from '@wikimonitor/service-kit';
 import { getTestEnv, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
-import { createAdmin, ensureTopics, type Message, createConsumerRunner, createProducer, deadLetterRecord, parseDeadLetter, headersFromMessage } from '@wikimonitor/kafka';
+import { createAdmin, ensureTopics, type Message, createConsumerRunner, createProducer, deadLetterRecord, parseDeadLetter, headersFromMessage, provisionTopics } from '@wikimonitor/kafka';
 
 const log = createLogger('test', 'silent');
 
@@ -8,9 +8,7 @@ async function setup(partitions = 3) {
   const env = await getTestEnv();
   const conn = testConnection(env);
   const topic = uniqueName('it.kafka');
-  const admin = await createAdmin(conn);
-  await ensureTopics(admin, [{ topic, partitions, replicationFactor: 1 }]);
-  await admin.disconnect();
+  await provisionTopics(conn, [{ topic, partitions, replicationFactor: 1 }]);
   return { conn, topic };
 }
 

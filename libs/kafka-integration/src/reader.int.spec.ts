@@ -1,15 +1,13 @@
 import { createLogger } from '@wikimonitor/service-kit';
 import { getTestEnv, testConnection, uniqueName } from '@wikimonitor/testing';
-import { createAdmin, createPartitionReader, createProducer, ensureTopics, partitionKey, readToEnd } from '@wikimonitor/kafka';
+import { createAdmin, createPartitionReader, createProducer, partitionKey, readToEnd, provisionTopics } from '@wikimonitor/kafka';
 
 const log = createLogger('test', 'silent');
 
 async function setup(partitions: number) {
   const conn = testConnection(await getTestEnv());
   const topic = uniqueName('it.reader');
-  const admin = await createAdmin(conn);
-  await ensureTopics(admin, [{ topic, partitions, replicationFactor: 1 }]);
-  await admin.disconnect();
+  await provisionTopics(conn, [{ topic, partitions, replicationFactor: 1 }]);
   return { conn, topic };
 }
 

@@ -1,7 +1,7 @@
 import { AvroDeserializer, SerdeType, SubjectNameStrategyType } from '@confluentinc/schemaregistry';
 import { type WikiChange, WikiChangeSchema } from '@wikimonitor/contracts';
 import { normalizeRecentChange } from '@wikimonitor/domain';
-import { createAdmin, createProducer, ensureTopics, headersFromMessage } from '@wikimonitor/kafka';
+import { createProducer, headersFromMessage, provisionTopics } from '@wikimonitor/kafka';
 import { createLogger } from '@wikimonitor/service-kit';
 import { getTestEnv, loadRecordedEvents, readTopic, testConnection, uniqueName } from '@wikimonitor/testing';
 import { Compatibility, createAvroCodec, createRegistryClient, isCompatible, topicSubject } from './codec';
@@ -13,9 +13,7 @@ describe('Avro codec on the real broker and registry', () => {
     const env = await getTestEnv();
     const conn = testConnection(env);
     const topic = uniqueName('it.codec');
-    const admin = await createAdmin(conn);
-    await ensureTopics(admin, [{ topic, partitions: 1, replicationFactor: 1 }]);
-    await admin.disconnect();
+    await provisionTopics(conn, [{ topic, partitions: 1, replicationFactor: 1 }]);
 
     const client = createRegistryClient({ url: env.registryUrl });
     const codec = createAvroCodec<WikiChange>({ client, topic, schema: WikiChangeSchema });

@@ -1,16 +1,11 @@
-import { DLQ_TRUNCATION_HEADERS, type KafkaConnection, type Message, createAdmin, createConsumerRunner, createGroupAdmin, createProducer, deadLetterRecord, ensureTopics, headersFromMessage } from '@wikimonitor/kafka';
+import { DLQ_TRUNCATION_HEADERS, type KafkaConnection, type Message, createConsumerRunner, createGroupAdmin, createProducer, deadLetterRecord, headersFromMessage, provisionTopics } from '@wikimonitor/kafka';
 import { createLogger } from '@wikimonitor/service-kit';
 import { getTestEnv, loadRecordedEvents, readTopic, startTsProcess, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
 
 const log = createLogger('test', 'silent');
 
 async function createTopics(conn: KafkaConnection, topics: string[], partitions: number): Promise<void> {
-  const admin = await createAdmin(conn);
-  try {
-    await ensureTopics(admin, topics.map((topic) => ({ topic, partitions, replicationFactor: 1 })));
-  } finally {
-    await admin.disconnect();
-  }
+  await provisionTopics(conn, topics.map((topic) => ({ topic, partitions, replicationFactor: 1 })));
 }
 
 /** Real recorded events as records keyed by event id (the CLI never decodes values, it moves bytes). */
