@@ -289,6 +289,42 @@ describe('transactional loop', () => {
     expect(unhandled).toEqual([]);
   });
 
+  it('transactional loop should stop waiting for the other deliveries once one is refused for good, and abort', async () => {
+    const { b, producer, assign, handle } = setup();
+    await assign(0);
+    // librdkafka sends nothing more of the transaction: the others stay queued until the abort purges them.
+    const pending: Array<(e: Error) => void> = [];
+    const send = producer.send;
+    let refusing = true;
+    producer.send = (r) => {
+      if (!refusing) return send(r);
+      b.calls.push(`send ${r.topic}`);
+      if (r.key === 'k1') return Promise.reject(rdError('Broker: Message size too large', { code: 10 }));
+      return new Promise((_resolve, reject) => pending.push(reject));
+    };
+    const abort = producer.abortTransaction;
+    producer.abortTransaction = async () => {
+      pending.splice(0).forEach((reject) => reject(rdError('Local: Purged in queue', { code: -152 })));
+      return abort();
+    };
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await handle([msg(0, 0), msg(0, 1), msg(0, 2)]);
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(b.calls.at(-1)).toBe('abort');
+    expect(unhandled).toEqual([]);
+    // The refused one was alone: it is dead-lettered on the retry.
+    refusing = false;
+    b.failSend = (r) => (r.topic === 'out' && r.key === 'k1' ? rdError('Broker: Message size too large', { code: 10 }) : undefined);
+    await handle([msg(0, 0), msg(0, 1), msg(0, 2)]);
+    expect(b.visible.map((r) => `${r.topic}:${String(r.key)}`)).toEqual(['out:k0', 'dlq:k1', 'out:k2']);
+  });
+
   it('transactional loop should retry a retriable commit without aborting', async () => {
     const { b, loop, assign, handle } = setup();
     await assign(0);

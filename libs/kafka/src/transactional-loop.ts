@@ -165,6 +165,11 @@ export const RECORD_SPECIFIC_CODES: ReadonlySet<number> = new Set([
 type RdFlags = { code?: number; isFatal?: boolean; isRetriable?: boolean; isTxnRequiresAbort?: boolean };
 const rdFlags = (err: unknown): RdFlags => ((err as { cause?: unknown })?.cause ?? {}) as RdFlags;
 const isRecordSpecific = (err: unknown) => RECORD_SPECIFIC_CODES.has(rdFlags(err).code ?? 0);
+/** A delivery failure after which the transaction cannot commit: the other records need not be waited for. */
+const endsTransaction = (err: unknown) => {
+  const f = rdFlags(err);
+  return isRecordSpecific(err) || f.isTxnRequiresAbort === true || f.isFatal === true || (err instanceof WikiMonitorError && !err.retriable);
+};
 const ERR_STATE = -172;
 /** librdkafka's answer to a transactional call with no transaction in progress (not an abortable or fatal state). */
 const noTransactionInProgress = (err: unknown) => {
@@ -400,8 +405,7 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
    */
   async function sendAll(records: Outgoing[]): Promise<void> {
     if (records.some((o) => o.id !== undefined && suspects.has(o.id))) return sendOneByOne(records);
-    const settled = await Promise.allSettled(records.map((o) => producer.send(o.record)));
-    const rejected = settled.flatMap((s, i) => (s.status === 'rejected' ? [{ err: s.reason as unknown, o: records[i] as Outgoing }] : []));
+    const rejected = await settleSends(records);
     if (rejected.length) {
       const specific = rejected.filter((r) => isRecordSpecific(r.err));
       const unwritable = specific.find((r) => r.o.kind !== 'output');
@@ -415,6 +419,43 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
       }
       throw (rejected[0] as { err: unknown }).err;
     }
+  }
+
+  /**
+   * Sends and waits for the deliveries, in record order. After a delivery failed for good (refused
+   * record, transaction to abort) librdkafka sends no other record of the transaction: they would
+   * fail only at message.timeout.ms, so the wait ends there (after the reports delivered together
+   * with it); the abort purges the rest, whose rejections are absorbed here.
+   */
+  function settleSends(records: Outgoing[]): Promise<Array<{ err: unknown; o: Outgoing }>> {
+    return new Promise((resolve) => {
+      const rejected: Array<{ err: unknown; o: Outgoing; i: number }> = [];
+      let pending = records.length;
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        resolve(rejected.sort((a, b) => a.i - b.i).map(({ err, o }) => ({ err, o })));
+      };
+      if (!pending) return finish();
+      let stopping = false;
+      records.forEach((o, i) => {
+        producer.send(o.record).then(
+          () => {
+            if (--pending === 0) finish();
+          },
+          (err: unknown) => {
+            if (done) return;
+            rejected.push({ err, o, i });
+            if (--pending === 0) return finish();
+            if (!stopping && endsTransaction(err)) {
+              stopping = true;
+              setImmediate(finish);
+            }
+          },
+        );
+      });
+    });
   }
 
   async function sendOneByOne(records: Outgoing[]): Promise<void> {
