@@ -1,5 +1,5 @@
 import { telemetry } from './instrumentation';
-import { createLogger, describeError } from '@wikimonitor/service-kit';
+import { createLogger, runMain } from '@wikimonitor/service-kit';
 import { createApp } from './app';
 import { loadConfig } from './config';
 
@@ -13,20 +13,8 @@ Configured by environment variables (see apps/dedup-persister/README.md), e.g.
   CONSUMER_GROUP=dedup-persister  BATCH_SIZE=2000  WRITE_METHOD=copy  HTTP_PORT=8080
 Endpoints: GET /healthz /readyz /metrics /api/changes /api/changes/:id /api/aggregates /api/alerts`;
 
-async function main(): Promise<number> {
-  if (process.argv.includes('--help') || process.argv.includes('-h')) {
-    console.log(HELP);
-    return 0;
-  }
+void runMain('dedup-persister', HELP, async () => {
   const config = loadConfig(process.env);
   const log = createLogger('dedup-persister', config.LOG_LEVEL);
   return createApp({ config, log, tracingEnabled: telemetry.enabled, finally: [() => telemetry.shutdown()] }).service.done;
-}
-
-main()
-  .then((code) => process.exit(code))
-  .catch((err: unknown) => {
-    const e = describeError(err);
-    console.error(JSON.stringify({ level: 'fatal', service: 'dedup-persister', code: e.code, msg: e.message }));
-    process.exit(1);
-  });
+}).then((code) => process.exit(code));

@@ -1,5 +1,5 @@
 import { telemetry } from './instrumentation';
-import { createLogger, describeError } from '@wikimonitor/service-kit';
+import { createLogger, runMain } from '@wikimonitor/service-kit';
 import { createApp } from './app';
 import { loadConfig } from './config';
 
@@ -12,20 +12,8 @@ Configured by environment variables (see apps/filter-router/README.md), e.g.
   TRANSACTIONAL_ID=filter-router-<hostname> (unique per instance, stable across its restarts)
 Endpoints: GET /healthz /readyz /metrics`;
 
-async function main(): Promise<number> {
-  if (process.argv.includes('--help') || process.argv.includes('-h')) {
-    console.log(HELP);
-    return 0;
-  }
+void runMain('filter-router', HELP, async () => {
   const config = loadConfig(process.env);
   const log = createLogger('filter-router', config.LOG_LEVEL);
   return createApp({ config, log, tracingEnabled: telemetry.enabled, finally: [() => telemetry.shutdown()] }).service.done;
-}
-
-main()
-  .then((code) => process.exit(code))
-  .catch((err: unknown) => {
-    const e = describeError(err);
-    console.error(JSON.stringify({ level: 'fatal', service: 'filter-router', code: e.code, msg: e.message }));
-    process.exit(1);
-  });
+}).then((code) => process.exit(code));

@@ -1,5 +1,5 @@
 import { telemetry } from './instrumentation';
-import { createLogger, describeError } from '@wikimonitor/service-kit';
+import { createLogger, runMain } from '@wikimonitor/service-kit';
 import { createApp } from './app';
 import { loadConfig } from './config';
 
@@ -14,20 +14,8 @@ Configured by environment variables (see apps/lag-monitor/README.md), e.g.
 Endpoints: GET / (dashboard) /api/groups /api/groups/:id /api/topics /api/probe /api/events /healthz /readyz /metrics
 Ops CLI (tools/ops, shipped beside main.js as cli.js): node dist/apps/lag-monitor/cli.js --help`;
 
-async function main(): Promise<number> {
-  if (process.argv.includes('--help') || process.argv.includes('-h')) {
-    console.log(HELP);
-    return 0;
-  }
+void runMain('lag-monitor', HELP, async () => {
   const config = loadConfig(process.env);
   const log = createLogger('lag-monitor', config.LOG_LEVEL);
   return createApp({ config, log, finally: [() => telemetry.shutdown()] }).service.done;
-}
-
-main()
-  .then((code) => process.exit(code))
-  .catch((err: unknown) => {
-    const e = describeError(err);
-    console.error(JSON.stringify({ level: 'fatal', service: 'lag-monitor', code: e.code, msg: e.message }));
-    process.exit(1);
-  });
+}).then((code) => process.exit(code));

@@ -1,5 +1,5 @@
 import { telemetry } from './instrumentation';
-import { createLogger, describeError } from '@wikimonitor/service-kit';
+import { createLogger, runMain } from '@wikimonitor/service-kit';
 import { createProducerApp } from './app';
 import { loadConfig } from './config';
 
@@ -12,21 +12,9 @@ Configured by environment variables (see apps/producer/README.md), e.g.
   OUTPUT_TOPIC=wiki.raw.changes  DLQ_TOPIC=wiki.dlq  MAX_IN_FLIGHT=20000  HTTP_PORT=8080
 Endpoints: GET /healthz /readyz /metrics`;
 
-async function main(): Promise<number> {
-  if (process.argv.includes('--help') || process.argv.includes('-h')) {
-    console.log(HELP);
-    return 0;
-  }
+void runMain('producer', HELP, async () => {
   const config = loadConfig(process.env);
   const log = createLogger('producer', config.LOG_LEVEL);
   const app = createProducerApp({ config, log, tracingEnabled: telemetry.enabled, finally: [() => telemetry.shutdown()] });
   return app.service.done;
-}
-
-main()
-  .then((code) => process.exit(code))
-  .catch((err: unknown) => {
-    const e = describeError(err);
-    console.error(JSON.stringify({ level: 'fatal', service: 'producer', code: e.code, msg: e.message }));
-    process.exit(1);
-  });
+}).then((code) => process.exit(code));

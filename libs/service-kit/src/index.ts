@@ -6,3 +6,4 @@ export * from './lifecycle';
 export * from './metrics';
 export * from './http';
 export * from './version';
+export * from './entry';
