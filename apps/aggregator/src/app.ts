@@ -4,7 +4,7 @@ import { WikiAggregateSchema, WikiAlertSchema, WikiChangeSchema } from '@wikimon
 import type { WindowConfig } from '@wikimonitor/domain';
 import { type KafkaConnection, type TopicId, type TransactionalLoop, type TransactionalProducer, createProducer, createTransactionalLoop, ensureTopics, kafkaConnectionFromEnv, topicSpecsFor, withAdmin } from '@wikimonitor/kafka';
 import { createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
-import { type Logger, type ServiceHandle, WikiMonitorError, createHttpServer, createMetricsRegistry, lifecycle, runService } from '@wikimonitor/service-kit';
+import { type Logger, type ServiceHandle, WikiMonitorError, createMetricsRegistry, lifecycle, runHttpService } from '@wikimonitor/service-kit';
 import { getTracer } from '@wikimonitor/telemetry';
 import type { Registry } from 'prom-client';
 import type { AppConfig } from './config';
@@ -172,20 +172,13 @@ export function createApp(opts: AggregatorAppOptions): AggregatorApp {
     onFatal: fatal,
   });
 
-  const http = createHttpServer({
-    port: config.HTTP_PORT,
-    registry,
-    log,
-    isLive: () => service.isLive(),
-    isReady: () => service.isReady(),
-  });
-
-  const service: ServiceHandle = runService({
+  const { service, http } = runHttpService({
+    http: { port: config.HTTP_PORT, registry },
     name: APP_NAME,
     log,
     // Started in order, closed in reverse: the loop stops consuming first (its in-flight batch
     // commits), then idle closing stops, then the producer closes.
-    components: [http, producer, setup, loop],
+    components: [producer, setup, loop],
     finally: opts.finally,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     handleSignals: opts.handleSignals,

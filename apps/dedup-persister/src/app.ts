@@ -14,7 +14,7 @@ import {
   withAdmin,
 } from '@wikimonitor/kafka';
 import { registryClientFromConfig } from '@wikimonitor/schemas';
-import { type Logger, type ServiceHandle, createHttpServer, createMetricsRegistry, lifecycle, retry, runService } from '@wikimonitor/service-kit';
+import { type Logger, type ServiceHandle, createMetricsRegistry, lifecycle, retry, runHttpService } from '@wikimonitor/service-kit';
 import { SpanStatusCode, context, getTracer, startBatchProcessSpan, trace } from '@wikimonitor/telemetry';
 import type { Registry } from 'prom-client';
 import { historyRoutes } from './api';
@@ -174,20 +174,12 @@ export function createApp(opts: DedupPersisterOptions): DedupPersisterApp {
     onFatal: () => void service.close(1),
   });
 
-  const http = createHttpServer({
-    port: config.HTTP_PORT,
-    registry,
-    log,
-    isLive: () => service.isLive(),
-    isReady: () => service.isReady(),
-    routes: historyRoutes({ pool: db.pool, log, dbUp: () => db.isUp() }),
-  });
-
-  const service: ServiceHandle = runService({
+  const { service, http } = runHttpService({
+    http: { port: config.HTTP_PORT, registry, routes: historyRoutes({ pool: db.pool, log, dbUp: () => db.isUp() }) },
     name: APP_NAME,
     log,
     // Closed in reverse: stop consuming (the in-flight batch commits), then producer, writer, pool.
-    components: [http, db, storeComponent, producer, setup, runner],
+    components: [db, storeComponent, producer, setup, runner],
     finally: opts.finally,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     handleSignals: opts.handleSignals,

@@ -2,7 +2,7 @@ import { type WikiChange, WikiChangeSchema } from '@wikimonitor/contracts';
 import type { RoutingRules } from '@wikimonitor/domain';
 import { type KafkaConnection, type LoopStats, type TransactionalProducer, createProducer, createTransactionalLoop, provisionTopics, kafkaConnectionFromEnv, topicSpecsFor } from '@wikimonitor/kafka';
 import { type AvroCodec, createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
-import { type Logger, type ServiceHandle, createHttpServer, createMetricsRegistry, lifecycle, runService } from '@wikimonitor/service-kit';
+import { type Logger, type ServiceHandle, createMetricsRegistry, lifecycle, runHttpService } from '@wikimonitor/service-kit';
 import { SpanStatusCode, getTracer } from '@wikimonitor/telemetry';
 import type { Registry } from 'prom-client';
 import { type AppConfig, APP_NAME } from './config';
@@ -141,19 +141,12 @@ export function createApp(opts: FilterRouterOptions): FilterRouterApp {
     onFatal: () => void service.close(1),
   });
 
-  const http = createHttpServer({
-    port: config.HTTP_PORT,
-    registry,
-    log,
-    isLive: () => service.isLive(),
-    isReady: () => service.isReady(),
-  });
-
   // Closed in reverse: the consumer first (its in-flight transaction commits or aborts), then the producer.
-  const service: ServiceHandle = runService({
+  const { service, http } = runHttpService({
+    http: { port: config.HTTP_PORT, registry },
     name: APP_NAME,
     log,
-    components: [http, producer, setup, loop],
+    components: [producer, setup, loop],
     finally: opts.finally,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     handleSignals: opts.handleSignals,

@@ -3,7 +3,7 @@ import { consumerStatusAlert, shouldAlert } from '@wikimonitor/domain';
 import { type GroupAdmin, type KafkaConnection, type KafkaProducer, createGroupAdmin, createProducer, provisionTopics, kafkaConnectionFromEnv, topicSpecsFor } from '@wikimonitor/kafka';
 import { type FirstRecordReader, createFirstRecordReader } from '@wikimonitor/lag';
 import { createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
-import { type Lifecycle, type Logger, type ServiceHandle, createHttpServer, createMetricsRegistry, describeError, lifecycle, runService } from '@wikimonitor/service-kit';
+import { type Lifecycle, type Logger, type ServiceHandle, createMetricsRegistry, describeError, lifecycle, runHttpService } from '@wikimonitor/service-kit';
 import type { Registry } from 'prom-client';
 import { type AlertSink, createAlertSink } from './alerts';
 import { type CommitLog, createCommitLog } from './commit-log';
@@ -202,17 +202,9 @@ export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
   });
 
   const streams = lifecycle('event-streams', { close: async () => api.close() });
-  const http = createHttpServer({
-    port: config.HTTP_PORT,
-    registry,
-    log,
-    isLive: () => service.isLive(),
-    isReady: () => service.isReady(),
-    routes: (app) => api.routes(app),
-  });
-
-  const components: Lifecycle[] = [http, streams, ...(producer ? [producer] : []), setup, adminComponent, reader, ...(commitLog ? [commitLog] : []), alerts, ...(probe ? [probe] : []), loop];
-  const service: ServiceHandle = runService({
+  const components: Lifecycle[] = [streams, ...(producer ? [producer] : []), setup, adminComponent, reader, ...(commitLog ? [commitLog] : []), alerts, ...(probe ? [probe] : []), loop];
+  const { service, http } = runHttpService({
+    http: { port: config.HTTP_PORT, registry, routes: (app) => api.routes(app) },
     name: APP_NAME,
     log,
     components,

@@ -9,17 +9,7 @@ import {
   topicSpecsFor,
 } from '@wikimonitor/kafka';
 import { createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
-import {
-  type Lifecycle,
-  type Logger,
-  type ServiceHandle,
-  createHttpServer,
-  createMetricsRegistry,
-  lifecycle,
-  retry,
-  runService,
-  serviceVersion,
-} from '@wikimonitor/service-kit';
+import { type Lifecycle, type Logger, type ServiceHandle, createMetricsRegistry, lifecycle, retry, serviceVersion, runHttpService } from '@wikimonitor/service-kit';
 import { getTracer } from '@wikimonitor/telemetry';
 import type { Registry } from 'prom-client';
 import { type Checkpoint, type CheckpointStore, createKafkaCheckpointStore } from './checkpoint';
@@ -170,18 +160,11 @@ export function createProducerApp(opts: ProducerAppOptions): ProducerApp {
     isReady: () => connected,
   });
 
-  const http = createHttpServer({
-    port: config.HTTP_PORT,
-    registry,
-    log,
-    isLive: () => service.isLive(),
-    isReady: () => service.isReady(),
-  });
-
-  const service: ServiceHandle = runService({
+  const { service } = runHttpService({
+    http: { port: config.HTTP_PORT, registry },
     name: APP_NAME,
     log,
-    components: [http, kafkaProducer, setup, stream],
+    components: [kafkaProducer, setup, stream],
     finally: opts.finally,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     handleSignals: opts.handleSignals,

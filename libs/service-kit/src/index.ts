@@ -7,3 +7,4 @@ export * from './metrics';
 export * from './http';
 export * from './version';
 export * from './entry';
+export * from './http-service';
