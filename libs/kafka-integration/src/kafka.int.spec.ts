@@ -47,6 +47,19 @@ describe('kafka lib on the real broker', () => {
     expect(new Set(seen).size).toBe(400);
   });
 
+  it('ensureTopics should return only once the created topics are in the metadata with every partition led (regression: the aggregator failed its start with "Unknown topic or partition" right after creating its topics)', async () => {
+    const conn = testConnection(await getTestEnv());
+    const topics = Array.from({ length: 8 }, () => uniqueName('it.visible'));
+    await provisionTopics(conn, topics.map((topic) => ({ topic, partitions: 6, replicationFactor: 1 })));
+    const other = await createAdmin(conn);
+    try {
+      const meta = await other.fetchTopicMetadata({ topics });
+      expect(meta.map((t) => [t.name, t.partitions.length, t.partitions.every((p) => p.leader >= 0)]).sort()).toEqual(topics.map((t) => [t, 6, true]).sort());
+    } finally {
+      await other.disconnect();
+    }
+  });
+
   it('ensureTopics should be idempotent and reject a topic with fewer partitions than wanted', async () => {
     const { conn, topic } = await setup(2);
     const admin = await createAdmin(conn);

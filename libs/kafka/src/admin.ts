@@ -1,5 +1,5 @@
 import { KafkaJS } from '@confluentinc/kafka-javascript';
-import { type Logger, WikiMonitorError, retry } from '@wikimonitor/service-kit';
+import { type Logger, WikiMonitorError, retry, sleep } from '@wikimonitor/service-kit';
 import type { KafkaConnection } from './config';
 
 export interface TopicSpec {
@@ -43,6 +43,34 @@ export async function createAdmin(conn: KafkaConnection, log?: Logger): Promise<
   );
 }
 
+/** How long a just-created topic may take to show up in every broker's metadata with leaders. */
+const TOPIC_VISIBLE_TIMEOUT_MS = 30_000;
+
+/**
+ * Waits until the broker's metadata shows each created topic with all its partitions led: a create
+ * returns before that, and a client that fetches metadata or produces at once (an app's start-up)
+ * would otherwise fail with "Unknown topic or partition".
+ */
+async function waitForTopics(admin: KafkaAdmin, specs: TopicSpec[]): Promise<void> {
+  const deadline = Date.now() + TOPIC_VISIBLE_TIMEOUT_MS;
+  let last = '';
+  for (;;) {
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics: specs.map((s) => s.topic) });
+      const pending = specs.filter((s) => {
+        const t = meta.find((m) => m.name === s.topic);
+        return !t || t.partitions.length < s.partitions || t.partitions.some((p) => p.leader < 0);
+      });
+      if (!pending.length) return;
+      last = `not yet visible: ${pending.map((s) => s.topic).join(', ')}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    if (Date.now() > deadline) throw new WikiMonitorError('KAFKA_ADMIN_FAILED', `created topics did not become visible within ${TOPIC_VISIBLE_TIMEOUT_MS / 1000} s (${last})`, { retriable: true });
+    await sleep(200);
+  }
+}
+
 export interface ProvisionResult {
   created: string[];
   existing: string[];
@@ -72,6 +100,7 @@ export async function ensureTopics(admin: KafkaAdmin, specs: TopicSpec[], log?: 
       }
     }
   }
+  if (missing.length) await waitForTopics(admin, missing);
   const present = specs.filter((s) => existing.has(s.topic));
   if (present.length) {
     const meta = await admin.fetchTopicMetadata({ topics: present.map((s) => s.topic) });
