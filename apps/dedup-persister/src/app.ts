@@ -6,7 +6,6 @@ import {
   type TopicPartition,
   createConsumerRunner,
   createProducer,
-  deadLetterRecord,
   ensureTopics,
   headersFromMessage,
   kafkaConnectionFromEnv,
@@ -105,8 +104,9 @@ export function createApp(opts: DedupPersisterOptions): DedupPersisterApp {
     decoders,
     kindOf: (t) => kinds.get(t),
     deadLetter: async (records) => {
-      await Promise.all(records.map((d) => producer.send(deadLetterRecord(config.DLQ_TOPIC, d))));
+      await Promise.all(records.map((r) => producer.send(r)));
     },
+    dlqTopic: config.DLQ_TOPIC,
     metrics,
     log,
     retry: { attempts: config.DB_RETRY_ATTEMPTS, initialMs: config.DB_RETRY_INITIAL_MS, maxMs: config.DB_RETRY_MAX_MS },

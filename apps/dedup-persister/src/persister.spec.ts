@@ -1,6 +1,6 @@
 import type { WikiChange } from '@wikimonitor/contracts';
 import { normalizeRecentChange } from '@wikimonitor/domain';
-import { type DeadLetter, type Message } from '@wikimonitor/kafka';
+import { type Message, type OutgoingRecord, parseDeadLetter } from '@wikimonitor/kafka';
 import { WikiMonitorError, createLogger, createMetricsRegistry } from '@wikimonitor/service-kit';
 import { loadRecordedEvents } from '@wikimonitor/testing';
 import { createPersisterMetrics } from './metrics';
@@ -65,14 +65,17 @@ function fakeStore(failures: Array<() => Error> = []) {
 
 function setup(store = fakeStore(), extra: { owned?: () => ReadonlySet<string>; attempts?: number } = {}) {
   const metrics = createPersisterMetrics(createMetricsRegistry('dedup-persister'));
-  const dead: DeadLetter[] = [];
+  const letters: OutgoingRecord[] = [];
+  /** The dead letters sent so far, read back the way the replay CLI reads them. */
+  const dead = () => letters.map((r) => parseDeadLetter(r.key ?? null, r.value, r.headers ?? {}));
   const dbStates: boolean[] = [];
   const committed: unknown[] = [];
   const persister = createPersister({
     store,
     decoders,
     kindOf: (t) => (t === 'changes' ? 'change' : undefined),
-    deadLetter: async (d) => void dead.push(...d),
+    deadLetter: async (d) => void letters.push(...d),
+    dlqTopic: 'wiki.dlq',
     metrics,
     log,
     retry: { attempts: extra.attempts ?? 5, initialMs: 1, maxMs: 2 },
@@ -105,12 +108,12 @@ describe('persister (unit, fake store)', () => {
     const r = await persister.handle(batch);
     expect(r.written.changes).toBe(2);
     expect(r.deadLettered).toBe(2);
-    expect(dead.map((d) => [d.sourceTopic, d.sourcePartition, d.sourceOffset, d.error.code, d.app])).toEqual([
+    expect(dead().map((d) => [d.sourceTopic, d.sourcePartition, d.sourceOffset, d.error.code, d.app])).toEqual([
       ['changes', 0, 1, 'DESERIALIZE_FAILED', 'dedup-persister'],
       ['changes', 0, 2, 'DESERIALIZE_FAILED', 'dedup-persister'],
     ]);
-    expect(dead[0]?.value).toEqual(Buffer.from([0, 0, 0, 0, 9, 1]));
-    expect(dead[0]?.headers?.['traceparent']?.toString()).toBe('tp');
+    expect(dead()[0]?.value).toEqual(Buffer.from([0, 0, 0, 0, 9, 1]));
+    expect(dead()[0]?.headers?.['traceparent']?.toString()).toBe('tp');
     expect(store.offsets.get('changes:0')).toBe(4);
   });
 
@@ -149,7 +152,7 @@ describe('persister (unit, fake store)', () => {
     const r = await persister.handle([changeMsg(recorded[0] as WikiChange, 0), changeMsg(bad, 1), changeMsg(recorded[1] as WikiChange, 2)]);
     expect(r.written.changes).toBe(2);
     expect(r.deadLettered).toBe(1);
-    expect(dead[0]).toMatchObject({ sourceOffset: 1, error: { code: 'DB_FAILED' } });
+    expect(dead()[0]).toMatchObject({ sourceOffset: 1, error: { code: 'DB_FAILED' } });
     expect(store.offsets.get('changes:0')).toBe(3);
   });
 
@@ -164,6 +167,6 @@ describe('persister (unit, fake store)', () => {
   it('persister should dead-letter records of a topic with no configured kind', async () => {
     const { persister, dead } = setup();
     await persister.handle([msg('stray', 0, 0, Buffer.from('{}'))]);
-    expect(dead[0]?.error.code).toBe('INVALID_EVENT');
+    expect(dead()[0]?.error.code).toBe('INVALID_EVENT');
   });
 });

@@ -11,7 +11,7 @@ import {
   changeRow,
   dedupeByKey,
 } from '@wikimonitor/domain';
-import { type DeadLetter, type Message, headersFromMessage, nextOffsets } from '@wikimonitor/kafka';
+import { type Message, type OutgoingRecord, deadLetterFrom, nextOffsets } from '@wikimonitor/kafka';
 import { type Logger, WikiMonitorError, backoffDelay, describeError, isRetriable, sleep } from '@wikimonitor/service-kit';
 import type { PersisterMetrics } from './metrics';
 import { type PersistStore, type RowBatch, type TableKind, dbErrorClass } from './store';
@@ -35,8 +35,10 @@ export interface PersisterDeps {
   store: PersistStore;
   decoders: Decoders;
   kindOf: (topic: string) => RecordKind | undefined;
-  /** Publishes dead letters and resolves once the broker acknowledged every one. */
-  deadLetter: (records: DeadLetter[]) => Promise<void>;
+  /** Publishes dead-letter records and resolves once the broker acknowledged every one. */
+  deadLetter: (records: OutgoingRecord[]) => Promise<void>;
+  /** Topic of the dead letters (`deadLetterFrom` builds them). */
+  dlqTopic: string;
   metrics: PersisterMetrics;
   log: Logger;
   retry: RetryPolicy;
@@ -105,25 +107,23 @@ export function createPersister(deps: PersisterDeps) {
     }
   }
 
-  function deadLetterOf(m: Message, error: { code: string; message: string }): DeadLetter {
-    return {
-      sourceTopic: m.topic,
-      sourcePartition: m.partition,
-      sourceOffset: m.offset,
-      key: m.key ?? null,
-      value: m.value ?? null,
-      headers: headersFromMessage(m.headers),
-      error,
-      attempts: 1,
-      app,
-    };
+  /** A record that cannot be stored: its dead letter (built once, by the kafka lib) and why. */
+  interface Dead {
+    m: Message;
+    error: { code: string; message: string };
+    record: OutgoingRecord;
   }
 
-  async function sendDeadLetters(dead: DeadLetter[], signal: AbortSignal | undefined): Promise<void> {
+  function deadLetterOf(m: Message, error: { code: string; message: string }): Dead {
+    return { m, error, record: deadLetterFrom(m, error, { topic: deps.dlqTopic, app }) };
+  }
+
+  async function sendDeadLetters(dead: Dead[], signal: AbortSignal | undefined): Promise<void> {
     if (!dead.length) return;
-    await withRetry('publishing dead letters', () => deps.deadLetter(dead), signal);
+    await withRetry('publishing dead letters', () => deps.deadLetter(dead.map((d) => d.record)), signal);
     for (const d of dead) metrics.deadLettered.inc({ code: d.error.code });
-    log.warn({ count: dead.length, first: { topic: dead[0]?.sourceTopic, partition: dead[0]?.sourcePartition, offset: dead[0]?.sourceOffset, error: dead[0]?.error } }, 'records dead-lettered');
+    const first = dead[0] as Dead;
+    log.warn({ count: dead.length, first: { topic: first.m.topic, partition: first.m.partition, offset: first.m.offset, error: first.error } }, 'records dead-lettered');
   }
 
   async function handle(batch: Message[], signal?: AbortSignal): Promise<BatchOutcome> {
@@ -138,7 +138,7 @@ export function createPersister(deps: PersisterDeps) {
     const changes: Array<Decoded<WikiChange>> = [];
     const aggregates: Array<Decoded<WikiAggregate>> = [];
     const alerts: Array<Decoded<WikiAlert>> = [];
-    const dead: DeadLetter[] = [];
+    const dead: Dead[] = [];
     for (const m of owned) {
       metrics.consumed.inc({ topic: m.topic });
       const kind = deps.kindOf(m.topic);
@@ -193,7 +193,7 @@ export function createPersister(deps: PersisterDeps) {
         const rejects = await withRetry('isolating rejected rows', () => observeDb(() => deps.store.findRejects(rows)), signal);
         if (!rejects.length) throw err;
         const drop: Record<TableKind, Set<number>> = { changes: new Set(), aggregates: new Set(), alerts: new Set() };
-        const letters: DeadLetter[] = [];
+        const letters: Dead[] = [];
         for (const r of rejects) {
           drop[r.table].add(r.index);
           letters.push(deadLetterOf(sources[r.table][r.index] as Message, r.error));
