@@ -3,6 +3,7 @@ import {
   DEFAULT_DATA_DIR,
   DEFAULT_FAULT_EVERY,
   DEFAULT_KEEPALIVE_MS,
+  DEFAULT_LIFETIME_MS,
   DEFAULT_PORT,
   DEFAULT_STALL_MS,
   DEFAULT_TOPIC,
@@ -37,6 +38,11 @@ export const CLI_FLAGS: readonly FlagDef[] = [
   { flag: 'status-times', env: 'SSE_SOURCE_STATUS_TIMES', kind: 'value', arg: 'n', help: 'how many attempts to refuse (default 1)' },
   { flag: 'canary-every', env: 'SSE_SOURCE_CANARY_EVERY', kind: 'value', arg: 'n', help: 'insert a canary event (meta.domain "canary") after every n-th event (default 0 = none)' },
   { flag: 'time', env: 'SSE_SOURCE_TIME', kind: 'value', arg: 'original|now', help: 'event times: recorded (original) or send time (now); default auto = now when looping, else original' },
+  { flag: 'id-mode', env: 'SSE_SOURCE_ID_MODE', kind: 'value', arg: 'timestamp|offset', help: 'event ids: per-partition upstream timestamps + 1 ms, as EventStreams (default), or this source\'s log offset (the old mode)' },
+  { flag: 'lifetime-ms', env: 'SSE_SOURCE_LIFETIME_MS', kind: 'value', arg: 'ms', help: `end each connection after this long, the client reconnects (default ${DEFAULT_LIFETIME_MS} = 15 min, 0 = never)` },
+  { flag: 'datacenter', env: 'SSE_SOURCE_DATACENTER', kind: 'value', arg: 'eqiad|codfw|alternate', help: 'serving datacenter (meta.offset differs); alternate: each reconnect of a client is served by the other one (default eqiad)' },
+  { flag: 'max-connections', env: 'SSE_SOURCE_MAX_CONNECTIONS', kind: 'value', arg: 'n', help: 'concurrent connections per client (remote address + User-Agent), beyond: 429 with Retry-After (default 0 = unlimited)' },
+  { flag: 'retention', env: 'SSE_SOURCE_RETENTION', kind: 'value', arg: 'n', help: 'log offsets whose upstream times are kept in time mode now with timestamp ids (default 1000000)' },
   { flag: 'log-level', env: 'LOG_LEVEL', kind: 'value', arg: 'level', help: 'fatal|error|warn|info|debug|trace|silent (default info)' },
 ];
 
@@ -103,13 +109,14 @@ Endpoints:
   GET /v2/stream/recentchange    the stream (EventStreams framing: ":ok", then event/id/data frames)
   GET /healthz  /readyz  /metrics  /stats
 
-Resume: Last-Event-ID header (the id JSON array; offset or timestamp) or ?since=<ISO-8601|epoch ms>.
-  With time=now events are dated when sent: a timestamp or since starts at the beginning of the log.
+Resume: Last-Event-ID header (the id JSON array) or ?since=<ISO-8601|epoch ms>. Id mode timestamp: each
+  partition resumes at its first event with upstream timestamp >= the entry's (ids carry timestamp + 1 ms).
+  Id mode offset with time=now: a timestamp or since starts at the beginning of the log.
 
 Per-request query parameters (override the flags for one connection):
   rate=<n>  burst=<spec>|none  inject=<spec>|none  loop=true|false|<passes>  end=hold|close  keepalive=<ms>
   fault=none|drop|stall|malformed  every=<n>  ms=<stall ms>  status=429|503  times=<k>  key=<attempt counter>
-  canary=<n>  time=original|now|auto
+  canary=<n>  time=original|now|auto  idmode=timestamp|offset  lifetime=<duration>  dc=eqiad|codfw|alternate
   e.g. /v2/stream/recentchange?fault=drop&every=100   /v2/stream/recentchange?status=429&times=2&key=t1
 
 Durations: 500ms, 5s, 2m (a bare number is milliseconds).

@@ -3,7 +3,7 @@ import { DEFAULT_KEEPALIVE_MS, DEFAULT_PORT, defaultConfig, loadConfig } from '.
 describe('loadConfig', () => {
   it('loadConfig should default to port 8092, the shared data, one pass at full speed', () => {
     const c = defaultConfig();
-    expect(c).toMatchObject({ port: DEFAULT_PORT, host: '0.0.0.0', data: undefined, streams: ['recentchange'], topic: 'local.mediawiki.recentchange', logLevel: 'info' });
+    expect(c).toMatchObject({ port: DEFAULT_PORT, host: '0.0.0.0', data: undefined, streams: ['recentchange'], topic: 'eqiad.mediawiki.recentchange', maxConnections: 0, retention: 1_000_000, logLevel: 'info' });
     expect(c.stream).toEqual({
       rate: 0,
       burst: undefined,
@@ -16,6 +16,9 @@ describe('loadConfig', () => {
       statusKey: undefined,
       canaryEvery: 0,
       time: 'auto',
+      idMode: 'timestamp',
+      lifetimeMs: 900_000,
+      datacenter: 'eqiad',
     });
   });
 
@@ -41,8 +44,14 @@ describe('loadConfig', () => {
     [{ SSE_SOURCE_TIME: 'now' }, { time: 'now', passes: 1 }],
     [{ SSE_SOURCE_TIME: 'original', SSE_SOURCE_LOOP: 'true' }, { time: 'original', passes: Infinity }],
     [{ SSE_SOURCE_LOOP: 'true' }, { time: 'auto', passes: Infinity }],
+    [{ SSE_SOURCE_ID_MODE: 'offset', SSE_SOURCE_LIFETIME_MS: '5s', SSE_SOURCE_DATACENTER: 'alternate' }, { idMode: 'offset', lifetimeMs: 5000, datacenter: 'alternate' }],
+    [{ SSE_SOURCE_LIFETIME_MS: '0' }, { lifetimeMs: 0 }],
   ])('loadConfig should build stream defaults from %j', (env, expected) => {
     expect(loadConfig({}, env).stream).toMatchObject(expected);
+  });
+
+  it('loadConfig should read the connection limit and the upstream retention', () => {
+    expect(loadConfig({}, { SSE_SOURCE_MAX_CONNECTIONS: '2', SSE_SOURCE_RETENTION: '500' })).toMatchObject({ maxConnections: 2, retention: 500 });
   });
 
   it('loadConfig should let overrides (CLI flags) win over the environment', () => {
@@ -51,7 +60,7 @@ describe('loadConfig', () => {
 
   it('loadConfig should report every problem at once, naming the variables', () => {
     expect(() =>
-      loadConfig({}, { SSE_SOURCE_PORT: 'http', SSE_SOURCE_RATE: '-1', SSE_SOURCE_BURST: 'every=1s', SSE_SOURCE_FAULT: 'boom', SSE_SOURCE_LOOP_COUNT: '0', SSE_SOURCE_INJECT: 'wiki=dewiki', SSE_SOURCE_TIME: 'live' }),
+      loadConfig({}, { SSE_SOURCE_PORT: 'http', SSE_SOURCE_RATE: '-1', SSE_SOURCE_BURST: 'every=1s', SSE_SOURCE_FAULT: 'boom', SSE_SOURCE_LOOP_COUNT: '0', SSE_SOURCE_INJECT: 'wiki=dewiki', SSE_SOURCE_TIME: 'live', SSE_SOURCE_ID_MODE: 'kafka', SSE_SOURCE_LIFETIME_MS: 'soon', SSE_SOURCE_DATACENTER: 'ulsfo' }),
     ).toThrow(
       expect.objectContaining({
         code: 'CONFIG_INVALID',
@@ -65,6 +74,9 @@ describe('loadConfig', () => {
             expect.stringMatching(/^SSE_SOURCE_LOOP_COUNT:/),
             expect.stringMatching(/^SSE_SOURCE_FAULT:/),
             expect.stringMatching(/^SSE_SOURCE_TIME:/),
+            expect.stringMatching(/^SSE_SOURCE_ID_MODE:/),
+            expect.stringMatching(/^SSE_SOURCE_LIFETIME_MS:/),
+            expect.stringMatching(/^SSE_SOURCE_DATACENTER:/),
           ],
         },
       }),

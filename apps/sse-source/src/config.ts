@@ -3,7 +3,10 @@ import { z } from 'zod';
 import { FAULT_KINDS } from './faults';
 import { parseInjectSpecs } from './inject';
 import { parseBurst } from './schedule';
+import { ID_MODES } from './event-id';
+import { parseDurationMs } from './spec-syntax';
 import { TIME_SETTINGS } from './time-mode';
+import { DATACENTER_SETTINGS, DATACENTER_TOPICS, DEFAULT_UPSTREAM_RETENTION } from './upstream';
 import type { StreamOptions } from './stream-options';
 import type { Parsed } from './types';
 
@@ -12,12 +15,16 @@ export const DEFAULT_HOST = '0.0.0.0';
 /** Resolved against the repository root (not the working directory). */
 export const DEFAULT_DATA_DIR = 'data/recordings';
 export const DEFAULT_STREAMS = ['recentchange'];
-export const DEFAULT_TOPIC = 'local.mediawiki.recentchange';
+export const DEFAULT_TOPIC: string = DATACENTER_TOPICS[0];
 export const DEFAULT_RATE = 0;
 export const DEFAULT_KEEPALIVE_MS = 15_000;
 export const DEFAULT_FAULT_EVERY = 100;
 export const DEFAULT_STALL_MS = 2_000;
 export const DEFAULT_STATUS_TIMES = 1;
+/** EventStreams ends every connection after about 15 minutes. */
+export const DEFAULT_LIFETIME_MS = 900_000;
+/** Concurrent connections per client (remote address + User-Agent); 0 = unlimited. */
+export const DEFAULT_MAX_CONNECTIONS = 0;
 
 const port = () =>
   z
@@ -67,6 +74,20 @@ export const configSchema = z
     SSE_SOURCE_STATUS_TIMES: env.int(DEFAULT_STATUS_TIMES, { min: 0 }),
     SSE_SOURCE_CANARY_EVERY: env.int(0, { min: 0 }),
     SSE_SOURCE_TIME: env.enum([...TIME_SETTINGS], 'auto'),
+    SSE_SOURCE_ID_MODE: env.enum([...ID_MODES], 'timestamp'),
+    SSE_SOURCE_LIFETIME_MS: z
+      .string()
+      .optional()
+      .transform((raw, ctx) => {
+        if (raw === undefined || raw.trim() === '') return DEFAULT_LIFETIME_MS;
+        const ms = parseDurationMs(raw);
+        if (ms !== undefined) return ms;
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be a duration like 900000, 500ms, 5s or 15m (0 = never)' });
+        return z.NEVER;
+      }),
+    SSE_SOURCE_DATACENTER: env.enum([...DATACENTER_SETTINGS], 'eqiad'),
+    SSE_SOURCE_MAX_CONNECTIONS: env.int(DEFAULT_MAX_CONNECTIONS, { min: 0 }),
+    SSE_SOURCE_RETENTION: env.int(DEFAULT_UPSTREAM_RETENTION, { min: 1 }),
     LOG_LEVEL: baseConfigShape.LOG_LEVEL,
     SHUTDOWN_TIMEOUT_MS: baseConfigShape.SHUTDOWN_TIMEOUT_MS,
   })
@@ -83,6 +104,9 @@ export const configSchema = z
       statusKey: undefined,
       canaryEvery: c.SSE_SOURCE_CANARY_EVERY,
       time: c.SSE_SOURCE_TIME,
+      idMode: c.SSE_SOURCE_ID_MODE,
+      lifetimeMs: c.SSE_SOURCE_LIFETIME_MS,
+      datacenter: c.SSE_SOURCE_DATACENTER,
     };
     return {
       port: c.SSE_SOURCE_PORT ?? c.HTTP_PORT ?? DEFAULT_PORT,
@@ -92,6 +116,9 @@ export const configSchema = z
       streams: c.SSE_SOURCE_STREAMS,
       topic: c.SSE_SOURCE_TOPIC,
       stream,
+      maxConnections: c.SSE_SOURCE_MAX_CONNECTIONS,
+      /** Log offsets whose upstream times are kept in time mode `now` with timestamp ids. */
+      retention: c.SSE_SOURCE_RETENTION,
       logLevel: c.LOG_LEVEL,
       shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
     };

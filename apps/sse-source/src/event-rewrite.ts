@@ -2,7 +2,7 @@ import { type IsoFormat, formatIsoAs, isoFormatOf, isoPrecisionMs, parseIsoMs, w
 import type { RecordedEvent } from './recording';
 import { isRecord } from './types';
 
-type Slot = 'metaId' | 'metaDt' | 'timestamp';
+type Slot = 'metaId' | 'metaDt' | 'timestamp' | 'metaOffset';
 
 /**
  * A recorded event's text cut at the values a replay rewrites (meta.id, meta.dt, timestamp), compiled
@@ -27,6 +27,7 @@ export function compileEventTemplate(ev: RecordedEvent): EventTemplate {
   if (ev.spans.metaId) found.push(['metaId', ev.spans.metaId]);
   if (ev.dt !== undefined && ev.spans.metaDt) found.push(['metaDt', ev.spans.metaDt]);
   if (ev.timestampSec !== undefined && ev.spans.timestamp) found.push(['timestamp', ev.spans.timestamp]);
+  if (ev.metaOffset !== undefined && ev.spans.metaOffset) found.push(['metaOffset', ev.spans.metaOffset]);
   found.sort((a, b) => a[1].start - b[1].start);
   const pieces: string[] = [];
   const original: Partial<Record<Slot, string>> = {};
@@ -60,17 +61,32 @@ function renderTemplate(t: EventTemplate, values: Partial<Record<Slot, string>>)
 }
 
 /**
- * A later pass of a looped replay: a fresh meta.id, and meta.dt / timestamp moved forward by `shiftMs`.
- * Only those values change in the text; everything else keeps the recorded bytes.
+ * A recorded event as served again: a later pass of a looped replay gets a fresh meta.id and meta.dt /
+ * timestamp moved forward by `shiftMs`; `metaOffset` replaces meta.offset (the upstream offset in the
+ * serving datacenter) when the event has one. Only those values change in the text; everything else
+ * keeps the recorded bytes (a change that is absent or a zero shift keeps that value's recorded text).
  */
-export function rewriteLoopedEvent(ev: RecordedEvent, change: { metaId: string; shiftMs: number }, template: EventTemplate = compileEventTemplate(ev)): string {
-  if (ev.spans.metaId === undefined) return rewriteByParsing(ev.text, { metaId: change.metaId, dt: (dt) => shiftDt(dt, change.shiftMs), timestamp: (ts) => ts + change.shiftMs / 1000 });
+export function rewriteLoopedEvent(
+  ev: RecordedEvent,
+  change: { metaId?: string; shiftMs: number; metaOffset?: number },
+  template: EventTemplate = compileEventTemplate(ev),
+): string {
+  const { metaId, shiftMs, metaOffset } = change;
+  if (metaId !== undefined && ev.spans.metaId === undefined) {
+    return rewriteByParsing(ev.text, { metaId, metaOffset, dt: (dt) => shiftDt(dt, shiftMs), timestamp: (ts) => ts + shiftMs / 1000 });
+  }
   const { dtFormat } = template;
+  const shifted = shiftMs !== 0;
   return renderTemplate(template, {
-    metaId: JSON.stringify(change.metaId),
-    metaDt: dtFormat === undefined ? undefined : `"${formatIsoAs(template.dtMs + change.shiftMs, dtFormat)}"`,
-    timestamp: ev.timestampSec === undefined ? undefined : String(ev.timestampSec + change.shiftMs / 1000),
+    metaId: metaId === undefined ? undefined : JSON.stringify(metaId),
+    metaDt: dtFormat === undefined || !shifted ? undefined : `"${formatIsoAs(template.dtMs + shiftMs, dtFormat)}"`,
+    timestamp: ev.timestampSec === undefined || !shifted ? undefined : String(ev.timestampSec + shiftMs / 1000),
+    metaOffset: offsetText(ev, metaOffset),
   });
+}
+
+function offsetText(ev: RecordedEvent, metaOffset: number | undefined): string | undefined {
+  return metaOffset === undefined || ev.metaOffset === undefined || metaOffset === ev.metaOffset ? undefined : String(metaOffset);
 }
 
 function shiftDt(dt: string, shiftMs: number): string {
@@ -94,23 +110,32 @@ function timestampAt(recorded: number, ms: number): number {
  * `metaId` when given (later passes). Fields the event does not have are not added, except meta.id.
  * Everything else keeps the recorded bytes.
  */
-export function restampEvent(ev: RecordedEvent, change: { sentAtMs: number; metaId?: string }, template: EventTemplate = compileEventTemplate(ev)): string {
-  const { sentAtMs, metaId } = change;
+export function restampEvent(
+  ev: RecordedEvent,
+  change: { sentAtMs: number; metaId?: string; metaOffset?: number },
+  template: EventTemplate = compileEventTemplate(ev),
+): string {
+  const { sentAtMs, metaId, metaOffset } = change;
   if (metaId !== undefined && ev.spans.metaId === undefined) {
-    return rewriteByParsing(ev.text, { metaId, dt: (dt) => dtAt(isoFormatOf(dt), sentAtMs), timestamp: (ts) => timestampAt(ts, sentAtMs) });
+    return rewriteByParsing(ev.text, { metaId, metaOffset, dt: (dt) => dtAt(isoFormatOf(dt), sentAtMs), timestamp: (ts) => timestampAt(ts, sentAtMs) });
   }
   return renderTemplate(template, {
     metaId: metaId === undefined ? undefined : JSON.stringify(metaId),
     metaDt: `"${dtAt(template.dtFormat, sentAtMs)}"`,
     timestamp: ev.timestampSec === undefined ? undefined : String(timestampAt(ev.timestampSec, sentAtMs)),
+    metaOffset: offsetText(ev, metaOffset),
   });
 }
 
 /** Fallback for events without a meta.id string: re-serialises the event. */
-function rewriteByParsing(text: string, change: { metaId: string; dt: (dt: string) => string; timestamp: (ts: number) => number }): string {
+function rewriteByParsing(
+  text: string,
+  change: { metaId: string; metaOffset?: number; dt: (dt: string) => string; timestamp: (ts: number) => number },
+): string {
   const ev = JSON.parse(text) as Record<string, unknown>;
   const meta = isRecord(ev.meta) ? { ...ev.meta } : {};
   meta.id = change.metaId;
+  if (change.metaOffset !== undefined && typeof meta.offset === 'number') meta.offset = change.metaOffset;
   if (typeof meta.dt === 'string') meta.dt = change.dt(meta.dt);
   ev.meta = meta;
   if (typeof ev.timestamp === 'number') ev.timestamp = change.timestamp(ev.timestamp);

@@ -10,6 +10,7 @@ export interface EventSpans {
   metaId?: Span;
   metaDt?: Span;
   timestamp?: Span;
+  metaOffset?: Span;
 }
 
 /** One recorded event: its original JSON text, byte for byte, plus what serving it needs. */
@@ -20,6 +21,10 @@ export interface RecordedEvent {
   text: string;
   metaId?: string;
   topic?: string;
+  /** meta.partition (the upstream Kafka partition). */
+  partition?: number;
+  /** meta.offset as recorded (the upstream Kafka offset in the recorder's datacenter). */
+  metaOffset?: number;
   wiki?: string;
   /** meta.dt as written. */
   dt?: string;
@@ -53,7 +58,7 @@ export function recordingFormatOf(fileName: string): RecordingFormat | undefined
   return FORMATS.find(([ext]) => lower.endsWith(ext))?.[1];
 }
 
-const SPAN_PATHS = ['meta.id', 'meta.dt', 'timestamp'] as const;
+const SPAN_PATHS = ['meta.id', 'meta.dt', 'timestamp', 'meta.offset'] as const;
 
 /** Validates one event's JSON text and extracts its id, time and rewrite positions; a string explains a rejection. */
 export function toRecordedEvent(file: string, position: number, text: string): RecordedEvent | string {
@@ -75,9 +80,13 @@ export function toRecordedEvent(file: string, position: number, text: string): R
   if (metaId !== undefined) spans.metaId = located.get('meta.id');
   if (dt !== undefined) spans.metaDt = located.get('meta.dt');
   if (timestampSec !== undefined) spans.timestamp = located.get('timestamp');
+  const metaOffset = typeof meta?.offset === 'number' && Number.isSafeInteger(meta.offset) ? meta.offset : undefined;
+  if (metaOffset !== undefined) spans.metaOffset = located.get('meta.offset');
   const event: RecordedEvent = { file, position, text, timeMs, spans };
   if (metaId !== undefined) event.metaId = metaId;
   if (typeof meta?.topic === 'string') event.topic = meta.topic;
+  if (typeof meta?.partition === 'number' && Number.isInteger(meta.partition) && meta.partition >= 0) event.partition = meta.partition;
+  if (metaOffset !== undefined) event.metaOffset = metaOffset;
   if (typeof value.wiki === 'string') event.wiki = value.wiki;
   if (dt !== undefined) event.dt = dt;
   if (timestampSec !== undefined) event.timestampSec = timestampSec;

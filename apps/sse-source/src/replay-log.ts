@@ -2,6 +2,7 @@ import { type EventTemplate, compileEventTemplate, restampEvent, rewriteLoopedEv
 import { loopedIdName } from './fresh-id';
 import type { RecordedEvent } from './recording';
 import type { SendClock } from './time-mode';
+import { DATACENTER_TOPICS, type PartitionKey } from './upstream';
 
 /** Gap between the last event of one pass and the first of the next, on top of the recording's own span. */
 export const PASS_GAP_MS = 1000;
@@ -15,6 +16,13 @@ export interface ServedEvent {
   text: string;
   timeMs: number;
   topic: string;
+  /** Index of the upstream topic-partition in `ReplayLog.partitions`. */
+  partition: number;
+  /**
+   * The upstream Kafka timestamp: meta.dt in ms as written (the recorded, pass-shifted time; in time
+   * mode `now` the send time truncated to meta.dt's precision); the event time when it has no meta.dt.
+   */
+  upstreamMs: number;
   metaId: string | undefined;
   wiki: string | undefined;
 }
@@ -37,7 +45,11 @@ export class ReplayLog {
   readonly passSpanMs: number;
   private readonly times: number[];
   private readonly prefixMax: number[];
-  private readonly maxTime: number;
+  /** The upstream topic-partitions: both datacenter topics (partition 0) first, then any other of the recordings. */
+  readonly partitions: readonly PartitionKey[];
+  private readonly partitionOf: Uint32Array;
+  /** Per partition: its events' indexes in log order, the running maximum of their times, its meta.offset span. */
+  private readonly byPartition: Array<{ indexes: number[]; prefixMax: number[]; offsetSpan: number }>;
   /** Compiled on first use (each event's text cut at the values a rewrite changes). */
   private readonly templates: Array<EventTemplate | undefined>;
 
@@ -61,8 +73,50 @@ export class ReplayLog {
       this.prefixMax.push(max);
       prev = t;
     }
-    this.maxTime = max;
     this.passSpanMs = Math.ceil((max - min) / 1000) * 1000 + PASS_GAP_MS;
+
+    const keys = new Map<string, number>();
+    const partitions: PartitionKey[] = [];
+    const keyOf = (topic: string, partition: number) => {
+      const k = `${topic}\u0000${partition}`;
+      let i = keys.get(k);
+      if (i === undefined) {
+        i = partitions.length;
+        keys.set(k, i);
+        partitions.push({ topic, partition });
+      }
+      return i;
+    };
+    for (const topic of DATACENTER_TOPICS) keyOf(topic, 0);
+    this.partitionOf = new Uint32Array(events.length);
+    events.forEach((ev, i) => {
+      this.partitionOf[i] = keyOf(ev.topic ?? opts.defaultTopic, ev.partition ?? 0);
+    });
+    this.partitions = partitions;
+    this.byPartition = partitions.map(() => ({ indexes: [] as number[], prefixMax: [] as number[], offsetSpan: 0 }));
+    const offsetRange = partitions.map(() => ({ min: Infinity, max: -Infinity }));
+    this.partitionOf.forEach((p, i) => {
+      const part = this.byPartition[p];
+      const last = part.prefixMax.length === 0 ? -Infinity : part.prefixMax[part.prefixMax.length - 1];
+      part.indexes.push(i);
+      part.prefixMax.push(Math.max(last, this.times[i]));
+      const o = events[i].metaOffset;
+      if (o !== undefined) offsetRange[p] = { min: Math.min(offsetRange[p].min, o), max: Math.max(offsetRange[p].max, o) };
+    });
+    this.byPartition.forEach((part, p) => {
+      const r = offsetRange[p];
+      part.offsetSpan = r.max >= r.min ? r.max - r.min + 1 : 0;
+    });
+  }
+
+  /** Index (in `partitions`) of the upstream topic-partition of the event at `offset`. */
+  partitionAt(offset: number): number {
+    return this.partitionOf[offset % this.size];
+  }
+
+  /** The precision (ms) meta.dt of the event at `offset` is written in (1 ms when it has none). */
+  precisionAt(offset: number): number {
+    return this.templateAt(offset % this.size).dtPrecisionMs;
   }
 
   /** Offset after the last event served with `passes` passes (Infinity for endless looping). */
@@ -85,24 +139,28 @@ export class ReplayLog {
    * connection's send clock (time mode `now`) its meta.dt, `timestamp` and time are the send time the
    * clock gives, in every pass. Passes after the first get fresh meta.ids in both modes.
    */
-  eventAt(offset: number, sendClock?: SendClock): ServedEvent {
+  eventAt(offset: number, sendClock?: SendClock, datacenterOffsetShift = 0): ServedEvent {
     if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`bad offset ${offset}`);
     const pass = Math.floor(offset / this.size);
     const index = offset - pass * this.size;
     const ev = this.events[index];
     const topic = ev.topic ?? this.opts.defaultTopic;
+    const partition = this.partitionOf[index];
     const freshId = pass === 0 ? undefined : this.opts.deriveId(loopedIdName(ev.metaId ?? `${ev.file}:${ev.position}`, pass));
     const metaId = freshId ?? ev.metaId;
+    const shift = pass * this.byPartition[partition].offsetSpan + datacenterOffsetShift;
+    const metaOffset = ev.metaOffset === undefined || shift === 0 ? undefined : ev.metaOffset + shift;
+    const served = { offset, pass, index, topic, partition, metaId, wiki: ev.wiki };
     if (sendClock !== undefined) {
       const template = this.templateAt(index);
-      const sentAtMs = sendClock(template.dtPrecisionMs);
-      const text = restampEvent(ev, { sentAtMs, metaId: freshId }, template);
-      return { offset, pass, index, text, timeMs: sentAtMs, topic, metaId, wiki: ev.wiki };
+      const sentAtMs = sendClock(template.dtPrecisionMs, offset);
+      const text = restampEvent(ev, { sentAtMs, metaId: freshId, metaOffset }, template);
+      return { ...served, text, timeMs: sentAtMs, upstreamMs: sentAtMs - (sentAtMs % template.dtPrecisionMs) };
     }
     const timeMs = this.times[index] + pass * this.passSpanMs;
-    if (freshId === undefined) return { offset, pass, index, text: ev.text, timeMs, topic, metaId, wiki: ev.wiki };
-    const text = rewriteLoopedEvent(ev, { metaId: freshId, shiftMs: pass * this.passSpanMs }, this.templateAt(index));
-    return { offset, pass, index, text, timeMs, topic, metaId, wiki: ev.wiki };
+    if (freshId === undefined && metaOffset === undefined) return { ...served, text: ev.text, timeMs, upstreamMs: timeMs };
+    const text = rewriteLoopedEvent(ev, { metaId: freshId, shiftMs: pass * this.passSpanMs, metaOffset }, this.templateAt(index));
+    return { ...served, text, timeMs, upstreamMs: timeMs };
   }
 
   private templateAt(index: number): EventTemplate {
@@ -115,22 +173,27 @@ export class ReplayLog {
   }
 
   /**
-   * First offset whose event time is >= `ms` (EventStreams' timestamp semantics), or the end offset.
-   * Recorded files need not be in time order, so this is the first such event in log order.
+   * First offset whose event time is >= `ms` (Kafka's offsetsForTimes, EventStreams' timestamp
+   * semantics), or the end offset; with `partition`, the first such event of that upstream partition.
+   * Recordings need not be in time order, so this is the first such event in log order.
    */
-  firstOffsetAtOrAfter(ms: number, passes: number): number {
+  firstOffsetAtOrAfter(ms: number, passes: number, partition?: number): number {
     const end = this.endOffset(passes);
-    const pass = Math.max(0, Math.ceil((ms - this.maxTime) / this.passSpanMs));
+    const part = partition === undefined ? undefined : this.byPartition[partition];
+    const prefixMax = part ? part.prefixMax : this.prefixMax;
+    if (prefixMax.length === 0) return end;
+    const maxTime = prefixMax[prefixMax.length - 1];
+    const pass = Math.max(0, Math.ceil((ms - maxTime) / this.passSpanMs));
     if (pass >= passes) return end;
     const target = ms - pass * this.passSpanMs;
     let lo = 0;
-    let hi = this.size - 1;
+    let hi = prefixMax.length - 1;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (this.prefixMax[mid] >= target) hi = mid;
+      if (prefixMax[mid] >= target) hi = mid;
       else lo = mid + 1;
     }
-    return Math.min(end, pass * this.size + lo);
+    return Math.min(end, pass * this.size + (part ? part.indexes[lo] : lo));
   }
 
   /** Log indexes of each wiki's events (templates for injected bursts). */

@@ -4,6 +4,8 @@ import { type PositionIndex, parseSince, positionIndexFor, resolveStartPosition 
 // A log of 10 events whose times are 1000, 2000, ... 10000 ms.
 const index: PositionIndex = {
   endOffset: 10,
+  baseOffset: 0,
+  partitions: [],
   firstOffsetAtOrAfter: (ms) => Math.min(10, Math.max(0, Math.ceil(ms / 1000) - 1)),
 };
 
@@ -45,6 +47,9 @@ describe('parseSince', () => {
 describe('positionIndexFor', () => {
   // The same 10-event log (times 1000 ... 10000 ms per pass of 10 s).
   const log = {
+    partitions: [],
+    partitionAt: () => 0,
+    precisionAt: () => 1,
     endOffset: (passes: number) => (passes === Infinity ? Infinity : 10 * passes),
     firstOffsetAtOrAfter: (ms: number, passes: number) => Math.min(10 * passes, Math.max(0, Math.ceil(ms / 1000) - 1)),
   };

@@ -8,16 +8,19 @@ import { encodeEventId } from './event-id';
 import { findRepoRoot } from './loader';
 import { type SseSourceHandle, startSseSource } from './server';
 
-// The recordings, read independently of the source: what a consumer must receive, byte for byte.
+// The recordings, read independently of the source: what a consumer must receive, byte for byte,
+// the files in the order of their earliest meta.dt (the upstream log's time order).
 const DATA_DIR = join(findRepoRoot(__dirname), DEFAULT_DATA_DIR);
-const files = readdirSync(DATA_DIR)
-  .filter((f) => f.endsWith('.jsonl') || f.endsWith('.sse'))
-  .sort();
-const expected: string[] = files.flatMap((f) => {
+const readPayloads = (f: string): string[] => {
   const text = readFileSync(join(DATA_DIR, f), 'utf8');
   if (f.endsWith('.jsonl')) return text.split('\n').filter((l) => l.trim() !== '');
   return new SseParser().push(`${text}\n\n`).events.map((e) => e.data);
-});
+};
+const earliest = (f: string) => Math.min(...readPayloads(f).map((t) => Date.parse((JSON.parse(t) as { meta: { dt: string } }).meta.dt)));
+const files = readdirSync(DATA_DIR)
+  .filter((f) => f.endsWith('.jsonl') || f.endsWith('.sse'))
+  .sort((a, b) => earliest(a) - earliest(b));
+const expected: string[] = files.flatMap(readPayloads);
 const expectedEvents = expected.map((t) => JSON.parse(t) as { meta: { id: string; dt: string; topic?: string }; wiki: string; timestamp: number });
 const timeOf = (i: number) => Date.parse(expectedEvents[i]?.meta.dt ?? '');
 const TOTAL = 4053;
@@ -92,7 +95,8 @@ describe('startSseSource', () => {
   const url = (query = '') => `${source.url}${query}`;
 
   beforeAll(async () => {
-    source = await startSseSource({ stream: { keepaliveMs: 100 } });
+    // These tests are about the old offset ids (and everything around ids); eventstreams.spec.ts covers timestamp ids.
+    source = await startSseSource({ stream: { keepaliveMs: 100, idMode: 'offset' } });
   });
   afterAll(() => source.close());
 
@@ -225,11 +229,16 @@ describe('startSseSource', () => {
     const pass = (p: number) => times.slice(p * TOTAL, (p + 1) * TOTAL);
     expect(Math.min(...pass(1))).toBeGreaterThan(Math.max(...pass(0)));
     expect(Math.min(...pass(2))).toBeGreaterThan(Math.max(...pass(1)));
-    // Apart from meta.id, meta.dt and timestamp, a looped event is the recorded one.
+    // Later passes continue each partition's meta.offset (moved by whole passes of its offset span).
+    const offsets = r.events.map((e) => (JSON.parse(e.data) as { meta: { offset: number } }).meta.offset);
+    expect(offsets[TOTAL * 2]).toBeGreaterThan(offsets[TOTAL] ?? Infinity);
+    expect(offsets[TOTAL]).toBeGreaterThan(offsets[0] ?? Infinity);
+    // Apart from meta.id, meta.dt, meta.offset and timestamp, a looped event is the recorded one.
     const strip = (text: string) => {
       const e = JSON.parse(text) as Record<string, unknown> & { meta: Record<string, unknown> };
       delete e.meta.id;
       delete e.meta.dt;
+      delete e.meta.offset;
       delete e.timestamp;
       return e;
     };
@@ -243,6 +252,7 @@ describe('startSseSource', () => {
       const e = JSON.parse(text) as Record<string, unknown> & { meta: Record<string, unknown> };
       delete e.meta.id;
       delete e.meta.dt;
+      delete e.meta.offset;
       delete e.timestamp;
       return e;
     };
@@ -303,7 +313,7 @@ describe('startSseSource', () => {
       const sent = (first && idOf(first)[0]?.timestamp) ?? NaN;
       expect(sent).toBeGreaterThanOrEqual(before);
       expect(sent).toBeLessThanOrEqual(received);
-      expect((JSON.parse(first?.data ?? '') as Payload).meta.dt).toBe(new Date(sent - (sent % 1000)).toISOString().replace('.000Z', 'Z'));
+      expect((JSON.parse(first?.data ?? '') as Payload).meta.dt).toBe(new Date(sent - (sent % 1000)).toISOString().replace('.000Z', '+00:00'));
     });
 
     it('startSseSource should date canaries and injected events at send time too, in order', async () => {

@@ -20,6 +20,7 @@ import { SourceStats, type SseSourceStats } from './stats';
 import { STREAM_PREAMBLE, streamEvents } from './stream';
 import { type StreamOptions, applyQueryOverrides } from './stream-options';
 import { effectiveTimeMode } from './time-mode';
+import { DatacenterRotation, UpstreamTimes, datacenterOffsetShift } from './upstream';
 
 export type { SseSourceStats } from './stats';
 
@@ -65,7 +66,10 @@ export function createSseSource(deps: SseSourceDeps): SseSource {
   const streams = new Set(config.streams);
   const active = new Set<AbortController>();
   const attempts = new Map<string, number>();
-  let replay: { log: ReplayLog; wikiIndex: Map<string, number[]> } | undefined;
+  /** Open stream connections per client (remote address + User-Agent), for SSE_SOURCE_MAX_CONNECTIONS. */
+  const perClient = new Map<string, number>();
+  const rotation = new DatacenterRotation();
+  let replay: { log: ReplayLog; wikiIndex: Map<string, number[]>; upstream: UpstreamTimes } | undefined;
   let connectionSeq = 0;
   let closing = false;
 
@@ -107,14 +111,29 @@ export function createSseSource(deps: SseSourceDeps): SseSource {
     }
 
     const { log: replayLog, wikiIndex } = replay;
+    const timeMode = effectiveTimeMode(options);
+    // Time mode `now` with timestamp ids: one upstream log for all connections, its times kept once given.
+    const upstream = timeMode === 'now' && options.idMode === 'timestamp' ? replay.upstream : undefined;
     const start = resolveStartPosition(
       { lastEventId: req.get('last-event-id'), since: query.since },
-      positionIndexFor(replayLog, options.passes, effectiveTimeMode(options)),
+      positionIndexFor(replayLog, options.passes, timeMode, upstream),
+      options.idMode,
     );
     if (!start.ok) {
       fail(res, 400, start.error, start.detail);
       return;
     }
+
+    const client = `${req.socket.remoteAddress ?? ''} ${req.get('user-agent') ?? ''}`;
+    const open = perClient.get(client) ?? 0;
+    if (config.maxConnections > 0 && open >= config.maxConnections) {
+      stats.connectionRefused();
+      res.set('Retry-After', '1');
+      res.status(429).json({ status: 429, error: 'too_many_requests', detail: `at most ${config.maxConnections} concurrent connections per client (remote address + User-Agent)` });
+      return;
+    }
+    perClient.set(client, open + 1);
+    const datacenter = rotation.serve(options.datacenter, client);
 
     const connectionId = ++connectionSeq;
     const abort = new AbortController();
@@ -130,17 +149,30 @@ export function createSseSource(deps: SseSourceDeps): SseSource {
       'Access-Control-Allow-Origin': '*',
     });
     res.write(STREAM_PREAMBLE);
-    log.info({ connectionId, startOffset: start.offset, from: start.from, options: describeOptions(options) }, 'stream opened');
+    log.info({ connectionId, startOffset: start.offset, from: start.from, datacenter, options: describeOptions(options) }, 'stream opened');
     try {
       const outcome = await streamEvents(
         { log: replayLog, wikiIndex, deriveId, stats },
-        { res, signal: abort.signal, options, startOffset: start.offset, connectionId },
+        {
+          res,
+          signal: abort.signal,
+          options,
+          startOffset: start.offset,
+          partitionStarts: start.partitionStarts,
+          resumedFrom: start.resumedFrom,
+          datacenterOffsetShift: datacenterOffsetShift(datacenter),
+          upstream,
+          connectionId,
+        },
       );
       log.info({ connectionId, ...outcome }, 'stream finished');
     } catch (err) {
       log.error({ connectionId, err: describeError(err) }, 'stream failed');
       res.destroy();
     } finally {
+      const left = (perClient.get(client) ?? 1) - 1;
+      if (left > 0) perClient.set(client, left);
+      else perClient.delete(client);
       active.delete(abort);
       stats.connectionClosed();
       if (!res.writableEnded && !res.destroyed) res.end();
@@ -164,7 +196,7 @@ export function createSseSource(deps: SseSourceDeps): SseSource {
 
   async function load(): Promise<void> {
     const files = await resolveRecordingFiles(config.data, { cwd: deps.cwd, repoRoot: findRepoRoot() });
-    const recordings: ParsedRecording[] = await loadRecordings(files);
+    const recordings: ParsedRecording[] = inTimeOrder(await loadRecordings(files));
     const events = recordings.flatMap((r) => r.events);
     stats.loaded(recordings);
     for (const r of recordings.filter((x) => x.skipped.length > 0)) {
@@ -172,7 +204,7 @@ export function createSseSource(deps: SseSourceDeps): SseSource {
     }
     if (events.length === 0) throw new Error(`no events in ${files.join(', ')}`);
     const replayLog = new ReplayLog(events, { defaultTopic: config.topic, deriveId });
-    replay = { log: replayLog, wikiIndex: replayLog.indexByWiki() };
+    replay = { log: replayLog, wikiIndex: replayLog.indexByWiki(), upstream: new UpstreamTimes(config.retention) };
     log.info(
       {
         files: recordings.map((r) => ({ file: r.file, format: r.format, events: r.events.length, skipped: r.skipped.length })),
@@ -218,7 +250,23 @@ function describeOptions(o: StreamOptions): Record<string, unknown> {
     injections: o.injections.length > 0 ? o.injections : undefined,
     canaryEvery: o.canaryEvery || undefined,
     time: effectiveTimeMode(o),
+    idMode: o.idMode,
+    lifetimeMs: o.lifetimeMs || undefined,
+    datacenter: o.datacenter,
   };
+}
+
+/**
+ * The recordings in serving order: by their earliest event time (ties and files without times in the
+ * given order, i.e. by name). An upstream partition's timestamps then grow along the log as in Kafka
+ * (up to the disorder inside a recording, a few seconds), so resuming by time finds the right place.
+ */
+export function inTimeOrder(recordings: readonly ParsedRecording[]): ParsedRecording[] {
+  const earliest = (r: ParsedRecording) => r.events.reduce((min, e) => (Number.isFinite(e.timeMs) ? Math.min(min, e.timeMs) : min), Infinity);
+  return recordings
+    .map((r, i) => ({ r, i, t: earliest(r) }))
+    .sort((a, b) => a.t - b.t || a.i - b.i)
+    .map((x) => x.r);
 }
 
 export interface StartSseSourceOptions extends Partial<Omit<SseSourceConfig, 'stream'>> {

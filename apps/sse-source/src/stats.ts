@@ -14,7 +14,8 @@ export interface SseSourceStats {
   /** Everything sent, by kind (extras are canary, injected and malformed events). */
   sent: Record<SentKind, number>;
   bytesSent: number;
-  connections: { total: number; active: number };
+  /** `cut`: ended by the connection lifetime; `refused`: answered 429 beyond the per-client connection limit. */
+  connections: { total: number; active: number; cut: number; refused: number };
   faultsInjected: Record<FaultName, number>;
   badRequests: number;
 }
@@ -27,6 +28,8 @@ export class SourceStats {
   private bytes = 0;
   private connectionsTotal = 0;
   private connectionsActive = 0;
+  private connectionsCut = 0;
+  private connectionsRefused = 0;
   private badRequestCount = 0;
   private files: SseSourceStats['files'] = [];
   private readonly m;
@@ -38,6 +41,8 @@ export class SourceStats {
       bytes: new Counter({ name: 'sse_source_bytes_sent_total', help: 'Stream bytes written', registers }),
       connections: new Counter({ name: 'sse_source_connections_total', help: 'Stream connections accepted', registers }),
       active: new Gauge({ name: 'sse_source_connections_active', help: 'Open stream connections', registers }),
+      cut: new Counter({ name: 'sse_source_connections_cut_total', help: 'Stream connections ended by the connection lifetime', registers }),
+      refused: new Counter({ name: 'sse_source_connections_refused_total', help: 'Stream requests answered 429 beyond the per-client connection limit', registers }),
       faults: new Counter({ name: 'sse_source_faults_injected_total', help: 'Faults injected, by fault', labelNames: ['fault'] as const, registers }),
       badRequests: new Counter({ name: 'sse_source_bad_requests_total', help: 'Stream requests answered 400/404', registers }),
       loaded: new Gauge({ name: 'sse_source_events_loaded', help: 'Recorded events loaded', registers }),
@@ -78,6 +83,16 @@ export class SourceStats {
     this.m.active.inc();
   }
 
+  lifetimeCut(): void {
+    this.connectionsCut++;
+    this.m.cut.inc();
+  }
+
+  connectionRefused(): void {
+    this.connectionsRefused++;
+    this.m.refused.inc();
+  }
+
   connectionClosed(): void {
     this.connectionsActive--;
     this.m.active.dec();
@@ -92,7 +107,7 @@ export class SourceStats {
       eventsSent: this.sent.real,
       sent: { ...this.sent },
       bytesSent: this.bytes,
-      connections: { total: this.connectionsTotal, active: this.connectionsActive },
+      connections: { total: this.connectionsTotal, active: this.connectionsActive, cut: this.connectionsCut, refused: this.connectionsRefused },
       faultsInjected: { ...this.faults },
       badRequests: this.badRequestCount,
     };

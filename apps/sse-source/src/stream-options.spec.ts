@@ -10,6 +10,9 @@ const defaults: StreamOptions = {
   fault: { kind: 'none', every: 100, stallMs: 2000 },
   status: undefined,
   statusKey: undefined,
+  idMode: 'timestamp',
+  lifetimeMs: 900_000,
+  datacenter: 'eqiad',
   canaryEvery: 0,
   time: 'auto',
 };

@@ -1,7 +1,10 @@
 import { FAULT_KINDS, type FaultKind, type FaultPlan, STATUS_CODES, type StatusFault } from './faults';
 import { type InjectSpec, parseInjectSpecs } from './inject';
 import { type BurstSpec, parseBurst } from './schedule';
+import { ID_MODES, type IdMode } from './event-id';
+import { parseDurationMs } from './spec-syntax';
 import { type TimeSetting, parseTimeSetting } from './time-mode';
+import { type DatacenterSetting, parseDatacenter } from './upstream';
 import { type Parsed, parsed, rejected } from './types';
 
 export const END_MODES = ['hold', 'close'] as const;
@@ -26,10 +29,16 @@ export interface StreamOptions {
   canaryEvery: number;
   /** Event times: recorded (`original`), send time (`now`), or `auto` (`now` when passes > 1); see time-mode.ts. */
   time: TimeSetting;
+  /** How `id:` is written and Last-Event-ID read: per-partition timestamps (EventStreams) or this source's log offset. */
+  idMode: IdMode;
+  /** The server ends the response after this long (EventStreams: about 15 min); 0 = never. */
+  lifetimeMs: number;
+  /** Which datacenter serves the connection (meta.offset values differ); see upstream.ts. */
+  datacenter: DatacenterSetting;
 }
 
 /** Query parameters a stream request understands (besides `since`). */
-export const QUERY_PARAMS = ['rate', 'burst', 'inject', 'loop', 'end', 'keepalive', 'fault', 'every', 'ms', 'status', 'times', 'key', 'canary', 'time'] as const;
+export const QUERY_PARAMS = ['rate', 'burst', 'inject', 'loop', 'end', 'keepalive', 'fault', 'every', 'ms', 'status', 'times', 'key', 'canary', 'time', 'idmode', 'lifetime', 'dc'] as const;
 
 const NONE = new Set(['', 'none', 'off', 'false']);
 
@@ -127,6 +136,24 @@ export function applyQueryOverrides(defaults: StreamOptions, query: Readonly<Rec
     const t = parseTimeSetting(time);
     if (t.ok) o.time = t.value;
     else problems.push(...t.problems);
+  }
+
+  const idMode = q('idmode');
+  if (idMode !== undefined) {
+    if ((ID_MODES as readonly string[]).includes(idMode)) o.idMode = idMode as IdMode;
+    else problems.push(`idmode must be ${ID_MODES.join(' or ')} (got ${JSON.stringify(idMode)})`);
+  }
+  const lifetime = q('lifetime');
+  if (lifetime !== undefined) {
+    const ms = parseDurationMs(lifetime);
+    if (ms === undefined) problems.push(`lifetime must be a duration like 900000, 500ms, 5s or 15m (0 = never; got ${JSON.stringify(lifetime)})`);
+    else o.lifetimeMs = ms;
+  }
+  const dc = q('dc');
+  if (dc !== undefined) {
+    const d = parseDatacenter(dc);
+    if (d.ok) o.datacenter = d.value;
+    else problems.push(...d.problems);
   }
 
   return problems.length > 0 ? rejected(problems) : parsed(o);

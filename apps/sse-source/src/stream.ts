@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { formatSseEvent } from '@wikimonitor/domain';
 import { sleep } from '@wikimonitor/service-kit';
-import { encodeEventId } from './event-id';
+import { type PartitionPosition, TimestampIdWriter, encodeEventId } from './event-id';
 import { buildCanaryEvent, buildInjectedEvent } from './event-rewrite';
 import { canaryDueAfter, faultDueAfter, malformedFrame, malformedKindFor } from './faults';
 import { canaryIdName, injectedIdName } from './fresh-id';
@@ -12,7 +12,8 @@ import type { ReplayLog } from './replay-log';
 import { type RateSchedule, eventsDueBy, timeForEvent } from './schedule';
 import type { SentKind, SourceStats } from './stats';
 import type { StreamOptions } from './stream-options';
-import { createSendClock, effectiveTimeMode } from './time-mode';
+import { type SendClock, createSendClock, effectiveTimeMode } from './time-mode';
+import type { UpstreamTimes } from './upstream';
 
 /** EventStreams opens every stream with this comment. */
 export const STREAM_PREAMBLE = ':ok\n\n';
@@ -21,6 +22,8 @@ export const KEEPALIVE_COMMENT = ':\n\n';
 /** Frames are joined into writes of about this size: one syscall per many events is what makes 50k+/s possible. */
 const BATCH_BYTES = 128 * 1024;
 const MAX_BATCH_EVENTS = 2000;
+/** Events of partitions not served yet (resumed later) skipped per batch before yielding. */
+const MAX_BATCH_SKIPS = 8192;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
@@ -44,11 +47,20 @@ export interface StreamRequest {
   signal: AbortSignal;
   options: StreamOptions;
   startOffset: number;
+  /** Id mode `timestamp`: per upstream partition, its first offset to serve (see resume.ts). */
+  partitionStarts?: readonly number[];
+  /** Id mode `timestamp`: per partition, the position it resumed from (in ids until it serves an event). */
+  resumedFrom?: ReadonlyArray<PartitionPosition | undefined>;
+  /** Added to recorded meta.offset values: the serving datacenter's cluster (upstream.ts). */
+  datacenterOffsetShift: number;
+  /** Time mode `now` with timestamp ids: the server-wide upstream times (upstream.ts). */
+  upstream?: UpstreamTimes;
   connectionId: number;
 }
 
 export interface StreamOutcome {
-  end: 'closed' | 'dropped' | 'ended';
+  /** closed: by the client or the server's shutdown; dropped: fault; ended: after the last event; cut: lifetime. */
+  end: 'closed' | 'dropped' | 'ended' | 'cut';
   /** The next log offset this connection would have served. */
   nextOffset: number;
   sent: Record<SentKind, number>;
@@ -127,7 +139,9 @@ class FrameWriter {
  * real events at the configured rate and bursts, with canaries, injected wiki spikes and faults
  * mixed in. Extra events (canary, injected, malformed) carry the id of the real event before them,
  * so resuming from them neither repeats nor skips a real event. In time mode `now` real, canary and
- * injected events (and the ids' `timestamp`) carry the wall-clock time at which they are queued.
+ * injected events (and the ids' `timestamp`) carry the wall-clock time at which they are queued (real
+ * events with timestamp ids: the time the upstream log gave their offset when first served). After
+ * `lifetimeMs` the response ends (a clean end, the client reconnects).
  */
 export async function streamEvents(deps: StreamDeps, req: StreamRequest): Promise<StreamOutcome> {
   const { log, stats } = deps;
@@ -141,12 +155,24 @@ export async function streamEvents(deps: StreamDeps, req: StreamRequest): Promis
   let offset = req.startOffset;
   let realSent = 0;
   let malformedSeq = 0;
-  // Time mode `now`: every event is dated when it is queued for the socket, never earlier than the one before.
+  // Time mode `now`: every event is dated when it is queued for the socket, never earlier than the one before
+  // (extras always so; real events with timestamp ids by the server-wide upstream log, which keeps the times).
   const sendClock = effectiveTimeMode(options) === 'now' ? createSendClock() : undefined;
+  const eventClock: SendClock | undefined = sendClock && (req.upstream?.timeFor ?? sendClock);
+  const starts = options.idMode === 'timestamp' ? req.partitionStarts : undefined;
+  const ids = options.idMode === 'timestamp' ? new TimestampIdWriter(log.partitions, req.resumedFrom) : undefined;
   const previous = Math.max(0, offset - 1);
   // (A plain reading: nothing is written with it, so it must not hold back the first event's meta.dt.)
   let lastTimeMs = sendClock ? Date.now() : log.timeAt(previous);
-  let lastId = encodeEventId(log.topicAt(previous), offset, lastTimeMs);
+  let lastId = ids ? ids.id() : encodeEventId(log.topicAt(previous), offset, lastTimeMs);
+  const deadline = options.lifetimeMs > 0 ? openedAt + options.lifetimeMs : Infinity;
+  /** The lifetime is over: end the response cleanly, as EventStreams does, so the client reconnects. */
+  const cut = async (): Promise<StreamOutcome> => {
+    await out.flush();
+    stats.lifetimeCut();
+    res.end();
+    return outcome('cut');
+  };
   const injections = options.injections.map((spec, i) => ({ spec, i, emitted: 0 }));
   const outcome = (end: StreamOutcome['end']): StreamOutcome => ({ end, nextOffset: offset, sent: out.total });
 
@@ -172,7 +198,8 @@ export async function streamEvents(deps: StreamDeps, req: StreamRequest): Promis
   const nextInjectionAt = () => openedAt + Math.min(Infinity, ...injections.map((i) => nextInjectionDueMs(i.spec, i.emitted)));
 
   /** Sleeps until `target` (performance.now() time), sending keep-alive comments while the stream is idle. */
-  const idleUntil = async (target: number) => {
+  const idleUntil = async (until: number) => {
+    const target = Math.min(until, deadline);
     while (out.open) {
       const now = performance.now();
       if (now >= target) return;
@@ -187,6 +214,7 @@ export async function streamEvents(deps: StreamDeps, req: StreamRequest): Promis
   };
 
   while (out.open && offset < endOffset) {
+    if (performance.now() >= deadline) return cut();
     const moreInjected = pushDueInjections();
     let budget = MAX_BATCH_EVENTS;
     if (schedule.rate > 0) budget = Math.min(budget, eventsDueBy(performance.now() - clockStart, schedule) - realSent);
@@ -196,12 +224,23 @@ export async function streamEvents(deps: StreamDeps, req: StreamRequest): Promis
       continue;
     }
     let n = 0;
-    while (n < budget && offset < endOffset && out.pendingBytes < BATCH_BYTES) {
-      const ev = log.eventAt(offset, sendClock);
+    let skipped = 0;
+    while (n < budget && offset < endOffset && out.pendingBytes < BATCH_BYTES && skipped < MAX_BATCH_SKIPS) {
+      if (performance.now() >= deadline) break;
+      if (starts !== undefined && offset < starts[log.partitionAt(offset)]) {
+        // A partition resumed later than the connection's start: its events before that are not served.
+        offset++;
+        skipped++;
+        continue;
+      }
+      const ev = log.eventAt(offset, eventClock, req.datacenterOffsetShift);
       offset++;
       n++;
       realSent++;
-      lastId = encodeEventId(ev.topic, offset, ev.timeMs);
+      if (ids) {
+        ids.served(ev.partition, ev.upstreamMs);
+        lastId = ids.id();
+      } else lastId = encodeEventId(ev.topic, offset, ev.timeMs);
       lastTimeMs = ev.timeMs;
       out.push(messageFrame(lastId, ev.text), 'real');
       if (canaryDueAfter(ev.offset, options.canaryEvery)) {
@@ -216,7 +255,7 @@ export async function streamEvents(deps: StreamDeps, req: StreamRequest): Promis
         stats.fault('stall');
         await out.flush(true);
         const stalledAt = performance.now();
-        await sleep(options.fault.stallMs, signal);
+        await sleep(Math.max(0, Math.min(options.fault.stallMs, deadline - stalledAt)), signal);
         clockStart += performance.now() - stalledAt;
         break;
       } else if (kind === 'drop') {
@@ -233,6 +272,7 @@ export async function streamEvents(deps: StreamDeps, req: StreamRequest): Promis
 
   // The log is exhausted (or the client left). Injections still due go out on time; then hold or close.
   while (out.open) {
+    if (performance.now() >= deadline) return cut();
     const more = pushDueInjections();
     await out.flush();
     if (more) {

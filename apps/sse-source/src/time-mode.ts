@@ -30,9 +30,10 @@ export function effectiveTimeMode(options: { time: TimeSetting; passes: number }
  * by NTP, repeats the latest reading until it catches up). Written at its precision (truncated), the
  * time of each event is also never earlier than that of the event before: after a finer-written event,
  * an event written in whole seconds gets the next whole second (less than 1 s ahead of the wall clock)
- * rather than go back to the start of the current one.
+ * rather than go back to the start of the current one. (`offset`, the log offset being dated, is for
+ * clocks that keep the times they gave: see upstream.ts.)
  */
-export type SendClock = (precisionMs?: number) => number;
+export type SendClock = (precisionMs?: number, offset?: number) => number;
 
 export function createSendClock(now: () => number = Date.now): SendClock {
   let latest = -Infinity;
