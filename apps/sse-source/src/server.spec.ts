@@ -1,5 +1,5 @@
 import { readFileSync, readdirSync } from 'node:fs';
-import { type IncomingHttpHeaders, request } from 'node:http';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SseParser, type SseEvent } from '@wikimonitor/domain';
@@ -7,6 +7,7 @@ import { DEFAULT_DATA_DIR } from './config';
 import { encodeEventId } from './event-id';
 import { findRepoRoot } from './loader';
 import { type SseSourceHandle, startSseSource } from './server';
+import { connect } from './test-client';
 
 // The recordings, read independently of the source: what a consumer must receive, byte for byte,
 // the files in the order of their earliest meta.dt (the upstream log's time order).
@@ -24,60 +25,6 @@ const expected: string[] = files.flatMap(readPayloads);
 const expectedEvents = expected.map((t) => JSON.parse(t) as { meta: { id: string; dt: string; topic?: string }; wiki: string; timestamp: number });
 const timeOf = (i: number) => Date.parse(expectedEvents[i]?.meta.dt ?? '');
 const TOTAL = 4053;
-
-interface Received {
-  status: number;
-  headers: IncomingHttpHeaders;
-  firstBytes: string;
-  body: string;
-  events: SseEvent[];
-  comments: string[];
-  /** performance.now() when each event was parsed. */
-  arrivals: number[];
-  end: 'end' | 'error' | 'stopped' | 'timeout';
-}
-
-/** A raw SSE client over node:http that parses with the domain SseParser. */
-function connect(url: string, opts: { headers?: Record<string, string>; stopWhen?: (r: Received) => boolean; timeoutMs?: number } = {}): Promise<Received> {
-  return new Promise((resolve) => {
-    const r: Received = { status: 0, headers: {}, firstBytes: '', body: '', events: [], comments: [], arrivals: [], end: 'timeout' };
-    let done = false;
-    const finish = (end: Received['end']) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      r.end = end;
-      req.destroy();
-      resolve(r);
-    };
-    const timer = setTimeout(() => finish('timeout'), opts.timeoutMs ?? 30_000);
-    const req = request(url, { headers: opts.headers, agent: false }, (res) => {
-      r.status = res.statusCode ?? 0;
-      r.headers = res.headers;
-      res.setEncoding('utf8');
-      const parser = new SseParser();
-      res.on('data', (chunk: string) => {
-        if (r.firstBytes.length < 16) r.firstBytes += chunk.slice(0, 16 - r.firstBytes.length);
-        if (r.status !== 200) {
-          r.body += chunk;
-          return;
-        }
-        const out = parser.push(chunk);
-        const now = performance.now();
-        for (const e of out.events) {
-          r.events.push(e);
-          r.arrivals.push(now);
-        }
-        r.comments.push(...out.comments);
-        if (opts.stopWhen?.(r)) finish('stopped');
-      });
-      res.on('error', () => finish('error'));
-      res.on('close', () => finish(res.complete ? 'end' : 'error'));
-    });
-    req.on('error', () => finish('error'));
-    req.end();
-  });
-}
 
 const idOf = (e: SseEvent) => JSON.parse(e.lastEventId) as Array<{ topic: string; partition: number; offset: number; timestamp: number }>;
 const tryJson = (s: string): unknown => {
