@@ -11,6 +11,10 @@ describe('parseCliArgs', () => {
     [['--loop', '--rate=5'], { help: false, env: { SSE_SOURCE_LOOP: 'true', SSE_SOURCE_RATE: '5' } }],
     [['--loop', '--time', 'original'], { help: false, env: { SSE_SOURCE_LOOP: 'true', SSE_SOURCE_TIME: 'original' } }],
     [['--time=now'], { help: false, env: { SSE_SOURCE_TIME: 'now' } }],
+    [
+      ['--id-mode', 'offset', '--lifetime-ms', '5000', '--datacenter', 'alternate', '--max-connections', '2', '--retention', '100'],
+      { help: false, env: { SSE_SOURCE_ID_MODE: 'offset', SSE_SOURCE_LIFETIME_MS: '5000', SSE_SOURCE_DATACENTER: 'alternate', SSE_SOURCE_MAX_CONNECTIONS: '2', SSE_SOURCE_RETENTION: '100' } },
+    ],
     [['--inject', 'wiki=dewiki,at=5s,count=300', '--log-level', 'debug'], { help: false, env: { SSE_SOURCE_INJECT: 'wiki=dewiki,at=5s,count=300', LOG_LEVEL: 'debug' } }],
   ])('parseCliArgs should map %j onto env keys', (argv, expected) => {
     expect(parseCliArgs(argv)).toEqual(expected);

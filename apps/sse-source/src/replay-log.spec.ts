@@ -86,6 +86,51 @@ describe('ReplayLog', () => {
     expect({ ...json, meta: { ...json.meta, id: undefined, dt: undefined } }).toEqual({ ...recorded, meta: { ...recorded.meta, id: undefined, dt: undefined } });
   });
 
+  describe('upstream partitions', () => {
+    // eqiad 0 (offset 100), codfw 0 (offset 7), eqiad 0 (offset 105): times 10 s, 30 s, 20 s.
+    const upstreamLog = new ReplayLog(
+      [
+        rec(0, '1970-01-01T00:00:10Z', { meta: { id: 'a', dt: '1970-01-01T00:00:10Z', topic: 'eqiad.mediawiki.recentchange', partition: 0, offset: 100 } }),
+        rec(1, '1970-01-01T00:00:30Z', { meta: { id: 'b', dt: '1970-01-01T00:00:30Z', topic: 'codfw.mediawiki.recentchange', partition: 0, offset: 7 } }),
+        rec(2, '1970-01-01T00:00:20Z', { meta: { id: 'c', dt: '1970-01-01T00:00:20Z', topic: 'eqiad.mediawiki.recentchange', partition: 0, offset: 105 } }),
+        rec(3, '1970-01-01T00:00:25Z', { meta: { id: 'd', dt: '1970-01-01T00:00:25Z', topic: 'other', partition: 2 } }),
+      ],
+      { defaultTopic: 'eqiad.mediawiki.recentchange', deriveId: (name) => `uuid(${name})` },
+    );
+
+    it('ReplayLog should list both datacenter topics first, then the others of the recordings', () => {
+      expect(upstreamLog.partitions).toEqual([
+        { topic: 'eqiad.mediawiki.recentchange', partition: 0 },
+        { topic: 'codfw.mediawiki.recentchange', partition: 0 },
+        { topic: 'other', partition: 2 },
+      ]);
+      expect([0, 1, 2, 3, 4].map((o) => upstreamLog.partitionAt(o))).toEqual([0, 1, 0, 2, 0]);
+    });
+
+    it.each([
+      [15_000, 0, 2],
+      [15_000, 1, 1],
+      [31_000, 1, 4 + 1],
+      [21_000, 0, 4],
+    ])('ReplayLog should find the first offset at or after %d ms of partition %d: %d', (ms, partition, offset) => {
+      expect(upstreamLog.firstOffsetAtOrAfter(ms, 2, partition)).toBe(offset);
+    });
+
+    it('ReplayLog should move meta.offset by the datacenter shift and by whole passes of the partition offset span', () => {
+      const offsetOf = (o: number, shift?: number) => (JSON.parse(upstreamLog.eventAt(o, undefined, shift).text) as { meta: { offset: number } }).meta.offset;
+      expect([offsetOf(0), offsetOf(2), offsetOf(0, 1000)]).toEqual([100, 105, 1100]);
+      // eqiad's recorded offsets span 100..105 (6); codfw's one offset spans 1.
+      expect([offsetOf(4), offsetOf(6), offsetOf(5)]).toEqual([106, 111, 8]);
+      expect(upstreamLog.eventAt(0).text).toBe(upstreamLog.events[0]?.text);
+    });
+
+    it('ReplayLog should give the upstream time as meta.dt writes it, also in time mode now', () => {
+      expect(upstreamLog.eventAt(2).upstreamMs).toBe(20_000);
+      const sent = upstreamLog.eventAt(2, () => 1_234_567);
+      expect({ timeMs: sent.timeMs, upstreamMs: sent.upstreamMs }).toEqual({ timeMs: 1_234_567, upstreamMs: 1_234_000 });
+    });
+  });
+
   it('ReplayLog should index events by wiki', () => {
     expect(log.indexByWiki()).toEqual(
       new Map([

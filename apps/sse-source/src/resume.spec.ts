@@ -67,3 +67,69 @@ describe('positionIndexFor', () => {
     expect(resolveStartPosition(req, positionIndexFor(log, passes, mode))).toEqual({ ok: true, offset, from });
   });
 });
+
+describe('resolveStartPosition in id mode timestamp', () => {
+  // 10 events, times 1000 ... 10000 ms; even offsets are eqiad's, odd ones codfw's.
+  const partitions = [
+    { topic: 'eqiad.mediawiki.recentchange', partition: 0 },
+    { topic: 'codfw.mediawiki.recentchange', partition: 0 },
+  ];
+  const times = Array.from({ length: 10 }, (_, i) => (i + 1) * 1000);
+  const two: PositionIndex = {
+    endOffset: 10,
+    baseOffset: 0,
+    partitions,
+    firstOffsetAtOrAfter: (ms, p) => {
+      const i = times.findIndex((t, o) => t >= ms && (p === undefined || o % 2 === p));
+      return i === -1 ? 10 : i;
+    },
+  };
+  const eqiad = (pos: object) => ({ topic: 'eqiad.mediawiki.recentchange', partition: 0, ...pos });
+  const codfw = (pos: object) => ({ topic: 'codfw.mediawiki.recentchange', partition: 0, ...pos });
+  const cases: Array<{ name: string; req: { lastEventId?: string; since?: string }; expected: unknown }> = [
+    { name: 'start at 0 without hints', req: {}, expected: { ok: true, offset: 0, from: 'beginning' } },
+    {
+      name: 'seek a partition to its first event at or after the timestamp; -1 partitions start with it',
+      req: { lastEventId: JSON.stringify([eqiad({ timestamp: 4001 }), codfw({ offset: -1 })]) },
+      expected: { ok: true, offset: 4, from: 'last-event-id-timestamp', partitionStarts: [4, 4], resumedFrom: [{ timestamp: 4001 }, undefined] },
+    },
+    {
+      name: 'repeat the events of the given millisecond (timestamp = an event time)',
+      req: { lastEventId: JSON.stringify([eqiad({ timestamp: 5000 })]) },
+      expected: { ok: true, offset: 4, from: 'last-event-id-timestamp', partitionStarts: [4, 4], resumedFrom: [{ timestamp: 5000 }, undefined] },
+    },
+    {
+      name: 'resume each partition on its own',
+      req: { lastEventId: JSON.stringify([eqiad({ timestamp: 7001 }), codfw({ timestamp: 2001 })]) },
+      expected: { ok: true, offset: 3, from: 'last-event-id-timestamp', partitionStarts: [8, 3], resumedFrom: [{ timestamp: 7001 }, { timestamp: 2001 }] },
+    },
+    {
+      name: 'take an offset >= 0 as a log offset',
+      req: { lastEventId: JSON.stringify([eqiad({ offset: 6 }), codfw({ timestamp: 9500 })]) },
+      expected: { ok: true, offset: 6, from: 'last-event-id-timestamp', partitionStarts: [6, 9], resumedFrom: [{ offset: 6 }, { timestamp: 9500 }] },
+    },
+    {
+      name: 'apply an entry without a topic to every partition without its own',
+      req: { lastEventId: JSON.stringify([{ timestamp: 3000 }, codfw({ offset: 9 })]) },
+      expected: { ok: true, offset: 2, from: 'last-event-id-timestamp', partitionStarts: [2, 9], resumedFrom: [{ timestamp: 3000 }, { offset: 9 }] },
+    },
+    {
+      name: 'seek every partition to since and carry it',
+      req: { since: '6000' },
+      expected: { ok: true, offset: 5, from: 'since', partitionStarts: [6, 5], resumedFrom: [{ timestamp: 6000 }, { timestamp: 6000 }] },
+    },
+    {
+      name: 'refuse an unknown topic-partition',
+      req: { lastEventId: JSON.stringify([{ topic: 'local.mediawiki.recentchange', partition: 0, offset: 3 }]) },
+      expected: expect.objectContaining({ ok: false, error: 'invalid_last_event_id', detail: expect.stringContaining('local.mediawiki.recentchange/0') }),
+    },
+    {
+      name: 'refuse an id without any position',
+      req: { lastEventId: JSON.stringify([eqiad({ offset: -1 }), codfw({ offset: -1 })]) },
+      expected: expect.objectContaining({ ok: false, error: 'invalid_last_event_id' }),
+    },
+  ];
+  it.each(cases)('resolveStartPosition should $name', ({ req, expected }) => {
+    expect(resolveStartPosition(req, two, 'timestamp')).toEqual(expected);
+  });
+});

@@ -32,6 +32,10 @@ describe('applyQueryOverrides', () => {
     ['time now', { time: 'now' }, { time: 'now' }],
     ['time original with a loop', { time: 'original', loop: '25' }, { time: 'original', passes: 25 }],
     ['time auto', { time: 'auto' }, { time: 'auto' }],
+    ['the old offset ids', { idmode: 'offset' }, { idMode: 'offset' }],
+    ['a 5 s lifetime', { lifetime: '5s' }, { lifetimeMs: 5000 }],
+    ['no lifetime', { lifetime: '0' }, { lifetimeMs: 0 }],
+    ['a datacenter', { dc: 'alternate' }, { datacenter: 'alternate' }],
     ['unrelated parameters (ignored)', { since: 'x', foo: 'bar' }, {}],
   ];
   it.each(cases)('applyQueryOverrides should apply %s', (_name, query, changes) => {
@@ -67,6 +71,13 @@ describe('applyQueryOverrides', () => {
         'time must be auto, original, now (got "later")',
       ]);
     }
+  });
+
+  it('applyQueryOverrides should reject bad id modes, lifetimes and datacenters', () => {
+    expect(applyQueryOverrides(defaults, { idmode: 'kafka', lifetime: 'soon', dc: 'esams' })).toEqual({
+      ok: false,
+      problems: [expect.stringMatching(/^idmode must be timestamp or offset/), expect.stringMatching(/^lifetime must be a duration/), expect.stringMatching(/^datacenter must be eqiad, codfw, alternate/)],
+    });
   });
 
   it('applyQueryOverrides should want a status for times', () => {
