@@ -23,7 +23,7 @@ export const CLI_FLAGS: readonly FlagDef[] = [
   { flag: 'host', env: 'SSE_SOURCE_HOST', kind: 'value', arg: 'addr', help: 'listen address (default 0.0.0.0)' },
   { flag: 'data', env: 'SSE_SOURCE_DATA', kind: 'value', arg: 'paths', help: `comma-separated recording files and/or directories (.jsonl, .ndjson, .sse); default ${DEFAULT_DATA_DIR} under the repo root` },
   { flag: 'streams', env: 'SSE_SOURCE_STREAMS', kind: 'value', arg: 'names', help: 'stream names served under /v2/stream/<name> (default recentchange)' },
-  { flag: 'topic', env: 'SSE_SOURCE_TOPIC', kind: 'value', arg: 'name', help: `topic in event ids when an event has no meta.topic (default ${DEFAULT_TOPIC})` },
+  { flag: 'topic', env: 'SSE_SOURCE_TOPIC', kind: 'value', arg: 'name', help: `upstream topic of events without meta.topic (default ${DEFAULT_TOPIC})` },
   { flag: 'rate', env: 'SSE_SOURCE_RATE', kind: 'value', arg: 'n', help: 'events per second, 0 = as fast as possible (default 0)' },
   { flag: 'burst', env: 'SSE_SOURCE_BURST', kind: 'value', arg: 'spec', help: 'rate bursts: every=10s,duration=2s,factor=10[,start=0s]' },
   { flag: 'inject', env: 'SSE_SOURCE_INJECT', kind: 'value', arg: 'spec', help: 'wiki spike: wiki=dewiki,at=5s,count=300[,rate=0][,domain=...]; several joined by ";"' },

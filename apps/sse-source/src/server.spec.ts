@@ -343,15 +343,19 @@ describe('startSseSource', () => {
     expect(source.stats().bytesSent - before).toBeLessThan(64 * 1024 * 1024);
   });
 
-  it.each(['now', 'original'])('startSseSource should report its as-fast-as-possible rate in time mode %s', async (time) => {
+  it.each([
+    ['now', 'offset'],
+    ['original', 'offset'],
+    ['now', 'timestamp'],
+  ])('startSseSource should report its as-fast-as-possible rate in time mode %s with %s ids', async (time, idmode) => {
     const passes = 10;
     const started = performance.now();
-    const r = await connect(url(`?loop=${passes}&end=close&time=${time}`));
+    const r = await connect(url(`?loop=${passes}&end=close&time=${time}&idmode=${idmode}`));
     const seconds = (performance.now() - started) / 1000;
     expect(r.events).toHaveLength(passes * TOTAL);
     const rate = Math.round(r.events.length / seconds);
     // Client and server share one Node process here; a separate client measures more (see the report).
-    console.log(`sse-source max rate, time=${time} (in-process client): ${r.events.length} events in ${seconds.toFixed(2)} s = ${rate} events/s`);
+    console.log(`sse-source max rate, time=${time}, ${idmode} ids (in-process client): ${r.events.length} events in ${seconds.toFixed(2)} s = ${rate} events/s`);
   });
 
   it('startSseSource should expose /stats, /metrics and /healthz', async () => {

@@ -23,10 +23,17 @@ describe('UpstreamTimes', () => {
 
   it('UpstreamTimes should keep only the latest retention offsets (base moves on)', () => {
     const up = new UpstreamTimes(3, readings(10, 20, 30, 40, 50));
-    up.timeFor(1, 4);
+    for (let o = 0; o <= 4; o++) up.timeFor(1, o);
     expect({ base: up.base, frontier: up.frontier }).toEqual({ base: 2, frontier: 5 });
     // An offset beyond retention reads as the oldest kept one.
     expect(up.timeFor(1, 0)).toBe(30);
+  });
+
+  it('UpstreamTimes should jump to an offset far beyond the frontier without dating what falls out of retention', () => {
+    const up = new UpstreamTimes(3, readings(10, 20, 30, 40));
+    expect(up.timeFor(1, 1e12)).toBe(30);
+    expect({ base: up.base, frontier: up.frontier }).toEqual({ base: 1e12 - 2, frontier: 1e12 + 1 });
+    expect([up.timeFor(1, 1e12 - 2), up.timeFor(1, 1e12 - 1)]).toEqual([10, 20]);
   });
 
   it('UpstreamTimes should find the first kept offset at or after a time, of an accepted partition, else the frontier', () => {

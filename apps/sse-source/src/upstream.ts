@@ -85,6 +85,8 @@ export class UpstreamTimes {
 
   /** A SendClock for ReplayLog.eventAt: the kept time of `offset`, dating it (and any gap before it) first. */
   readonly timeFor = (precisionMs = 1, offset = this.next): number => {
+    // A jump further than the retention: what lies before its last `retention` offsets would be gone at once.
+    if (offset >= this.next + this.retention) this.next = offset - this.retention + 1;
     while (this.next <= offset) {
       this.times[this.next % this.retention] = this.clock(precisionMs);
       this.next++;
