@@ -35,6 +35,17 @@ describe('toRecordedEvent', () => {
     expect(python.slice(ev.spans.timestamp?.start, ev.spans.timestamp?.end)).toBe('1772120976');
   });
 
+  it('toRecordedEvent should read the upstream partition and offset, and where meta.offset is written', () => {
+    const text = '{"meta":{"id":"c3","dt":"2023-07-29T07:51:39Z","topic":"eqiad.mediawiki.recentchange","partition":0,"offset":4820784717},"wiki":"enwiki"}';
+    const ev = toRecordedEvent('f.jsonl', 1, text);
+    if (typeof ev === 'string') throw new Error(ev);
+    expect(ev).toMatchObject({ topic: 'eqiad.mediawiki.recentchange', partition: 0, metaOffset: 4820784717 });
+    expect(text.slice(ev.spans.metaOffset?.start, ev.spans.metaOffset?.end)).toBe('4820784717');
+    const odd = toRecordedEvent('f.jsonl', 2, '{"meta":{"id":"d4","partition":-1,"offset":"12"}}');
+    expect(odd).not.toHaveProperty('partition');
+    expect(odd).not.toHaveProperty('metaOffset');
+  });
+
   it.each([
     ['meta.dt', '{"meta":{"dt":"2023-07-29T07:51:39Z"},"timestamp":1}', Date.UTC(2023, 6, 29, 7, 51, 39)],
     ['timestamp when meta.dt is missing', '{"meta":{},"timestamp":1690617099}', 1690617099000],
