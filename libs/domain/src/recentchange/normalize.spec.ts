@@ -149,6 +149,20 @@ describe('normalizeRecentChange', () => {
     }
   });
 
+  it('normalizeRecentChangeText should never throw on a 250,000-deep value in any field', () => {
+    const deep = `${'['.repeat(250_000)}${']'.repeat(250_000)}`;
+    const base = recorded.find((r) => r.json['type'] === 'log') ?? recorded[0];
+    const fields = [...Object.keys(base?.json ?? {}).filter((k) => k !== 'meta').map((k) => [k]), ...Object.keys(base?.json.meta ?? {}).map((k) => ['meta', k])];
+    expect(fields.length).toBeGreaterThan(10);
+    for (const path of fields) {
+      const e = JSON.parse(base?.text ?? '{}') as Record<string, Record<string, unknown>>;
+      const holder = path.length === 1 ? (e as Record<string, unknown>) : (e['meta'] as Record<string, unknown>);
+      holder[path[path.length - 1] as string] = 'DEEP';
+      const text = JSON.stringify(e).replace('"DEEP"', deep);
+      expect(() => normalizeRecentChangeText(text, ctx)).not.toThrow();
+    }
+  });
+
   it('normalizeSseEvent should end every poison class of libs/testing as its expected outcome', () => {
     const receivedTime = Date.UTC(2026, 11, 1);
     const digest = () => {

@@ -62,6 +62,9 @@ export function eventTimeProblem(eventTime: number, nowMs: number, maxFutureSkew
   return null;
 }
 
+/** A value for a reason text: strings quoted (cut), other values by type only (a hostile value may be huge or too deep to stringify). */
+const describeValue = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v.slice(0, 100)) : v === undefined || v === null ? 'null' : typeof v === 'object' ? (Array.isArray(v) ? 'an array' : 'an object') : String(v));
+
 const isoOrRaw = (t: number): string => (Math.abs(t) <= 8.64e15 ? new Date(t).toISOString() : String(t));
 
 /** Reads optional fields, coercing what is unambiguous and dropping the rest, and remembers which. */
@@ -153,7 +156,7 @@ export function normalizeRecentChange(event: unknown, ctx: NormalizeContext): No
 
   const dt = str(meta['dt']);
   const eventTime = dt ? Date.parse(dt) : NaN;
-  if (!Number.isFinite(eventTime)) return { kind: 'invalid', code: 'INVALID_EVENT', reason: `meta.dt is not a date: ${JSON.stringify(meta['dt'] ?? null)}` };
+  if (!Number.isFinite(eventTime)) return { kind: 'invalid', code: 'INVALID_EVENT', reason: `meta.dt is not a date: ${describeValue(meta['dt'])}` };
   const timeProblem = eventTimeProblem(eventTime, ctx.receivedTime, ctx.maxFutureSkewMs);
   if (timeProblem) return { kind: 'invalid', code: timeProblem.code, reason: timeProblem.reason };
   const wiki = str(event['wiki']);
