@@ -129,4 +129,17 @@ describe('SseParser bounds and bytes', () => {
     expect(events.map((e) => [e.problem?.code ?? 'ok', e.data.length])).toEqual([['EVENT_TOO_LARGE', 50], ['ok', 2]]);
     expect(events[0]?.problem).toMatchObject({ size: 200, sha256: null });
   });
+
+  it('SseParser should not keep pointing into a chunk the caller reuses after push', () => {
+    const p = new SseParser('', { maxEventBytes: 1_000 });
+    const chunk = Buffer.from('data: first line\ndata: second');
+    expect(p.push(chunk).events).toEqual([]);
+    chunk.fill(0x78); // the caller's read buffer is reused for the next read
+    const big = Buffer.from(`data: ${'b'.repeat(2_000)}`);
+    expect(p.push(Buffer.from(' half\n\n')).events.map((e) => e.data)).toEqual(['first line\nsecond half']);
+    expect(p.push(big).events).toEqual([]);
+    big.fill(0x78);
+    const [ev] = p.push('\n\n').events;
+    expect(ev?.problem?.code === 'EVENT_TOO_LARGE' && Buffer.from(ev.problem.prefix).toString()).toBe('b'.repeat(1_000));
+  });
 });

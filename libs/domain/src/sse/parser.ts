@@ -65,6 +65,9 @@ function bytesOf(ascii: string): Uint8Array {
   return Uint8Array.from(ascii, (c) => c.charCodeAt(0));
 }
 
+/** A copy (`slice` would not do: on a Node Buffer it is a view of the same memory). */
+const copy = (b: Uint8Array): Uint8Array => new Uint8Array(b);
+
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   if (!a.length) return b;
   const out = new Uint8Array(a.length + b.length);
@@ -75,6 +78,7 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 
 function join(parts: readonly Uint8Array[], size: number): Uint8Array {
   if (parts.length === 1) return parts[0] as Uint8Array;
+  if (parts.length === 0) return EMPTY;
   const out = new Uint8Array(size);
   let at = 0;
   for (const p of parts) {
@@ -84,7 +88,11 @@ function join(parts: readonly Uint8Array[], size: number): Uint8Array {
   return out;
 }
 
-const fieldIs = (line: Uint8Array, end: number, name: Uint8Array): boolean => end === name.length && name.every((b, i) => line[i] === b);
+function fieldIs(line: Uint8Array, end: number, name: Uint8Array): boolean {
+  if (end !== name.length) return false;
+  for (let i = 0; i < end; i++) if (line[i] !== name[i]) return false;
+  return true;
+}
 
 export class SseParser {
   private readonly maxEventBytes: number;
@@ -98,6 +106,8 @@ export class SseParser {
   /** Inside a line over the bound: its data bytes go on being counted ('data') or are dropped ('skip'). */
   private longLine: 'data' | 'skip' | null = null;
   private parts: Uint8Array[] = [];
+  /** parts[0, owned) are copies; later ones may still point into the chunk being parsed. */
+  private owned = 0;
   private kept = 0;
   private size = 0;
   private over = false;
@@ -130,7 +140,10 @@ export class SseParser {
     if (this.longLine) {
       const end = this.lineEnd(bytes, 0);
       this.continueLongLine(bytes.subarray(0, end === -1 ? bytes.length : end));
-      if (end === -1) return out;
+      if (end === -1) {
+        this.ownParts();
+        return out;
+      }
       this.longLine = null;
       pos = this.afterLineEnd(bytes, end);
     }
@@ -146,8 +159,15 @@ export class SseParser {
     }
     const tail = buf.subarray(start);
     if (tail.length > this.maxEventBytes + LINE_SLACK) this.startLongLine(tail);
-    else if (tail.length) this.pending = tail.slice();
+    else if (tail.length) this.pending = copy(tail);
+    this.ownParts();
     return out;
+  }
+
+  /** The data of an event still open at the end of a push is copied: the chunk belongs to the caller. */
+  private ownParts(): void {
+    for (let i = this.owned; i < this.parts.length; i++) this.parts[i] = copy(this.parts[i] as Uint8Array);
+    this.owned = this.parts.length;
   }
 
   /** Discards a partial event (call on reconnect: an unterminated event must not be dispatched). */
@@ -160,6 +180,7 @@ export class SseParser {
 
   private clearEvent(): void {
     this.parts = [];
+    this.owned = 0;
     this.kept = 0;
     this.size = 0;
     this.over = false;
@@ -214,7 +235,7 @@ export class SseParser {
     this.size += bytes.length;
     if (!this.over) {
       if (this.kept + bytes.length <= this.maxEventBytes) {
-        this.parts.push(bytes.slice()); // a copy: the chunk it points into belongs to the caller
+        this.parts.push(bytes);
         this.kept += bytes.length;
         return;
       }
@@ -224,7 +245,7 @@ export class SseParser {
       for (const p of this.parts) this.hasher?.update(p);
       const room = this.maxEventBytes - this.kept;
       if (room > 0) {
-        this.parts.push(bytes.slice(0, room));
+        this.parts.push(bytes.subarray(0, room));
         this.kept += room;
       }
     }
@@ -263,8 +284,8 @@ export class SseParser {
 
   private dispatch(out: SseParseResult): void {
     if (this.sawData) {
-      const base = { type: this.eventType || 'message', lastEventId: this.lastEventId, hasId: this.sawId };
-      const bytes = this.parts.length ? join(this.parts, this.kept) : EMPTY;
+      const type = this.eventType || 'message';
+      const bytes = join(this.parts, this.kept);
       if (this.over || this.lineDropped) {
         let sha256: string | null = null;
         if (this.hasher) sha256 = this.hasher.digest();
@@ -273,13 +294,17 @@ export class SseParser {
           h.update(bytes);
           sha256 = h.digest();
         }
-        out.events.push({ ...base, data: this.lossy.decode(bytes), problem: { code: 'EVENT_TOO_LARGE', size: this.size, sha256, prefix: bytes } });
+        const prefix = copy(bytes);
+        out.events.push({ type, data: this.lossy.decode(prefix), lastEventId: this.lastEventId, hasId: this.sawId, problem: { code: 'EVENT_TOO_LARGE', size: this.size, sha256, prefix } });
       } else {
+        let data: string | null = null;
         try {
-          out.events.push({ ...base, data: this.strict.decode(bytes) });
+          data = this.strict.decode(bytes);
         } catch {
-          out.events.push({ ...base, data: this.lossy.decode(bytes), problem: { code: 'INVALID_UTF8', bytes } });
+          data = null;
         }
+        if (data !== null) out.events.push({ type, data, lastEventId: this.lastEventId, hasId: this.sawId });
+        else out.events.push({ type, data: this.lossy.decode(bytes), lastEventId: this.lastEventId, hasId: this.sawId, problem: { code: 'INVALID_UTF8', bytes: copy(bytes) } });
       }
     }
     this.clearEvent();
