@@ -21,8 +21,12 @@ const msg = (offset: number, value: Buffer | null, partition = 0): Message => ({
 const encode = (c: WikiChange) => Buffer.from(JSON.stringify(c));
 const ctx = (now = NOW) => ({ topic: 'in', partition: 0, now });
 
-function steps(decodeError?: WikiMonitorError) {
+const SKEW_MS = 300_000;
+
+function steps(decodeError?: WikiMonitorError, distrusted: string[] = []) {
   return createAggregateSteps({
+    maxFutureSkewMs: SKEW_MS,
+    onDistrustedState: (wiki) => distrusted.push(wiki),
     topics,
     window: { sizeMs: 60_000, allowedLatenessMs: 0, topPages: 3, spike: DEFAULT_SPIKE_CONFIG, alertSource: 'aggregator' },
     idleCloseMs: 1_000,
@@ -106,5 +110,39 @@ describe('aggregate step', () => {
     // The window is closed now: a change in it is late.
     const after = await s.step([msg(8, encode(change('a', 2_000)))], closed?.nextState as PartitionWindows, ctx(NOW + 2_000));
     expect(after.records.filter((r) => r.topic === 'late')).toHaveLength(1);
+  });
+
+  it('aggregate step should dead-letter a change dated beyond the wall clock plus skew, leaving the watermark of its wiki alone', async () => {
+    const s = steps();
+    const future = change('a', NOW - T0 + SKEW_MS + 1);
+    const r = await s.step([msg(0, encode(change('a', 1_000))), msg(1, encode(future)), msg(2, encode(change('a', 61_000))), msg(3, encode(change('a', 62_000)))], s.initial(), ctx());
+    expect(r.deadLetters.map((d) => [d.headers?.[DLQ_HEADERS.sourceOffset], d.headers?.[DLQ_HEADERS.errorCode]])).toEqual([['1', 'EVENT_TIME_FUTURE']]);
+    expect(r.summary).toMatchObject({ dead: ['EVENT_TIME_FUTURE'], late: 0, maxEventTime: T0 + 62_000 });
+    expect(r.nextState.wikis.get('a')).toMatchObject({ maxEventTime: T0 + 62_000, closedUpTo: T0 + 62_000 });
+    const pre2001 = await s.step([msg(4, encode({ ...change('a', 0), event_time: Date.UTC(1999, 0, 1) }))], r.nextState, ctx());
+    expect(pre2001.summary?.dead).toEqual(['EVENT_TIME_TOO_OLD']);
+    const edge = await s.step([msg(5, encode(change('b', NOW - T0 + SKEW_MS)))], s.initial(), ctx());
+    expect(edge.deadLetters).toEqual([]);
+  });
+
+  it('aggregate step changelog should not trust a watermark restored beyond the wall clock plus skew (old changelog with a 2099 event)', async () => {
+    const distrusted: string[] = [];
+    const s = steps(undefined, distrusted);
+    // State written before the guard: the 2099 event was accepted and moved the watermark.
+    const ancientNow = Date.UTC(2100, 0, 1);
+    const one = await s.step([msg(0, encode(change('a', 1_000))), msg(1, encode({ ...change('a', 0), id: 'future', event_time: Date.UTC(2099, 0, 1) }))], s.initial(), ctx(ancientNow));
+    expect(one.nextState.wikis.get('a')?.closedUpTo).toBe(Date.UTC(2099, 0, 1));
+    const two = await s.step([msg(2, encode(change('b', 5_000)))], one.nextState, ctx(ancientNow));
+    const log = s.changelog.encode(0, two.nextState, s.initial()).map((r, i): Message => ({ topic: 'cl', partition: 0, offset: i, key: Buffer.from(String(r.key)), value: r.value, size: 0 }));
+    const restored = s.changelog.restore(0, log);
+    expect(distrusted).toEqual(['a']);
+    expect(restored.wikis.get('b')).toEqual(two.nextState.wikis.get('b'));
+    const a = restored.wikis.get('a');
+    expect(a?.windows.map((w) => w.start)).toEqual([]);
+    expect([a?.maxEventTime, a?.closedUpTo, a?.lastScoredEnd]).toEqual([null, T0 + 60_000, T0 + 60_000]);
+    // The wiki flows again: a change at the wall clock is counted, not late.
+    const after = await s.step([msg(3, encode(change('a', 3_000_000))), msg(4, encode(change('a', 3_061_000)))], restored, ctx());
+    expect(after.summary?.late).toBe(0);
+    expect(after.records.filter((r) => r.topic === 'agg').map((r) => (JSON.parse(String(r.value)) as { total: number }).total)).toEqual([1]);
   });
 });

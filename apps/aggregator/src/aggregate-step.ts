@@ -1,5 +1,5 @@
 import type { WikiAggregate, WikiAlert, WikiChange } from '@wikimonitor/contracts';
-import { type AggregationOutput, type ReduceResult, type WikiState, type WindowConfig, closeIdleWikis, decodeWikiState, encodeWikiState, reduceChanges } from '@wikimonitor/domain';
+import { type AggregationOutput, type ReduceResult, type WikiState, type WindowConfig, closeIdleWikis, decodeWikiState, distrustFutureState, encodeWikiState, eventTimeProblem, reduceChanges } from '@wikimonitor/domain';
 import { type Headers, type Message, type OutgoingRecord, type StateChangelog, type Step, type StepRecord, type Tick, deadLetterFrom, headersFromMessage } from '@wikimonitor/kafka';
 import { describeError, isRetriable } from '@wikimonitor/service-kit';
 import { type Span, type Tracer, context, injectTraceHeaders, startBatchProcessSpan, trace } from '@wikimonitor/telemetry';
@@ -51,6 +51,14 @@ export interface AggregateStepDeps {
   app: string;
   /** Processing time for restored wikis' idle clocks. */
   now?: () => number;
+  /**
+   * A change dated more than this after the wall clock (or before 2001) never reaches the windows:
+   * it is dead-lettered with EVENT_TIME_FUTURE (EVENT_TIME_TOO_OLD), and restored state beyond the
+   * wall clock plus this is not trusted (see distrustFutureState).
+   */
+  maxFutureSkewMs: number;
+  /** A restored wiki state reached beyond the wall clock plus the skew and was rebuilt. */
+  onDistrustedState?: (wiki: string, before: WikiState, after: WikiState) => void;
 }
 
 export interface AggregateSteps {
@@ -128,7 +136,16 @@ export function createAggregateSteps(deps: AggregateStepDeps): AggregateSteps {
       for (const m of batch) {
         try {
           if (!m.value) throw Object.assign(new Error('record has no value'), { code: 'DESERIALIZE_FAILED' });
-          changes.push(await deps.decode(m.value));
+          const change = await deps.decode(m.value);
+          // Defence in depth behind the producer's rule: a future event time would move the wiki's
+          // watermark and make every later change of that wiki late.
+          const bad = eventTimeProblem(change.event_time, ctx.now, deps.maxFutureSkewMs);
+          if (bad) {
+            deadLetters.push(deadLetterFrom(m, { code: bad.code, message: bad.reason }, { topic: topics.dlq, app: deps.app }));
+            summary.dead.push(bad.code);
+            continue;
+          }
+          changes.push(change);
           sources.push(m);
         } catch (err) {
           if (isRetriable(err)) throw err; // e.g. registry unreachable: retry the batch, do not dead-letter
@@ -173,6 +190,12 @@ export function createAggregateSteps(deps: AggregateStepDeps): AggregateSteps {
         else wikis.set(key, decodeWikiState(m.value.toString('utf8')));
       }
       const t = now();
+      for (const [wiki, s] of wikis) {
+        const checked = distrustFutureState(s, t + deps.maxFutureSkewMs, deps.window);
+        if (!checked.distrusted) continue;
+        wikis.set(wiki, checked.state);
+        deps.onDistrustedState?.(wiki, s, checked.state);
+      }
       return { wikis, lastSeen: new Map([...wikis.keys()].map((w) => [w, t])) };
     },
     encode(partition, next, prev) {

@@ -1,6 +1,6 @@
 import type { WikiAggregate, WikiAlert, WikiChange } from '@wikimonitor/contracts';
 import { WikiAggregateSchema, WikiAlertSchema, WikiChangeSchema } from '@wikimonitor/contracts';
-import { normalizeRecentChange } from '@wikimonitor/domain';
+import { DEFAULT_SPIKE_CONFIG, encodeWikiState, normalizeRecentChange, reduceChanges } from '@wikimonitor/domain';
 import { type KafkaConnection, type Message, createAdmin, createProducer, ensureTopics, headersFromMessage, parseDeadLetter } from '@wikimonitor/kafka';
 import { createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
 import { createLogger } from '@wikimonitor/service-kit';
@@ -252,6 +252,56 @@ describe('aggregator on the real broker', () => {
       expect(dlq.map((d) => d.value)).toEqual(expect.arrayContaining(corrupt.map((c) => c.value)));
       const metrics = await (await fetch(`${base}/metrics`)).text();
       expect(metrics).toContain('service="aggregator"');
+    } finally {
+      expect(await app.service.close()).toBe(0);
+    }
+  });
+
+  it('a change dated 2099 should be dead-lettered without moving its wiki watermark, and a 2099 watermark in the changelog should not be trusted', async () => {
+    const conn = testConnection(env, uniqueName('agg-test'));
+    const n = uniqueName('it.agg.future');
+    const topics: Topics = { input: `${n}.in`, aggregates: `${n}.aggregates`, alerts: `${n}.alerts`, late: `${n}.late`, dlq: `${n}.dlq`, changelog: `${n}.changelog`, group: `${n}.group` };
+    const admin = await createAdmin(conn);
+    try {
+      // One input partition, so the wiki's changelog partition is known: 0.
+      await ensureTopics(admin, [
+        { topic: topics.input, partitions: 1, replicationFactor: 1 },
+        { topic: topics.changelog, partitions: 1, replicationFactor: 1, configs: { 'cleanup.policy': 'compact' } },
+      ]);
+    } finally {
+      await admin.disconnect();
+    }
+
+    const wiki = 'wikidatawiki';
+    const real = changes.filter((c) => c.wiki === wiki && new Date(c.event_time).getUTCFullYear() === 2018).slice(0, 150);
+    expect(real.length).toBe(150);
+    const future: WikiChange = { ...(real[0] as WikiChange), id: `${n}-2099`, title: 'Future', event_time: Date.UTC(2099, 0, 1) };
+    // The changelog of an aggregator that accepted such a change before the guard existed.
+    const cfg = { sizeMs: REPLAY_WINDOW_MS, allowedLatenessMs: REPLAY_LATENESS_MS, topPages: 5, spike: DEFAULT_SPIKE_CONFIG, alertSource: 'aggregator' };
+    const bad = reduceChanges(new Map(), [future], cfg, 0).states.get(wiki);
+    const producer = createProducer({ connection: conn, log });
+    await producer.start();
+    await producer.send({ topic: topics.changelog, partition: 0, key: wiki, value: Buffer.from(encodeWikiState(bad as NonNullable<typeof bad>)) });
+    await producer.close();
+
+    // In the middle of the wiki's changes. Its record timestamp is the produce time: the broker refuses
+    // a 2099 timestamp (message.timestamp.after.max.ms), as the producer's README explains.
+    const codec = createAvroCodec<WikiChange>({ client: createRegistryClient({ url: env.registryUrl }), topic: topics.input, schema: WikiChangeSchema });
+    await codec.init();
+    const futureValue = codec.encode(future);
+    await produceChanges(env, conn, topics.input, real.slice(0, 75));
+    await produceChanges(env, conn, topics.input, [], [{ key: wiki, value: futureValue }]);
+    await produceChanges(env, conn, topics.input, real.slice(75));
+    const want = recount(real, REPLAY_WINDOW_MS, REPLAY_LATENESS_MS, 5);
+    const app = startInProcess(env, topics, { TOPIC_PARTITIONS: '1' });
+    try {
+      const got = await waitForAggregates(env, conn, topics.aggregates, want.aggregates.length);
+      expect(got).toEqual(want.aggregates);
+      expect(await readLateIds(conn, topics.late)).toEqual(want.lateIds);
+      const dlq = (await readTopic(conn, topics.dlq)).map((m) => parseDeadLetter(m.key, m.value ?? null, headersFromMessage(m.headers)));
+      expect(dlq.map((d) => [d.key?.toString(), d.error.code, d.sourceOffset])).toEqual([[wiki, 'EVENT_TIME_FUTURE', 75]]);
+      expect(dlq[0]?.value).toEqual(futureValue);
+      expect(await appMetric(app, 'aggregator_state_distrusted_total')).toBe(1);
     } finally {
       expect(await app.service.close()).toBe(0);
     }

@@ -106,6 +106,11 @@ export function createApp(opts: AggregatorAppOptions): AggregatorApp {
     encodeAlert: (a) => alertCodec.encode(a),
     tracer: opts.tracingEnabled ? getTracer(APP_NAME) : null,
     app: APP_NAME,
+    maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS,
+    onDistrustedState: (wiki, before, after) => {
+      metrics.distrustedStates.inc();
+      log.warn({ wiki, maxEventTime: before.maxEventTime, closedUpTo: before.closedUpTo, rebuiltMaxEventTime: after.maxEventTime, rebuiltClosedUpTo: after.closedUpTo }, 'restored wiki state beyond the wall clock plus skew: rebuilt');
+    },
   });
 
   const updateGauges = () => {

@@ -3,7 +3,7 @@ import { registryConfigShape } from '@wikimonitor/schemas';
 import { baseConfigShape, env, parseConfig } from '@wikimonitor/service-kit';
 import { DEFAULT_TOPICS, TOPOLOGY, kafkaConfigShape } from '@wikimonitor/kafka';
 import { telemetryConfigShape } from '@wikimonitor/telemetry';
-import { DEFAULT_SPIKE_CONFIG } from '@wikimonitor/domain';
+import { DEFAULT_MAX_FUTURE_SKEW_MS, DEFAULT_SPIKE_CONFIG } from '@wikimonitor/domain';
 
 export const DEFAULT_INPUT_TOPIC = DEFAULT_TOPICS.changesAll;
 export const DEFAULT_LATE_TOPIC = DEFAULT_TOPICS.late;
@@ -39,6 +39,12 @@ export const configSchema = z.object({
   CONSUMER_SESSION_TIMEOUT_MS: env.int(30_000, { min: 6_000 }),
   WINDOW_SIZE_MS: env.int(DEFAULT_WINDOW_SIZE_MS, { min: 1_000 }),
   ALLOWED_LATENESS_MS: env.int(DEFAULT_ALLOWED_LATENESS_MS, { min: 0 }),
+  /**
+   * A change dated more than this after the wall clock (or before 2001) is dead-lettered
+   * (EVENT_TIME_FUTURE / EVENT_TIME_TOO_OLD) and never moves a watermark; restored state beyond
+   * the wall clock plus this is rebuilt.
+   */
+  MAX_FUTURE_SKEW_MS: env.int(DEFAULT_MAX_FUTURE_SKEW_MS, { min: 0 }),
   /** A wiki with no change for this long (processing time) has its open windows closed. */
   IDLE_CLOSE_MS: env.int(DEFAULT_IDLE_CLOSE_MS, { min: 100 }),
   TOP_PAGES: env.int(DEFAULT_TOP_PAGES, { min: 0, max: 100 }),

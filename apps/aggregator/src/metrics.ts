@@ -18,6 +18,7 @@ export function createAggregatorMetrics(registry: Registry) {
     openWindows: new Gauge({ name: 'aggregator_open_windows', help: 'Open windows held for the assigned partitions', registers }),
     wikis: new Gauge({ name: 'aggregator_state_wikis', help: 'Wikis with state on the assigned partitions', registers }),
     restoredWikis: new Counter({ name: 'aggregator_state_restored_wikis_total', help: 'Wiki states restored from the changelog on assignment', registers }),
+    distrustedStates: new Counter({ name: 'aggregator_state_distrusted_total', help: 'Restored wiki states whose watermark was beyond the wall clock plus the allowed skew, rebuilt', registers }),
     restoreSeconds: new Histogram({ name: 'aggregator_state_restore_duration_seconds', help: 'Time to restore the state of newly assigned partitions', buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60], registers }),
     maxEventTime: new Gauge({ name: 'aggregator_max_event_timestamp_seconds', help: 'Newest event time processed', registers }),
   };

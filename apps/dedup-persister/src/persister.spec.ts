@@ -117,6 +117,23 @@ describe('persister (unit, fake store)', () => {
     expect(store.offsets.get('changes:0')).toBe(4);
   });
 
+  it('persister should dead-letter a change whose event_time is out of range instead of throwing out of the handler (crash loop)', async () => {
+    const { persister, store, dead, metrics } = setup();
+    const far = { ...(recorded[2] as WikiChange), event_time: 9e15 };
+    const before = { ...(recorded[3] as WikiChange), received_time: -9e15 };
+    const batch = [changeMsg(recorded[0] as WikiChange, 0), changeMsg(far, 1), changeMsg(before, 2), changeMsg(far, 3), changeMsg(recorded[1] as WikiChange, 4)];
+    const r = await persister.handle(batch);
+    expect(r.written.changes).toBe(2);
+    expect(r.deadLettered).toBe(2);
+    expect(r.duplicates.changes).toBe(1); // the second copy of `far` (deduped before mapping)
+    expect(dead().map((d) => [d.sourceOffset, d.error.code, d.error.message])).toEqual([
+      [1, 'INVALID_EVENT', 'row mapping failed: timestamp 9000000000000000 is out of range'],
+      [2, 'INVALID_EVENT', 'row mapping failed: timestamp -9000000000000000 is out of range'],
+    ]);
+    expect(store.offsets.get('changes:0')).toBe(5);
+    expect((await metrics.deadLettered.get()).values).toEqual([expect.objectContaining({ labels: { code: 'INVALID_EVENT' }, value: 2 })]);
+  });
+
   it('persister should retry a retriable database failure, report the database down then up, and write once', async () => {
     const down = () => dbError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'writing');
     const { persister, store, dbStates, metrics } = setup(fakeStore([down, down, down]));

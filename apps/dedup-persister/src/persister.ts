@@ -126,6 +126,27 @@ export function createPersister(deps: PersisterDeps) {
     log.warn({ count: dead.length, first: { topic: first.m.topic, partition: first.m.partition, offset: first.m.offset, error: first.error } }, 'records dead-lettered');
   }
 
+  /**
+   * Rows of the decoded records, in order. A record whose row cannot be built (e.g. an event time
+   * outside any representable instant) becomes a dead letter of that record: one bad record must
+   * never throw out of the handler and crash-loop the persister on the same offset.
+   */
+  function mapRows<T>(decoded: Array<Decoded<T>>, toRow: (value: T, at: RecordPosition) => SqlValue[], dead: Dead[]): { rows: SqlValue[][]; sources: Message[]; failed: number } {
+    const rows: SqlValue[][] = [];
+    const sources: Message[] = [];
+    let failed = 0;
+    for (const d of decoded) {
+      try {
+        rows.push(toRow(d.value, position(d.message)));
+        sources.push(d.message);
+      } catch (err) {
+        failed++;
+        dead.push(deadLetterOf(d.message, { code: 'INVALID_EVENT', message: `row mapping failed: ${(err as Error).message}` }));
+      }
+    }
+    return { rows, sources, failed };
+  }
+
   async function handle(batch: Message[], signal?: AbortSignal): Promise<BatchOutcome> {
     const started = performance.now();
     log.debug({ records: batch.length }, 'batch received');
@@ -164,18 +185,24 @@ export function createPersister(deps: PersisterDeps) {
     const uc = dedupeByKey(changes, (d) => changeDedupKey(d.value), 'first');
     const ua = dedupeByKey(aggregates, (d) => aggregateDedupKey(d.value), 'last');
     const ul = dedupeByKey(alerts, (d) => alertDedupKey(d.value), 'first');
-    const sources: Record<TableKind, Message[]> = {
-      changes: uc.unique.map((d) => d.message),
-      aggregates: ua.unique.map((d) => d.message),
-      alerts: ul.unique.map((d) => d.message),
+    const mapped = {
+      changes: mapRows(uc.unique, changeRow, dead),
+      aggregates: mapRows(ua.unique, aggregateRow, dead),
+      alerts: mapRows(ul.unique, alertRow, dead),
     };
+    const sources: Record<TableKind, Message[]> = { changes: mapped.changes.sources, aggregates: mapped.aggregates.sources, alerts: mapped.alerts.sources };
     const rows: RowBatch = {
-      changes: uc.unique.map((d) => changeRow(d.value, position(d.message))),
-      aggregates: ua.unique.map((d) => aggregateRow(d.value, position(d.message))),
-      alerts: ul.unique.map((d) => alertRow(d.value, position(d.message))),
+      changes: mapped.changes.rows,
+      aggregates: mapped.aggregates.rows,
+      alerts: mapped.alerts.rows,
       offsets: nextOffsets(owned.map(position)).map(({ topic, partition, offset }) => ({ topic, partition, nextOffset: offset })),
     };
-    const received: Record<TableKind, number> = { changes: changes.length, aggregates: aggregates.length, alerts: alerts.length };
+    // Duplicates are counted against what could be mapped: a record that became a dead letter is no duplicate.
+    const received: Record<TableKind, number> = {
+      changes: changes.length - mapped.changes.failed,
+      aggregates: aggregates.length - mapped.aggregates.failed,
+      alerts: alerts.length - mapped.alerts.failed,
+    };
 
     // Dead letters are acknowledged before the offsets that skip them are committed.
     await sendDeadLetters(dead, signal);

@@ -12,6 +12,8 @@ export function createProducerMetrics(registry: Registry) {
     failed: new Counter({ name: 'producer_events_failed_total', help: 'Delivery failures (each is retried or dead-lettered)', labelNames: ['code'] as const, registers }),
     deadLettered: new Counter({ name: 'producer_events_dead_lettered_total', help: 'Events sent to the dead-letter topic', labelNames: ['code'] as const, registers }),
     canaries: new Counter({ name: 'producer_canary_events_total', help: 'Canary events dropped', registers }),
+    /** Optional fields of published events that had a wrong type or were over their bound (NormalizeResult.fixed); field names are a closed set. */
+    fieldsFixed: new Counter({ name: 'producer_fields_fixed_total', help: 'Optional fields coerced or dropped in published events, by field', labelNames: ['field'] as const, registers }),
     streamErrors: new Counter({ name: 'producer_stream_error_events_total', help: 'SSE `event: error` messages from the server', registers }),
     queueDepth: new Gauge({
       name: 'producer_queue_depth_events',

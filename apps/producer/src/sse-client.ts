@@ -1,4 +1,5 @@
-import { type SseEvent, SseParser } from '@wikimonitor/domain';
+import { createHash } from 'node:crypto';
+import { DEFAULT_SSE_MAX_EVENT_BYTES, type SseDigestFactory, type SseEvent, SseParser } from '@wikimonitor/domain';
 import { type Logger, WikiMonitorError, backoffDelay, sleep } from '@wikimonitor/service-kit';
 
 export interface SseClientOptions {
@@ -9,6 +10,8 @@ export interface SseClientOptions {
   /** Used only when there is no lastEventId yet. */
   since?: string;
   idleTimeoutMs: number;
+  /** Bound of one event's data in bytes (default DEFAULT_SSE_MAX_EVENT_BYTES); a longer event comes out flagged EVENT_TOO_LARGE. */
+  maxEventBytes?: number;
   backoff: { initialMs: number; maxMs: number };
   log: Logger;
   signal: AbortSignal;
@@ -20,6 +23,12 @@ export interface SseClientOptions {
 }
 
 const RETRIABLE_STATUS = (s: number) => s === 429 || s === 408 || s >= 500;
+
+/** sha256 of an oversized event's whole data, fed as it streams past (the data itself is not kept). */
+const sha256: SseDigestFactory = () => {
+  const h = createHash('sha256');
+  return { update: (b) => h.update(b), digest: () => h.digest('hex') };
+};
 
 function retryAfterMs(header: string | null): number | undefined {
   if (!header) return undefined;
@@ -72,8 +81,9 @@ export async function runSseClient(opts: SseClientOptions): Promise<void> {
       }
       log.info({ url: url.toString(), lastEventId: lastEventId ?? null }, 'SSE connected');
       opts.onConnected?.();
-      const parser = new SseParser(lastEventId ?? '');
-      const decoder = new TextDecoder();
+      // Bytes go to the parser undecoded: it decodes each event on its own (invalid UTF-8 spoils
+      // only that event) and holds at most one bounded event.
+      const parser = new SseParser(lastEventId ?? '', { maxEventBytes: opts.maxEventBytes ?? DEFAULT_SSE_MAX_EVENT_BYTES, digest: sha256 });
       const reader = res.body.getReader();
       let delivered = 0;
       for (;;) {
@@ -84,7 +94,7 @@ export async function runSseClient(opts: SseClientOptions): Promise<void> {
         const { done, value } = await reader.read();
         if (done) break;
         const now = Date.now();
-        const parsed = parser.push(decoder.decode(value, { stream: true }));
+        const parsed = parser.push(value);
         if (parsed.retryMs !== undefined) serverRetryMs = parsed.retryMs;
         for (const ev of parsed.events) {
           opts.onEvent(ev, now);

@@ -4,3 +4,4 @@ export * from './types';
 export * from './env';
 export * from './processes';
 export * from './kafka';
+export * from './poison';

@@ -36,6 +36,8 @@ describe('ops CLI arguments', () => {
   it('parseReplayArgs should default the dead-letter topic and read the filters', () => {
     expect(parseReplayArgs(['--source-topic', 'wiki.raw.changes', '--limit', '5', '--dry-run'], 'wiki.dlq')).toMatchObject({ dlqTopic: 'wiki.dlq', sourceTopic: 'wiki.raw.changes', limit: 5, dryRun: true });
     expect(() => parseReplayArgs(['--limit', '0'], 'wiki.dlq')).toThrow(/at least 1/);
+    expect(parseReplayArgs(['--app', 'producer'], 'wiki.dlq', 'wiki.raw.changes')).toMatchObject({ app: 'producer', rawTopic: 'wiki.raw.changes' });
+    expect(parseReplayArgs(['--raw-topic', 'other.raw'], 'wiki.dlq', 'wiki.raw.changes').rawTopic).toBe('other.raw');
   });
 
   it.each([

@@ -31,11 +31,15 @@ Commands:
   describe-topics [topic ...]   Partitions, leader, replicas, in-sync replicas, log start and end offsets.
 
   replay-dlq        Re-produce dead letters to their source topic (same key, value and original headers).
+                    Producer dead letters (raw JSON from the stream) are normalized again and sent
+                    Avro-encoded to their dlq.target.topic or the raw topic; still-invalid and truncated
+                    ones are reported, never replayed.
       --dlq-topic <name>        dead-letter topic (default: DLQ_TOPIC or wiki.dlq)
       --source-topic <name>     only dead letters from this topic
       --app <name>              only dead letters written by this app
       --error-code <code>       only dead letters with this error code
       --to-topic <name>         send to this topic instead of each record's source topic
+      --raw-topic <name>        where producer dead letters go (default: RAW_TOPIC or wiki.raw.changes)
       --since <time>            only dead letters written at/after this ISO-8601 time or epoch ms
       --limit <n>               at most n records
       --dry-run                 list what would be replayed
@@ -43,11 +47,13 @@ Commands:
 Global options: --json (machine-readable output), --help
 Environment: KAFKA_BOOTSTRAP_SERVERS (default 127.0.0.1:9092), KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM,
   KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD, KAFKA_SSL_CA_LOCATION, ADMIN_TIMEOUT_MS (default 10000),
-  DLQ_TOPIC (default wiki.dlq), LOG_LEVEL (see tools/ops/README.md).
+  DLQ_TOPIC (default wiki.dlq), RAW_TOPIC (default wiki.raw.changes), SCHEMA_REGISTRY_URL (producer
+  dead letters only), LOG_LEVEL (see tools/ops/README.md).
 Examples:
   ops-cli describe-groups filter-router aggregator
   ops-cli reset-offsets --group aggregator --topic wiki.changes.all --to-datetime 2026-11-21T10:00:00Z --dry-run
   ops-cli replay-dlq --app dedup-persister --error-code DB_FAILED --dry-run
+  ops-cli replay-dlq --app producer --error-code EVENT_TIME_FUTURE
 Exit codes: 0 done, 1 failed, 2 usage error, 3 refused (group has active members).`;
 
 export interface CliIo {
@@ -105,7 +111,7 @@ export function parseResetArgs(args: string[]): ResetOptions {
 }
 
 /** Parses replay-dlq options (exported for unit tests). */
-export function parseReplayArgs(args: string[], defaultDlq: string): ReplayOptions {
+export function parseReplayArgs(args: string[], defaultDlq: string, defaultRaw?: string): ReplayOptions {
   const { values } = parseArgs({
     args,
     strict: true,
@@ -115,6 +121,7 @@ export function parseReplayArgs(args: string[], defaultDlq: string): ReplayOptio
       app: { type: 'string' },
       'error-code': { type: 'string' },
       'to-topic': { type: 'string' },
+      'raw-topic': { type: 'string' },
       since: { type: 'string' },
       limit: { type: 'string' },
       'dry-run': { type: 'boolean' },
@@ -129,6 +136,7 @@ export function parseReplayArgs(args: string[], defaultDlq: string): ReplayOptio
     app: values.app,
     errorCode: values['error-code'],
     toTopic: values['to-topic'],
+    rawTopic: values['raw-topic'] ?? defaultRaw,
     since: values.since === undefined ? undefined : parseTime(values.since, '--since'),
     limit,
     dryRun: values['dry-run'] === true,
@@ -152,7 +160,7 @@ function describeTarget(t: ResetTarget): string {
 const fmtSeconds = (s: number | null) => (s === null ? null : s.toFixed(1));
 
 /** Runs one CLI invocation; returns the exit code. All output goes through `io`. */
-export async function runCli(argv: string[], io: CliIo, ctx: () => OpsContext, defaults: { dlqTopic: string }): Promise<number> {
+export async function runCli(argv: string[], io: CliIo, ctx: () => OpsContext, defaults: { dlqTopic: string; rawTopic?: string }): Promise<number> {
   const [command, ...rest] = argv;
   const json = rest.includes('--json');
   if (!command || command === 'help' || command === '--help' || command === '-h' || rest.includes('--help') || rest.includes('-h')) {
@@ -216,12 +224,13 @@ export async function runCli(argv: string[], io: CliIo, ctx: () => OpsContext, d
         return EXIT.ok;
       }
       case 'replay-dlq': {
-        const opts = parseReplayArgs(rest, defaults.dlqTopic);
+        const opts = parseReplayArgs(rest, defaults.dlqTopic, defaults.rawTopic);
         const r = await replayDeadLetters(ctx(), opts);
         if (json) io.out(JSON.stringify(r, null, 2));
         else {
           io.out(table(r.matched.map((m) => [`${m.dlqPartition}/${m.dlqOffset}`, m.destination, m.key, m.app, m.errorCode, m.sourcePartition === undefined ? null : `${m.sourcePartition}/${m.sourceOffset ?? '-'}`]), ['DLQ', 'TO', 'KEY', 'APP', 'ERROR', 'SOURCE']));
-          io.out(`${opts.dryRun ? 'would replay' : 'replayed'} ${opts.dryRun ? r.matched.length : r.replayed} of ${r.scanned} dead letter(s) scanned${r.skipped ? `; ${r.skipped} skipped (source is not a Kafka topic; use --to-topic)` : ''}${r.truncated ? `; ${r.truncated} not replayable (value truncated to fit the dead-letter topic)` : ''}`);
+          io.out(`${opts.dryRun ? 'would replay' : 'replayed'} ${opts.dryRun ? r.matched.length : r.replayed} of ${r.scanned} dead letter(s) scanned${r.skipped ? `; ${r.skipped} skipped (source is not a Kafka topic; use --to-topic)` : ''}${r.truncated ? `; ${r.truncated} not replayable (value truncated to fit the dead-letter topic)` : ''}${r.invalid.length ? `; ${r.invalid.length} still invalid (not replayed)` : ''}`);
+          for (const i of r.invalid) io.out(`still invalid: ${i.dlqPartition}/${i.dlqOffset} ${i.code}: ${i.reason}`);
         }
         return EXIT.ok;
       }

@@ -1,6 +1,9 @@
+import { type WikiChange, WikiChangeSchema } from '@wikimonitor/contracts';
+import { changeKey } from '@wikimonitor/domain';
+import { createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
 import { DLQ_TRUNCATION_HEADERS, type KafkaConnection, type Message, createConsumerRunner, createGroupAdmin, createProducer, deadLetterRecord, headersFromMessage, provisionTopics } from '@wikimonitor/kafka';
 import { createLogger } from '@wikimonitor/service-kit';
-import { getTestEnv, loadRecordedEvents, readTopic, startTsProcess, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
+import { getTestEnv, loadRecordedEvents, poisonEvents, readTopic, startTsProcess, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
 
 const log = createLogger('test', 'silent');
 
@@ -132,8 +135,10 @@ describe('ops CLI on the real broker', () => {
     };
     const dry = await run('replay-dlq', '--dlq-topic', dlq, '--dry-run');
     expect(dry.code).toBe(0);
-    expect(dry.output).toContain('would replay 4 of 6 dead letter(s) scanned; 1 skipped');
-    expect(dry.output).toContain('1 not replayable (value truncated');
+    expect(dry.output).toContain('would replay 4 of 6 dead letter(s) scanned; 1 not replayable (value truncated');
+    // The producer's letter is raw JSON, normalized again: `{` is still no event, so it is reported, not sent.
+    expect(dry.output).toContain('1 still invalid (not replayed)');
+    expect(dry.output).toContain('still invalid: 0/5 NOT_JSON');
     expect(await readTopic(conn, source)).toHaveLength(0);
 
     const done = await run('replay-dlq', '--dlq-topic', dlq, '--app', 'dedup-persister');
@@ -147,5 +152,53 @@ describe('ops CLI on the real broker', () => {
     const headers = back.map((m) => headersFromMessage(m.headers));
     expect(headers.map((h) => h['traceparent']?.toString())).toEqual([0, 1, 2].map((i) => `00-${'a'.repeat(32)}-${'b'.repeat(15)}${i}-01`));
     expect(headers.every((h) => Object.keys(h).every((k) => !k.startsWith('dlq.')))).toBe(true);
+  });
+
+  it('replay-dlq --app producer should normalize raw JSON letters again and produce them Avro-encoded to the raw topic, never a truncated or still-invalid one', async () => {
+    const env = await getTestEnv();
+    const conn = testConnection(env);
+    const prefix = uniqueName('it.lm.pdlq');
+    const dlq = `${prefix}.dlq`;
+    const raw = `${prefix}.raw`;
+    const target = `${prefix}.target`;
+    await createTopics(conn, [dlq, raw, target], 1);
+    const sseUrl = 'https://stream.wikimedia.org/v2/stream/recentchange';
+    const real = loadRecordedEvents().slice(10, 13);
+    const poison = new Map(poisonEvents({ idPrefix: prefix }).map((p) => [p.class, p]));
+    const letter = (value: Buffer, code: string, headers: Record<string, string> = {}, sseId?: string) =>
+      deadLetterRecord(dlq, { sourceTopic: sseUrl, sourceOffset: sseId, value, headers: { ...(sseId ? { 'sse.id': sseId } : {}), ...headers }, error: { code, message: code }, attempts: 1, app: 'producer' });
+    const producer = newProducer(conn);
+    await producer.start();
+    const letters = [
+      letter(Buffer.from(real[0]?.text ?? ''), 'KAFKA_PRODUCE_FAILED', {}, '[{"topic":"eqiad.mediawiki.recentchange","partition":0,"timestamp":1}]'),
+      // Dead-lettered while the clock was skewed; its time has come: it is published now.
+      letter(Buffer.from(real[1]?.text ?? ''), 'EVENT_TIME_FUTURE'),
+      letter(Buffer.from(real[2]?.text ?? ''), 'KAFKA_PRODUCE_FAILED', { [DLQ_TRUNCATION_HEADERS.targetTopic]: target }),
+      letter(poison.get('missing-meta-id')?.data ?? Buffer.alloc(0), 'MISSING_META_ID'),
+      letter(poison.get('invalid-utf8')?.data ?? Buffer.alloc(0), 'INVALID_UTF8'),
+      letter((poison.get('huge-comment')?.data ?? Buffer.alloc(0)).subarray(0, 256 * 1024), 'EVENT_TOO_LARGE', { [DLQ_TRUNCATION_HEADERS.truncated]: 'true', [DLQ_TRUNCATION_HEADERS.originalSize]: '2200000' }),
+      // Another app's letter: left to its own filter.
+      deadLetterRecord(dlq, { sourceTopic: `${prefix}.elsewhere`, sourcePartition: 0, sourceOffset: 1, value: Buffer.from('x'), error: { code: 'DB_FAILED', message: 'x' }, attempts: 1, app: 'dedup-persister' }),
+    ];
+    for (const l of letters) await producer.send(l);
+    await producer.close();
+
+    const p = startTsProcess('ops-cli', 'tools/ops/src/main.ts', { KAFKA_BOOTSTRAP_SERVERS: conn.bootstrapServers, SCHEMA_REGISTRY_URL: env.registryUrl, LOG_LEVEL: 'warn' }, ['replay-dlq', '--dlq-topic', dlq, '--app', 'producer', '--raw-topic', raw]);
+    const code = await p.exited();
+    const output = p.output();
+    expect(code).toBe(0);
+    expect(output).toContain('replayed 3 of 7 dead letter(s) scanned; 1 not replayable (value truncated to fit the dead-letter topic); 2 still invalid (not replayed)');
+    expect(output).toContain('still invalid: 0/3 MISSING_META_ID');
+    expect(output).toContain('still invalid: 0/4 INVALID_UTF8');
+
+    const codec = createAvroCodec<WikiChange>({ client: createRegistryClient({ url: env.registryUrl }), topic: raw, schema: WikiChangeSchema, log });
+    const decode = async (topic: string) => Promise.all((await readTopic(conn, topic)).map(async (m) => ({ key: m.key?.toString(), change: await codec.decode(m.value as Buffer), headers: headersFromMessage(m.headers) })));
+    const onRaw = await decode(raw);
+    expect(onRaw.map((r) => r.change.id)).toEqual([real[0]?.json.meta.id, real[1]?.json.meta.id]);
+    expect(onRaw.map((r) => r.key)).toEqual(onRaw.map((r) => changeKey(r.change)));
+    expect(onRaw[0]?.headers['sse.id']?.toString()).toBe('[{"topic":"eqiad.mediawiki.recentchange","partition":0,"timestamp":1}]');
+    expect(onRaw[0]?.change.source.sse_id).toBe('[{"topic":"eqiad.mediawiki.recentchange","partition":0,"timestamp":1}]');
+    expect(Object.keys(onRaw[0]?.headers ?? {}).some((k) => k.startsWith('dlq.'))).toBe(false);
+    expect((await decode(target)).map((r) => r.change.id)).toEqual([real[2]?.json.meta.id]);
   });
 });

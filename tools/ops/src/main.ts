@@ -1,4 +1,6 @@
+import { type WikiChange, WikiChangeSchema } from '@wikimonitor/contracts';
 import { kafkaConnectionFromEnv } from '@wikimonitor/kafka';
+import { createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
 import { createLogger } from '@wikimonitor/service-kit';
 import { runCli } from './cli-run';
 import { loadCliConfig } from './config';
@@ -14,8 +16,13 @@ async function main(): Promise<number> {
     return 2;
   }
   const log = createLogger('ops-cli', config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, process.stderr);
-  const ctx = () => ({ connection: kafkaConnectionFromEnv(config, 'wikimonitor-ops-cli'), log, adminTimeoutMs: config.ADMIN_TIMEOUT_MS });
-  return runCli(process.argv.slice(2), io, ctx, { dlqTopic: config.DLQ_TOPIC });
+  const changeEncoder = async (topic: string) => {
+    const codec = createAvroCodec<WikiChange>({ client: registryClientFromConfig(config), topic, schema: WikiChangeSchema, log });
+    await codec.init();
+    return (change: WikiChange) => codec.encode(change);
+  };
+  const ctx = () => ({ connection: kafkaConnectionFromEnv(config, 'wikimonitor-ops-cli'), log, adminTimeoutMs: config.ADMIN_TIMEOUT_MS, changeEncoder });
+  return runCli(process.argv.slice(2), io, ctx, { dlqTopic: config.DLQ_TOPIC, rawTopic: config.RAW_TOPIC });
 }
 
 main().then(

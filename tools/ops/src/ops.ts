@@ -1,5 +1,19 @@
-import { type GroupDetailView, type LagSettings, type ResetPlanEntry, type ResetTarget, emptyLagHistory, evaluateCycle, groupDetail, planOffsetReset, resetRefusal } from '@wikimonitor/domain';
-import { DLQ_TRUNCATION_HEADERS, type GroupAdmin, type KafkaConnection, type Message, type ParsedDeadLetter, commitGroupOffsets, createGroupAdmin, createProducer, headerString, headersFromMessage, parseDeadLetter, readToEnd } from '@wikimonitor/kafka';
+import type { WikiChange } from '@wikimonitor/contracts';
+import {
+  DEFAULT_MAX_FUTURE_SKEW_MS,
+  type GroupDetailView,
+  type LagSettings,
+  type ResetPlanEntry,
+  type ResetTarget,
+  changeKey,
+  emptyLagHistory,
+  evaluateCycle,
+  groupDetail,
+  normalizeRecentChangeText,
+  planOffsetReset,
+  resetRefusal,
+} from '@wikimonitor/domain';
+import { DEFAULT_TOPICS, DLQ_TRUNCATION_HEADERS, type Headers, type GroupAdmin, type KafkaConnection, type Message, type ParsedDeadLetter, commitGroupOffsets, createGroupAdmin, createProducer, headerString, headersFromMessage, parseDeadLetter, readToEnd } from '@wikimonitor/kafka';
 import { createFirstRecordReader, gatherLagSnapshot } from '@wikimonitor/lag';
 import { type Logger, WikiMonitorError } from '@wikimonitor/service-kit';
 
@@ -7,6 +21,11 @@ export interface OpsContext {
   connection: KafkaConnection;
   log: Logger;
   adminTimeoutMs: number;
+  /**
+   * The schema-registry Avro encoder of WikiChange records for a topic: replaying a producer dead
+   * letter (raw JSON) produces the change Avro-encoded, as the producer would have.
+   */
+  changeEncoder?: (topic: string) => Promise<(change: WikiChange) => Buffer>;
 }
 
 async function withAdmin<T>(ctx: OpsContext, isolation: 'read_committed' | 'read_uncommitted', fn: (admin: GroupAdmin) => Promise<T>): Promise<T> {
@@ -149,6 +168,8 @@ export interface ReplayOptions {
   errorCode?: string;
   /** Send to this topic instead of each record's source topic. */
   toTopic?: string;
+  /** Where producer dead letters (raw JSON from the SSE stream) go when they name no target topic (default wiki.raw.changes). */
+  rawTopic?: string;
   /** Only dead letters written at or after this time (epoch ms). */
   since?: number;
   limit?: number;
@@ -173,7 +194,28 @@ export interface ReplayResult {
   skipped: number;
   /** Dead letters whose value was cut to fit the dead-letter topic: kept for diagnosis, never replayed. */
   truncated: number;
+  /** Producer dead letters that are still invalid when normalized again (e.g. no meta.id): never replayed. */
+  invalid: Array<{ dlqPartition: number; dlqOffset: number; code: string; reason: string }>;
   replayed: number;
+}
+
+/** The app whose dead letters hold raw SSE events rather than Kafka records. */
+const PRODUCER_APP = 'producer';
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A producer dead letter normalized again, as the producer would: the change, or why it still cannot be published. */
+function renormalize(dl: ParsedDeadLetter): { change: WikiChange } | { code: string; reason: string } {
+  let text: string;
+  try {
+    text = utf8.decode(dl.value ?? Buffer.alloc(0));
+  } catch {
+    return { code: 'INVALID_UTF8', reason: 'value is not valid UTF-8' };
+  }
+  const sseId = headerString(dl.headers ?? {}, 'sse.id') ?? null;
+  const n = normalizeRecentChangeText(text, { receivedTime: Date.now(), sseId, maxFutureSkewMs: DEFAULT_MAX_FUTURE_SKEW_MS });
+  if (n.kind === 'change') return { change: n.change };
+  if (n.kind === 'canary') return { code: 'CANARY', reason: 'a canary event (dropped by the producer, never published)' };
+  return { code: n.code, reason: n.reason };
 }
 
 function matches(dl: ParsedDeadLetter, o: ReplayOptions): boolean {
@@ -198,7 +240,7 @@ export async function replayDeadLetters(ctx: OpsContext, opts: ReplayOptions): P
     }
     return marks.map((m) => ({ partition: m.partition, start: Math.min(starts.get(m.partition) ?? m.low, m.high), end: m.high })).filter((p) => p.start < p.end);
   });
-  const result: ReplayResult = { scanned: 0, matched: [], skipped: 0, truncated: 0, replayed: 0 };
+  const result: ReplayResult = { scanned: 0, matched: [], skipped: 0, truncated: 0, invalid: [], replayed: 0 };
   if (!partitions.length) return result;
 
   const letters: Array<{ m: Message; dl: ParsedDeadLetter }> = [];
@@ -220,7 +262,7 @@ export async function replayDeadLetters(ctx: OpsContext, opts: ReplayOptions): P
     },
   );
 
-  const toSend: Array<{ item: ReplayItem; dl: ParsedDeadLetter }> = [];
+  const toSend: Array<{ item: ReplayItem; dl: ParsedDeadLetter; change?: WikiChange }> = [];
   for (const { m, dl } of letters) {
     if (headerString(dl.headers ?? {}, DLQ_TRUNCATION_HEADERS.truncated) === 'true') {
       result.truncated++;
@@ -228,31 +270,52 @@ export async function replayDeadLetters(ctx: OpsContext, opts: ReplayOptions): P
     }
     // The dead letter of an output that could not be written holds that output and names its topic:
     // replaying it there writes what is missing, where re-injecting the input would repeat its other outputs.
-    const destination = opts.toTopic ?? headerString(dl.headers ?? {}, DLQ_TRUNCATION_HEADERS.targetTopic) ?? dl.sourceTopic;
-    if (!destination || destination.includes('://')) {
+    const target = opts.toTopic ?? headerString(dl.headers ?? {}, DLQ_TRUNCATION_HEADERS.targetTopic);
+    let destination = target ?? dl.sourceTopic;
+    let change: WikiChange | undefined;
+    if (dl.app === PRODUCER_APP) {
+      // Raw JSON received from the stream (source = the SSE URL): normalized again and sent to the raw topic.
+      const r = renormalize(dl);
+      if ('code' in r) {
+        result.invalid.push({ dlqPartition: m.partition, dlqOffset: m.offset, code: r.code, reason: r.reason });
+        continue;
+      }
+      change = r.change;
+      destination = target ?? opts.rawTopic ?? DEFAULT_TOPICS.raw;
+    } else if (!destination || destination.includes('://')) {
       result.skipped++;
       continue;
     }
+    const key = change ? changeKey(change) : dl.key === null || dl.key === undefined ? null : dl.key.toString();
     const item: ReplayItem = {
       dlqPartition: m.partition,
       dlqOffset: m.offset,
       destination,
       errorCode: dl.error.code,
       app: dl.app,
-      key: dl.key === null || dl.key === undefined ? null : dl.key.toString(),
+      key,
       sourcePartition: dl.sourcePartition,
       sourceOffset: dl.sourceOffset,
     };
     result.matched.push(item);
-    toSend.push({ item, dl });
+    toSend.push({ item, dl, change });
   }
   if (opts.dryRun || !toSend.length) return result;
+
+  const encoders = new Map<string, (change: WikiChange) => Buffer>();
+  for (const { item, change } of toSend) {
+    if (!change || encoders.has(item.destination)) continue;
+    if (!ctx.changeEncoder) throw new WikiMonitorError('CONFIG_INVALID', 'replaying producer dead letters needs the schema registry (SCHEMA_REGISTRY_URL)');
+    encoders.set(item.destination, await ctx.changeEncoder(item.destination));
+  }
+  const recordOf = ({ item, dl, change }: (typeof toSend)[number]): { key: Buffer | string | null; value: Buffer | null; headers: Headers } =>
+    change ? { key: item.key, value: (encoders.get(item.destination) as (c: WikiChange) => Buffer)(change), headers: dl.originalHeaders } : { key: dl.key ?? null, value: dl.value, headers: dl.originalHeaders };
 
   const producer = createProducer({ connection: { ...ctx.connection, clientId: `${ctx.connection.clientId}-replay` }, log: ctx.log });
   await producer.start();
   try {
     // In DLQ order per source partition: the producer keeps per-partition order for the same key.
-    const outcomes = await Promise.allSettled(toSend.map(({ item, dl }) => producer.send({ topic: item.destination, key: dl.key ?? null, value: dl.value, headers: dl.originalHeaders })));
+    const outcomes = await Promise.allSettled(toSend.map((t) => producer.send({ topic: t.item.destination, ...recordOf(t) })));
     result.replayed = outcomes.filter((o) => o.status === 'fulfilled').length;
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed) throw new WikiMonitorError('KAFKA_PRODUCE_FAILED', `replayed ${result.replayed} of ${toSend.length}; first failure: ${(failed.reason as Error).message}`, { cause: failed.reason });

@@ -3,7 +3,7 @@ import { loadRecordedEvents } from '@wikimonitor/testing';
 import { normalizeRecentChange } from '../recentchange/normalize';
 import { DEFAULT_SPIKE_CONFIG } from './spike';
 import { decodeWikiState, encodeWikiState } from './state-codec';
-import { type AggregatableChange, type AggregationOutput, type WikiState, type WindowConfig, closeIdleWikis, reduceChanges, windowStartOf } from './window';
+import { type AggregatableChange, type AggregationOutput, type WikiState, type WindowConfig, closeIdleWikis, distrustFutureState, reduceChanges, windowStartOf } from './window';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 1, 26, 15, 0, 0);
@@ -141,5 +141,35 @@ describe('aggregation of the recorded events', () => {
     expect(reference.filter((o) => o.kind === 'late')).toHaveLength(0);
     expect(aggregates.reduce((n, a) => n + a.total, 0)).toBe(4053);
     for (const batch of [1, 7, 500]) expect(run(byFileStart, batch, true)).toEqual(reference);
+  });
+});
+
+describe('distrustFutureState', () => {
+  it('distrustFutureState should keep a state within the limit as it is', () => {
+    const s = reduceChanges(new Map(), [ch('a', 1_000), ch('a', 75_000)], cfg, 0).states.get('a') as WikiState;
+    expect(distrustFutureState(s, T0 + 80_000, cfg)).toEqual({ state: s, distrusted: false });
+  });
+
+  it('distrustFutureState should drop the windows after the limit, rebuild the watermark, and keep emitted windows closed', () => {
+    // The 10-years-ahead change closed the 0s window at once (emitted early with 1 change).
+    const s = reduceChanges(new Map(), [ch('a', 1_000), ch('a', 10 * 365 * 86_400_000)], cfg, 0).states.get('a') as WikiState;
+    expect(s.lastScoredEnd).toBe(T0 + MIN);
+    const r = distrustFutureState(s, T0 + 3_600_000, cfg);
+    expect(r.distrusted).toBe(true);
+    expect(r.state.windows).toEqual([]);
+    expect([r.state.maxEventTime, r.state.closedUpTo, r.state.lastScoredEnd]).toEqual([null, T0 + MIN, T0 + MIN]);
+    expect(s.windows).toHaveLength(1); // the input is left untouched
+    // The emitted window stays closed (late), the next ones count again.
+    const next = reduceChanges(new Map([['a', r.state]]), [ch('a', 2_000), ch('a', 61_000), ch('a', 130_000)], cfg, 0);
+    expect(summary(next.outputs)).toEqual(['late #0', 'agg a@60s=1']);
+  });
+
+  it('distrustFutureState should keep the open windows within the limit and their newest event time', () => {
+    const s = { ...(reduceChanges(new Map(), [ch('a', 1_000), ch('a', 30_000)], cfg, 0).states.get('a') as WikiState) };
+    s.maxEventTime = T0 + 10 * 365 * 86_400_000;
+    s.closedUpTo = s.maxEventTime - cfg.allowedLatenessMs;
+    const r = distrustFutureState(s, T0 + 3_600_000, cfg);
+    expect(r.state.windows.map((w) => [w.start - T0, w.total])).toEqual([[0, 2]]);
+    expect([r.state.maxEventTime, r.state.closedUpTo]).toEqual([T0 + 30_000, T0 + 20_000]);
   });
 });

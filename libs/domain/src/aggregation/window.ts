@@ -236,3 +236,30 @@ export function closeIdleWikis(states: ReadonlyMap<string, WikiState>, wikis: It
   }
   return { states: touched, outputs };
 }
+
+/**
+ * A wiki state restored from the changelog is not trusted beyond `limit` (wall clock + allowed
+ * clock skew): one written before the event-time guard existed may carry a watermark moved by an
+ * event dated in the future, which would make every later event of the wiki late. Windows starting
+ * after `limit` are dropped (they only hold such events); a newest event time beyond it becomes the
+ * newest event time of the windows kept (null when none is kept), a last scored window end beyond
+ * it becomes null, and a closed-up-to instant beyond it becomes the later of the (trusted) end of
+ * the last emitted window and the rebuilt watermark: changes in windows already emitted stay late
+ * (each window is emitted once), later ones are counted again. Returns the state itself when
+ * nothing is beyond.
+ */
+export function distrustFutureState(s: WikiState, limit: number, cfg: Pick<WindowConfig, 'allowedLatenessMs'>): { state: WikiState; distrusted: boolean } {
+  const beyond = (t: number | null) => t !== null && t > limit;
+  if (!beyond(s.maxEventTime) && !beyond(s.closedUpTo) && !beyond(s.lastScoredEnd) && !s.windows.some((w) => w.start > limit)) return { state: s, distrusted: false };
+  const next = cloneWikiState(s);
+  next.windows = next.windows.filter((w) => w.start <= limit);
+  const kept = next.windows.reduce<number | null>((max, w) => (max === null || w.lastEventTime > max ? w.lastEventTime : max), null);
+  const newest = kept === null ? null : Math.min(kept, limit);
+  if (beyond(next.maxEventTime)) next.maxEventTime = newest;
+  if (beyond(next.lastScoredEnd)) next.lastScoredEnd = null;
+  if (beyond(next.closedUpTo)) {
+    const candidates = [next.lastScoredEnd, next.maxEventTime === null ? null : next.maxEventTime - cfg.allowedLatenessMs].filter((t): t is number => t !== null);
+    next.closedUpTo = candidates.length ? Math.max(...candidates) : null;
+  }
+  return { state: next, distrusted: true };
+}

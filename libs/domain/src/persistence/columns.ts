@@ -41,10 +41,19 @@ export function pgText(s: string): string {
   return s.includes('\u0000') ? s.replace(NUL, '') : s;
 }
 
+/** JavaScript's Date range (±8.64e15 ms, years -271821 to 275760): inside PostgreSQL's timestamptz range. */
+const MAX_DATE_MS = 8.64e15;
+
+/** Epoch ms as ISO-8601 text; throws a RangeError naming the value when it is no representable instant. */
+function isoTime(v: unknown): string {
+  if (typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) > MAX_DATE_MS) throw new RangeError(`timestamp ${String(v)} is out of range`);
+  return new Date(v).toISOString();
+}
+
 /** How a record field's value is written, by column type. */
 const WRITE: Record<SqlType, (v: unknown) => SqlValue> = {
   text: (v) => (v === null || v === undefined ? null : pgText(String(v))),
-  timestamptz: (v) => (v === null || v === undefined ? null : new Date(v as number).toISOString()),
+  timestamptz: (v) => (v === null || v === undefined ? null : isoTime(v)),
   int4: (v) => (v ?? null) as SqlValue,
   int8: (v) => (v ?? null) as SqlValue,
   bool: (v) => (v ?? null) as SqlValue,

@@ -1,7 +1,7 @@
 import avro from 'avsc';
 import { WikiChangeSchema } from '@wikimonitor/contracts';
-import { loadRecordedEvents } from '@wikimonitor/testing';
-import { normalizeRecentChange } from './normalize';
+import { loadRecordedEvents, poisonEvents } from '@wikimonitor/testing';
+import { normalizeRecentChange, normalizeRecentChangeText } from './normalize';
 
 describe('normalized events against schemas/wiki-change.avsc', () => {
   it('WikiChange schema should accept every normalized recorded event and round-trip it', () => {
@@ -23,5 +23,18 @@ describe('normalized events against schemas/wiki-change.avsc', () => {
     if (n.kind !== 'change') throw new Error('fixture');
     const buf = writer.toBuffer({ ...n.change, type: 'page_move' });
     expect((reader.fromBuffer(buf, reader.createResolver(writer)) as { type: string }).type).toBe('unknown');
+  });
+
+  it('WikiChange schema should accept every poison event the producer publishes (coerced fields fit their Avro types)', () => {
+    const type = avro.Type.forSchema(WikiChangeSchema as unknown as avro.Schema);
+    const published = poisonEvents().filter((p) => p.expected.outcome === 'published');
+    expect(published.length).toBeGreaterThan(0);
+    for (const p of published) {
+      const n = normalizeRecentChangeText(p.data.toString('utf8'), { receivedTime: 1 });
+      if (n.kind !== 'change') throw new Error(`${p.class}: ${JSON.stringify(n)}`);
+      expect([p.class, type.isValid(n.change)]).toEqual([p.class, true]);
+    }
+    const odd = normalizeRecentChange({ meta: { id: 'x', dt: '2020-01-01T00:00:00Z', partition: '3', offset: 2 ** 60 }, wiki: 'w', title: 't', namespace: '4', type: 'edit', length: { old: -(2 ** 70) } }, { receivedTime: 1 });
+    expect(odd.kind === 'change' && type.isValid(odd.change)).toBe(true);
   });
 });
