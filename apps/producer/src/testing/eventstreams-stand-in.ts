@@ -1,5 +1,5 @@
 import { type Server, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { parseEventId } from '@wikimonitor/domain';
 import type { RecordedEvent } from '@wikimonitor/testing';
 
@@ -37,7 +37,7 @@ export async function startStandIn(opts: StandInOptions): Promise<StandIn> {
     .sort((a, b) => a.ts - b.ts || a.i - b.i)
     .map(({ e, ts }) => ({ ts, id: e.json.meta.id, json: e.json }));
   let connections = 0;
-  const sockets = new Set<import('node:net').Socket>();
+  const sockets = new Set<Socket>();
   const server: Server = createServer((req, res) => {
     const n = connections++;
     const cut = opts.cutEvery[n % opts.cutEvery.length] as number;
