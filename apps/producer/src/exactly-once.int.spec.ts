@@ -1,8 +1,8 @@
 import { SseParser, parseEventId } from '@wikimonitor/domain';
 import { getTestEnv, loadRecordedEvents, waitFor } from '@wikimonitor/testing';
 import { resumeIdFrom } from './position';
-import { EQIAD, type StandIn, startStandIn } from './testing/eventstreams-stand-in';
-import { countCopies, idsIn, newTopics, startProducer } from './testing/producer-process';
+import { EQIAD, type StandIn, startStandIn } from '../testing/eventstreams-stand-in';
+import { countCopies, idsIn, newTopics, startProducer } from '../testing/producer-process';
 
 const recorded = loadRecordedEvents();
 /**

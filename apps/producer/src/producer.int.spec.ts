@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { headersFromMessage, headerString, DLQ_HEADERS } from '@wikimonitor/kafka';
 import { REPO_ROOT, type ServiceProcess, freePort, getTestEnv, loadRecordedEvents, readTopic, startTsProcess, testConnection, waitFor } from '@wikimonitor/testing';
-import { idsIn, newTopics, startProducer } from './testing/producer-process';
+import { idsIn, newTopics, startProducer } from '../testing/producer-process';
 
 const recordedIds = new Set(loadRecordedEvents().map((r) => r.json.meta.id));
 

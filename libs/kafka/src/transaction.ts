@@ -113,14 +113,26 @@ export async function writeBatch(opts: WriteBatchOptions): Promise<WriteBatchRes
   }
 
   let open = false;
-  const abort = async (cause: unknown, refused: number[]): Promise<WriteBatchResult> => {
+  /** After a failed commit, an abort that finds no transaction means the outcome is unknown: read it back. */
+  const resolve = async (err: unknown): Promise<WriteBatchResult> => {
+    if (!opts.isCommitted) return failed(err);
+    let committed: boolean;
+    try {
+      committed = await opts.isCommitted();
+    } catch (readErr) {
+      return { ok: false, err: new WikiMonitorError('KAFKA_TRANSACTION_FAILED', `commit outcome unknown (${describeError(err).message}) and unreadable: ${describeError(readErr).message}`, { cause: readErr }), fatal: true, refused: [] };
+    }
+    log.warn({ err: describeError(err).message, committed }, 'commitTransaction reported a failure; the outcome was read back');
+    return committed ? { ok: true, ambiguous: true } : failed(err);
+  };
+  const abort = async (cause: unknown, refused: number[], afterCommit = false): Promise<WriteBatchResult> => {
     if (fatalOf(cause) || !open) return failed(cause, refused);
     for (let attempt = 0; ; attempt++) {
       try {
         await producer.abortTransaction();
         return failed(cause, refused);
       } catch (err) {
-        if (noTransactionInProgress(err)) return failed(cause, refused);
+        if (noTransactionInProgress(err)) return afterCommit ? resolve(cause) : failed(cause, refused);
         if (fatalOf(err) || kafkaErrorFlags(err).isRetriable !== true || opts.signal?.aborted) return { ok: false, err, fatal: true, refused };
         if (attempt % 10 === 0) log.warn({ err: describeError(err).message, attempt: attempt + 1 }, 'abortTransaction failed; retrying');
         await sleep(backoffDelay(attempt, TXN_BACKOFF), opts.signal);
@@ -129,51 +141,65 @@ export async function writeBatch(opts: WriteBatchOptions): Promise<WriteBatchRes
   };
 
   try {
-    await callRetrying(() => producer.beginTransaction(), opts.signal);
+    await callRetrying(() => producer.beginTransaction(), TXN_BACKOFF, opts.signal);
     open = true;
   } catch (err) {
     return failed(err);
   }
   const rejected = await settleSends((r) => producer.send(r), opts.records);
   if (rejected.length) return abort((rejected[0] as { err: unknown }).err, refusedOf(rejected));
-
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await producer.commitTransaction();
-      if (attempt > 0) log.info({ attempts: attempt + 1 }, 'pending commit resumed and completed');
-      return { ok: true, ambiguous: false };
-    } catch (err) {
-      const f = kafkaErrorFlags(err);
-      if (fatalOf(err)) return failed(err);
-      if (f.isTxnRequiresAbort) return abort(err, []);
-      if (noTransactionInProgress(err) || !f.isRetriable) {
-        if (!opts.isCommitted) return abort(err, []);
-        let committed: boolean;
-        try {
-          committed = await opts.isCommitted();
-        } catch (readErr) {
-          return { ok: false, err: new WikiMonitorError('KAFKA_TRANSACTION_FAILED', `commit outcome unknown (${describeError(err).message}) and unreadable: ${describeError(readErr).message}`, { cause: readErr }), fatal: true, refused: [] };
-        }
-        log.warn({ err: describeError(err).message, committed }, 'commitTransaction reported a failure; the outcome was read back');
-        return committed ? { ok: true, ambiguous: true } : abort(err, []);
-      }
-      if (opts.signal?.aborted && attempt >= 4) return abort(err, []);
-      const delay = backoffDelay(attempt, TXN_BACKOFF);
-      log.warn({ err: describeError(err).message, attempt: attempt + 1, retryInMs: delay }, 'commitTransaction failed; calling it again (a pending commit must be resumed)');
-      await sleep(delay);
-    }
-  }
+  const c = await commitResuming(producer, { log, backoff: TXN_BACKOFF, isFatal: fatalOf, closing: () => opts.signal?.aborted === true, signal: opts.signal });
+  if (c.ok) return { ok: true, ambiguous: false };
+  if (fatalOf(c.err)) return failed(c.err);
+  if (c.state === 'unknown') return resolve(c.first);
+  return abort(c.err, [], kafkaErrorFlags(c.err).isTxnRequiresAbort !== true);
 }
 
-/** Retries a transactional call while librdkafka says the same call may be retried. */
-async function callRetrying(fn: () => Promise<void>, signal?: AbortSignal): Promise<void> {
+/** Retries a transactional call while librdkafka says the same call may be retried (at most 5 calls). */
+export async function callRetrying(fn: () => Promise<void>, backoff: { initialMs: number; maxMs: number }, signal?: AbortSignal): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
       const f = kafkaErrorFlags(err);
       if (!f.isRetriable || f.isTxnRequiresAbort || f.isFatal || attempt >= 4) throw err;
-      await sleep(backoffDelay(attempt, TXN_BACKOFF), signal);
+      await sleep(backoffDelay(attempt, backoff), signal);
+    }
+  }
+}
+
+export type CommitResult =
+  | { ok: true }
+  /** `open`: the transaction is still there (abort it); `unknown`: none in progress any more, it may have committed. */
+  | { ok: false; err: unknown; first: unknown; state: 'open' | 'unknown' };
+
+/**
+ * Commits. A commit that failed retriably (timed out) stays pending in librdkafka, and every other
+ * transactional call fails with a conflict until commitTransaction is called again: so it is resumed
+ * until it succeeds or fails for good (abortable: not committed; fatal). Another failure is tried
+ * once more; when librdkafka then finds no transaction in progress, the outcome is `unknown`.
+ */
+export async function commitResuming(
+  producer: Pick<KafkaProducer, 'commitTransaction'>,
+  opts: { log: Logger; backoff: { initialMs: number; maxMs: number }; isFatal: (err: unknown) => boolean; closing: () => boolean; signal?: AbortSignal },
+): Promise<CommitResult> {
+  let first: unknown;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await producer.commitTransaction();
+      if (attempt > 0) opts.log.info({ attempts: attempt + 1 }, 'pending commit resumed and completed');
+      return { ok: true };
+    } catch (err) {
+      first ??= err;
+      const f = kafkaErrorFlags(err);
+      if (opts.isFatal(err) || f.isTxnRequiresAbort) return { ok: false, err, first, state: 'open' };
+      if (noTransactionInProgress(err)) return { ok: false, err, first, state: 'unknown' };
+      // Closing: a few resumptions only (the broker may be gone).
+      const again = f.isRetriable === true ? !(opts.closing() && attempt >= 4) : attempt === 0;
+      if (!again) return { ok: false, err, first, state: 'open' };
+      const delay = backoffDelay(attempt, opts.backoff);
+      opts.log.warn({ err: describeError(err).message, attempt: attempt + 1, retryInMs: delay }, 'commitTransaction failed; calling it again (a pending commit must be resumed)');
+      await sleep(delay, opts.signal);
     }
   }
 }

@@ -8,7 +8,7 @@ import { headersToMessage } from './headers';
 import { nextOffsets } from './offsets';
 import type { KafkaProducer, OutgoingRecord } from './producer';
 import { type PartitionReader, type PartitionReaderOptions, createPartitionReader } from './reader';
-import { isRecordSpecific, kafkaErrorFlags, noTransactionInProgress, settleSends as settle } from './transaction';
+import { callRetrying, commitResuming, isRecordSpecific, kafkaErrorFlags, settleSends as settle } from './transaction';
 
 /** The producer calls the loop makes (a transactional producer, started by its owner). */
 export type TransactionalProducer = Pick<KafkaProducer, 'send' | 'beginTransaction' | 'sendOffsetsToTransaction' | 'commitTransaction' | 'abortTransaction' | 'isLive'>;
@@ -262,17 +262,7 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
   const fatalError = (message: string, cause: unknown) => new WikiMonitorError('KAFKA_TRANSACTION_FAILED', message, { cause, details: { fatal: true } });
 
   /** Retries a transactional call while librdkafka says the same call may be retried. */
-  async function txnCall(fn: () => Promise<void>): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await fn();
-      } catch (err) {
-        const f = rdFlags(err);
-        if (!f.isRetriable || f.isTxnRequiresAbort || f.isFatal || attempt >= 4) throw err;
-        await sleep(backoffDelay(attempt, txnBackoff), abortAll.signal);
-      }
-    }
-  }
+  const txnCall = (fn: () => Promise<void>) => callRetrying(fn, txnBackoff, abortAll.signal);
 
   /**
    * The group's committed offsets. With read_committed they are read stable: while a transaction
@@ -423,33 +413,11 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
     }
   }
 
-  /**
-   * Commits. A commit that failed retriably (timed out) stays pending in librdkafka, and every other
-   * transactional call fails with a conflict until commitTransaction is called again: so it is resumed
-   * until it succeeds or fails for good (abortable: not committed; fatal). Another failure leaves the
-   * outcome open: one more call tells, and when it finds no transaction in progress, the group's
-   * committed offsets say whether the transaction committed (ticks: the changelog, re-read by recover).
-   */
+  /** Commits (a pending commit resumed); an unknown outcome is told by the group's committed offsets (ticks: the changelog, re-read by recover). */
   async function commit(offsetsSent: TopicPartitionOffset[]): Promise<CommitOutcome> {
-    let first: unknown;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await producer.commitTransaction();
-        if (attempt > 0) log.info({ attempts: attempt + 1 }, 'pending commit resumed and completed');
-        return { ok: true, ambiguous: false };
-      } catch (err) {
-        first ??= err;
-        const f = rdFlags(err);
-        if (isFatal(err) || f.isTxnRequiresAbort) return { ok: false, err, open: true };
-        if (noTransactionInProgress(err)) return outcomeFromOffsets(first, offsetsSent);
-        // Closing: a few resumptions only (the broker may be gone); the abort then fails and stops the service.
-        const again = f.isRetriable === true ? !(closing && attempt >= 4) : attempt === 0;
-        if (!again) return { ok: false, err, open: true };
-        const delay = backoffDelay(attempt, txnBackoff);
-        log.warn({ err: describeError(err).message, attempt: attempt + 1, retryInMs: delay }, 'commitTransaction failed; calling it again (a pending commit must be resumed)');
-        await sleep(delay, abortAll.signal);
-      }
-    }
+    const r = await commitResuming(producer, { log, backoff: txnBackoff, isFatal, closing: () => closing, signal: abortAll.signal });
+    if (r.ok) return { ok: true, ambiguous: false };
+    return r.state === 'unknown' ? outcomeFromOffsets(r.first, offsetsSent) : { ok: false, err: r.err, open: true };
   }
 
   /** No transaction in progress after a commit reported failure: the committed offsets tell whether it committed. */
