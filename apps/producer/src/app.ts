@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { WikiChange } from '@wikimonitor/contracts';
 import { WikiChangeSchema } from '@wikimonitor/contracts';
 import {
@@ -9,10 +10,10 @@ import {
   topicSpecsFor,
 } from '@wikimonitor/kafka';
 import { createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
-import { type Lifecycle, type Logger, type ServiceHandle, createMetricsRegistry, lifecycle, retry, serviceVersion, runHttpService } from '@wikimonitor/service-kit';
+import { type Lifecycle, type Logger, type ServiceHandle, createMetricsRegistry, describeError, lifecycle, retry, serviceVersion, runHttpService } from '@wikimonitor/service-kit';
 import { getTracer } from '@wikimonitor/telemetry';
 import type { Registry } from 'prom-client';
-import { type Checkpoint, type CheckpointStore, createKafkaCheckpointStore } from './checkpoint';
+import { type CheckpointStore, createKafkaCheckpointStore } from './checkpoint';
 import type { ProducerConfig } from './config';
 import { createIngestor } from './ingestor';
 import { createProducerMetrics } from './metrics';
@@ -22,6 +23,11 @@ export const APP_NAME = 'producer';
 
 export function userAgent(contact: string): string {
   return `WikiMonitor/${serviceVersion()} (${contact}) Node.js/${process.versions.node.split('.')[0]} librdkafka`;
+}
+
+/** Stable across restarts and unique per checkpoint key: one live producer per stream position. */
+export function defaultTransactionalId(checkpointKey: string): string {
+  return `wikimonitor-producer-${createHash('sha256').update(checkpointKey).digest('hex').slice(0, 16)}`;
 }
 
 export interface ProducerAppOptions {
@@ -35,7 +41,7 @@ export interface ProducerAppOptions {
 export interface ProducerApp {
   service: ServiceHandle;
   registry: Registry;
-  stats(): { completed: number; inFlight: number; watermark: string | undefined };
+  stats(): { completed: number; inFlight: number; resumeId: string | undefined };
 }
 
 /** Wires the producer: http, Kafka producer, topics, schema, resume position, then the stream loop. */
@@ -44,9 +50,12 @@ export function createProducerApp(opts: ProducerAppOptions): ProducerApp {
   const registry = createMetricsRegistry(APP_NAME);
   const metrics = createProducerMetrics(registry);
   const connection: KafkaConnection = kafkaConnectionFromEnv(config, `wikimonitor-${APP_NAME}`);
+  const checkpointKey = config.CHECKPOINT_KEY ?? config.SSE_URL;
+  const transactionalId = config.PRODUCER_EXACTLY_ONCE ? (config.PRODUCER_TRANSACTIONAL_ID ?? defaultTransactionalId(checkpointKey)) : undefined;
   const kafkaProducer: KafkaProducer = createProducer({
     connection,
     log,
+    transactionalId,
     overrides: {
       'linger.ms': config.PRODUCER_LINGER_MS,
       'compression.type': config.PRODUCER_COMPRESSION,
@@ -59,18 +68,28 @@ export function createProducerApp(opts: ProducerAppOptions): ProducerApp {
     schema: WikiChangeSchema,
     log,
   });
-  const checkpointKey = config.CHECKPOINT_KEY ?? config.SSE_URL;
-  const checkpoints: CheckpointStore = createKafkaCheckpointStore({ connection, producer: kafkaProducer, topic: config.CHECKPOINT_TOPIC, key: checkpointKey });
+  const checkpoints: CheckpointStore = createKafkaCheckpointStore({ connection, log, topic: config.CHECKPOINT_TOPIC, key: checkpointKey });
   const ingestor = createIngestor({
     producer: kafkaProducer,
+    checkpoints,
     encode: (c) => codec.encode(c),
     log,
     metrics,
     topic: config.OUTPUT_TOPIC,
     dlqTopic: config.DLQ_TOPIC,
     sourceUrl: config.SSE_URL,
+    exactlyOnce: config.PRODUCER_EXACTLY_ONCE,
+    marginMs: config.RESUME_MARGIN_MS,
+    maxIds: config.POSITION_MAX_IDS,
     maxInFlight: config.MAX_IN_FLIGHT,
+    commitIntervalMs: config.COMMIT_INTERVAL_MS,
+    commitMaxEvents: config.COMMIT_MAX_EVENTS,
+    maxRecordBytes: config.MAX_RECORD_BYTES,
     tracer: opts.tracingEnabled ? getTracer(APP_NAME) : null,
+    onFatal: (err) => {
+      log.fatal({ err: describeError(err), transactionalId: transactionalId ?? null }, 'producer unusable (fenced by another instance with the same transactional.id, or failed): stopping');
+      void service.close(1);
+    },
   });
 
   const setup = lifecycle('topics+schema', {
@@ -91,24 +110,12 @@ export function createProducerApp(opts: ProducerAppOptions): ProducerApp {
     },
   });
 
-  let lastSaved: string | undefined;
-  const saveCheckpoint = async () => {
-    const id = ingestor.watermark();
-    if (!id || id === lastSaved) return;
-    const cp: Checkpoint = { lastEventId: id, url: config.SSE_URL, events: ingestor.completed(), at: new Date().toISOString() };
-    await checkpoints.save(cp);
-    lastSaved = id;
-    metrics.checkpointed.set(ingestor.completed());
-  };
-
   const abort = new AbortController();
   let streamLoop: Promise<void> | undefined;
-  let checkpointTimer: NodeJS.Timeout | undefined;
   let connected = false;
 
   const stream: Lifecycle = lifecycle('sse-stream', {
     async start() {
-      let resumeFrom: string | undefined;
       if (config.RESUME) {
         // A checkpoint topic created moments ago may not be in the client's metadata yet: retry.
         const cp = await retry(() => checkpoints.load(), {
@@ -117,16 +124,18 @@ export function createProducerApp(opts: ProducerAppOptions): ProducerApp {
           maxMs: 3_000,
           onRetry: (err, attempt) => log.warn({ attempt, err: (err as Error).message }, 'reading the checkpoint failed, retrying'),
         });
-        resumeFrom = cp?.lastEventId;
-        log.info({ key: checkpointKey, lastEventId: resumeFrom ?? null, at: cp?.at ?? null }, resumeFrom ? 'resuming from checkpoint' : 'no checkpoint: starting at the live end (or SSE_SINCE)');
+        ingestor.restore(cp);
+        const resumeId = ingestor.resumeId();
+        log.info(
+          { key: checkpointKey, resumeId: resumeId ?? null, at: cp?.at ?? null, marginMs: config.RESUME_MARGIN_MS, format: cp ? ('v' in cp ? cp.v : 1) : null },
+          resumeId ? 'resuming from checkpoint' : 'no checkpoint: starting at the live end (or SSE_SINCE)',
+        );
       }
-      checkpointTimer = setInterval(() => {
-        saveCheckpoint().catch((err) => log.warn({ err: (err as Error).message }, 'checkpoint write failed; will retry'));
-      }, config.CHECKPOINT_INTERVAL_MS);
+      ingestor.start();
       streamLoop = runSseClient({
         url: config.SSE_URL,
         userAgent: userAgent(config.USER_AGENT_CONTACT),
-        lastEventId: resumeFrom,
+        resumeId: () => ingestor.resumeId(),
         since: config.SSE_SINCE,
         idleTimeoutMs: config.SSE_IDLE_TIMEOUT_MS,
         backoff: { initialMs: config.SSE_RECONNECT_INITIAL_MS, maxMs: config.SSE_RECONNECT_MAX_MS },
@@ -150,12 +159,9 @@ export function createProducerApp(opts: ProducerAppOptions): ProducerApp {
     },
     async close() {
       abort.abort();
-      ingestor.stop();
       await streamLoop;
-      clearInterval(checkpointTimer);
-      await ingestor.drain();
-      await saveCheckpoint().catch((err) => log.error({ err: (err as Error).message }, 'final checkpoint failed'));
-      log.info({ completed: ingestor.completed(), lastEventId: lastSaved ?? null }, 'stream closed, all accepted events finished');
+      await ingestor.close();
+      log.info({ completed: ingestor.completed(), resumeId: ingestor.resumeId() ?? null }, 'stream closed, all accepted events finished');
     },
     isReady: () => connected,
   });
@@ -170,5 +176,5 @@ export function createProducerApp(opts: ProducerAppOptions): ProducerApp {
     handleSignals: opts.handleSignals,
   });
 
-  return { service, registry, stats: () => ({ completed: ingestor.completed(), inFlight: ingestor.inFlight(), watermark: ingestor.watermark() }) };
+  return { service, registry, stats: () => ({ completed: ingestor.completed(), inFlight: ingestor.inFlight(), resumeId: ingestor.resumeId() }) };
 }

@@ -1,47 +1,47 @@
-import { type KafkaConnection, type KafkaProducer, createPartitionReader } from '@wikimonitor/kafka';
+import { type KafkaConnection, type OutgoingRecord, createPartitionReader } from '@wikimonitor/kafka';
 import { type Logger, createLogger } from '@wikimonitor/service-kit';
-
-export interface Checkpoint {
-  /** EventStreams id of the newest event such that it and all before it are in Kafka. */
-  lastEventId: string;
-  url: string;
-  /** Events completed by the writing process (diagnostics only). */
-  events: number;
-  at: string;
-}
+import type { PositionRecord, StoredCheckpoint } from './position';
 
 export interface CheckpointStore {
-  load(): Promise<Checkpoint | undefined>;
-  save(cp: Checkpoint): Promise<void>;
+  /** The newest committed checkpoint of this key (read_committed), either format. */
+  load(): Promise<StoredCheckpoint | undefined>;
+  /** The record carrying a position, sent inside the transaction of the events it covers. */
+  record(position: PositionRecord): OutgoingRecord;
 }
 
-/** How far back from the end of the (compacted) checkpoint topic a start-up read looks first. */
-const TAIL_WINDOW = 5_000;
+/**
+ * How far back from the end of the (compacted) checkpoint topic a start-up read looks, widening
+ * until the key is found: a position record holds up to POSITION_MAX_IDS ids, so the tail is read first.
+ */
+const TAIL_WINDOWS = [64, 4_096];
 
 /**
- * The resume position lives in Kafka, in a compacted single-partition topic keyed by stream, so it
- * survives the pod and is written with the same durability (acks=all) as the events themselves.
+ * The resume position lives in Kafka, in a compacted single-partition topic keyed by stream. It is
+ * written in the same transaction as the events it covers and read back with read_committed, so
+ * the position and the records can never disagree.
  */
-export function createKafkaCheckpointStore(opts: { connection: KafkaConnection; producer: KafkaProducer; log?: Logger; topic: string; key: string }): CheckpointStore {
+export function createKafkaCheckpointStore(opts: { connection: KafkaConnection; log?: Logger; topic: string; key: string }): CheckpointStore {
   return {
-    async save(cp) {
-      await opts.producer.send({ topic: opts.topic, key: opts.key, value: Buffer.from(JSON.stringify(cp)), partition: 0 });
-    },
+    record: (position) => ({ topic: opts.topic, key: opts.key, value: Buffer.from(JSON.stringify(position)), partition: 0 }),
     async load() {
-      const reader = createPartitionReader({ connection: opts.connection, log: opts.log ?? createLogger('checkpoint', 'silent'), name: 'checkpoint' });
+      const reader = createPartitionReader({ connection: opts.connection, log: opts.log ?? createLogger('checkpoint', 'silent'), name: 'checkpoint', isolation: 'read_committed' });
       await reader.start();
       try {
         const { low, high } = await reader.watermarks(opts.topic, 0);
         if (high <= low) return undefined;
-        const readFrom = async (from: number): Promise<Checkpoint | undefined> => {
-          let found: Checkpoint | undefined;
+        const readFrom = async (from: number): Promise<StoredCheckpoint | undefined> => {
+          let found: StoredCheckpoint | undefined;
           await reader.read([{ topic: opts.topic, partition: 0, from, to: high }], (m) => {
-            if (m.key?.toString() === opts.key && m.value) found = JSON.parse(m.value.toString()) as Checkpoint;
+            if (m.key?.toString() === opts.key && m.value) found = JSON.parse(m.value.toString()) as StoredCheckpoint;
           }, { timeoutMs: 60_000 });
           return found;
         };
-        const tailStart = Math.max(low, high - TAIL_WINDOW);
-        return (await readFrom(tailStart)) ?? (tailStart > low ? await readFrom(low) : undefined);
+        for (const window of [...TAIL_WINDOWS, Infinity]) {
+          const from = Math.max(low, high - window);
+          const found = await readFrom(from);
+          if (found || from === low) return found;
+        }
+        return undefined;
       } finally {
         await reader.close();
       }

@@ -7,6 +7,11 @@ import { telemetryConfigShape } from '@wikimonitor/telemetry';
 export const DEFAULT_STREAM_URL = 'https://stream.wikimedia.org/v2/stream/recentchange';
 export const DEFAULT_CHECKPOINT_TOPIC = DEFAULT_TOPICS.checkpoints;
 export const DEFAULT_MAX_IN_FLIGHT = 5_000;
+export const DEFAULT_COMMIT_INTERVAL_MS = 100;
+export const DEFAULT_COMMIT_MAX_EVENTS = 2_000;
+export const DEFAULT_RESUME_MARGIN_MS = 10_000;
+export const DEFAULT_POSITION_MAX_IDS = 10_000;
+export const DEFAULT_MAX_RECORD_BYTES = 900_000;
 
 export const producerConfigSchema = z.object({
   ...baseConfigShape,
@@ -28,10 +33,23 @@ export const producerConfigSchema = z.object({
   CHECKPOINT_TOPIC: env.string(DEFAULT_CHECKPOINT_TOPIC),
   /** Key of this producer's position in the checkpoint topic (default: the stream URL). */
   CHECKPOINT_KEY: env.optionalString(),
-  CHECKPOINT_INTERVAL_MS: env.int(200, { min: 20 }),
+  /** Exactly once: the records and the source position in one Kafka transaction (false: at-least-once, same code without transactions). */
+  PRODUCER_EXACTLY_ONCE: env.bool(true),
+  /** transactional.id (default derived from the checkpoint key: stable across restarts, one live instance per key). */
+  PRODUCER_TRANSACTIONAL_ID: env.optionalString(),
+  /** How often a transaction (records + position) commits. */
+  COMMIT_INTERVAL_MS: env.int(DEFAULT_COMMIT_INTERVAL_MS, { min: 10 }),
+  /** A transaction commits earlier when it holds this many events. */
+  COMMIT_MAX_EVENTS: env.int(DEFAULT_COMMIT_MAX_EVENTS, { min: 1 }),
+  /** Overlap of every resume: each upstream partition's timestamp moved back by this (must exceed the upstream's timestamp disorder). */
+  RESUME_MARGIN_MS: env.int(DEFAULT_RESUME_MARGIN_MS, { min: 0 }),
+  /** Bound of the ids kept with the position for the overlap filter (oldest dropped first). */
+  POSITION_MAX_IDS: env.int(DEFAULT_POSITION_MAX_IDS, { min: 1 }),
+  /** An encoded record (key + value + headers) above this is dead-lettered before the send (the broker's limit is ~1 MiB). */
+  MAX_RECORD_BYTES: env.int(DEFAULT_MAX_RECORD_BYTES, { min: 1024 }),
   /** Resume from the checkpoint on start (false = start at the stream's live end or SSE_SINCE). */
   RESUME: env.bool(true),
-  /** Events read from the stream but not yet acknowledged by Kafka; reading pauses at this bound. */
+  /** Events read from the stream and not yet committed; reading pauses at this bound. */
   MAX_IN_FLIGHT: env.int(DEFAULT_MAX_IN_FLIGHT, { min: 1 }),
   PROVISION_TOPICS: env.bool(true),
   TOPIC_PARTITIONS: env.int(TOPOLOGY.raw.partitions, { min: 1 }),

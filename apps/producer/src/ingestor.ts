@@ -1,159 +1,274 @@
+import { createHash } from 'node:crypto';
 import type { WikiChange } from '@wikimonitor/contracts';
-import { type SseEvent, changeKey, normalizeRecentChangeText } from '@wikimonitor/domain';
-import { type KafkaProducer, type OutgoingRecord, deadLetterRecord } from '@wikimonitor/kafka';
-import { type Logger, backoffDelay, describeError, isRetriable, sleep } from '@wikimonitor/service-kit';
-import { type Span, type Tracer, SpanStatusCode, startPublishSpan, traceHeadersFor } from '@wikimonitor/telemetry';
-import { AckTracker } from './ack-tracker';
+import { type NormalizeResult, type SseEvent, changeKey, normalizeRecentChangeText } from '@wikimonitor/domain';
+import { type BatchProducer, type OutgoingRecord, type WriteBatchResult, deadLetterFrom, writeBatch } from '@wikimonitor/kafka';
+import { type Logger, WikiMonitorError, backoffDelay, describeError, sleep } from '@wikimonitor/service-kit';
+import { type Span, type Tracer, startPublishSpan, traceHeadersFor } from '@wikimonitor/telemetry';
+import type { CheckpointStore } from './checkpoint';
 import type { ProducerMetrics } from './metrics';
+import { PositionTracker, type StoredCheckpoint, isLegacyCheckpoint } from './position';
 
 export interface IngestorDeps {
-  producer: Pick<KafkaProducer, 'send' | 'produce'>;
+  producer: BatchProducer;
+  checkpoints: CheckpointStore;
   encode: (change: WikiChange) => Buffer;
   log: Logger;
   metrics: ProducerMetrics;
   topic: string;
   dlqTopic: string;
-  /** The stream URL, recorded as the dead letter's source. */
+  /** The stream URL: the dead letters' source and the position's url. */
   sourceUrl: string;
+  /** Records and position in one transaction (false: the same batches without transactions, at-least-once). */
+  exactlyOnce: boolean;
+  marginMs: number;
+  maxIds: number;
   maxInFlight: number;
+  commitIntervalMs: number;
+  commitMaxEvents: number;
+  maxRecordBytes: number;
   /** Null when tracing is off: no span work at all on the hot path. */
   tracer: Tracer | null;
+  /** The producer cannot go on (fenced by another instance, failed): the service must stop. */
+  onFatal: (err: unknown) => void;
 }
 
+interface Item {
+  record: OutgoingRecord;
+  kind: 'raw' | 'dead-letter';
+  /** The event, to dead-letter it when the broker refuses its record. */
+  event?: SseEvent;
+  code?: string;
+}
+
+interface Batch {
+  items: Item[];
+  /** Accepted events (written, dead-lettered, dropped canaries). */
+  events: number;
+  received: number[];
+  spans: Span[];
+  canaries: number;
+}
+
+const newBatch = (): Batch => ({ items: [], events: 0, received: [], spans: [], canaries: 0 });
+
+/** The dedup key, and the upstream partition, of an event that did not normalize (rare path: parsed again). */
+function identityOfInvalid(data: string): { key: string; topic?: string; partition?: number } {
+  try {
+    const meta = (JSON.parse(data) as { meta?: { id?: unknown; topic?: unknown; partition?: unknown } } | null)?.meta;
+    if (meta && typeof meta.id === 'string' && meta.id) {
+      return { key: meta.id, topic: typeof meta.topic === 'string' ? meta.topic : undefined, partition: typeof meta.partition === 'number' ? meta.partition : undefined };
+    }
+  } catch {
+    // not JSON: keyed by its bytes
+  }
+  return { key: `sha256:${createHash('sha256').update(data).digest('hex')}` };
+}
+
+function identity(n: NormalizeResult, data: string): { key: string; topic?: string | null; partition?: number | null } {
+  if (n.kind === 'change') return { key: n.change.id, topic: n.change.source?.topic, partition: n.change.source?.partition };
+  if (n.kind === 'canary') return { ...identityOfInvalid(data), key: n.id };
+  return identityOfInvalid(data);
+}
+
+const recordBytes = (r: OutgoingRecord) =>
+  (r.value?.length ?? 0) + (r.key ? Buffer.byteLength(r.key) : 0) + Object.entries(r.headers ?? {}).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+
 /**
- * Turns SSE events into Kafka records. Every event ends as published, dead-lettered or dropped
- * (canary); none is lost: delivery failures are retried (retriable) or dead-lettered with the raw
- * bytes, and a dead letter that cannot be written is retried until it is. The ack tracker yields the
- * resume position that covers only finished events.
+ * Turns SSE events into batches; each batch is written as one transaction holding its raw records,
+ * its dead letters and one position record (KIP-618-like). Receiving goes on while a batch commits
+ * (bounded by MAX_IN_FLIGHT). A failed batch is retried with the same records; a fatal error stops
+ * the service. Re-delivered events of a resume overlap are dropped by meta.id (see position.ts).
  */
 export function createIngestor(deps: IngestorDeps) {
   const { log, metrics } = deps;
-  const tracker = new AckTracker<string>();
+  let tracker = new PositionTracker({ marginMs: deps.marginMs, maxIds: deps.maxIds, url: deps.sourceUrl });
+  let seq = 0;
+  let current = newBatch();
+  let committing: Batch | undefined;
   let inFlight = 0;
-  let waiters: Array<() => void> = [];
-  let drainWaiters: Array<() => void> = [];
+  let completed = 0;
+  let lastCut = Date.now();
   let stopping = false;
+  let waiters: Array<() => void> = [];
+  let wake: (() => void) | undefined;
+  let loop: Promise<void> | undefined;
+  const abort = new AbortController();
 
-  const release = () => {
-    metrics.live.inFlight = --inFlight;
+  const setInFlight = (n: number) => {
+    metrics.live.inFlight = inFlight = n;
     if (inFlight < deps.maxInFlight && waiters.length) {
       const w = waiters;
       waiters = [];
       w.forEach((f) => f());
     }
-    if (inFlight === 0 && drainWaiters.length) {
-      const w = drainWaiters;
-      drainWaiters = [];
-      w.forEach((f) => f());
-    }
   };
 
-  /** Sends until acknowledged; retriable failures back off and try again (bounded only by shutdown). */
-  async function deliver(record: OutgoingRecord): Promise<'ok' | Error> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await deps.producer.send(record);
-        return 'ok';
-      } catch (err) {
-        const { code } = describeError(err);
-        metrics.failed.inc({ code });
-        if (!isRetriable(err)) return err as Error;
-        if (attempt % 10 === 0) log.warn({ attempt, err: (err as Error).message, topic: record.topic }, 'delivery failed, retrying');
-        await sleep(backoffDelay(attempt, { initialMs: 100, maxMs: 5_000 }));
-      }
-    }
-  }
-
-  async function deadLetter(ev: SseEvent, error: { code: string; message: string }, attempts: number): Promise<void> {
-    const record = deadLetterRecord(deps.dlqTopic, {
-      sourceTopic: deps.sourceUrl,
-      sourceOffset: ev.lastEventId || undefined,
-      value: Buffer.from(ev.data, 'utf8'),
-      headers: ev.lastEventId ? { 'sse.id': ev.lastEventId } : {},
+  function deadLetter(ev: SseEvent, error: { code: string; message: string }): OutgoingRecord {
+    return deadLetterFrom(
+      { topic: deps.sourceUrl, offset: ev.lastEventId || undefined, key: null, value: Buffer.from(ev.data, 'utf8'), headers: ev.lastEventId ? [{ 'sse.id': ev.lastEventId }] : undefined },
       error,
-      attempts,
-      app: 'producer',
-    });
-    for (let attempt = 0; ; attempt++) {
-      const r = await deliver(record);
-      if (r === 'ok') break;
-      log.error({ err: r.message, attempt }, 'dead letter not accepted, retrying');
-      await sleep(backoffDelay(attempt, { initialMs: 500, maxMs: 10_000 }));
-    }
-    metrics.deadLettered.inc({ code: error.code });
-    log.warn({ code: error.code, reason: error.message, sseId: ev.lastEventId }, 'event dead-lettered');
+      { topic: deps.dlqTopic, app: 'producer', targetTopic: deps.topic },
+    );
   }
 
-  /**
-   * One event, synchronously up to the produce call; the common case allocates no promise. Every
-   * path ends in `finish` exactly once: published, dead-lettered, dropped (canary) or stream error.
-   */
-  function ingest(ev: SseEvent, receivedTime: number, finish: () => void): void {
-    const later = (work: Promise<void>) => {
-      work.catch((err: unknown) => log.error({ err: (err as Error).message }, 'unexpected ingest failure')).finally(finish);
-    };
-    if (ev.type === 'error') {
-      metrics.streamErrors.inc();
-      log.warn({ data: ev.data.slice(0, 500) }, 'stream sent an error event');
-      return finish();
-    }
-    const n = normalizeRecentChangeText(ev.data, { receivedTime, sseId: ev.lastEventId || null });
+  function addDeadLetter(ev: SseEvent, error: { code: string; message: string }): void {
+    current.items.push({ record: deadLetter(ev, error), kind: 'dead-letter', code: error.code });
+  }
+
+  function add(ev: SseEvent, n: NormalizeResult): void {
     if (n.kind === 'canary') {
-      metrics.canaries.inc();
-      return finish();
+      current.canaries++;
+      return;
     }
-    if (n.kind === 'invalid') return later(deadLetter(ev, { code: n.code, message: n.reason }, 1));
+    if (n.kind === 'invalid') return addDeadLetter(ev, { code: n.code, message: n.reason });
     const change = n.change;
     metrics.live.lastEventMs = change.event_time;
     let value: Buffer;
     try {
       value = deps.encode(change);
     } catch (err) {
-      return later(deadLetter(ev, describeError(err), 1));
+      return addDeadLetter(ev, describeError(err));
     }
     const span = deps.tracer ? startPublishSpan(deps.tracer, { topic: deps.topic, messageId: change.id }) : undefined;
-    // Unsampled records carry no trace headers: downstream follows the producer's decision.
-    const headers = traceHeadersFor(span);
     // The record timestamp stays the produce time: event times of replayed or skewed events would
     // fall outside retention or the broker's timestamp bounds (the event time is in the record).
-    const record: OutgoingRecord = { topic: deps.topic, key: changeKey(change), value, headers };
-    deps.producer.produce(record, (err) => {
-      if (!err) {
-        published(receivedTime, span);
-        return finish();
+    const record: OutgoingRecord = { topic: deps.topic, key: changeKey(change), value, headers: traceHeadersFor(span) };
+    const size = recordBytes(record);
+    if (size > deps.maxRecordBytes) {
+      span?.end();
+      return addDeadLetter(ev, { code: 'RECORD_TOO_LARGE', message: `encoded record of ${size} bytes exceeds MAX_RECORD_BYTES (${deps.maxRecordBytes})` });
+    }
+    if (span) current.spans.push(span);
+    current.items.push({ record, kind: 'raw', event: ev });
+  }
+
+  const isCommitted = async (s: number) => {
+    const cp = await deps.checkpoints.load();
+    return cp !== undefined && !isLegacyCheckpoint(cp) && cp.seq >= s;
+  };
+
+  async function write(batch: Batch, position: OutgoingRecord, s: number): Promise<WriteBatchResult & { positionRefused?: boolean }> {
+    const records = batch.items.map((i) => i.record);
+    if (deps.exactlyOnce) {
+      const r = await writeBatch({ producer: deps.producer, records: [...records, position], transactional: true, isCommitted: () => isCommitted(s), log, signal: abort.signal });
+      return r.ok ? r : { ...r, positionRefused: r.refused.includes(records.length), refused: r.refused.filter((i) => i < records.length) };
+    }
+    // At-least-once: the position only after every record of the batch is acknowledged.
+    const r = await writeBatch({ producer: deps.producer, records, transactional: false, log });
+    if (!r.ok) return r;
+    const p = await writeBatch({ producer: deps.producer, records: [position], transactional: false, log });
+    return p.ok ? p : { ...p, positionRefused: p.refused.length > 0, refused: [] };
+  }
+
+  /** Writes one batch until it commits; throws when the producer is unusable (or on shutdown, after a few attempts). */
+  async function commit(batch: Batch, s: number): Promise<void> {
+    const position = deps.checkpoints.record(tracker.snapshot(s, new Date()));
+    for (let attempt = 0; ; attempt++) {
+      const started = performance.now();
+      const r = await write(batch, position, s);
+      if (r.ok) {
+        metrics.commitSeconds.observe((performance.now() - started) / 1000);
+        metrics.transactions.inc({ outcome: r.ambiguous ? 'committed_ambiguous' : 'committed' });
+        committed(batch);
+        return;
       }
-      metrics.failed.inc({ code: err.code });
-      later(recover(ev, record, err, receivedTime, span));
-    });
+      metrics.transactions.inc({ outcome: 'aborted' });
+      metrics.failed.inc({ code: describeError(r.err).code });
+      if (r.fatal) throw r.err;
+      if (r.positionRefused) throw new WikiMonitorError('KAFKA_TRANSACTION_FAILED', `the position record was refused: ${describeError(r.err).message}`, { cause: r.err });
+      for (const index of r.refused) {
+        const item = batch.items[index] as Item;
+        if (item.kind === 'dead-letter' || !item.event) throw new WikiMonitorError('KAFKA_TRANSACTION_FAILED', `a dead letter was refused: ${describeError(r.err).message}`, { cause: r.err });
+        const code = 'RECORD_REFUSED';
+        batch.items[index] = { record: deadLetter(item.event, { code, message: describeError(r.err).message }), kind: 'dead-letter', code };
+      }
+      if (stopping && attempt >= 3) throw new WikiMonitorError('SHUTTING_DOWN', `batch not written at shutdown (position not committed: a restart resumes before it): ${describeError(r.err).message}`, { cause: r.err });
+      const delay = r.refused.length ? 0 : backoffDelay(attempt, { initialMs: 200, maxMs: 5_000 });
+      if (attempt % 10 === 0) log.warn({ err: describeError(r.err).message, attempt: attempt + 1, retryInMs: delay, events: batch.events }, 'batch not written; retrying it with the same records');
+      await sleep(delay, abort.signal);
+    }
   }
 
-  function published(receivedTime: number, span: Span | undefined): void {
-    metrics.published.inc();
-    metrics.publishLatency.observe((Date.now() - receivedTime) / 1000);
-    span?.end();
+  function committed(batch: Batch): void {
+    const now = Date.now();
+    let published = 0;
+    for (const item of batch.items) {
+      if (item.kind === 'raw') published++;
+      else {
+        metrics.deadLettered.inc({ code: item.code ?? 'UNKNOWN' });
+        log.warn({ code: item.code, sseId: item.record.headers?.['sse.id'] }, 'event dead-lettered');
+      }
+    }
+    metrics.published.inc(published);
+    if (batch.canaries) metrics.canaries.inc(batch.canaries);
+    for (const t of batch.received) metrics.publishLatency.observe((now - t) / 1000);
+    for (const span of batch.spans) span.end();
+    completed += batch.events;
+    metrics.checkpointed.set(completed);
   }
 
-  /** A failed first delivery: retry while retriable, else dead-letter the raw event. */
-  async function recover(ev: SseEvent, record: OutgoingRecord, first: Error, receivedTime: number, span: Span | undefined): Promise<void> {
-    const r = isRetriable(first) ? await deliver(record) : first;
-    if (r === 'ok') return published(receivedTime, span);
-    span?.setStatus({ code: SpanStatusCode.ERROR, message: r.message });
-    span?.end();
-    await deadLetter(ev, describeError(r), 1);
+  async function run(): Promise<void> {
+    for (;;) {
+      const due = lastCut + deps.commitIntervalMs - Date.now();
+      if (!current.events && stopping) return;
+      if (!current.events || (due > 0 && current.events < deps.commitMaxEvents && !stopping)) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, current.events ? due : deps.commitIntervalMs);
+        });
+        wake = undefined;
+        continue;
+      }
+      const batch = current;
+      current = newBatch();
+      lastCut = Date.now();
+      committing = batch;
+      await commit(batch, ++seq);
+      committing = undefined;
+      metrics.keptIds.set(tracker.keptCount());
+      setInFlight(inFlight - batch.events);
+    }
   }
 
   return {
+    /** Starts from a stored checkpoint (undefined: none). */
+    restore(cp: StoredCheckpoint | undefined): void {
+      tracker = new PositionTracker({ marginMs: deps.marginMs, maxIds: deps.maxIds, url: deps.sourceUrl }, cp);
+      seq = cp && !isLegacyCheckpoint(cp) ? cp.seq : 0;
+      metrics.keptIds.set(tracker.keptCount());
+      if (tracker.legacy) log.warn('checkpoint in the version-1 format: resuming with the margin but without the overlap filter (the first overlap may be written twice)');
+    },
+    start(): void {
+      loop ??= run().catch((err: unknown) => {
+        deps.onFatal(err);
+      });
+    },
     /** Accepts one event; never throws. */
     handle(ev: SseEvent, receivedTime: number): void {
       metrics.received.inc();
       metrics.live.lastReceiveMs = receivedTime;
       if (ev.lastEventId) metrics.live.lastEventId = ev.lastEventId;
-      const seq = tracker.add(ev.lastEventId);
-      metrics.live.inFlight = ++inFlight;
-      ingest(ev, receivedTime, () => {
-        tracker.complete(seq);
-        release();
-      });
+      if (ev.type === 'error') {
+        metrics.streamErrors.inc();
+        log.warn({ data: ev.data.slice(0, 500) }, 'stream sent an error event');
+        return;
+      }
+      const n = normalizeRecentChangeText(ev.data, { receivedTime, sseId: ev.lastEventId || null });
+      const id = identity(n, ev.data);
+      if (tracker.isWritten(id.key)) {
+        metrics.overlapDropped.inc();
+        return;
+      }
+      const dropped = tracker.accept({ sseId: ev.lastEventId, key: id.key, topic: id.topic, partition: id.partition });
+      if (dropped) {
+        metrics.idsDropped.inc(dropped);
+        log.warn({ dropped, bound: deps.maxIds }, 'POSITION_MAX_IDS reached: oldest kept ids dropped (a resume overlap reaching them would write those events again)');
+      }
+      current.events++;
+      current.received.push(receivedTime);
+      add(ev, n);
+      setInFlight(inFlight + 1);
+      if (current.events >= deps.commitMaxEvents) wake?.();
     },
     /** Resolves when there is room for more events (bounded memory under a slow or absent broker). */
     waitForCapacity(): Promise<void> {
@@ -161,20 +276,21 @@ export function createIngestor(deps: IngestorDeps) {
       metrics.backpressure.inc();
       return new Promise<void>((resolve) => waiters.push(resolve));
     },
-    /** Resolves when every accepted event is finished. */
-    drain(): Promise<void> {
-      return inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => drainWaiters.push(resolve));
-    },
-    stop(): void {
+    /** Last-Event-ID for the next connection: the position with the resume margin. */
+    resumeId: (): string | undefined => tracker.resumeId(),
+    /** Commits what was accepted (a few quick attempts), then ends the loop. */
+    async close(): Promise<void> {
       stopping = true;
+      abort.abort();
       const w = waiters;
       waiters = [];
       w.forEach((f) => f());
+      wake?.();
+      await loop;
     },
-    /** Resume position covering only finished events (undefined before the first one). */
-    watermark: () => tracker.watermark(),
-    completed: () => tracker.completedCount(),
+    completed: () => completed,
     inFlight: () => inFlight,
+    committing: () => committing?.events ?? 0,
   };
 }
 

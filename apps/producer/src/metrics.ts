@@ -8,7 +8,7 @@ export function createProducerMetrics(registry: Registry) {
   return {
     live,
     received: new Counter({ name: 'producer_events_received_total', help: 'SSE events received (message and error events)', registers }),
-    published: new Counter({ name: 'producer_events_published_total', help: 'Events acknowledged by Kafka (acks=all)', registers }),
+    published: new Counter({ name: 'producer_events_published_total', help: 'Events written to the raw topic in a committed batch', registers }),
     failed: new Counter({ name: 'producer_events_failed_total', help: 'Delivery failures (each is retried or dead-lettered)', labelNames: ['code'] as const, registers }),
     deadLettered: new Counter({ name: 'producer_events_dead_lettered_total', help: 'Events sent to the dead-letter topic', labelNames: ['code'] as const, registers }),
     canaries: new Counter({ name: 'producer_canary_events_total', help: 'Canary events dropped', registers }),
@@ -17,7 +17,7 @@ export function createProducerMetrics(registry: Registry) {
     streamErrors: new Counter({ name: 'producer_stream_error_events_total', help: 'SSE `event: error` messages from the server', registers }),
     queueDepth: new Gauge({
       name: 'producer_queue_depth_events',
-      help: 'Events read and not yet acknowledged (bounded by MAX_IN_FLIGHT)',
+      help: 'Events read and not yet committed (bounded by MAX_IN_FLIGHT)',
       registers,
       collect() {
         this.set(live.inFlight);
@@ -25,7 +25,7 @@ export function createProducerMetrics(registry: Registry) {
     }),
     publishLatency: new Histogram({
       name: 'producer_publish_latency_seconds',
-      help: 'From SSE receipt to Kafka acknowledgement',
+      help: 'From SSE receipt to the commit of its batch',
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     }),
@@ -64,6 +64,16 @@ export function createProducerMetrics(registry: Registry) {
       },
     }),
     checkpointed: new Gauge({ name: 'producer_checkpoint_events', help: 'Events covered by the durable resume checkpoint since start', registers }),
+    overlapDropped: new Counter({ name: 'producer_overlap_dropped_total', help: 'Re-delivered events of a resume overlap dropped because their meta.id was written already', registers }),
+    idsDropped: new Counter({ name: 'producer_position_ids_dropped_total', help: 'Kept ids dropped by the POSITION_MAX_IDS bound (an overlap reaching them would be written again)', registers }),
+    keptIds: new Gauge({ name: 'producer_position_ids', help: 'Ids kept with the position for the overlap filter', registers }),
+    transactions: new Counter({ name: 'producer_transactions_total', help: 'Batches written (records + position) by outcome', labelNames: ['outcome'] as const, registers }),
+    commitSeconds: new Histogram({
+      name: 'producer_commit_seconds',
+      help: 'Time to write one batch: begin, send, commit (at-least-once: send, then the position)',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
     backpressure: new Counter({ name: 'producer_backpressure_waits_total', help: 'Times reading paused because MAX_IN_FLIGHT was reached', registers }),
   };
 }

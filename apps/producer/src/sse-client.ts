@@ -7,6 +7,8 @@ export interface SseClientOptions {
   userAgent: string;
   /** Resume position (EventStreams' JSON-array id); sent as Last-Event-ID. */
   lastEventId?: string;
+  /** Called before each connect: the Last-Event-ID to resume with (replaces the last id received). */
+  resumeId?: () => string | undefined;
   /** Used only when there is no lastEventId yet. */
   since?: string;
   idleTimeoutMs: number;
@@ -64,6 +66,7 @@ export async function runSseClient(opts: SseClientOptions): Promise<void> {
       }, opts.idleTimeoutMs);
     };
     try {
+      if (opts.resumeId) lastEventId = opts.resumeId() ?? lastEventId;
       const url = new URL(opts.url);
       if (!lastEventId && opts.since) url.searchParams.set('since', opts.since);
       const headers: Record<string, string> = { Accept: 'text/event-stream', 'User-Agent': opts.userAgent, 'Cache-Control': 'no-cache' };

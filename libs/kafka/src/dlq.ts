@@ -114,9 +114,11 @@ export interface DeadLetterFromOptions {
 
 /** What {@link deadLetterFrom} needs of a consumed message. */
 export interface ConsumedRecord {
+  /** A Kafka topic, or the upstream source (the SSE URL) of a producer-side failure. */
   topic: string;
-  partition: number;
-  offset: number;
+  partition?: number;
+  /** A Kafka offset, or the SSE event id of a producer-side failure. */
+  offset?: number | string;
   key?: Buffer | string | null;
   value: Buffer | null;
   headers?: Array<Record<string, string | Buffer>>;

@@ -9,3 +9,4 @@ export * from './group-admin';
 export * from './topology';
 export * from './transactional-loop';
 export * from './offsets';
+export * from './transaction';

@@ -64,7 +64,7 @@ export const TOPOLOGY = {
     partitions: 1,
     configs: { 'cleanup.policy': 'compact', 'segment.ms': '3600000' },
     key: 'CHECKPOINT_KEY (default the SSE URL)',
-    value: { format: 'json', doc: 'last EventStreams id written' },
+    value: { format: 'json', doc: 'source position v2: per-partition timestamps + recent meta.ids, in the transaction of the records it covers' },
     writers: ['producer'],
     readers: ['producer'],
     provisionedBy: ['producer'],

@@ -8,6 +8,7 @@ import { headersToMessage } from './headers';
 import { nextOffsets } from './offsets';
 import type { KafkaProducer, OutgoingRecord } from './producer';
 import { type PartitionReader, type PartitionReaderOptions, createPartitionReader } from './reader';
+import { callRetrying, commitResuming, isRecordSpecific, kafkaErrorFlags, settleSends as settle } from './transaction';
 
 /** The producer calls the loop makes (a transactional producer, started by its owner). */
 export type TransactionalProducer = Pick<KafkaProducer, 'send' | 'beginTransaction' | 'sendOffsetsToTransaction' | 'commitTransaction' | 'abortTransaction' | 'isLive'>;
@@ -153,29 +154,7 @@ export function consumerOffsetControl(consumer: KafkaConsumer, timeoutMs = 10_00
   };
 }
 
-/** Delivery errors that belong to one record (retrying cannot help it, and only it). */
-export const RECORD_SPECIFIC_CODES: ReadonlySet<number> = new Set([
-  2 /* corrupt message */,
-  10 /* message too large */,
-  18 /* record list too large */,
-  32 /* invalid timestamp (outside the topic's message.timestamp.*.ms limits) */,
-  87 /* invalid record */,
-]);
-
-type RdFlags = { code?: number; isFatal?: boolean; isRetriable?: boolean; isTxnRequiresAbort?: boolean };
-const rdFlags = (err: unknown): RdFlags => ((err as { cause?: unknown })?.cause ?? {}) as RdFlags;
-const isRecordSpecific = (err: unknown) => RECORD_SPECIFIC_CODES.has(rdFlags(err).code ?? 0);
-/** A delivery failure after which the transaction cannot commit: the other records need not be waited for. */
-const endsTransaction = (err: unknown) => {
-  const f = rdFlags(err);
-  return isRecordSpecific(err) || f.isTxnRequiresAbort === true || f.isFatal === true || (err instanceof WikiMonitorError && !err.retriable);
-};
-const ERR_STATE = -172;
-/** librdkafka's answer to a transactional call with no transaction in progress (not an abortable or fatal state). */
-const noTransactionInProgress = (err: unknown) => {
-  const f = rdFlags(err);
-  return f.code === ERR_STATE && f.isTxnRequiresAbort !== true && f.isFatal !== true;
-};
+const rdFlags = kafkaErrorFlags;
 /** Errors of a committed-offsets read worth repeating: timed out, or offsets still pending in an open transaction. */
 const COMMITTED_RETRY_CODES: ReadonlySet<number> = new Set([-185 /* timed out */, 88 /* unstable offset commit */]);
 
@@ -283,17 +262,7 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
   const fatalError = (message: string, cause: unknown) => new WikiMonitorError('KAFKA_TRANSACTION_FAILED', message, { cause, details: { fatal: true } });
 
   /** Retries a transactional call while librdkafka says the same call may be retried. */
-  async function txnCall(fn: () => Promise<void>): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await fn();
-      } catch (err) {
-        const f = rdFlags(err);
-        if (!f.isRetriable || f.isTxnRequiresAbort || f.isFatal || attempt >= 4) throw err;
-        await sleep(backoffDelay(attempt, txnBackoff), abortAll.signal);
-      }
-    }
-  }
+  const txnCall = (fn: () => Promise<void>) => callRetrying(fn, txnBackoff, abortAll.signal);
 
   /**
    * The group's committed offsets. With read_committed they are read stable: while a transaction
@@ -421,41 +390,9 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
     }
   }
 
-  /**
-   * Sends and waits for the deliveries, in record order. After a delivery failed for good (refused
-   * record, transaction to abort) librdkafka sends no other record of the transaction: they would
-   * fail only at message.timeout.ms, so the wait ends there (after the reports delivered together
-   * with it); the abort purges the rest, whose rejections are absorbed here.
-   */
-  function settleSends(records: Outgoing[]): Promise<Array<{ err: unknown; o: Outgoing }>> {
-    return new Promise((resolve) => {
-      const rejected: Array<{ err: unknown; o: Outgoing; i: number }> = [];
-      let pending = records.length;
-      let done = false;
-      const finish = () => {
-        if (done) return;
-        done = true;
-        resolve(rejected.sort((a, b) => a.i - b.i).map(({ err, o }) => ({ err, o })));
-      };
-      if (!pending) return finish();
-      let stopping = false;
-      records.forEach((o, i) => {
-        producer.send(o.record).then(
-          () => {
-            if (--pending === 0) finish();
-          },
-          (err: unknown) => {
-            if (done) return;
-            rejected.push({ err, o, i });
-            if (--pending === 0) return finish();
-            if (!stopping && endsTransaction(err)) {
-              stopping = true;
-              setImmediate(finish);
-            }
-          },
-        );
-      });
-    });
+  async function settleSends(records: Outgoing[]): Promise<Array<{ err: unknown; o: Outgoing }>> {
+    const rejected = await settle((r) => producer.send(r), records.map((o) => o.record));
+    return rejected.map(({ index, err }) => ({ err, o: records[index] as Outgoing }));
   }
 
   async function sendOneByOne(records: Outgoing[]): Promise<void> {
@@ -476,33 +413,11 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
     }
   }
 
-  /**
-   * Commits. A commit that failed retriably (timed out) stays pending in librdkafka, and every other
-   * transactional call fails with a conflict until commitTransaction is called again: so it is resumed
-   * until it succeeds or fails for good (abortable: not committed; fatal). Another failure leaves the
-   * outcome open: one more call tells, and when it finds no transaction in progress, the group's
-   * committed offsets say whether the transaction committed (ticks: the changelog, re-read by recover).
-   */
+  /** Commits (a pending commit resumed); an unknown outcome is told by the group's committed offsets (ticks: the changelog, re-read by recover). */
   async function commit(offsetsSent: TopicPartitionOffset[]): Promise<CommitOutcome> {
-    let first: unknown;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await producer.commitTransaction();
-        if (attempt > 0) log.info({ attempts: attempt + 1 }, 'pending commit resumed and completed');
-        return { ok: true, ambiguous: false };
-      } catch (err) {
-        first ??= err;
-        const f = rdFlags(err);
-        if (isFatal(err) || f.isTxnRequiresAbort) return { ok: false, err, open: true };
-        if (noTransactionInProgress(err)) return outcomeFromOffsets(first, offsetsSent);
-        // Closing: a few resumptions only (the broker may be gone); the abort then fails and stops the service.
-        const again = f.isRetriable === true ? !(closing && attempt >= 4) : attempt === 0;
-        if (!again) return { ok: false, err, open: true };
-        const delay = backoffDelay(attempt, txnBackoff);
-        log.warn({ err: describeError(err).message, attempt: attempt + 1, retryInMs: delay }, 'commitTransaction failed; calling it again (a pending commit must be resumed)');
-        await sleep(delay, abortAll.signal);
-      }
-    }
+    const r = await commitResuming(producer, { log, backoff: txnBackoff, isFatal, closing: () => closing, signal: abortAll.signal });
+    if (r.ok) return { ok: true, ambiguous: false };
+    return r.state === 'unknown' ? outcomeFromOffsets(r.first, offsetsSent) : { ok: false, err: r.err, open: true };
   }
 
   /** No transaction in progress after a commit reported failure: the committed offsets tell whether it committed. */
