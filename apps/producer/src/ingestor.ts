@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { WikiChange } from '@wikimonitor/contracts';
-import { type NormalizeResult, type SseEvent, changeKey, normalizeRecentChangeText } from '@wikimonitor/domain';
+import { type NormalizeResult, type SseEvent, changeKey, normalizeSseEvent } from '@wikimonitor/domain';
 import { type BatchProducer, type OutgoingRecord, type WriteBatchResult, deadLetterFrom, writeBatch } from '@wikimonitor/kafka';
 import { type Logger, WikiMonitorError, backoffDelay, describeError, sleep } from '@wikimonitor/service-kit';
 import { type Span, type Tracer, startPublishSpan, traceHeadersFor } from '@wikimonitor/telemetry';
+import { deadLetterPayload } from './bad-input';
 import type { CheckpointStore } from './checkpoint';
 import type { ProducerMetrics } from './metrics';
 import { PositionTracker, type StoredCheckpoint, isLegacyCheckpoint } from './position';
@@ -66,7 +67,8 @@ function identityOfInvalid(data: string): { key: string; topic?: string; partiti
 
 function identity(n: NormalizeResult, data: string): { key: string; topic?: string | null; partition?: number | null } {
   if (n.kind === 'change') return { key: n.change.id, topic: n.change.source?.topic, partition: n.change.source?.partition };
-  if (n.kind === 'canary') return { ...identityOfInvalid(data), key: n.id };
+  // A canary without meta.id is keyed by its bytes like an invalid event.
+  if (n.kind === 'canary') return n.id ? { ...identityOfInvalid(data), key: n.id } : identityOfInvalid(data);
   return identityOfInvalid(data);
 }
 
@@ -104,8 +106,10 @@ export function createIngestor(deps: IngestorDeps) {
   };
 
   function deadLetter(ev: SseEvent, error: { code: string; message: string }): OutgoingRecord {
+    // The bytes as received (invalid UTF-8 kept), an oversized event's prefix with its size and digest.
+    const { value, headers } = deadLetterPayload(ev);
     return deadLetterFrom(
-      { topic: deps.sourceUrl, offset: ev.lastEventId || undefined, key: null, value: Buffer.from(ev.data, 'utf8'), headers: ev.lastEventId ? [{ 'sse.id': ev.lastEventId }] : undefined },
+      { topic: deps.sourceUrl, offset: ev.lastEventId || undefined, key: null, value, headers: Object.entries(headers).map(([k, v]) => ({ [k]: v })) },
       error,
       { topic: deps.dlqTopic, app: 'producer', targetTopic: deps.topic },
     );
@@ -122,6 +126,7 @@ export function createIngestor(deps: IngestorDeps) {
     }
     if (n.kind === 'invalid') return addDeadLetter(ev, { code: n.code, message: n.reason });
     const change = n.change;
+    for (const field of n.fixed) metrics.fieldsFixed.inc({ field });
     metrics.live.lastEventMs = change.event_time;
     let value: Buffer;
     try {
@@ -253,13 +258,13 @@ export function createIngestor(deps: IngestorDeps) {
         log.warn({ data: ev.data.slice(0, 500) }, 'stream sent an error event');
         return;
       }
-      const n = normalizeRecentChangeText(ev.data, { receivedTime, sseId: ev.lastEventId || null });
+      const n = normalizeSseEvent(ev, { receivedTime });
       const id = identity(n, ev.data);
       if (tracker.isWritten(id.key)) {
         metrics.overlapDropped.inc();
         return;
       }
-      const dropped = tracker.accept({ sseId: ev.lastEventId, key: id.key, topic: id.topic, partition: id.partition });
+      const dropped = tracker.accept({ sseId: ev.lastEventId, key: id.key, topic: id.topic, partition: id.partition, receivedTime });
       if (dropped) {
         metrics.idsDropped.inc(dropped);
         log.warn({ dropped, bound: deps.maxIds }, 'POSITION_MAX_IDS reached: oldest kept ids dropped (a resume overlap reaching them would write those events again)');

@@ -53,6 +53,23 @@ describe('position', () => {
     expect(resume[1]).toEqual({ topic: CODFW, partition: 0, offset: -1 });
   });
 
+  it('tracker should not take an id dated beyond receipt + skew as the position (a 2099 event would make every resume skip the rest)', () => {
+    const received = Date.parse('2026-02-26T15:50:00Z');
+    const t = new PositionTracker({ ...opts, maxFutureSkewMs: 300_000 });
+    t.accept({ sseId: idAt(received - 2_000), key: 'real-1', topic: EQIAD, partition: 0, receivedTime: received });
+    t.accept({ sseId: idAt(Date.parse('2099-01-01T00:00:00Z')), key: 'future', topic: EQIAD, partition: 0, receivedTime: received });
+    const resume = JSON.parse(t.resumeId() as string) as Array<{ timestamp?: number }>;
+    expect(resume[0]?.timestamp).toBe(received - 2_000 + 1 - 1_000);
+    expect(t.futureIdsIgnored).toBe(1);
+    // still filtered on a re-delivery, and the next real id moves the position again
+    expect(t.isWritten('future')).toBe(true);
+    t.accept({ sseId: idAt(received - 1_000), key: 'real-2', topic: EQIAD, partition: 0, receivedTime: received });
+    expect((JSON.parse(t.resumeId() as string) as Array<{ timestamp?: number }>)[0]?.timestamp).toBe(received - 1_000 + 1 - 1_000);
+    // within the skew the id is the position as before
+    t.accept({ sseId: idAt(received + 60_000), key: 'skewed', topic: EQIAD, partition: 0, receivedTime: received });
+    expect((JSON.parse(t.resumeId() as string) as Array<{ timestamp?: number }>)[0]?.timestamp).toBe(received + 60_000 + 1 - 1_000);
+  });
+
   it('tracker should keep the ids of the last 2 * margin of a partition and forget older ones', () => {
     const t = new PositionTracker(opts);
     t.accept({ sseId: idAt(10_000), key: 'old', topic: EQIAD, partition: 0 });

@@ -1,4 +1,4 @@
-import { type StreamPosition, parseEventId } from '@wikimonitor/domain';
+import { DEFAULT_MAX_FUTURE_SKEW_MS, type StreamPosition, parseEventId } from '@wikimonitor/domain';
 
 /**
  * The source position written in every transaction (JSON, version 2), and the overlap filter built
@@ -42,6 +42,12 @@ export interface TrackerOptions {
   marginMs: number;
   maxIds: number;
   url: string;
+  /**
+   * An id whose own timestamp is later than receipt + this is not taken as the position (default
+   * DEFAULT_MAX_FUTURE_SKEW_MS, the rule that dead-letters such events): a resume from a timestamp in
+   * the future would make the server skip everything after it.
+   */
+  maxFutureSkewMs?: number;
 }
 
 /** What the tracker needs of one accepted event. */
@@ -53,6 +59,8 @@ export interface AcceptedEvent {
   /** meta.topic / meta.partition: the event's own upstream partition. */
   topic?: string | null;
   partition?: number | null;
+  /** Wall-clock receipt (ms): with it, an id dated beyond receipt + skew does not move the position. */
+  receivedTime?: number;
 }
 
 const partitionKey = (topic: string | undefined, partition: number | undefined) => `${topic ?? ''}/${partition ?? 0}`;
@@ -92,6 +100,8 @@ export class PositionTracker {
   private readonly kept = new Map<string, { pk: string; ts: number }>();
   private events = 0;
   private dropped = 0;
+  /** Ids not taken as the position because their own timestamp was beyond receipt + skew. */
+  futureIdsIgnored = 0;
   /** Loaded from a version-1 checkpoint: nothing to filter the first overlap with. */
   readonly legacy: boolean;
 
@@ -122,7 +132,11 @@ export class PositionTracker {
   accept(ev: AcceptedEvent): number {
     this.events++;
     const prev = this.entries;
-    if (ev.sseId && ev.sseId !== this.lastRaw) this.setId(ev.sseId);
+    if (ev.sseId && ev.sseId !== this.lastRaw) {
+      const parsed = parseEventId(ev.sseId);
+      this.lastRaw = ev.sseId;
+      if (parsed.ok && !this.datedBeyondSkew(parsed.value, prev, ev)) this.entries = parsed.value;
+    }
     if (ev.key === null || !this.entries) return 0;
     const own = ownEntry(this.entries, prev, ev.topic, ev.partition);
     if (own?.timestamp === undefined || own.offset !== undefined) return 0;
@@ -172,6 +186,16 @@ export class PositionTracker {
 
   position(): readonly StreamPosition[] | undefined {
     return this.entries;
+  }
+
+  /** Whether the event's own entry in `next` is dated later than its receipt + the skew bound. */
+  private datedBeyondSkew(next: StreamPosition[], prev: readonly StreamPosition[] | undefined, ev: AcceptedEvent): boolean {
+    if (ev.receivedTime === undefined) return false;
+    const own = ownEntry(next, prev, ev.topic, ev.partition);
+    if (own?.timestamp === undefined || own.offset !== undefined) return false;
+    const beyond = own.timestamp - 1 > ev.receivedTime + (this.opts.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS);
+    if (beyond) this.futureIdsIgnored++;
+    return beyond;
   }
 
   private setId(raw: string): void {
