@@ -66,6 +66,8 @@ export interface ScenarioResult {
   poisonUnservable: Array<{ name: string; reason: string }>;
   deadLettered: number;
   expectedDeadLetters: number;
+  /** Stream connections the source served (1 + reconnects and restarts). */
+  sourceConnections: number;
   /** From the later of (last fault lifted, last event sent) to every expected event stored. */
   recoverySeconds: number | null;
   aggregates: { compared: number; openAtEnd: number; late: number; diff: AggregateDiff; topicDiff: AggregateDiff } | null;
@@ -88,10 +90,17 @@ async function waitUntil<T>(timeoutMs: number, fn: () => Promise<T | undefined |
   }
 }
 
-async function sourceStats(p: Pipeline): Promise<{ eventsSent: number; eventsLoaded: number; sent: { malformed: number } } | undefined> {
+interface SourceStats {
+  eventsSent: number;
+  eventsLoaded: number;
+  sent: { malformed: number };
+  connections: { total: number };
+}
+
+async function sourceStats(p: Pipeline): Promise<SourceStats | undefined> {
   try {
     const res = await fetch(`${p.apps['sse-source'].url}/stats`, { signal: AbortSignal.timeout(3000) });
-    return (await res.json()) as { eventsSent: number; eventsLoaded: number; sent: { malformed: number } };
+    return (await res.json()) as SourceStats;
   } catch {
     return undefined;
   }
@@ -130,6 +139,7 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
     poisonUnservable: input.unservable,
     deadLettered: 0,
     expectedDeadLetters: 0,
+    sourceConnections: 0,
     recoverySeconds: null,
     aggregates: null,
     groups: [],
@@ -270,6 +280,11 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
     const dead = await readDeadLetters(stack.bootstrapServers, names.topics.dlq);
     const stats = await sourceStats(p);
     const malformed = scenario.malformedFromSource ? (stats?.sent.malformed ?? 0) : 0;
+    result.sourceConnections = stats?.connections.total ?? 0;
+    const minConnections = scenario.minConnections?.(inputMs);
+    if (minConnections !== undefined && (stats?.connections.total ?? 0) < minConnections) {
+      failures.push(`the source served ${stats?.connections.total ?? 0} connections, the scenario needs at least ${minConnections} (its resumes did not happen)`);
+    }
     const expectedPoison = poisonSent.flatMap((r) => r.apps.map((app) => ({ key: r.key, app })));
     result.expectedDeadLetters = malformed + expectedPoison.length;
     const fromSource = dead.filter((d) => d.app === 'producer' && (d.error.code === 'NOT_JSON' || d.error.code === 'INVALID_EVENT'));
@@ -397,6 +412,7 @@ export function scenarioFigures(r: ScenarioResult) {
     topicDuplicatesByTopic: Object.fromEntries(r.topics.map((t) => [topicShort(t.topic), t.extraCopies])),
     rowDuplicates: r.rowDuplicates,
     aggregatesEqualRecount: r.aggregatesEqualRecount,
+    sourceConnections: r.sourceConnections,
     aggregates: r.aggregates ? { closedWindows: r.aggregates.compared, equalStored: r.aggregates.diff.equal, equalOnTopic: r.aggregates.topicDiff.equal, late: r.aggregates.late } : null,
   };
 }

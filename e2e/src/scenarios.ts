@@ -51,6 +51,11 @@ export interface Scenario {
   malformedFromSource?: boolean;
   /** Poison events the source serves among the real ones (in the input file), each with its expected outcome. */
   poisonEvents?: () => PoisonEvent[];
+  /**
+   * Fewest stream connections the source must have served (its /stats), so a scenario about resumes
+   * cannot pass without resuming (e.g. a lifetime flag the source ignored).
+   */
+  minConnections?: (inputMs: number) => number;
   /** Bound on the scenario's faults (default: the input's duration + 2 min). */
   faultBudgetMs?: (inputMs: number) => number;
   /** Injects the faults while the input flows; resolves when the last fault is lifted. */
@@ -276,6 +281,8 @@ export const SCENARIOS: Scenario[] = [
       'EventStreams resume: timestamp ids, the connection cut every 3 s, each reconnect served by the other datacenter (other meta.offset), same-millisecond bursts, kill -9 of the producer at 4 random moments',
     needs: [],
     sourceArgs: ['--id-mode', 'timestamp', '--lifetime-ms', '3000', '--datacenter', 'alternate', '--burst', 'every=6s,duration=1s,factor=4'],
+    // At least half the cuts the lifetime alone makes over the input, on top of the first connection.
+    minConnections: (inputMs) => 1 + Math.floor(inputMs / 3000 / 2),
     run: killSeries(['producer'], 4),
   },
   {
