@@ -287,14 +287,15 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
     }
     const expectedPoison = poisonSent.flatMap((r) => r.apps.map((app) => ({ key: r.key, app })));
     result.expectedDeadLetters = malformed + expectedPoison.length;
-    const fromSource = dead.filter((d) => d.app === 'producer' && (d.error.code === 'NOT_JSON' || d.error.code === 'INVALID_EVENT'));
-    const sourceOffsets = new Set(fromSource.map((d) => String(d.sourceOffset)));
+    // Producer dead letters are the served poison (matched by bytes) or, in a scenario with the source's
+    // malformed fault, the malformed events: one letter each (the scenario has no resume, so none is re-sent).
+    const servedPoison = dead.filter((d) => d.app === 'producer' && input.poison.some((p) => letterHolds(d, p.data)));
+    const fromSource = scenario.malformedFromSource ? dead.filter((d) => d.app === 'producer' && !servedPoison.includes(d)) : [];
     const found = expectedPoison.filter((e) => dead.some((d) => d.app === e.app && String(d.key ?? '') === e.key));
-    const servedPoison = dead.filter((d) => input.poison.some((p) => letterHolds(d, p.data)));
     const others = dead.filter((d) => !fromSource.includes(d) && !servedPoison.includes(d) && !poisonSent.some((r) => String(d.key ?? '') === r.key));
     result.expectedDeadLetters += input.poison.filter((p) => p.expected === 'dead-letter').length;
-    result.deadLettered = Math.min(sourceOffsets.size, malformed) + found.length + servedPoison.length;
-    if (sourceOffsets.size !== malformed) failures.push(`malformed SSE events: source sent ${malformed}, ${sourceOffsets.size} distinct ones dead-lettered by the producer`);
+    result.deadLettered = Math.min(fromSource.length, malformed) + found.length + servedPoison.length;
+    if (fromSource.length !== malformed) failures.push(`malformed SSE events: source sent ${malformed}, the producer dead-lettered ${fromSource.length}`);
     if (found.length !== expectedPoison.length) failures.push(`poison records missing from the DLQ: ${expectedPoison.filter((e) => !found.includes(e)).map((e) => `${e.key}@${e.app}`).join(', ')}`);
     if (others.length) failures.push(`${others.length} unexpected dead letters (e.g. ${others.slice(0, 2).map((d) => `${d.app}:${d.error.code}:${d.error.message.slice(0, 120)}`).join(' | ')})`);
 

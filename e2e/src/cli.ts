@@ -122,7 +122,7 @@ by field, in PostgreSQL and on the aggregates topic, nothing else there, late to
 consumer_status alert during the stall (others: alerts seen, informational).
 
 ${suite.results
-  .map((r) => `- **${r.scenario}** (${r.seconds} s): ${r.description}.${r.actions.length ? ` Actions: ${r.actions.join('; ')}.` : ''}${Object.keys(r.crashes).length ? ` Exits not caused by the suite (restarted): ${JSON.stringify(r.crashes)}.` : ''}${r.failures.length ? ` **Failures:** ${r.failures.join('; ')}` : ''}`)
+  .map((r) => `- **${r.scenario}** (${r.seconds} s): ${r.description}.${r.actions.length ? ` Actions: ${r.actions.join('; ')}.` : ''}${Object.keys(r.crashes).length ? ` Exits not caused by the suite (restarted): ${JSON.stringify(r.crashes)}.` : ''}${r.poison.length ? ` Poison served: ${r.poison.map((o) => `${o.name} ${o.expected} ${o.ok ? 'ok' : `FAILED (${o.deadLetters} dead letters, ${o.onRaw} on raw, ${o.stored ? '' : 'not '}stored)`}`).join(', ')}.` : ''}${r.poisonUnservable.length ? ` Not servable from a file: ${r.poisonUnservable.map((u) => `${u.name} (${u.reason})`).join(', ')}.` : ''}${r.failures.length ? ` **Failures:** ${r.failures.join('; ')}` : ''}`)
   .join('\n')}
 `;
     mkdirSync(join(out, '..'), { recursive: true });

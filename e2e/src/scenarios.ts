@@ -287,7 +287,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'poison-extended',
-    description: 'every poison class of issue 13 (oversized, future / pre-2001 dates, wrong types, no meta.id, canary, huge and deep log_params ...) served by the source among the real events',
+    description: 'every poison class of issue 13 point 4 (oversized / over-long SSE line, future and pre-2001 dates, wrong types, no meta.id, canary, deep log_params, invalid UTF-8 ...) served by the source among the real events',
     needs: [],
     poisonEvents,
     async run() {
