@@ -327,8 +327,12 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
 
     // Poison served by the source: dead-lettered once, dropped without a trace, or published, as expected.
     if (input.poison.length) {
-      result.poison = poisonOutcomes(input.poison, dead, countCopies(ids(raw)), storedSet);
-      for (const o of result.poison.filter((x) => !x.ok)) failures.push(`poison ${o.name}: expected ${o.expected}, got ${o.deadLetters} dead letters, ${o.onRaw} copies on raw, ${o.stored ? '' : 'not '}stored`);
+      const letters = dead.map((d) => ({ app: d.app, code: d.error.code, value: d.value, headers: d.headers }));
+      result.poison = poisonOutcomes(input.poison, letters, countCopies(ids(raw)), storedSet);
+      for (const o of result.poison.filter((x) => !x.ok)) {
+        const want = input.poison.find((x) => x.name === o.name)?.code;
+        failures.push(`poison ${o.name}: expected ${o.expected}${want ? ` ${want}` : ''}, got ${o.deadLetters} dead letters${o.codes.length ? ` (${o.codes.join(', ')})` : ''}, ${o.onRaw} copies on raw, ${o.stored ? '' : 'not '}stored`);
+      }
     }
 
     // lag-monitor's alert during the stall: on the alerts topic (and the webhook).

@@ -139,6 +139,12 @@ describe('poisonOutcomes', () => {
     expect(poisonOutcomes([served('dead-letter')], [{ ...letter, app: 'filter-router' }], new Map(), new Set())[0]?.ok).toBe(false);
   });
 
+  it('poisonOutcomes should fail a dead letter with another code than the builder expects', () => {
+    const withCode = { ...served('dead-letter'), code: 'EVENT_TOO_LARGE' };
+    expect(poisonOutcomes([withCode], [{ ...letter, code: 'EVENT_TOO_LARGE' }], new Map(), new Set())[0]?.ok).toBe(true);
+    expect(poisonOutcomes([withCode], [{ ...letter, code: 'INVALID_EVENT' }], new Map(), new Set())[0]).toMatchObject({ ok: false, codes: ['INVALID_EVENT'] });
+  });
+
   it('poisonOutcomes should fail a dropped event that was published and a published one that was not stored', () => {
     expect(poisonOutcomes([served('dropped')], [], countCopies(['p1']), new Set())[0]?.ok).toBe(false);
     expect(poisonOutcomes([served('dropped')], [], new Map(), new Set())[0]?.ok).toBe(true);

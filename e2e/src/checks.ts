@@ -167,6 +167,8 @@ export function copyAndAggregateFailures(topics: readonly TopicCopies[], rowDups
 /** A dead letter as read back: the app that wrote it, its value and headers. */
 export interface LetterSeen {
   app: string;
+  /** `dlq.error.code`. */
+  code?: string;
   value: Buffer | null;
   headers?: Record<string, unknown> | undefined;
 }
@@ -192,6 +194,8 @@ export interface PoisonOutcome {
   expected: ServedPoison['expected'];
   /** Producer dead letters holding it. */
   deadLetters: number;
+  /** Their error codes (one must be the expected code when the builder names one). */
+  codes: string[];
   /** Copies of its meta.id on the raw topic. */
   onRaw: number;
   stored: boolean;
@@ -201,11 +205,14 @@ export interface PoisonOutcome {
 /** Each served poison event's outcome against its expectation: dead-lettered once, dropped without trace, or published. */
 export function poisonOutcomes(poison: readonly ServedPoison[], letters: readonly LetterSeen[], rawIds: ReadonlyMap<string, number>, storedIds: ReadonlySet<string>): PoisonOutcome[] {
   return poison.map((p) => {
-    const deadLetters = letters.filter((l) => l.app === 'producer' && letterHolds(l, p.data)).length;
+    const holding = letters.filter((l) => l.app === 'producer' && letterHolds(l, p.data));
+    const deadLetters = holding.length;
+    const codes = holding.map((l) => l.code ?? '');
+    const codeOk = p.code === undefined || codes.every((c) => c === p.code);
     const onRaw = p.metaId === undefined ? 0 : (rawIds.get(p.metaId) ?? 0);
     const stored = p.metaId !== undefined && storedIds.has(p.metaId);
     const ok =
-      p.expected === 'dead-letter' ? deadLetters === 1 && onRaw === 0 && !stored : p.expected === 'dropped' ? deadLetters === 0 && onRaw === 0 && !stored : deadLetters === 0 && onRaw === 1 && stored;
-    return { name: p.name, expected: p.expected, deadLetters, onRaw, stored, ok };
+      p.expected === 'dead-letter' ? deadLetters === 1 && codeOk && onRaw === 0 && !stored : p.expected === 'dropped' ? deadLetters === 0 && onRaw === 0 && !stored : deadLetters === 0 && onRaw === 1 && stored;
+    return { name: p.name, expected: p.expected, deadLetters, codes, onRaw, stored, ok };
   });
 }

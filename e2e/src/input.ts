@@ -10,12 +10,15 @@ export interface PoisonEvent {
   name: string;
   data: Buffer;
   expected: 'dead-letter' | 'dropped' | 'published';
+  /** For a dead letter: the `dlq.error.code` it must carry, when the builder says. */
+  code?: string;
 }
 
 /** A poison event as written into the input file (meta.id made unique, ordinary times re-dated). */
 export interface ServedPoison {
   name: string;
   expected: PoisonEvent['expected'];
+  code?: string;
   /** meta.id as served (undefined when the event has none). */
   metaId: string | undefined;
   /** The exact bytes of its line in the input file. */
@@ -96,7 +99,7 @@ function servePoison(p: PoisonEvent, ms: number): ServedPoison | { name: string;
   if (meta && typeof meta['id'] === 'string') meta['id'] = metaId = poisonId(p.name);
   const dt = meta && typeof meta['dt'] === 'string' ? Date.parse(meta['dt']) : NaN;
   if (Number.isFinite(dt) && dt >= OLDEST_ORDINARY_MS && dt <= Date.now() + 86_400_000) redate(e, ms);
-  return { name: p.name, expected: p.expected, metaId, data: Buffer.from(JSON.stringify(e)) };
+  return { name: p.name, expected: p.expected, ...(p.code ? { code: p.code } : {}), metaId, data: Buffer.from(JSON.stringify(e)) };
 }
 
 /**

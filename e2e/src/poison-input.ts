@@ -1,23 +1,41 @@
 import * as testing from '@wikimonitor/testing';
 import type { PoisonEvent } from './input';
 
-type PoisonBuilder = () => PoisonEvent[];
+/** An entry of the shared builder: `name` or `class`, and the outcome as a word or as `{ outcome, code }`. */
+interface SharedPoisonEvent {
+  name?: string;
+  class?: string;
+  data: Buffer;
+  expected: PoisonEvent['expected'] | { outcome: PoisonEvent['expected']; code?: string };
+}
+
+/** Reads an entry of the shared builder (either shape) as the suite's PoisonEvent. */
+export function fromSharedPoison(e: SharedPoisonEvent): PoisonEvent {
+  const name = e.name ?? e.class;
+  if (!name) throw new Error('a poison event without a name or class');
+  if (typeof e.expected === 'string') return { name, data: e.data, expected: e.expected };
+  return { name, data: e.data, expected: e.expected.outcome, ...(e.expected.code ? { code: e.expected.code } : {}) };
+}
+
+const sharedBuilder = () => {
+  const fn = (testing as Record<string, unknown>)['poisonEvents'];
+  return typeof fn === 'function' ? (fn as () => SharedPoisonEvent[]) : undefined;
+};
 
 /**
  * The poison events of issue 13 point 4 for the `poison-extended` scenario: `poisonEvents()` of
  * libs/testing/src/poison.ts (the builder the input-hardening work adds, exported from
  * @wikimonitor/testing) when it is there, else the minimal local list below, so this compiles and
- * runs either way. The shared builder wins: it knows the rules the pipeline enforces.
+ * runs either way. The shared builder wins: it knows the rules (and dead-letter codes) the pipeline enforces.
  */
 export function poisonEvents(): PoisonEvent[] {
-  const shared = (testing as Record<string, unknown>)['poisonEvents'];
-  if (typeof shared === 'function') return (shared as PoisonBuilder)();
-  return localPoisonEvents();
+  const shared = sharedBuilder();
+  return shared ? shared().map(fromSharedPoison) : localPoisonEvents();
 }
 
 /** Whether the shared builder was found (reported in the scenario's log). */
 export function sharedPoisonBuilder(): boolean {
-  return typeof (testing as Record<string, unknown>)['poisonEvents'] === 'function';
+  return sharedBuilder() !== undefined;
 }
 
 type Obj = Record<string, unknown>;
