@@ -23,6 +23,8 @@ describe('chaos scenarios', () => {
     expect(Number(value('--lifetime-ms'))).toBeLessThanOrEqual(5_000);
     expect(value('--datacenter')).toBe('alternate');
     expect(s.minConnections?.(20_000)).toBeGreaterThanOrEqual(4);
+    // A resume re-reads `margin` of event time out of the `lifetime` a connection delivers: it must progress.
+    expect(Number(s.env?.producer?.['RESUME_MARGIN_MS'])).toBeLessThan(Number(value('--lifetime-ms')) / 2);
   });
 
   it('broker-outage-long should keep Kafka down longer than the producers message.timeout.ms', async () => {
