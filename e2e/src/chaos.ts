@@ -177,7 +177,7 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
       sourceArgs: ['--time', 'original', '--rate', String(opts.rate), ...(scenario.sourceArgs ?? [])],
       aggregator: CHAOS_AGGREGATOR,
       lagMonitor: { ...CHAOS_LAG_MONITOR, webhookUrl: webhook.url },
-      extraEnv: { ...scenario.env, aggregator: { TOP_PAGES: String(CHAOS_AGGREGATOR.topPages), ...scenario.env?.aggregator } },
+      extraEnv: { aggregator: { TOP_PAGES: String(CHAOS_AGGREGATOR.topPages) } },
       workDir: opts.workDir,
       logDir: join(opts.workDir, 'logs'),
       log,

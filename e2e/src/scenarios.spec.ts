@@ -1,6 +1,7 @@
 import { PRODUCER_TUNING } from '@wikimonitor/kafka';
 import { type ScenarioResult, scenarioFigures, summaryTable, topicBreakdown } from './chaos';
 import { countTopicCopies } from './checks';
+import { CHAOS_RESUME_MARGIN_MS } from './pipeline';
 import { CI_SCENARIOS, LONG_OUTAGE_MS, type ScenarioContext, selectScenarios } from './scenarios';
 import type { PrivateStack } from './stack';
 
@@ -24,7 +25,7 @@ describe('chaos scenarios', () => {
     expect(value('--datacenter')).toBe('alternate');
     expect(s.minConnections?.(20_000)).toBeGreaterThanOrEqual(4);
     // A resume re-reads `margin` of event time out of the `lifetime` a connection delivers: it must progress.
-    expect(Number(s.env?.producer?.['RESUME_MARGIN_MS'])).toBeLessThan(Number(value('--lifetime-ms')) / 2);
+    expect(CHAOS_RESUME_MARGIN_MS).toBeLessThan(Number(value('--lifetime-ms')) / 2);
   });
 
   it('broker-outage-long should keep Kafka down longer than the producers message.timeout.ms', async () => {

@@ -47,8 +47,6 @@ export interface Scenario {
   needs: Array<'private-stack' | 'proxy'>;
   /** Extra sse-source flags (faults of the source itself). */
   sourceArgs?: string[];
-  /** Extra environment per app. */
-  env?: Partial<Record<AppName, Record<string, string>>>;
   /** Whether the producer's SSE-side dead letters (malformed events) are part of the expectation. */
   malformedFromSource?: boolean;
   /** Poison events the source serves among the real ones (in the input file), each with its expected outcome. */
@@ -98,9 +96,8 @@ function corrupt(kind: 'text' | 'truncated' | 'unknown-schema', i: number): Buff
 export const MESSAGE_TIMEOUT_MS = PRODUCER_TUNING['message.timeout.ms'];
 export const LONG_OUTAGE_MS = MESSAGE_TIMEOUT_MS + 15_000;
 
-/** eventstreams-resume: connection lifetime and the producer's resume margin (see the scenario). */
+/** eventstreams-resume: the source's connection lifetime. */
 export const RESUME_LIFETIME_MS = 3_000;
-export const RESUME_MARGIN_MS = 1_000;
 
 /** Every scenario of the full suite, in the order they run. */
 export const SCENARIOS: Scenario[] = [
@@ -287,12 +284,7 @@ export const SCENARIOS: Scenario[] = [
       'EventStreams resume: timestamp ids, the connection cut every 3 s, each reconnect served by the other datacenter (other meta.offset), same-millisecond bursts, kill -9 of the producer at 4 random moments',
     needs: [],
     sourceArgs: ['--id-mode', 'timestamp', '--lifetime-ms', String(RESUME_LIFETIME_MS), '--datacenter', 'alternate', '--burst', 'every=6s,duration=1s,factor=4'],
-    // The margin must be well under the lifetime: the stand-in paces a resumed connection at the input's
-    // rate, so a connection delivers `lifetime` worth of event time of which `margin` is overlap; with
-    // margin >= lifetime the producer re-reads only the overlap and never progresses (found here with
-    // the default 10 s margin and 3 s cuts). The input's times never go backwards, so 1 s is far above
-    // its disorder (0) and still re-delivers about `rate` events per resume.
-    env: { producer: { RESUME_MARGIN_MS: String(RESUME_MARGIN_MS) } },
+    // The producer's resume margin (CHAOS_RESUME_MARGIN_MS, 1 s) is well under this lifetime: see pipeline.ts.
     // At least half the cuts the lifetime alone makes over the input, on top of the first connection.
     minConnections: (inputMs) => 1 + Math.floor(inputMs / RESUME_LIFETIME_MS / 2),
     run: killSeries(['producer'], 4),
