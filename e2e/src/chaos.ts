@@ -336,7 +336,7 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
 
     // Poison served by the source: dead-lettered once, dropped without a trace, or published, as expected.
     if (input.poison.length) {
-      const letters = dead.map((d) => ({ app: d.app, code: d.error.code, value: d.value, headers: d.headers }));
+      const letters = dead.map((d) => ({ app: d.app, code: d.error.code, value: d.value }));
       result.poison = poisonOutcomes(input.poison, letters, countCopies(ids(raw)), storedSet);
       for (const o of result.poison.filter((x) => !x.ok)) {
         const want = input.poison.find((x) => x.name === o.name)?.code;

@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto';
 import type { WikiAggregate } from '@wikimonitor/contracts';
-import { DLQ_TRUNCATION_HEADERS } from '@wikimonitor/kafka';
 import type { ServedPoison } from './input';
 import { type AggregateDiff, type CountedChange, type Recount, aggregateKey, diffAggregates, recountAggregates, type RecountOptions } from './recount';
 
@@ -170,23 +168,18 @@ export interface LetterSeen {
   /** `dlq.error.code`. */
   code?: string;
   value: Buffer | null;
-  headers?: Record<string, unknown> | undefined;
 }
-
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const headerText = (v: unknown) => (Buffer.isBuffer(v) ? v.toString('utf8') : typeof v === 'string' ? v : undefined);
 
 /**
  * Whether a producer dead letter holds this poison event: its value is the served bytes, or a cut of
- * them (a prefix, with the original's sha256 in `dlq.original.sha256` when the producer adds it).
+ * them (a strict prefix: an oversized event keeps what fits). The size/digest headers are not compared:
+ * which bytes the digest covers (the whole event or what the producer handed over) is the producer's
+ * business, and a prefix of a poison event with its own meta.id already names it.
  */
 export function letterHolds(letter: LetterSeen, served: Buffer): boolean {
   const v = letter.value;
   if (!v || v.length === 0) return false;
-  if (v.equals(served)) return true;
-  const digest = headerText(letter.headers?.[DLQ_TRUNCATION_HEADERS.originalSha256]);
-  if (digest !== undefined) return digest === sha256(served) && served.subarray(0, v.length).equals(v);
-  return v.length < served.length && served.subarray(0, v.length).equals(v);
+  return v.equals(served) || (v.length < served.length && served.subarray(0, v.length).equals(v));
 }
 
 export interface PoisonOutcome {
