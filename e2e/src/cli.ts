@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, killAllAppProcesses } from '@wikimonitor/testing';
-import { CHAOS_AGGREGATOR, CHAOS_LAG_MONITOR, DEFAULT_WORK_DIR, runChaosSuite, summaryTable } from './chaos';
+import { CHAOS_AGGREGATOR, CHAOS_LAG_MONITOR, DEFAULT_WORK_DIR, runChaosSuite, scenarioFigures, summaryTable } from './chaos';
 import { CI_SCENARIOS, SCENARIOS, selectScenarios } from './scenarios';
 import { startPrivateStack } from './stack';
 
@@ -103,26 +103,32 @@ Apicurio 3.3.3, PostgreSQL 15) on the same 2 cores, shared with other engineers'
 
 Each scenario runs the six processes from \`dist/\` on fresh topics, groups, transactional ids and database, with the
 apps' Kafka traffic through the suite's TCP proxy. Input: ${suite.events} real recorded events, one pass at ${rate} events/s,
-\`--time now\` (so the recorded \`meta.id\`s are the expected set). Aggregator: ${CHAOS_AGGREGATOR.windowMs / 1000} s windows,
+dated by the suite at their planned send time in whole seconds and served with \`--time original\` (the recorded \`meta.id\`s are
+the expected set; every connection sees the same times; ~${rate} events share each millisecond). Aggregator: ${CHAOS_AGGREGATOR.windowMs / 1000} s windows,
 ${CHAOS_AGGREGATOR.latenessMs / 1000} s lateness, no idle closing within a run; lag-monitor: ${CHAOS_LAG_MONITOR.cycleMs / 1000} s cycle, ${CHAOS_LAG_MONITOR.windowCycles}-cycle window.
 
 ${table}
 
-Columns: *lost* = expected ids missing from PostgreSQL; *duplicated* = rows minus distinct ids; *dead-lettered* = poison
-records found in the DLQ / poison sent (and no other dead letter may appear); *recovery* = from the later of (last fault
-lifted, last event sent by the source) until PostgreSQL held every expected id; *resent upstream* = extra copies that
-reached \`wiki.changes.all\` (producer resends after a crash or reconnect), absorbed by the persister's dedup;
-*aggregates = recount* = windows closed by the per-wiki watermark equal, field by field, in PostgreSQL and in an offline
-recount of \`wiki.changes.all\` (read_committed, log order), each window emitted once on the aggregates topic, late topic =
-the recount's late set; *lag alert* = lag-monitor's consumer_status alert during the stall (others: alerts seen, informational).
+Columns: *lost* = expected ids (real events and published poison) missing from PostgreSQL; *topic duplicates* = extra
+copies summed over every topic, each read whole with read_committed: every \`meta.id\` on \`raw.changes\`, \`changes.all\` and
+every routed \`changes.*\` topic and \`changes.late\`, every window (wiki + start + end) on \`aggregates\`, every alert id on
+\`alerts\` (per topic in brackets and in the JSON); *row duplicates* = rows of \`wiki_changes\` that store a change already
+stored under another meta.id (same wiki + rc_id / log id / page, user and revision: the table's primary key is the meta.id, so
+rows minus distinct ids could never be non-zero); *aggregates = recount* = every window the per-wiki watermark closed in an
+offline recount of the DISTINCT input (the input file's events, once each, in the order \`changes.all\` holds them) equal, field
+by field, in PostgreSQL and on the aggregates topic, nothing else there, late topic = the recount's late set;
+*dead-lettered* = poison found in the DLQ / poison sent (no other dead letter may appear); *recovery* = from the later of
+(last fault lifted, last event sent by the source) until PostgreSQL held every expected id; *lag alert* = lag-monitor's
+consumer_status alert during the stall (others: alerts seen, informational).
 
 ${suite.results
-  .map((r) => `- **${r.scenario}** (${r.seconds} s): ${r.description}.${r.actions.length ? ` Actions: ${r.actions.join('; ')}.` : ''}${Object.keys(r.crashes).length ? ` Exits not caused by the suite (restarted): ${JSON.stringify(r.crashes)}.` : ''}${r.failures.length ? ` **Failures:** ${r.failures.join('; ')}` : ''}`)
+  .map((r) => `- **${r.scenario}** (${r.seconds} s): ${r.description}.${r.actions.length ? ` Actions: ${r.actions.join('; ')}.` : ''}${Object.keys(r.crashes).length ? ` Exits not caused by the suite (restarted): ${JSON.stringify(r.crashes)}.` : ''}${r.poison.length ? ` Poison served: ${r.poison.map((o) => `${o.name} ${o.expected} ${o.ok ? 'ok' : `FAILED (${o.deadLetters} dead letters, ${o.onRaw} on raw, ${o.stored ? '' : 'not '}stored)`}`).join(', ')}.` : ''}${r.poisonUnservable.length ? ` Not servable from a file: ${r.poisonUnservable.map((u) => `${u.name} (${u.reason})`).join(', ')}.` : ''}${r.failures.length ? ` **Failures:** ${r.failures.join('; ')}` : ''}`)
   .join('\n')}
 `;
     mkdirSync(join(out, '..'), { recursive: true });
     writeFileSync(out, md);
-    writeFileSync(out.replace(/\.md$/, '.json'), `${JSON.stringify({ ...suite, machine, command: argv, minutes: Number(minutes) }, null, 2)}\n`);
+    const json = { seed, events: suite.events, rate, passed: suite.passed, command: argv, minutes: Number(minutes), machine, scenarios: suite.results.map(scenarioFigures), results: suite.results };
+    writeFileSync(out.replace(/\.md$/, '.json'), `${JSON.stringify(json, null, 2)}\n`);
     progress(`wrote ${out} and ${out.replace(/\.md$/, '.json')}`);
   }
   return suite.passed ? 0 : 1;

@@ -2,6 +2,7 @@
 // Used by the chaos suite (here) and the end-to-end benchmark (bench/e2e).
 // The app-process launcher lives in @wikimonitor/testing (shared with the integration tests and benchmarks).
 export { APP_NAMES, type AppName, type AppProcess, type AppProcessOptions, createAppProcess, killAllAppProcesses } from '@wikimonitor/testing';
+export * from './checks';
 export * from './input';
 export * from './pipeline';
 export * from './recount';

@@ -5,6 +5,16 @@ import { type KafkaConnection, type RouteName, type TopicId, ROUTE_TOPIC_IDS, TO
 import { type AppName, type AppProcess, REPO_ROOT, createAppProcess, freePort } from '@wikimonitor/testing';
 import type { StackEndpoints } from './stack';
 
+/**
+ * The producer's resume margin in every run. It must stay well under the time a connection lasts: the
+ * sse-source paces a resumed connection at the input's rate, so a connection delivers its lifetime's
+ * worth of event time, of which the margin is overlap; with a margin >= that (the 10 s default against
+ * eventstreams-resume's 3 s cuts, sse-drop-429's 500 events or sse-stall's 1,000 at 135/s) the producer
+ * re-reads only the overlap and never progresses. The input's times never go backwards (disorder 0),
+ * so 1 s is exact and still re-delivers about `rate` events per resume.
+ */
+export const CHAOS_RESUME_MARGIN_MS = 1_000;
+
 /** The filter-router's default route names, from the topology. */
 export const ROUTES: readonly RouteName[] = ROUTE_TOPIC_IDS.map((id) => TOPOLOGY[id].route);
 
@@ -187,6 +197,7 @@ export async function createPipeline(opts: PipelineOptions): Promise<Pipeline> {
       SSE_IDLE_TIMEOUT_MS: '4000',
       SSE_RECONNECT_INITIAL_MS: '200',
       SSE_RECONNECT_MAX_MS: '2000',
+      RESUME_MARGIN_MS: String(CHAOS_RESUME_MARGIN_MS),
     },
     'filter-router': {
       ...common,

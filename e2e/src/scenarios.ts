@@ -1,5 +1,8 @@
+import { PRODUCER_TUNING } from '@wikimonitor/kafka';
 import type { AppName } from '@wikimonitor/testing';
+import type { PoisonEvent } from './input';
 import type { Pipeline } from './pipeline';
+import { poisonEvents } from './poison-input';
 import type { PrivateStack } from './stack';
 import type { TcpProxy } from './tcp-proxy';
 
@@ -46,6 +49,15 @@ export interface Scenario {
   sourceArgs?: string[];
   /** Whether the producer's SSE-side dead letters (malformed events) are part of the expectation. */
   malformedFromSource?: boolean;
+  /** Poison events the source serves among the real ones (in the input file), each with its expected outcome. */
+  poisonEvents?: () => PoisonEvent[];
+  /**
+   * Fewest stream connections the source must have served (its /stats), so a scenario about resumes
+   * cannot pass without resuming (e.g. a lifetime flag the source ignored).
+   */
+  minConnections?: (inputMs: number) => number;
+  /** Bound on the scenario's faults (default: the input's duration + 2 min). */
+  faultBudgetMs?: (inputMs: number) => number;
   /** Injects the faults while the input flows; resolves when the last fault is lifted. */
   run(ctx: ScenarioContext): Promise<void>;
 }
@@ -75,6 +87,17 @@ function corrupt(kind: 'text' | 'truncated' | 'unknown-schema', i: number): Buff
   b.writeInt32BE(2_000_000_000 - i, 1);
   return b;
 }
+
+/**
+ * The longest a delivery may wait in the producers (libs/kafka PRODUCER_TUNING; a transactional producer
+ * caps it at its transaction timeout, which is lower): an outage longer than this fails deliveries,
+ * and only a resend (the same records, or the whole aborted transaction) keeps them.
+ */
+export const MESSAGE_TIMEOUT_MS = PRODUCER_TUNING['message.timeout.ms'];
+export const LONG_OUTAGE_MS = MESSAGE_TIMEOUT_MS + 15_000;
+
+/** eventstreams-resume: the source's connection lifetime. */
+export const RESUME_LIFETIME_MS = 3_000;
 
 /** Every scenario of the full suite, in the order they run. */
 export const SCENARIOS: Scenario[] = [
@@ -255,10 +278,46 @@ export const SCENARIOS: Scenario[] = [
       ]);
     },
   },
+  {
+    name: 'eventstreams-resume',
+    description:
+      'EventStreams resume: timestamp ids, the connection cut every 3 s, each reconnect served by the other datacenter (other meta.offset), same-millisecond bursts, kill -9 of the producer at 4 random moments',
+    needs: [],
+    sourceArgs: ['--id-mode', 'timestamp', '--lifetime-ms', String(RESUME_LIFETIME_MS), '--datacenter', 'alternate', '--burst', 'every=6s,duration=1s,factor=4'],
+    // The producer's resume margin (CHAOS_RESUME_MARGIN_MS, 1 s) is well under this lifetime: see pipeline.ts.
+    // At least half the cuts the lifetime alone makes over the input, on top of the first connection.
+    minConnections: (inputMs) => 1 + Math.floor(inputMs / RESUME_LIFETIME_MS / 2),
+    run: killSeries(['producer'], 4),
+  },
+  {
+    name: 'poison-extended',
+    description: 'every poison class of issue 13 point 4 (oversized / over-long SSE line, future and pre-2001 dates, wrong types, no meta.id, canary, deep log_params, invalid UTF-8 ...) served by the source among the real events',
+    needs: [],
+    poisonEvents,
+    async run() {
+      /* the source serves the poison */
+    },
+  },
+  {
+    name: 'broker-outage-long',
+    description: `Kafka stopped at 30% of the input for ${LONG_OUTAGE_MS / 1000} s, longer than the producers' message.timeout.ms (${MESSAGE_TIMEOUT_MS / 1000} s): the resend path`,
+    needs: ['private-stack'],
+    faultBudgetMs: (inputMs) => inputMs + LONG_OUTAGE_MS + 180_000,
+    async run(ctx) {
+      const stack = ctx.stack as PrivateStack;
+      await ctx.at(0.3 * ctx.inputMs);
+      ctx.note(`stopping kafka for ${LONG_OUTAGE_MS / 1000} s`);
+      await stack.stop('kafka');
+      await ctx.sleep(LONG_OUTAGE_MS);
+      ctx.note('starting kafka');
+      await stack.start('kafka');
+      ctx.note('kafka healthy');
+    },
+  },
 ];
 
-/** The short version CI runs (a few minutes): kill -9s of random apps, a PostgreSQL restart with its alert, poison. */
-export const CI_SCENARIOS = ['kill-random', 'postgres-restart', 'poison'];
+/** The short version CI runs (a few minutes): EventStreams resume with producer kills, kill -9s of random apps, a PostgreSQL restart with its alert, poison. */
+export const CI_SCENARIOS = ['eventstreams-resume', 'kill-random', 'postgres-restart', 'poison'];
 
 export function selectScenarios(names: string[] | undefined): Scenario[] {
   if (!names || names.length === 0) return SCENARIOS;

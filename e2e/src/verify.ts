@@ -4,6 +4,7 @@ import { type WikiAggregate, type WikiAlert, type WikiChange, WikiAggregateSchem
 import { WIKI_AGGREGATES, recordFromRow } from '@wikimonitor/domain';
 import { type ParsedDeadLetter, headersFromMessage, parseDeadLetter } from '@wikimonitor/kafka';
 import { readTopic } from '@wikimonitor/testing';
+import type { ContentFields } from './checks';
 import { connection } from './pipeline';
 
 // Records are decoded with the repository's own schemas (every app writes them): verification does
@@ -97,17 +98,29 @@ export async function readAlerts(bootstrapServers: string, topic: string): Promi
   return messages.map((m) => decodeConfluent<WikiAlert>(alertType, m.value)).filter((a): a is WikiAlert => a !== undefined);
 }
 
-/** Aggregates as written to the aggregates topic (to check each window was emitted once). */
-export async function countAggregateEmits(bootstrapServers: string, topic: string): Promise<Map<string, number>> {
+/** Aggregates as written to the aggregates topic, every copy, in log order (partition by partition). */
+export async function readAggregates(bootstrapServers: string, topic: string): Promise<{ aggregates: WikiAggregate[]; undecodable: number }> {
   const messages = await readTopic(connection(bootstrapServers), topic, 'read_committed');
-  const counts = new Map<string, number>();
+  messages.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+  const aggregates: WikiAggregate[] = [];
+  let undecodable = 0;
   for (const m of messages) {
     const a = decodeConfluent<WikiAggregate>(aggregateType, m.value);
-    if (!a) continue;
-    const key = `${a.wiki}@${a.window_start}`;
-    counts.set(key, (counts.get(key) ?? 0) + 1);
+    if (a) aggregates.push(a);
+    else undecodable++;
   }
-  return counts;
+  return { aggregates, undecodable };
+}
+
+/** What identifies each stored change apart from its meta.id (the rowDuplicates check). */
+export async function storedContentRows(databaseUrl: string): Promise<ContentFields[]> {
+  return withDb(databaseUrl, async (c) => {
+    const { rows } = await c.query<{ wiki: string; type: string; title: string; user_name: string; rc_id: string | null; log_id: string | null; revision_new: string | null }>(
+      'SELECT wiki, type, title, user_name, rc_id, log_id, revision_new FROM wiki_changes',
+    );
+    const num = (v: string | null) => (v === null ? null : Number(v));
+    return rows.map((r) => ({ wiki: r.wiki, type: r.type as ContentFields['type'], title: r.title, user: r.user_name, rc_id: num(r.rc_id), log_id: num(r.log_id), revision_new: num(r.revision_new) }));
+  });
 }
 
 export interface GroupState {
