@@ -1,18 +1,21 @@
 import { SseParser, parseEventId } from '@wikimonitor/domain';
-import { getTestEnv, loadRecordedEvents, waitFor } from '@wikimonitor/testing';
+import { getTestEnv, waitFor } from '@wikimonitor/testing';
 import { resumeIdFrom } from './position';
-import { EQIAD, type StandIn, startStandIn } from '../testing/eventstreams-stand-in';
+import { EQIAD, type SourceProcess, startSseSource } from '../testing/sse-source-process';
 import { countCopies, idsIn, newTopics, startProducer } from '../testing/producer-process';
 
-const recorded = loadRecordedEvents();
 /**
- * Connection lengths, cycled: cuts often inside a run of same-millisecond events. Each is longer than
- * any overlap of the recordings (at most 43 events within 1 s): a connection shorter than its resume
- * overlap would re-deliver the same events forever (the real server's 15 minutes are far longer).
+ * Every connection is cut after this many events: often inside a run of same-millisecond events, and
+ * longer than any resume overlap of the recordings with MARGIN_MS (at most 91 events within 6 s): a
+ * connection shorter than its overlap would re-deliver the same events forever (the real server's
+ * 15 minutes are far longer).
  */
-const CUTS = [57, 83, 61, 97, 71, 53];
-/** The recordings' timestamps have second resolution and the stand-in's log no disorder: 1 s is enough. */
-const MARGIN_MS = 1_000;
+const CUT_EVERY = 150;
+/**
+ * Larger than the recordings' timestamp disorder in the order the source serves them (up to 5 s in the
+ * 2023 file), so that every re-delivered event is among the kept ids (README, "Limits").
+ */
+const MARGIN_MS = 6_000;
 
 /** A client that resumes with `resumeOf(last id received)` and keeps every event (no filter). */
 async function plainClient(url: string, resumeOf: (lastId: string) => string): Promise<string[]> {
@@ -20,7 +23,12 @@ async function plainClient(url: string, resumeOf: (lastId: string) => string): P
   let lastId: string | undefined;
   for (let conn = 0; conn < 5_000; conn++) {
     const ctl = new AbortController();
-    let idle = setTimeout(() => ctl.abort(), 1_500);
+    let idleFired = false;
+    const onIdle = () => {
+      idleFired = true;
+      ctl.abort();
+    };
+    let idle = setTimeout(onIdle, 1_500);
     const res = await fetch(url, { headers: lastId ? { 'Last-Event-ID': resumeOf(lastId) } : {}, signal: ctl.signal });
     const parser = new SseParser();
     const decoder = new TextDecoder();
@@ -34,14 +42,16 @@ async function plainClient(url: string, resumeOf: (lastId: string) => string): P
           break;
         }
         clearTimeout(idle);
-        idle = setTimeout(() => ctl.abort(), 1_500);
+        idle = setTimeout(onIdle, 1_500);
         for (const ev of parser.push(decoder.decode(value, { stream: true })).events) {
           got.push((JSON.parse(ev.data) as { meta: { id: string } }).meta.id);
           lastId = ev.lastEventId;
         }
       }
     } catch {
-      // idle at the end of the log: aborted
+      // Aborted by the idle timer: the end of the log (the server holds the connection open).
+      // Any other failure is the source dropping the connection: a cut.
+      cut = !idleFired;
     } finally {
       clearTimeout(idle);
     }
@@ -56,34 +66,34 @@ describe('producer exactly once against a source with EventStreams timestamp res
     for (const c of cleanup.splice(0).reverse()) await c();
   });
 
-  async function standIn(perTick = 50, tickMs = 1): Promise<StandIn> {
-    const s = await startStandIn({ events: recorded, cutEvery: CUTS, perTick, tickMs });
+  async function startSource(rate = 0): Promise<SourceProcess> {
+    const s = await startSseSource({ cutEvery: CUT_EVERY, rate });
     cleanup.push(() => s.close());
     return s;
   }
 
   it('a client should lose same-millisecond events when it passes the id back unchanged, and repeat events when it resumes with a margin but no filter', async () => {
-    const source = await standIn();
+    const source = await startSource();
     const naive = countCopies(source.ids, await plainClient(source.url, (id) => id));
     const overlapping = countCopies(source.ids, await plainClient(source.url, (id) => resumeIdFrom(parseEventIdOrThrow(id), MARGIN_MS) as string));
-    console.log(`naive resume: ${naive.missing.length} of ${source.ids.length} lost; margin without filter: ${overlapping.extraCopies} extra copies`);
+    console.log(`naive resume: ${naive.missing.length} of ${source.ids.length} lost (${naive.extraCopies} extra copies); margin without filter: ${overlapping.extraCopies} extra copies`);
     expect(naive.missing.length).toBeGreaterThan(0);
-    expect(naive.extraCopies).toBe(0);
+    // (it may also repeat some: the recordings' times are not in order, up to 5 s back)
     expect(overlapping.missing).toEqual([]);
     expect(overlapping.extraCopies).toBeGreaterThan(0);
   }, 120_000);
 
   it('producer with RESUME_MARGIN_MS=0 (the id passed back as received) should lose same-millisecond events', async () => {
     const env = await getTestEnv();
-    const source = await standIn();
+    const source = await startSource();
     const topics = newTopics();
     const producer = await startProducer(env, source.url, topics, { RESUME_MARGIN_MS: '0', SSE_RECONNECT_INITIAL_MS: '10' });
     cleanup.push(() => producer.proc.kill('SIGKILL'));
-    // The end of the log: the stand-in holds the last connection open, so the connection count stops moving.
+    // The end of the log: the source holds the last connection open, so the connection count stops moving.
     let seen = -1;
     await waitFor(
       async () => {
-        const now = source.connections();
+        const now = await source.connections();
         const still = now === seen && (await producer.metric('producer_queue_depth_events')) === 0;
         seen = now;
         return still;
@@ -95,13 +105,13 @@ describe('producer exactly once against a source with EventStreams timestamp res
     producer.proc.kill('SIGTERM');
     expect(await producer.proc.exited()).toBe(0);
     const result = countCopies(source.ids, await idsIn(env, topics.OUTPUT_TOPIC));
-    console.log(`producer, margin 0: ${result.missing.length} of ${source.ids.length} lost over ${source.connections()} connections`);
+    console.log(`producer, margin 0: ${result.missing.length} of ${source.ids.length} lost over ${await source.connections()} connections`);
     expect(result.missing.length).toBeGreaterThan(0);
   }, 180_000);
 
   it('producer should store every event exactly once over many cuts, a datacenter switch on every reconnect and two kill -9 restarts', async () => {
     const env = await getTestEnv();
-    const source = await standIn(5, 2);
+    const source = await startSource(2500);
     const topics = newTopics();
     const extra = { RESUME_MARGIN_MS: String(MARGIN_MS), SSE_RECONNECT_INITIAL_MS: '10', COMMIT_INTERVAL_MS: '50' };
     let dropped = 0;
@@ -131,7 +141,7 @@ describe('producer exactly once against a source with EventStreams timestamp res
     last.proc.kill('SIGTERM');
     expect(await last.proc.exited()).toBe(0);
     result = countCopies(source.ids, await idsIn(env, topics.OUTPUT_TOPIC));
-    console.log(`exactly once: ${result.total} records for ${source.ids.length} events, ${result.extraCopies} extra copies, ${result.missing.length} missing, ${source.connections()} connections, ${dropped} overlap events dropped`);
+    console.log(`exactly once: ${result.total} records for ${source.ids.length} events, ${result.extraCopies} extra copies, ${result.missing.length} missing, ${await source.connections()} connections, ${dropped} overlap events dropped`);
     expect(result.missing).toEqual([]);
     expect(result.unexpected).toEqual([]);
     expect(result.duplicated).toEqual([]);
@@ -140,7 +150,7 @@ describe('producer exactly once against a source with EventStreams timestamp res
 
   it('a second producer with the same transactional id should fence the first, which exits non-zero with a fatal log, and nothing is stored twice', async () => {
     const env = await getTestEnv();
-    const source = await standIn(2, 10);
+    const source = await startSource(200);
     const topics = newTopics();
     const extra = { RESUME_MARGIN_MS: String(MARGIN_MS), SSE_RECONNECT_INITIAL_MS: '10', CHECKPOINT_KEY: 'fencing-test' };
     const first = await startProducer(env, source.url, topics, extra);
