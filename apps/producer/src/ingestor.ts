@@ -264,7 +264,12 @@ export function createIngestor(deps: IngestorDeps) {
         metrics.overlapDropped.inc();
         return;
       }
+      const futureBefore = tracker.futureIdsIgnored;
       const dropped = tracker.accept({ sseId: ev.lastEventId, key: id.key, topic: id.topic, partition: id.partition, receivedTime });
+      if (tracker.futureIdsIgnored > futureBefore) {
+        metrics.futureIds.inc();
+        log.warn({ sseId: ev.lastEventId }, 'event id dated beyond receipt + clock skew: not taken as the resume position');
+      }
       if (dropped) {
         metrics.idsDropped.inc(dropped);
         log.warn({ dropped, bound: deps.maxIds }, 'POSITION_MAX_IDS reached: oldest kept ids dropped (a resume overlap reaching them would write those events again)');

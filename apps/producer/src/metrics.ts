@@ -66,6 +66,7 @@ export function createProducerMetrics(registry: Registry) {
     checkpointed: new Gauge({ name: 'producer_checkpoint_events', help: 'Events covered by the durable resume checkpoint since start', registers }),
     overlapDropped: new Counter({ name: 'producer_overlap_dropped_total', help: 'Re-delivered events of a resume overlap dropped because their meta.id was written already', registers }),
     idsDropped: new Counter({ name: 'producer_position_ids_dropped_total', help: 'Kept ids dropped by the POSITION_MAX_IDS bound (an overlap reaching them would be written again)', registers }),
+    futureIds: new Counter({ name: 'producer_position_future_ids_total', help: 'Event ids not taken as the resume position: their own timestamp was beyond receipt + the clock-skew bound', registers }),
     keptIds: new Gauge({ name: 'producer_position_ids', help: 'Ids kept with the position for the overlap filter', registers }),
     transactions: new Counter({ name: 'producer_transactions_total', help: 'Batches written (records + position) by outcome', labelNames: ['outcome'] as const, registers }),
     commitSeconds: new Histogram({
