@@ -1,7 +1,7 @@
 import { type WikiChange, WikiChangeSchema } from '@wikimonitor/contracts';
 import { changeKey } from '@wikimonitor/domain';
 import { createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
-import { DLQ_TRUNCATION_HEADERS, type KafkaConnection, type Message, createConsumerRunner, createGroupAdmin, createProducer, deadLetterRecord, headersFromMessage, provisionTopics } from '@wikimonitor/kafka';
+import { DLQ_TRUNCATION_HEADERS, type KafkaConnection, type Message, type OutgoingRecord, createConsumerRunner, createGroupAdmin, createProducer, deadLetterRecord, headersFromMessage, provisionTopics } from '@wikimonitor/kafka';
 import { createLogger } from '@wikimonitor/service-kit';
 import { getTestEnv, loadRecordedEvents, poisonEvents, readTopic, startTsProcess, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
 
@@ -19,6 +19,23 @@ const recorded = (n: number) =>
 const newProducer = (conn: KafkaConnection) => createProducer({ connection: conn, log, overrides: { 'linger.ms': 5 } });
 /** Each test its own marker topic and transactional id (the defaults are the shared wiki.dlq.replayed, wikimonitor-ops-replay). */
 const replayEnv = (prefix: string) => ({ DLQ_REPLAYED_TOPIC: `${prefix}.replayed`, REPLAY_TRANSACTIONAL_ID: `${prefix}.replay` });
+/** Writes the records in order, with one producer. */
+async function sendAll(conn: KafkaConnection, records: OutgoingRecord[]): Promise<void> {
+  const producer = newProducer(conn);
+  await producer.start();
+  try {
+    for (const r of records) await producer.send(r);
+  } finally {
+    await producer.close();
+  }
+}
+/** The CLI as a process on the real broker, with the test's own replay markers and transactional id. */
+const opsCli =
+  (conn: KafkaConnection, prefix: string, extraEnv: Record<string, string> = {}) =>
+  async (...args: string[]): Promise<{ code: number | null; output: string }> => {
+    const p = startTsProcess('ops-cli', 'tools/ops/src/main.ts', { KAFKA_BOOTSTRAP_SERVERS: conn.bootstrapServers, LOG_LEVEL: 'warn', ...replayEnv(prefix), ...extraEnv }, args);
+    return { code: await p.exited(), output: p.output() };
+  };
 /** Copies of each key on a topic, read_committed. */
 const copies = async (conn: KafkaConnection, topic: string): Promise<Record<string, number>> => {
   const n: Record<string, number> = {};
@@ -44,12 +61,7 @@ describe('ops CLI on the real broker', () => {
     await Promise.all(recorded(120).map((r) => producer.send({ topic, ...r })));
     await producer.close();
 
-    const cliEnv = { KAFKA_BOOTSTRAP_SERVERS: conn.bootstrapServers, LOG_LEVEL: 'warn' };
-    const cli = async (...args: string[]) => {
-      const p = startTsProcess('ops-cli', 'tools/ops/src/main.ts', cliEnv, args);
-      const code = await p.exited();
-      return { code, output: p.output() };
-    };
+    const cli = opsCli(conn, prefix);
     const admin = await createGroupAdmin({ connection: conn, timeoutMs: 10_000, isolation: 'read_uncommitted' });
     const committed = async () => (await admin.fetchCommitted(groupId)).sort((a, b) => a.partition - b.partition).map((c) => c.offset);
 
@@ -141,11 +153,7 @@ describe('ops CLI on the real broker', () => {
     await producer.send(deadLetterRecord(dlq, { sourceTopic: 'https://stream.wikimedia.org/v2/stream/recentchange', value: Buffer.from('{'), error: { code: 'NOT_JSON', message: 'x' }, attempts: 1, app: 'producer' }));
     await producer.close();
 
-    const cliEnv = { KAFKA_BOOTSTRAP_SERVERS: conn.bootstrapServers, LOG_LEVEL: 'warn', ...replayEnv(prefix) };
-    const run = async (...args: string[]) => {
-      const p = startTsProcess('ops-cli', 'tools/ops/src/main.ts', cliEnv, args);
-      return { code: await p.exited(), output: p.output() };
-    };
+    const run = opsCli(conn, prefix);
     const dry = await run('replay-dlq', '--dlq-topic', dlq, '--dry-run');
     expect(dry.code).toBe(0);
     expect(dry.output).toContain('would replay 4 of 6 dead letter(s) scanned; 1 not replayable (value truncated');
@@ -196,9 +204,7 @@ describe('ops CLI on the real broker', () => {
     for (const l of letters) await producer.send(l);
     await producer.close();
 
-    const p = startTsProcess('ops-cli', 'tools/ops/src/main.ts', { KAFKA_BOOTSTRAP_SERVERS: conn.bootstrapServers, SCHEMA_REGISTRY_URL: env.registryUrl, LOG_LEVEL: 'warn', ...replayEnv(prefix) }, ['replay-dlq', '--dlq-topic', dlq, '--app', 'producer', '--raw-topic', raw]);
-    const code = await p.exited();
-    const output = p.output();
+    const { code, output } = await opsCli(conn, prefix, { SCHEMA_REGISTRY_URL: env.registryUrl })('replay-dlq', '--dlq-topic', dlq, '--app', 'producer', '--raw-topic', raw);
     expect(code).toBe(0);
     expect(output).toContain('replayed 3 of 7 dead letter(s) scanned; 1 not replayable (value truncated to fit the dead-letter topic); 2 still invalid (not replayed)');
     expect(output).toContain('still invalid: 0/3 MISSING_META_ID');
@@ -214,6 +220,7 @@ describe('ops CLI on the real broker', () => {
     expect(Object.keys(onRaw[0]?.headers ?? {}).some((k) => k.startsWith('dlq.'))).toBe(false);
     expect((await decode(target)).map((r) => r.change.id)).toEqual([real[2]?.json.meta.id]);
   });
+
   it('replay-dlq twice should put each dead letter on its topic once (markers in the transaction of the replay); --force sends again', async () => {
     const env = await getTestEnv();
     const conn = testConnection(env);
@@ -222,20 +229,13 @@ describe('ops CLI on the real broker', () => {
     const out = `${prefix}.out`;
     const dlq = `${prefix}.dlq`;
     await createTopics(conn, [source, out, dlq], 1);
-    const producer = newProducer(conn);
-    await producer.start();
-    for (const l of persisterLetters(dlq, source, 3)) await producer.send(l);
-    // An output that could not be written: replayed to its dlq.target.topic, marked the same way.
-    await producer.send(
+    await sendAll(conn, [
+      ...persisterLetters(dlq, source, 3),
+      // An output that could not be written: replayed to its dlq.target.topic, marked the same way.
       deadLetterRecord(dlq, { sourceTopic: source, sourcePartition: 0, sourceOffset: 7, key: 'enwiki', value: Buffer.from('window'), headers: { [DLQ_TRUNCATION_HEADERS.targetTopic]: out }, error: { code: 'KAFKA_PRODUCE_FAILED', message: 'x' }, attempts: 2, app: 'aggregator' }),
-    );
-    await producer.close();
-
-    const cliEnv = { KAFKA_BOOTSTRAP_SERVERS: conn.bootstrapServers, LOG_LEVEL: 'warn', ...replayEnv(prefix) };
-    const run = async (...args: string[]) => {
-      const p = startTsProcess('ops-cli', 'tools/ops/src/main.ts', cliEnv, ['replay-dlq', '--dlq-topic', dlq, ...args]);
-      return { code: await p.exited(), output: p.output() };
-    };
+    ]);
+    const cli = opsCli(conn, prefix);
+    const run = (...args: string[]) => cli('replay-dlq', '--dlq-topic', dlq, ...args);
     const once = { k0: 1, k1: 1, k2: 1 };
 
     const dry = await run('--dry-run');
@@ -282,21 +282,16 @@ describe('ops CLI on the real broker', () => {
     const source = `${prefix}.source`;
     const dlq = `${prefix}.dlq`;
     await createTopics(conn, [source, dlq], 1);
-    const producer = newProducer(conn);
-    await producer.start();
-    await Promise.all(persisterLetters(dlq, source, 40).map((l) => producer.send(l)));
-    await producer.close();
-
-    const cliEnv = { KAFKA_BOOTSTRAP_SERVERS: conn.bootstrapServers, LOG_LEVEL: 'warn', ...replayEnv(prefix) };
-    const runs = [0, 1].map(() => startTsProcess('ops-cli', 'tools/ops/src/main.ts', cliEnv, ['replay-dlq', '--dlq-topic', dlq]));
-    const codes = await Promise.all(runs.map((p) => p.exited()));
+    await sendAll(conn, persisterLetters(dlq, source, 40));
+    const run = () => opsCli(conn, prefix)('replay-dlq', '--dlq-topic', dlq);
+    const both = await Promise.all([run(), run()]);
     // One may fail fenced (its transaction aborted); the other replays what is not marked.
-    expect(codes).toContain(0);
+    expect(both.map((r) => r.code)).toContain(0);
     const n = await copies(conn, source);
     expect(Object.keys(n)).toHaveLength(40);
     expect(Object.entries(n).filter(([, c]) => c !== 1)).toEqual([]);
-    const again = startTsProcess('ops-cli', 'tools/ops/src/main.ts', cliEnv, ['replay-dlq', '--dlq-topic', dlq]);
-    expect(await again.exited()).toBe(0);
-    expect(again.output()).toContain('replayed 0 of 40 dead letter(s) scanned; 40 already replayed');
+    const again = await run();
+    expect(again.code).toBe(0);
+    expect(again.output).toContain('replayed 0 of 40 dead letter(s) scanned; 40 already replayed');
   });
 });
