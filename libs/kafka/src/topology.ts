@@ -1,7 +1,7 @@
 import type { TopicSpec } from './admin';
 
 /** The apps that write, read or create the pipeline's topics. */
-export type TopologyApp = 'producer' | 'filter-router' | 'aggregator' | 'dedup-persister' | 'lag-monitor';
+export type TopologyApp = 'producer' | 'filter-router' | 'aggregator' | 'dedup-persister' | 'lag-monitor' | 'ops-cli';
 
 /** What a topic's record values are. */
 export type TopicValue =
@@ -137,6 +137,17 @@ export const TOPOLOGY = {
     readers: ['lag-monitor'],
     provisionedBy: ['lag-monitor'],
   },
+  dlqReplayed: {
+    name: 'wiki.dlq.replayed',
+    partitions: 1,
+    configs: { 'cleanup.policy': 'compact', 'segment.ms': '3600000' },
+    key: '<dlq topic>/<partition>/<offset>',
+    value: { format: 'json', doc: 'at, topic, app of a replayed dead letter, in the transaction of its replay' },
+    writers: ['ops-cli'],
+    readers: ['ops-cli'],
+    provisionedBy: ['ops-cli'],
+    note: 'replay-dlq skips the dead letters marked here (exactly one replay each unless --force)',
+  },
 } as const satisfies Record<string, TopicDeclaration>;
 
 export type TopicId = keyof typeof TOPOLOGY;
@@ -197,6 +208,7 @@ const SECTIONS: ReadonlyArray<{ title: string; ids: (id: TopicId) => boolean }> 
   { title: 'filter-router routes (apps/filter-router/rules/default-rules.json)', ids: (id) => 'route' in TOPOLOGY[id] },
   { title: 'aggregator', ids: (id) => TOPOLOGY[id].writers[0] === 'aggregator' },
   { title: 'lag-monitor', ids: (id) => TOPOLOGY[id].writers[0] === 'lag-monitor' },
+  { title: 'ops-cli (tools/ops replay-dlq)', ids: (id) => TOPOLOGY[id].writers[0] === 'ops-cli' },
 ];
 
 function describeValue(v: TopicValue): string {

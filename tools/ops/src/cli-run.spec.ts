@@ -38,6 +38,8 @@ describe('ops CLI arguments', () => {
     expect(() => parseReplayArgs(['--limit', '0'], 'wiki.dlq')).toThrow(/at least 1/);
     expect(parseReplayArgs(['--app', 'producer'], 'wiki.dlq', 'wiki.raw.changes')).toMatchObject({ app: 'producer', rawTopic: 'wiki.raw.changes' });
     expect(parseReplayArgs(['--raw-topic', 'other.raw'], 'wiki.dlq', 'wiki.raw.changes').rawTopic).toBe('other.raw');
+    expect(parseReplayArgs([], 'wiki.dlq').force).toBe(false);
+    expect(parseReplayArgs(['--force'], 'wiki.dlq').force).toBe(true);
   });
 
   it.each([

@@ -33,7 +33,9 @@ Commands:
   replay-dlq        Re-produce dead letters to their source topic (same key, value and original headers).
                     Producer dead letters (raw JSON from the stream) are normalized again and sent
                     Avro-encoded to their dlq.target.topic or the raw topic; still-invalid and truncated
-                    ones are reported, never replayed.
+                    ones are reported, never replayed. Exactly once per dead letter: each replay is
+                    marked (DLQ_REPLAYED_TOPIC, default wiki.dlq.replayed) in the transaction of its
+                    records, and dead letters already marked are skipped ("already replayed").
       --dlq-topic <name>        dead-letter topic (default: DLQ_TOPIC or wiki.dlq)
       --source-topic <name>     only dead letters from this topic
       --app <name>              only dead letters written by this app
@@ -42,13 +44,15 @@ Commands:
       --raw-topic <name>        where producer dead letters go (default: RAW_TOPIC or wiki.raw.changes)
       --since <time>            only dead letters written at/after this ISO-8601 time or epoch ms
       --limit <n>               at most n records
+      --force                   replay dead letters already replayed too (sends them again)
       --dry-run                 list what would be replayed
 
 Global options: --json (machine-readable output), --help
 Environment: KAFKA_BOOTSTRAP_SERVERS (default 127.0.0.1:9092), KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM,
   KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD, KAFKA_SSL_CA_LOCATION, ADMIN_TIMEOUT_MS (default 10000),
-  DLQ_TOPIC (default wiki.dlq), RAW_TOPIC (default wiki.raw.changes), SCHEMA_REGISTRY_URL (producer
-  dead letters only), LOG_LEVEL (see tools/ops/README.md).
+  DLQ_TOPIC (default wiki.dlq), RAW_TOPIC (default wiki.raw.changes), DLQ_REPLAYED_TOPIC (default
+  wiki.dlq.replayed), REPLAY_TRANSACTIONAL_ID (default wikimonitor-ops-replay), TOPIC_REPLICATION_FACTOR
+  (default 1), SCHEMA_REGISTRY_URL (producer dead letters only), LOG_LEVEL (see tools/ops/README.md).
 Examples:
   ops-cli describe-groups filter-router aggregator
   ops-cli reset-offsets --group aggregator --topic wiki.changes.all --to-datetime 2026-11-21T10:00:00Z --dry-run
@@ -124,6 +128,7 @@ export function parseReplayArgs(args: string[], defaultDlq: string, defaultRaw?:
       'raw-topic': { type: 'string' },
       since: { type: 'string' },
       limit: { type: 'string' },
+      force: { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       json: { type: 'boolean' },
     },
@@ -139,6 +144,7 @@ export function parseReplayArgs(args: string[], defaultDlq: string, defaultRaw?:
     rawTopic: values['raw-topic'] ?? defaultRaw,
     since: values.since === undefined ? undefined : parseTime(values.since, '--since'),
     limit,
+    force: values.force === true,
     dryRun: values['dry-run'] === true,
   };
 }
@@ -229,7 +235,7 @@ export async function runCli(argv: string[], io: CliIo, ctx: () => OpsContext, d
         if (json) io.out(JSON.stringify(r, null, 2));
         else {
           io.out(table(r.matched.map((m) => [`${m.dlqPartition}/${m.dlqOffset}`, m.destination, m.key, m.app, m.errorCode, m.sourcePartition === undefined ? null : `${m.sourcePartition}/${m.sourceOffset ?? '-'}`]), ['DLQ', 'TO', 'KEY', 'APP', 'ERROR', 'SOURCE']));
-          io.out(`${opts.dryRun ? 'would replay' : 'replayed'} ${opts.dryRun ? r.matched.length : r.replayed} of ${r.scanned} dead letter(s) scanned${r.skipped ? `; ${r.skipped} skipped (source is not a Kafka topic; use --to-topic)` : ''}${r.truncated ? `; ${r.truncated} not replayable (value truncated to fit the dead-letter topic)` : ''}${r.invalid.length ? `; ${r.invalid.length} still invalid (not replayed)` : ''}`);
+          io.out(`${opts.dryRun ? 'would replay' : 'replayed'} ${opts.dryRun ? r.matched.length : r.replayed} of ${r.scanned} dead letter(s) scanned${r.skipped ? `; ${r.skipped} skipped (source is not a Kafka topic; use --to-topic)` : ''}${r.truncated ? `; ${r.truncated} not replayable (value truncated to fit the dead-letter topic)` : ''}${r.invalid.length ? `; ${r.invalid.length} still invalid (not replayed)` : ''}${r.alreadyReplayed ? `; ${r.alreadyReplayed} already replayed (not sent again; --force sends again)` : ''}`);
           for (const i of r.invalid) io.out(`still invalid: ${i.dlqPartition}/${i.dlqOffset} ${i.code}: ${i.reason}`);
         }
         return EXIT.ok;

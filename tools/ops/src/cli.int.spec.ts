@@ -1,7 +1,7 @@
 import { type WikiChange, WikiChangeSchema } from '@wikimonitor/contracts';
 import { changeKey } from '@wikimonitor/domain';
 import { createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
-import { DLQ_TRUNCATION_HEADERS, type KafkaConnection, type Message, createConsumerRunner, createGroupAdmin, createProducer, deadLetterRecord, headersFromMessage, provisionTopics } from '@wikimonitor/kafka';
+import { DLQ_TRUNCATION_HEADERS, type KafkaConnection, type Message, type OutgoingRecord, createConsumerRunner, createGroupAdmin, createProducer, deadLetterRecord, headersFromMessage, provisionTopics } from '@wikimonitor/kafka';
 import { createLogger } from '@wikimonitor/service-kit';
 import { getTestEnv, loadRecordedEvents, poisonEvents, readTopic, startTsProcess, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
 
@@ -17,6 +17,36 @@ const recorded = (n: number) =>
     .slice(0, n)
     .map((e) => ({ key: e.json.meta.id, value: Buffer.from(e.text) }));
 const newProducer = (conn: KafkaConnection) => createProducer({ connection: conn, log, overrides: { 'linger.ms': 5 } });
+/** Each test its own marker topic and transactional id (the defaults are the shared wiki.dlq.replayed, wikimonitor-ops-replay). */
+const replayEnv = (prefix: string) => ({ DLQ_REPLAYED_TOPIC: `${prefix}.replayed`, REPLAY_TRANSACTIONAL_ID: `${prefix}.replay` });
+/** Writes the records in order, with one producer. */
+async function sendAll(conn: KafkaConnection, records: OutgoingRecord[]): Promise<void> {
+  const producer = newProducer(conn);
+  await producer.start();
+  try {
+    for (const r of records) await producer.send(r);
+  } finally {
+    await producer.close();
+  }
+}
+/** The CLI as a process on the real broker, with the test's own replay markers and transactional id. */
+const opsCli =
+  (conn: KafkaConnection, prefix: string, extraEnv: Record<string, string> = {}) =>
+  async (...args: string[]): Promise<{ code: number | null; output: string }> => {
+    const p = startTsProcess('ops-cli', 'tools/ops/src/main.ts', { KAFKA_BOOTSTRAP_SERVERS: conn.bootstrapServers, LOG_LEVEL: 'warn', ...replayEnv(prefix), ...extraEnv }, args);
+    return { code: await p.exited(), output: p.output() };
+  };
+/** Copies of each key on a topic, read_committed. */
+const copies = async (conn: KafkaConnection, topic: string): Promise<Record<string, number>> => {
+  const n: Record<string, number> = {};
+  for (const m of await readTopic(conn, topic, 'read_committed')) n[m.key?.toString() ?? ''] = (n[m.key?.toString() ?? ''] ?? 0) + 1;
+  return n;
+};
+/** Dead letters of the persister for records of `source` keyed `k0`, `k1`, ... */
+const persisterLetters = (dlq: string, source: string, n: number) =>
+  Array.from({ length: n }, (_, i) =>
+    deadLetterRecord(dlq, { sourceTopic: source, sourcePartition: 0, sourceOffset: 100 + i, key: `k${i}`, value: Buffer.from(`v${i}`), error: { code: 'DB_FAILED', message: 'connection reset' }, attempts: 5, app: 'dedup-persister' }),
+  );
 
 describe('ops CLI on the real broker', () => {
   it('the CLI should refuse to reset an active group, then reset the stopped group to earliest so its consumer re-reads from the start', async () => {
@@ -31,12 +61,7 @@ describe('ops CLI on the real broker', () => {
     await Promise.all(recorded(120).map((r) => producer.send({ topic, ...r })));
     await producer.close();
 
-    const cliEnv = { KAFKA_BOOTSTRAP_SERVERS: conn.bootstrapServers, LOG_LEVEL: 'warn' };
-    const cli = async (...args: string[]) => {
-      const p = startTsProcess('ops-cli', 'tools/ops/src/main.ts', cliEnv, args);
-      const code = await p.exited();
-      return { code, output: p.output() };
-    };
+    const cli = opsCli(conn, prefix);
     const admin = await createGroupAdmin({ connection: conn, timeoutMs: 10_000, isolation: 'read_uncommitted' });
     const committed = async () => (await admin.fetchCommitted(groupId)).sort((a, b) => a.partition - b.partition).map((c) => c.offset);
 
@@ -128,11 +153,7 @@ describe('ops CLI on the real broker', () => {
     await producer.send(deadLetterRecord(dlq, { sourceTopic: 'https://stream.wikimedia.org/v2/stream/recentchange', value: Buffer.from('{'), error: { code: 'NOT_JSON', message: 'x' }, attempts: 1, app: 'producer' }));
     await producer.close();
 
-    const cliEnv = { KAFKA_BOOTSTRAP_SERVERS: conn.bootstrapServers, LOG_LEVEL: 'warn' };
-    const run = async (...args: string[]) => {
-      const p = startTsProcess('ops-cli', 'tools/ops/src/main.ts', cliEnv, args);
-      return { code: await p.exited(), output: p.output() };
-    };
+    const run = opsCli(conn, prefix);
     const dry = await run('replay-dlq', '--dlq-topic', dlq, '--dry-run');
     expect(dry.code).toBe(0);
     expect(dry.output).toContain('would replay 4 of 6 dead letter(s) scanned; 1 not replayable (value truncated');
@@ -183,9 +204,7 @@ describe('ops CLI on the real broker', () => {
     for (const l of letters) await producer.send(l);
     await producer.close();
 
-    const p = startTsProcess('ops-cli', 'tools/ops/src/main.ts', { KAFKA_BOOTSTRAP_SERVERS: conn.bootstrapServers, SCHEMA_REGISTRY_URL: env.registryUrl, LOG_LEVEL: 'warn' }, ['replay-dlq', '--dlq-topic', dlq, '--app', 'producer', '--raw-topic', raw]);
-    const code = await p.exited();
-    const output = p.output();
+    const { code, output } = await opsCli(conn, prefix, { SCHEMA_REGISTRY_URL: env.registryUrl })('replay-dlq', '--dlq-topic', dlq, '--app', 'producer', '--raw-topic', raw);
     expect(code).toBe(0);
     expect(output).toContain('replayed 3 of 7 dead letter(s) scanned; 1 not replayable (value truncated to fit the dead-letter topic); 2 still invalid (not replayed)');
     expect(output).toContain('still invalid: 0/3 MISSING_META_ID');
@@ -200,5 +219,79 @@ describe('ops CLI on the real broker', () => {
     expect(onRaw[0]?.change.source.sse_id).toBe('[{"topic":"eqiad.mediawiki.recentchange","partition":0,"timestamp":1}]');
     expect(Object.keys(onRaw[0]?.headers ?? {}).some((k) => k.startsWith('dlq.'))).toBe(false);
     expect((await decode(target)).map((r) => r.change.id)).toEqual([real[2]?.json.meta.id]);
+  });
+
+  it('replay-dlq twice should put each dead letter on its topic once (markers in the transaction of the replay); --force sends again', async () => {
+    const env = await getTestEnv();
+    const conn = testConnection(env);
+    const prefix = uniqueName('it.lm.once');
+    const source = `${prefix}.source`;
+    const out = `${prefix}.out`;
+    const dlq = `${prefix}.dlq`;
+    await createTopics(conn, [source, out, dlq], 1);
+    await sendAll(conn, [
+      ...persisterLetters(dlq, source, 3),
+      // An output that could not be written: replayed to its dlq.target.topic, marked the same way.
+      deadLetterRecord(dlq, { sourceTopic: source, sourcePartition: 0, sourceOffset: 7, key: 'enwiki', value: Buffer.from('window'), headers: { [DLQ_TRUNCATION_HEADERS.targetTopic]: out }, error: { code: 'KAFKA_PRODUCE_FAILED', message: 'x' }, attempts: 2, app: 'aggregator' }),
+    ]);
+    const cli = opsCli(conn, prefix);
+    const run = (...args: string[]) => cli('replay-dlq', '--dlq-topic', dlq, ...args);
+    const once = { k0: 1, k1: 1, k2: 1 };
+
+    const dry = await run('--dry-run');
+    expect(dry.code).toBe(0);
+    expect(dry.output).toContain('would replay 4 of 4 dead letter(s) scanned');
+    expect(await copies(conn, source)).toEqual({});
+
+    const first = await run();
+    expect(first.code).toBe(0);
+    expect(first.output).toContain('replayed 4 of 4 dead letter(s) scanned');
+    expect(await copies(conn, source)).toEqual(once);
+    expect(await copies(conn, out)).toEqual({ enwiki: 1 });
+    const markers = await readTopic(conn, `${prefix}.replayed`);
+    expect(markers.map((m) => m.key?.toString())).toEqual([0, 1, 2, 3].map((o) => `${dlq}/0/${o}`));
+    expect(markers.map((m) => JSON.parse(m.value?.toString() ?? '{}') as { topic: string; app: string; at: string }).map((v) => [v.topic, v.app, Number.isFinite(Date.parse(v.at))])).toEqual([
+      [source, 'dedup-persister', true],
+      [source, 'dedup-persister', true],
+      [source, 'dedup-persister', true],
+      [out, 'aggregator', true],
+    ]);
+
+    // The same command again: every letter is marked, nothing is sent.
+    const second = await run();
+    expect(second.code).toBe(0);
+    expect(second.output).toContain('replayed 0 of 4 dead letter(s) scanned; 4 already replayed (not sent again; --force sends again)');
+    expect(await copies(conn, source)).toEqual(once);
+    expect(await copies(conn, out)).toEqual({ enwiki: 1 });
+    const dryAgain = await run('--dry-run', '--json');
+    expect(dryAgain.code).toBe(0);
+    expect(JSON.parse(dryAgain.output.slice(dryAgain.output.indexOf('{')))).toMatchObject({ scanned: 4, matched: [], alreadyReplayed: 4, replayed: 0 });
+
+    // --force sends again, as documented.
+    const forced = await run('--force', '--source-topic', source, '--app', 'dedup-persister');
+    expect(forced.code).toBe(0);
+    expect(forced.output).toContain('replayed 3 of 4 dead letter(s) scanned');
+    expect(await copies(conn, source)).toEqual({ k0: 2, k1: 2, k2: 2 });
+    expect(await copies(conn, out)).toEqual({ enwiki: 1 });
+  });
+
+  it('two concurrent replay-dlq runs of the same dead letters should fence each other: each letter ends on its topic once', async () => {
+    const env = await getTestEnv();
+    const conn = testConnection(env);
+    const prefix = uniqueName('it.lm.fence');
+    const source = `${prefix}.source`;
+    const dlq = `${prefix}.dlq`;
+    await createTopics(conn, [source, dlq], 1);
+    await sendAll(conn, persisterLetters(dlq, source, 40));
+    const run = () => opsCli(conn, prefix)('replay-dlq', '--dlq-topic', dlq);
+    const both = await Promise.all([run(), run()]);
+    // One may fail fenced (its transaction aborted); the other replays what is not marked.
+    expect(both.map((r) => r.code)).toContain(0);
+    const n = await copies(conn, source);
+    expect(Object.keys(n)).toHaveLength(40);
+    expect(Object.entries(n).filter(([, c]) => c !== 1)).toEqual([]);
+    const again = await run();
+    expect(again.code).toBe(0);
+    expect(again.output).toContain('replayed 0 of 40 dead letter(s) scanned; 40 already replayed');
   });
 });

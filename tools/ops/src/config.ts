@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DEFAULT_TOPICS, kafkaConfigShape } from '@wikimonitor/kafka';
 import { registryConfigShape } from '@wikimonitor/schemas';
 import { baseConfigShape, env, parseConfig } from '@wikimonitor/service-kit';
+import { DEFAULT_REPLAY } from './ops';
 
 export const DEFAULT_ADMIN_TIMEOUT_MS = 10_000;
 
@@ -13,6 +14,12 @@ export const cliConfigSchema = z.object({
   DLQ_TOPIC: env.string(DEFAULT_TOPICS.dlq),
   /** Where replayed producer dead letters go (the producer's RAW_TOPIC) unless they name a target topic. */
   RAW_TOPIC: env.string(DEFAULT_TOPICS.raw),
+  /** replay-dlq: the compacted topic of replay markers (one per replayed dead letter, in the replay's transaction). */
+  DLQ_REPLAYED_TOPIC: env.string(DEFAULT_TOPICS.dlqReplayed),
+  /** replay-dlq: its transactional id; two replays with the same id fence each other. */
+  REPLAY_TRANSACTIONAL_ID: env.string(DEFAULT_REPLAY.transactionalId),
+  /** Replication factor of the marker topic when replay-dlq creates it. */
+  TOPIC_REPLICATION_FACTOR: env.int(DEFAULT_REPLAY.replicationFactor, { min: 1 }),
   /** The registry is contacted only to replay producer dead letters (Avro-encoded like the producer's records). */
   ...registryConfigShape,
 });

@@ -21,7 +21,11 @@ async function main(): Promise<number> {
     await codec.init();
     return (change: WikiChange) => codec.encode(change);
   };
-  const ctx = () => ({ connection: kafkaConnectionFromEnv(config, 'wikimonitor-ops-cli'), log, adminTimeoutMs: config.ADMIN_TIMEOUT_MS, changeEncoder });
+  const ctx = () => ({
+    connection: kafkaConnectionFromEnv(config, 'wikimonitor-ops-cli'), log, adminTimeoutMs: config.ADMIN_TIMEOUT_MS,
+    changeEncoder,
+    replay: { markerTopic: config.DLQ_REPLAYED_TOPIC, transactionalId: config.REPLAY_TRANSACTIONAL_ID, replicationFactor: config.TOPIC_REPLICATION_FACTOR },
+  });
   return runCli(process.argv.slice(2), io, ctx, { dlqTopic: config.DLQ_TOPIC, rawTopic: config.RAW_TOPIC });
 }
 

@@ -13,9 +13,27 @@ import {
   planOffsetReset,
   resetRefusal,
 } from '@wikimonitor/domain';
-import { DEFAULT_TOPICS, DLQ_TRUNCATION_HEADERS, type Headers, type GroupAdmin, type KafkaConnection, type Message, type ParsedDeadLetter, commitGroupOffsets, createGroupAdmin, createProducer, headerString, headersFromMessage, parseDeadLetter, readToEnd } from '@wikimonitor/kafka';
+import {
+  DEFAULT_TOPICS,
+  DLQ_TRUNCATION_HEADERS,
+  type GroupAdmin,
+  type KafkaConnection,
+  type Message,
+  type OutgoingRecord,
+  type ParsedDeadLetter,
+  commitGroupOffsets,
+  createGroupAdmin,
+  createProducer,
+  ensureTopics,
+  headerString,
+  headersFromMessage,
+  parseDeadLetter,
+  readToEnd,
+  topicSpec,
+  writeBatch,
+} from '@wikimonitor/kafka';
 import { createFirstRecordReader, gatherLagSnapshot } from '@wikimonitor/lag';
-import { type Logger, WikiMonitorError } from '@wikimonitor/service-kit';
+import { type Logger, WikiMonitorError, describeError } from '@wikimonitor/service-kit';
 
 export interface OpsContext {
   connection: KafkaConnection;
@@ -26,7 +44,22 @@ export interface OpsContext {
    * letter (raw JSON) produces the change Avro-encoded, as the producer would have.
    */
   changeEncoder?: (topic: string) => Promise<(change: WikiChange) => Buffer>;
+  /** replay-dlq: how it marks what it replayed (default: DEFAULT_REPLAY). */
+  replay?: Partial<ReplaySettings>;
 }
+
+export interface ReplaySettings {
+  /** The compacted topic of replay markers, one per replayed dead letter, written in the replay's transaction. */
+  markerTopic: string;
+  /** The replay's transactional id: two replays with the same id fence each other. */
+  transactionalId: string;
+  /** Replication factor of the marker topic when replay-dlq creates it. */
+  replicationFactor: number;
+  /** Dead letters per transaction (each with its marker). */
+  batchSize: number;
+}
+
+export const DEFAULT_REPLAY: ReplaySettings = { markerTopic: DEFAULT_TOPICS.dlqReplayed, transactionalId: 'wikimonitor-ops-replay', replicationFactor: 1, batchSize: 500 };
 
 async function withAdmin<T>(ctx: OpsContext, isolation: 'read_committed' | 'read_uncommitted', fn: (admin: GroupAdmin) => Promise<T>): Promise<T> {
   const admin = await createGroupAdmin({ connection: ctx.connection, log: ctx.log, timeoutMs: ctx.adminTimeoutMs, isolation });
@@ -173,6 +206,8 @@ export interface ReplayOptions {
   /** Only dead letters written at or after this time (epoch ms). */
   since?: number;
   limit?: number;
+  /** Replay dead letters already marked as replayed too (sends them again). */
+  force?: boolean;
   dryRun: boolean;
 }
 
@@ -196,6 +231,8 @@ export interface ReplayResult {
   truncated: number;
   /** Producer dead letters that are still invalid when normalized again (e.g. no meta.id): never replayed. */
   invalid: Array<{ dlqPartition: number; dlqOffset: number; code: string; reason: string }>;
+  /** Dead letters already replayed (a marker on the marker topic), skipped unless `force`. */
+  alreadyReplayed: number;
   replayed: number;
 }
 
@@ -222,11 +259,30 @@ function matches(dl: ParsedDeadLetter, o: ReplayOptions): boolean {
   return (!o.sourceTopic || dl.sourceTopic === o.sourceTopic) && (!o.app || dl.app === o.app) && (!o.errorCode || dl.error.code === o.errorCode);
 }
 
+/** The key of a dead letter's replay marker: `<dlq topic>/<partition>/<offset>`. */
+export const replayMarkerKey = (dlqTopic: string, partition: number, offset: number): string => `${dlqTopic}/${partition}/${offset}`;
+
+/** The keys of the replay markers committed on `topic` (read_committed), none when it does not exist. */
+async function readReplayMarkers(ctx: OpsContext, topic: string): Promise<Set<string>> {
+  const exists = await withAdmin(ctx, 'read_committed', async (admin) => (await admin.fetchPartitions([topic])).has(topic));
+  const keys = new Set<string>();
+  if (!exists) return keys;
+  await readToEnd({ connection: ctx.connection, log: ctx.log, name: 'replay-markers', topics: [topic], isolation: 'read_committed', timeoutMs: 120_000 }, (m) => {
+    if (m.key) keys.add(m.key.toString());
+  });
+  return keys;
+}
+
 /**
  * Reads the dead-letter topic from its start (or `since`) up to its end at the time of the call,
  * and re-produces each matching record to its source topic exactly as it was first received:
- * same key, value bytes and original headers (the dlq.* headers are dropped). Idempotent consumers
- * downstream (dedup by event id) make a repeated replay harmless.
+ * same key, value bytes and original headers (the dlq.* headers are dropped).
+ *
+ * Exactly once per dead letter: the records are written by a transactional producer together with
+ * one marker per dead letter on the compacted marker topic, in the same transaction; dead letters
+ * with a committed marker are skipped (`alreadyReplayed`) unless `force`. The markers are read after
+ * the producer's initialization, which fences an older replay with the same transactional id and
+ * ends its open transaction: what it committed is then visible, and it can commit nothing more.
  */
 export async function replayDeadLetters(ctx: OpsContext, opts: ReplayOptions): Promise<ReplayResult> {
   const partitions = await withAdmin(ctx, 'read_committed', async (admin) => {
@@ -240,7 +296,7 @@ export async function replayDeadLetters(ctx: OpsContext, opts: ReplayOptions): P
     }
     return marks.map((m) => ({ partition: m.partition, start: Math.min(starts.get(m.partition) ?? m.low, m.high), end: m.high })).filter((p) => p.start < p.end);
   });
-  const result: ReplayResult = { scanned: 0, matched: [], skipped: 0, truncated: 0, invalid: [], replayed: 0 };
+  const result: ReplayResult = { scanned: 0, matched: [], skipped: 0, truncated: 0, invalid: [], alreadyReplayed: 0, replayed: 0 };
   if (!partitions.length) return result;
 
   const letters: Array<{ m: Message; dl: ParsedDeadLetter }> = [];
@@ -300,7 +356,20 @@ export async function replayDeadLetters(ctx: OpsContext, opts: ReplayOptions): P
     result.matched.push(item);
     toSend.push({ item, dl, change });
   }
-  if (opts.dryRun || !toSend.length) return result;
+  if (!toSend.length) return result;
+  const settings: ReplaySettings = { ...DEFAULT_REPLAY, ...ctx.replay };
+  const markerOf = (item: ReplayItem) => replayMarkerKey(opts.dlqTopic, item.dlqPartition, item.dlqOffset);
+  const dropReplayed = (markers: Set<string>) => {
+    if (opts.force) return;
+    const fresh = toSend.filter((t) => !markers.has(markerOf(t.item)));
+    result.alreadyReplayed = toSend.length - fresh.length;
+    toSend.splice(0, toSend.length, ...fresh);
+    result.matched = fresh.map((t) => t.item);
+  };
+  if (opts.dryRun) {
+    dropReplayed(await readReplayMarkers(ctx, settings.markerTopic));
+    return result;
+  }
 
   const encoders = new Map<string, (change: WikiChange) => Buffer>();
   for (const { item, change } of toSend) {
@@ -308,17 +377,29 @@ export async function replayDeadLetters(ctx: OpsContext, opts: ReplayOptions): P
     if (!ctx.changeEncoder) throw new WikiMonitorError('CONFIG_INVALID', 'replaying producer dead letters needs the schema registry (SCHEMA_REGISTRY_URL)');
     encoders.set(item.destination, await ctx.changeEncoder(item.destination));
   }
-  const recordOf = ({ item, dl, change }: (typeof toSend)[number]): { key: Buffer | string | null; value: Buffer | null; headers: Headers } =>
-    change ? { key: item.key, value: (encoders.get(item.destination) as (c: WikiChange) => Buffer)(change), headers: dl.originalHeaders } : { key: dl.key ?? null, value: dl.value, headers: dl.originalHeaders };
+  const recordsOf = ({ item, dl, change }: (typeof toSend)[number], at: string): OutgoingRecord[] => [
+    change ? { topic: item.destination, key: item.key, value: (encoders.get(item.destination) as (c: WikiChange) => Buffer)(change), headers: dl.originalHeaders } : { topic: item.destination, key: dl.key ?? null, value: dl.value, headers: dl.originalHeaders },
+    { topic: settings.markerTopic, key: markerOf(item), value: Buffer.from(JSON.stringify({ at, topic: item.destination, app: item.app })) },
+  ];
 
-  const producer = createProducer({ connection: { ...ctx.connection, clientId: `${ctx.connection.clientId}-replay` }, log: ctx.log });
+  await withAdmin(ctx, 'read_committed', (admin) => ensureTopics(admin.admin, [topicSpec('dlqReplayed', { replicationFactor: settings.replicationFactor, names: { dlqReplayed: settings.markerTopic } })], ctx.log));
+  const producer = createProducer({ connection: { ...ctx.connection, clientId: `${ctx.connection.clientId}-replay` }, log: ctx.log, transactionalId: settings.transactionalId });
   await producer.start();
   try {
-    // In DLQ order per source partition: the producer keeps per-partition order for the same key.
-    const outcomes = await Promise.allSettled(toSend.map((t) => producer.send({ topic: t.item.destination, ...recordOf(t) })));
-    result.replayed = outcomes.filter((o) => o.status === 'fulfilled').length;
-    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-    if (failed) throw new WikiMonitorError('KAFKA_PRODUCE_FAILED', `replayed ${result.replayed} of ${toSend.length}; first failure: ${(failed.reason as Error).message}`, { cause: failed.reason });
+    // After the fencing initialization: every marker an earlier replay with this id will ever commit is visible now.
+    dropReplayed(await readReplayMarkers(ctx, settings.markerTopic));
+    const total = toSend.length;
+    for (let i = 0; i < total; i += settings.batchSize) {
+      const batch = toSend.slice(i, i + settings.batchSize);
+      const at = new Date().toISOString();
+      // In DLQ order per source partition: the producer keeps per-partition order for the same key.
+      const w = await writeBatch({ producer, records: batch.flatMap((t) => recordsOf(t, at)), transactional: true, log: ctx.log });
+      if (!w.ok) {
+        const why = w.fatal ? ' (fenced by another replay with the same transactional id, or the producer failed)' : '';
+        throw new WikiMonitorError('KAFKA_TRANSACTION_FAILED', `replayed ${result.replayed} of ${total}; the next ${batch.length} were not committed${why}: ${describeError(w.err).message}; run replay-dlq again: what was replayed is skipped`, { cause: w.err });
+      }
+      result.replayed += batch.length;
+    }
   } finally {
     await producer.close();
   }
