@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -18,10 +19,11 @@ Usage: node --import tsx e2e/src/chaos-run.ts [options]
   --out FILE            markdown summary (default bench/results/chaos-summary.md; JSON beside it)
   --no-out              print the summary only
   --keep                keep each run's topics and database (and the private stack) for inspection
+  --no-build            do not run \`nx run-many -t build\` first (dist/ must then be current)
   --list                list the scenarios
   --help
 
-Builds first: NX_DAEMON=false npx nx run-many -t build
+Builds first (nx run-many -t build: cached, a few seconds when dist/ is current).
 Logs: tmp/chaos/<run>/logs/<prefix>-<app>.log
 Exit code 0 only if every scenario passed.
 
@@ -67,6 +69,14 @@ export async function main(argv: string[]): Promise<number> {
   const workDir = join(DEFAULT_WORK_DIR, `run-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   mkdirSync(workDir, { recursive: true });
 
+  if (!argv.includes('--no-build')) {
+    progress('building the apps (nx run-many -t build; cached when dist/ is current)');
+    const built = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '--outputStyle=static'], { cwd: REPO_ROOT, stdio: ['ignore', 2, 2], env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' } });
+    if (built.status !== 0) {
+      progress(`build failed (exit ${built.status ?? built.signal}): the suite runs the apps from dist/`);
+      return 1;
+    }
+  }
   progress(`chaos suite: ${scenarios.length} scenario(s), ${events} events each at ${rate}/s, seed ${seed}; work dir ${workDir}`);
   const stack = await startPrivateStack({ proxyListener: true, log: progress });
   // Ctrl-C / SIGTERM: take the apps and the private stack down before leaving.
