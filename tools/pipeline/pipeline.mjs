@@ -26,7 +26,8 @@ const APPS = [
 const HELP = `pipeline: run WikiMonitor's five services (and the local SSE source) on the local stack
 
 Usage: node tools/pipeline/pipeline.mjs <command> [options]
-  up [--source auto|local|wikimedia] [--rate N]   build, start the stack and every app (idempotent)
+  up [--source auto|local|wikimedia] [--rate N]   build, start the stack and every app (idempotent);
+                                                   an app that exits by itself is restarted (backoff 1-30 s)
   down [--stack]                                   stop the apps (and the stack with --stack)
   status                                           health, readiness and key counters of each app
   logs <app>                                       last 100 lines of an app's log
@@ -124,14 +125,15 @@ async function up() {
     if (app.name === 'sse-source') args.push('--port', String(app.port), '--host', '127.0.0.1', '--rate', arg('rate', '50'), '--loop');
     if (app.name === 'producer') env.SSE_URL = sseUrl;
     const out = openSync(join(LOGS, `${app.name}.log`), 'a');
-    const child = spawn(process.execPath, ['--enable-source-maps', ...args], { cwd: ROOT, env, detached: true, stdio: ['ignore', out, out] });
+    // Under a supervisor that restarts the app when it exits by itself (see supervise.mjs).
+    const child = spawn(process.execPath, [join(ROOT, 'tools', 'pipeline', 'supervise.mjs'), app.name, '--enable-source-maps', ...args], { cwd: ROOT, env, detached: true, stdio: ['ignore', out, out] });
     child.unref();
     writeFileSync(pidFile(app.name), String(child.pid));
     log(`${app.name}: started pid ${child.pid}, http://127.0.0.1:${app.port}`);
     const deadline = Date.now() + 90_000;
     while (!(await get(`http://127.0.0.1:${app.port}/healthz`)).ok) {
       if (!alive(child.pid)) throw new Error(`${app.name} exited during start; see ${join(LOGS, `${app.name}.log`)}`);
-      if (Date.now() > deadline) throw new Error(`${app.name} did not answer /healthz in 90 s; see its log`);
+      if (Date.now() > deadline) throw new Error(`${app.name} did not answer /healthz in 90 s (its supervisor restarts it while it fails); see ${join(LOGS, `${app.name}.log`)}`);
       await sleep(300);
     }
   }
@@ -146,7 +148,8 @@ async function down() {
     if (alive(pid)) {
       process.kill(pid, 'SIGTERM');
       for (let i = 0; i < 300 && alive(pid); i++) await sleep(100);
-      if (alive(pid)) process.kill(pid, 'SIGKILL');
+      // The supervisor leads the app's process group: SIGKILL reaches both.
+      if (alive(pid)) process.kill(-pid, 'SIGKILL');
       log(`${app.name}: stopped`);
     }
     rmSync(pidFile(app.name), { force: true });
