@@ -88,6 +88,30 @@ describe('position', () => {
     expect(t.snapshot(1, new Date(0)).idsDropped).toBe(2);
   });
 
+  it('tracker should keep exactly the newest maxIds keys over a long run with re-accepted keys, restores and prunes (reference model)', () => {
+    // Beyond the compaction thresholds of the drop queue: tens of thousands of accepts.
+    const maxIds = 500;
+    let t = new PositionTracker({ ...opts, marginMs: 3_600_000, maxIds });
+    const model: string[] = []; // oldest first
+    let ts = 1_000;
+    for (let i = 0; i < 30_000; i++) {
+      // Every 7th event re-delivers a recent key (kept: it moves to the newest place).
+      const key = i % 7 === 6 && model.length > 10 ? (model[model.length - 10] as string) : `k${i}`;
+      if (i % 3 === 0) ts++;
+      t.accept({ sseId: idAt(ts), key, topic: EQIAD, partition: 0 });
+      const at = model.indexOf(key);
+      if (at >= 0) model.splice(at, 1);
+      model.push(key);
+      while (model.length > maxIds) model.shift();
+      if (i % 9_999 === 0) t = new PositionTracker({ ...opts, marginMs: 3_600_000, maxIds }, JSON.parse(JSON.stringify(t.snapshot(i, new Date(0)))));
+    }
+    expect(t.keptCount()).toBe(maxIds);
+    const snap = t.snapshot(1, new Date(0));
+    expect(Object.values(snap.ids).flatMap((groups) => groups.flatMap(([, ...keys]) => keys))).toEqual(model);
+    expect(model.every((k) => t.isWritten(k))).toBe(true);
+    expect(t.isWritten('k0')).toBe(false);
+  });
+
   it('tracker should not keep ids of offset-positioned events (an offset resume re-delivers nothing)', () => {
     const t = new PositionTracker(opts);
     t.accept({ sseId: '[{"topic":"t","partition":0,"offset":8}]', key: 'a', topic: 't', partition: 0 });
