@@ -154,22 +154,24 @@ describe('lag-monitor blind spots on the real broker', () => {
     await until(groupId, (x) => x.status === 'OK' && x.stuckPartitions.length === 0, 'OK after the abort');
   });
 
-  it('a partition the group was assigned but never committed should have an unknown lag (null, UNKNOWN), never 0', async () => {
+  it('a partition the group was assigned but never committed should have an unknown lag (null, UNKNOWN), never 0, unless it holds nothing to read', async () => {
     const topic = `${prefix}.unknown`;
     const groupId = `${prefix}.unknown`;
-    await createTopics(conn, [topic], 2);
+    await createTopics(conn, [topic], 3);
     const codec = await changeCodec(env.registryUrl, topic);
     await produceChanges(producer, codec, topic, changes.slice(0, 10), undefined, 0);
     await produceChanges(producer, codec, topic, changes.slice(10, 40), undefined, 1);
-    // One member, both partitions assigned; it commits partition 0 at its end and never partition 1.
+    // One member, all three partitions assigned; it commits partition 0 at its end and never partitions 1
+    // (30 records: where would the group start?) and 2 (empty: lag 0 wherever it starts).
     const member = startStuckConsumer(conn, groupId, topic, 10);
     try {
-      const g = await until(groupId, (x) => x.memberCount === 1 && x.partitions.length === 2 && x.partitions[0]?.committedOffset === 10, 'partition 0 committed, both assigned');
+      const g = await until(groupId, (x) => x.memberCount === 1 && x.partitions.length === 3 && x.partitions[0]?.committedOffset === 10, 'partition 0 committed, all assigned');
       const settled = g.status === 'UNKNOWN' ? g : await until(groupId, (x) => x.status === 'UNKNOWN', 'UNKNOWN');
       expect(settled).toMatchObject({ totalLag: null, unknownLagPartitions: 1, status: 'UNKNOWN' });
       expect(settled.partitions.map((p) => [p.partition, p.committedOffset, p.lag, p.note, p.status])).toEqual([
         [0, 10, 0, null, 'OK'],
         [1, null, null, 'no-commit', 'UNKNOWN'],
+        [2, null, 0, 'no-commit', 'OK'],
       ]);
       const metrics = await metricsOf(base);
       expect(metrics).toContain(`lag_monitor_group_unknown_lag_partitions{group="${groupId}",service="lag-monitor"} 1`);

@@ -162,6 +162,22 @@ describe('evaluateCycle: what must never look like lag 0 / OK', () => {
     ]);
   });
 
+  it('evaluateCycle should count a never-committed partition with nothing consumable in it as lag 0 (wherever the group starts), and one with records as unknown', () => {
+    const assigned = { members: { g: [{ ...MEMBER, assignment: [0, 1, 2].map((partition) => ({ topic: 't', partition })) }] } };
+    const { report, history } = first({ groups: { g: {} }, marks: { 0: [5, 5], 1: [0, 3], 2: [0, 8] }, records: { '1/0': null, '2/0': T0 - 1000 }, ...assigned });
+    expect(groupDetail(history, 'g', SETTINGS)?.partitions.map((p) => [p.partition, p.lag, p.status, p.rule])).toEqual([
+      [0, 0, 'OK', 'nothing-to-read'],
+      [1, 0, 'OK', 'nothing-to-read'],
+      [2, null, 'UNKNOWN', 'no-commit'],
+    ]);
+    expect(report.groups[0]).toMatchObject({ totalLag: null, unknownLagPartitions: 1, status: 'UNKNOWN' });
+    const requests = firstRecordRequests(measuredPartitions(snapshot({ groups: { g: {} }, marks: { 0: [5, 5], 2: [0, 8] }, ...assigned }), emptyLagHistory()), [
+      { topic: 't', partition: 0, low: 5, high: 5, lastStable: 5, highWatermark: 5 },
+      { topic: 't', partition: 2, low: 0, high: 8, lastStable: 8, highWatermark: 8 },
+    ]);
+    expect(requests.map((r) => `${r.partition}/${r.offset}`)).toEqual(['2/0']);
+  });
+
   it('evaluateCycle should keep a partition whose offsets could not be listed, as unknown, instead of dropping it from the sum', () => {
     const { report, history } = first({ groups: { g: { 0: 4, 1: 2 } }, marks: { 0: [0, 10] }, partitionIds: [0, 1] });
     expect(report.groups[0]).toMatchObject({ totalLag: null, unknownLagPartitions: 1, status: 'UNKNOWN', partitionCount: 2 });

@@ -5,6 +5,9 @@ const NOW = 1_700_000_100_000;
 describe('partitionLag', () => {
   const cases: Array<[string, PartitionPosition, FirstUnconsumed | null | undefined, PartitionLag]> = [
     ['group never committed', { committed: null, low: 0, high: 10 }, undefined, { lag: null, lagSeconds: null, note: 'no-commit', messagesLost: 0 }],
+    ['group never committed, a record to read: unknown (where would it start?)', { committed: null, low: 0, high: 10 }, { offset: 0, timestamp: NOW - 1_000 }, { lag: null, lagSeconds: null, note: 'no-commit', messagesLost: 0 }],
+    ['group never committed an empty partition: nothing to read, lag 0', { committed: null, low: 4, high: 4 }, undefined, { lag: 0, lagSeconds: 0, note: 'no-commit', messagesLost: 0 }],
+    ['group never committed a partition of aborted records only: nothing to read, lag 0', { committed: null, low: 0, high: 3 }, null, { lag: 0, lagSeconds: 0, note: 'no-commit', messagesLost: 0 }],
     ['caught up', { committed: 10, low: 0, high: 10 }, undefined, { lag: 0, lagSeconds: 0, note: null, messagesLost: 0 }],
     ['empty partition', { committed: 0, low: 0, high: 0 }, undefined, { lag: 0, lagSeconds: 0, note: null, messagesLost: 0 }],
     ['behind: age of the record at the committed offset', { committed: 4, low: 0, high: 10 }, { offset: 4, timestamp: NOW - 12_500 }, { lag: 6, lagSeconds: 12.5, note: null, messagesLost: 0 }],
@@ -25,7 +28,8 @@ describe('partitionLag', () => {
 
 describe('firstUnconsumedOffset', () => {
   const cases: Array<[PartitionPosition, number | null]> = [
-    [{ committed: null, low: 0, high: 10 }, null],
+    [{ committed: null, low: 2, high: 10 }, 2],
+    [{ committed: null, low: 10, high: 10 }, null],
     [{ committed: 10, low: 0, high: 10 }, null],
     [{ committed: 3, low: 0, high: 10 }, 3],
     [{ committed: 3, low: 6, high: 10 }, 6],

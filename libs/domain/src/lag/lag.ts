@@ -17,7 +17,9 @@ export interface FirstUnconsumed {
 
 /**
  * Why a lag figure is what it is:
- * - `no-commit`: the group has no committed offset here, lag is unknown (null);
+ * - `no-commit`: the group has no committed offset here: lag is unknown (null), unless the partition
+ *   holds no consumable record at all (empty, or only transaction markers and aborted records), when
+ *   it is 0 whatever the group's start position;
  * - `end-unknown`: the partition's offsets could not be listed this cycle, lag is unknown (null);
  * - `out-of-range`: the committed offset is below the log start (records were deleted unread);
  *   lag counts from the log start, lag seconds is the age of the first retained record;
@@ -44,12 +46,11 @@ export function messagesLost(p: Pick<PartitionPosition, 'committed' | 'low'>): n
 }
 
 /**
- * Where the first unconsumed record must be read from, or null when no read is needed
- * (no commit, or nothing left to read).
+ * Where the first unconsumed record must be read from, or null when no read is needed (nothing left
+ * to read). Without a commit: from the log start, to learn whether anything consumable is there at all.
  */
 export function firstUnconsumedOffset(p: PartitionPosition): number | null {
-  if (p.committed === null) return null;
-  const start = Math.max(p.committed, p.low);
+  const start = p.committed === null ? p.low : Math.max(p.committed, p.low);
   return start < p.high ? start : null;
 }
 
@@ -59,7 +60,11 @@ export function firstUnconsumedOffset(p: PartitionPosition): number | null {
  * read or read failed, null = read and nothing consumable before the end).
  */
 export function partitionLag(p: PartitionPosition, first: FirstUnconsumed | null | undefined, now: number): PartitionLag {
-  if (p.committed === null) return { lag: null, lagSeconds: null, note: 'no-commit', messagesLost: 0 };
+  if (p.committed === null) {
+    // Nothing consumable in the whole partition: lag 0 wherever the group would start; else unknown.
+    const nothingToRead = p.low >= p.high || first === null;
+    return nothingToRead ? { lag: 0, lagSeconds: 0, note: 'no-commit', messagesLost: 0 } : { lag: null, lagSeconds: null, note: 'no-commit', messagesLost: 0 };
+  }
   if (p.committed > p.high) return { lag: 0, lagSeconds: 0, note: 'ahead-of-end', messagesLost: 0 };
   const lost = messagesLost(p);
   const start = Math.max(p.committed, p.low);

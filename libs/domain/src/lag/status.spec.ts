@@ -20,6 +20,7 @@ describe('evaluatePartitionStatus', () => {
   const cases: Array<[string, PartitionStatusInput, ConsumerStatus, StatusRule]> = [
     ['no observations', { ...input([], 0), committed: 10 }, 'UNKNOWN', 'no-data'],
     ['never committed, no observation: unknown, not OK', input([], 0), 'UNKNOWN', 'no-commit'],
+    ['never committed, but nothing to read in the partition', { ...input([], 0), nothingToRead: true }, 'OK', 'nothing-to-read'],
     ['assigned but never committed, with observations left from before', { ...input([[10, 5], [10, 9], [10, 12], [10, 20], [10, 25]], 3_600_000), committed: null }, 'UNKNOWN', 'no-commit'],
     ['end offset not listed this cycle, even with a caught-up window', { ...input([[15, 0], [15, 0]], 100), endKnown: false }, 'UNKNOWN', 'end-unknown'],
     ['committed below the log start: records deleted unread, though lag is 0', { ...input([[15, 0], [15, 0]], 100), messagesLost: 25 }, 'DATA_LOST', 'data-lost'],

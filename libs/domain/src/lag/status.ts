@@ -20,7 +20,8 @@ export function worstStatus(statuses: Iterable<ConsumerStatus>): ConsumerStatus 
 /**
  * A partition's status over a sliding window of cycle observations, without lag thresholds.
  * Rules, first match wins:
- *  0a. no committed offset                             -> UNKNOWN (no-commit)
+ *  0a. no committed offset                             -> UNKNOWN (no-commit), or OK (nothing-to-read)
+ *      when the partition holds no consumable record (lag 0 wherever the group starts)
  *  0b. the end offset could not be listed              -> UNKNOWN (end-unknown)
  *  0c. committed below the log start (deleted unread)  -> DATA_LOST (data-lost)
  *  0d. the partition's last stable offset is stuck     -> STUCK_TRANSACTION (stuck-transaction)
@@ -44,7 +45,7 @@ export function worstStatus(statuses: Iterable<ConsumerStatus>): ConsumerStatus 
 export function evaluatePartitionStatus(input: PartitionStatusInput): PartitionStatusResult {
   const { window } = input;
   const current = window[window.length - 1];
-  if (input.committed === null) return { status: 'UNKNOWN', rule: 'no-commit' };
+  if (input.committed === null) return input.nothingToRead ? { status: 'OK', rule: 'nothing-to-read' } : { status: 'UNKNOWN', rule: 'no-commit' };
   if (input.endKnown === false) return { status: 'UNKNOWN', rule: 'end-unknown' };
   if ((input.messagesLost ?? 0) > 0) return { status: 'DATA_LOST', rule: 'data-lost' };
   // Before caught-up: a group "caught up" to a pinned last stable offset is not keeping up.

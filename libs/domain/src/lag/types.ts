@@ -27,6 +27,7 @@ export interface OffsetObservation {
 /** Which rule decided a partition's status (shown in the API, useful when reading an alert). */
 export type StatusRule =
   | 'no-commit'
+  | 'nothing-to-read'
   | 'end-unknown'
   | 'data-lost'
   | 'stuck-transaction'
@@ -59,6 +60,8 @@ export interface PartitionStatusInput {
   lastCommitAt: number | null;
   /** True when every commit is seen (commit log), so "committing the same offset" can be told apart from "not committing". */
   commitsObserved: boolean;
+  /** No commit, but the partition holds no consumable record: lag 0 wherever the group starts. Default false. */
+  nothingToRead?: boolean;
   /** False when the partition's end offset could not be listed this cycle (lag unknown). Default true. */
   endKnown?: boolean;
   /** Records deleted unread: log start - committed when the committed offset is below the log start. Default 0. */
