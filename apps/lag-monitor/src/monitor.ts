@@ -15,6 +15,12 @@ import {
   recordCycle,
 } from '@wikimonitor/domain';
 import { type GatherTimings, type LagSources, gatherLagSnapshot } from '@wikimonitor/lag';
+import { WikiMonitorError } from '@wikimonitor/service-kit';
+
+/** What the API may say of a failed cycle: its error code, never the message (hosts, internals: those go to the log). */
+function cycleErrorCode(err: unknown): string {
+  return err instanceof WikiMonitorError ? err.code : 'CYCLE_FAILED';
+}
 
 export type { CycleHealth, GroupDetailView, GroupSummary, HistoryPoint, PartitionView, TopicLag, TopicView } from '@wikimonitor/domain';
 
@@ -68,7 +74,7 @@ export function createLagMonitor(opts: MonitorOptions): LagMonitor {
       gathered = await gatherLagSnapshot(opts, history);
     } catch (err) {
       // The last report stays served, marked stale by the health state (never silently current).
-      healthState = recordCycle(healthState, { at: now(), error: (err as Error).message ?? String(err) });
+      healthState = recordCycle(healthState, { at: now(), error: cycleErrorCode(err) });
       throw err;
     }
     const evalStarted = performance.now();

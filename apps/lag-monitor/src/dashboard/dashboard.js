@@ -49,7 +49,8 @@
   function remember(groups) {
     groups.forEach(function (g) {
       var t = trends.get(g.groupId) || [];
-      t.push(g.totalLag === null ? 0 : g.totalLag);
+      if (g.totalLag === null) return; // unknown: no point rather than a fake 0
+      t.push(g.totalLag);
       if (t.length > HISTORY) t.shift();
       trends.set(g.groupId, t);
     });
@@ -153,9 +154,13 @@
   }
 
   function render(s) {
+    // A failed cycle re-sends the last report (same cycle) marked stale: its data is no newer.
+    var fresh = !lastSnapshot || s.cycle !== lastSnapshot.cycle;
     lastSnapshot = s;
-    lastReceived = Date.now();
-    remember(s.groups);
+    if (fresh) {
+      lastReceived = Date.now();
+      remember(s.groups);
+    }
     renderSummary(s);
     renderGroups(s);
     renderTopics(s);

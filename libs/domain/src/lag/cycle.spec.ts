@@ -154,7 +154,7 @@ describe('evaluateCycle: what must never look like lag 0 / OK', () => {
       marks: { 0: [0, 10], 1: [0, 50] },
       members: { g: [{ ...MEMBER, assignment: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] }] },
     });
-    expect(report.groups[0]).toMatchObject({ groupId: 'g', totalLag: null, unknownLagPartitions: 1, status: 'UNKNOWN' });
+    expect(report.groups[0]).toMatchObject({ groupId: 'g', totalLag: null, maxLagSeconds: null, unknownLagPartitions: 1, status: 'UNKNOWN' });
     expect(report.groups[0]?.byTopic[0]?.lag).toBeNull();
     expect(groupDetail(history, 'g', SETTINGS)?.partitions.map((p) => [p.partition, p.lag, p.status, p.rule])).toEqual([
       [0, 0, 'OK', 'caught-up'],

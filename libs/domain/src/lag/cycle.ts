@@ -263,8 +263,9 @@ function summarize(views: PartitionView[]): { status: ConsumerStatus; totalLag: 
   const unknownLagPartitions = views.filter((v) => v.lag === null).length;
   // Unknown is unknown: a sum that skipped it would read as "less lag" (or 0).
   const totalLag = unknownLagPartitions ? null : views.reduce((s, v) => s + (v.lag ?? 0), 0);
-  const known = views.map((v) => v.lagSeconds).filter((s): s is number => s !== null);
-  const maxLagSeconds = known.length ? Math.max(...known) : totalLag === 0 ? 0 : null;
+  // The largest of the partitions' lag seconds is unknown as soon as one of them is.
+  const seconds = views.map((v) => v.lagSeconds);
+  const maxLagSeconds = seconds.some((s) => s === null) ? null : seconds.length ? Math.max(...(seconds as number[])) : 0;
   const consumeRate = views.reduce((s, v) => s + v.consumeRate, 0);
   const messagesLost = views.reduce((s, v) => s + v.messagesLost, 0);
   return { status, totalLag, unknownLagPartitions, messagesLost, maxLagSeconds, consumeRate };

@@ -11,6 +11,7 @@ export interface CycleHealthState {
   consecutiveFailures: number;
   /** Time of the first failure since the last success. */
   failingSince: number | null;
+  /** Error code of the last failure (never its message: the health is served over HTTP). */
   lastError: string | null;
 }
 
