@@ -1,7 +1,7 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
-import { type GroupAdmin, createConsumerRunner, createGroupAdmin } from '@wikimonitor/kafka';
+import { createConsumerRunner, createGroupAdmin } from '@wikimonitor/kafka';
 import { createLogger } from '@wikimonitor/service-kit';
 import { getTestEnv, loadRecordedEvents, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
 import { createApp } from './app';
@@ -97,16 +97,8 @@ describe('dashboard in a real headless Chromium', () => {
     await producer.close();
     // Commits partition 0 at its end, never partition 1 (which has records): the group's lag is unknown.
     const member = startStuckConsumer(conn, groupId, topic, 10);
-    // A real admin client swapped under the monitor: closing it makes every cycle fail.
-    let current: GroupAdmin = await createGroupAdmin({ connection: conn, timeoutMs: 2_000, isolation: 'read_committed' });
-    const admin = {
-      listGroups: () => current.listGroups(),
-      describeGroups: (ids: string[]) => current.describeGroups(ids),
-      fetchCommitted: (id: string) => current.fetchCommitted(id),
-      fetchPartitions: (topics: string[]) => current.fetchPartitions(topics),
-      fetchWatermarks: (tps: Parameters<GroupAdmin['fetchWatermarks']>[0]) => current.fetchWatermarks(tps),
-      close: () => current.close(),
-    };
+    // The monitor's admin is a real client the test holds: closing it makes every cycle fail.
+    const admin = await createGroupAdmin({ connection: conn, timeoutMs: 2_000, isolation: 'read_committed' });
     const app = createApp({ config: testMonitorConfig(conn, env.registryUrl, prefix, { COMMIT_LOG_ENABLED: 'false' }), log, handleSignals: false, overrides: { admin: async () => admin } });
     let browser: Browser | undefined;
     try {
@@ -123,7 +115,7 @@ describe('dashboard in a real headless Chromium', () => {
       expect(await page.locator('#stale').isHidden()).toBe(true);
       expect(await page.locator('body').getAttribute('data-stale')).toBe('false');
 
-      await current.close();
+      await admin.close();
       await page.locator('#stale').waitFor({ state: 'visible' });
       const banner = await page.locator('#stale').textContent();
       expect(banner).toMatch(/^stale since \d\d:\d\d:\d\d · data from \d\d:\d\d:\d\d · \d+ failed cycles?: KAFKA_ADMIN_FAILED$/);
