@@ -73,6 +73,7 @@
       var name = el('td', { class: 'name big' }, [g.groupId]);
       if (g.gone) name.append(el('span', { class: 'gone' }, ['no longer listed by the broker']));
       else if (g.memberless) name.append(el('span', { class: 'gone', 'data-role': 'memberless' }, ['no active members']));
+      if (g.offsetsUnavailableSince) name.append(el('span', { class: 'gone', 'data-role': 'offsets-unavailable' }, ['offsets not fetched since ' + fmtTime(g.offsetsUnavailableSince)]));
       if (g.messagesLost) name.append(el('span', { class: 'gone', 'data-role': 'messages-lost' }, [fmtInt(g.messagesLost) + ' messages deleted unread']));
       if (g.stuckPartitions && g.stuckPartitions.length) name.append(el('span', { class: 'gone', 'data-role': 'stuck' }, ['transaction stuck on ' + g.stuckPartitions.join(', ')]));
       var bad = g.status !== 'OK';

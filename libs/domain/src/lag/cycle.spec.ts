@@ -115,6 +115,21 @@ describe('evaluateCycle', () => {
     expect(second?.report.groups[0]).toMatchObject({ groupId: 'g', totalLag: 8, status: 'OK' });
   });
 
+  it('evaluateCycle should make a group whose offsets stay unavailable for a window UNKNOWN, and one known by nothing else UNKNOWN at once', () => {
+    const results = run([
+      { groups: { g: { 0: 4 } } },
+      { groups: { g: null }, at: T0 + 1000 },
+      { groups: { g: null }, at: T0 + 2000 },
+      { groups: { g: null }, at: T0 + 4000 },
+      { groups: { g: { 0: 5 } }, at: T0 + 5000 },
+    ]);
+    expect(results.map((r) => r.report.groups[0]?.status)).toEqual(['OK', 'OK', 'OK', 'UNKNOWN', 'OK']);
+    expect(results.map((r) => r.report.groups[0]?.offsetsUnavailableSince)).toEqual([null, T0 + 1000, T0 + 1000, T0 + 1000, null]);
+    expect(results.flatMap((r) => r.changes.map((c) => `${c.previous ?? 'NONE'}->${c.status}`))).toEqual(['NONE->OK', 'OK->UNKNOWN', 'UNKNOWN->OK']);
+    const [fresh] = run([{ groups: { g: null } }]);
+    expect(fresh?.report.groups[0]).toMatchObject({ groupId: 'g', status: 'UNKNOWN', totalLag: null, partitionCount: 0 });
+  });
+
   it('evaluateCycle should keep reporting a group the broker forgot, as gone with growing lag, until the retention passes', () => {
     const results = run([{ groups: { g: { 0: 4 } } }, { groups: {}, marks: { 0: [0, 14] }, at: T0 + 5_000 }, { groups: {}, marks: { 0: [0, 20] }, at: T0 + 20_000 }]);
     expect(results[1]?.report.groups[0]).toMatchObject({ groupId: 'g', gone: true, state: 'GONE', totalLag: 10 });

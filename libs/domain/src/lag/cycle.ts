@@ -110,6 +110,11 @@ export interface GroupSummary {
   memberless: boolean;
   /** Partitions it reads whose last stable offset is stuck (`topic/partition`). */
   stuckPartitions: string[];
+  /**
+   * Since when the group's committed offsets could not be fetched (its figures are the last known
+   * ones); null while they are. Past a window, or at once when nothing is known of it, UNKNOWN.
+   */
+  offsetsUnavailableSince: number | null;
   maxLagSeconds: number | null;
   consumeRate: number;
   topics: string[];
@@ -386,11 +391,18 @@ export function evaluateCycle(snapshot: LagClusterSnapshot, history: LagHistory,
     }
 
     const views = [...partitions.values()].map((p) => p.view);
-    const { status: partitionsStatus, totalLag, unknownLagPartitions, messagesLost, maxLagSeconds, consumeRate } = summarize(views);
+    const figures = summarize(views);
+    const { status: partitionsStatus, unknownLagPartitions, messagesLost, maxLagSeconds, consumeRate } = figures;
+    // Offsets not fetched this cycle: the partitions keep their last known figures for a while; a
+    // group known by nothing else, or unfetched for longer than the window, is UNKNOWN (never a stale OK).
+    const offsetsUnavailableSince = isListed && !fetchedNow ? (prev?.summary.offsetsUnavailableSince ?? at) : null;
+    const nothingKnown = offsetsUnavailableSince !== null && views.length === 0;
+    const offsetsLost = nothingKnown || (offsetsUnavailableSince !== null && at - offsetsUnavailableSince >= windowMs);
+    const totalLag = nothingKnown ? null : figures.totalLag;
     // Committed offsets and nobody to move them: not OK, whatever the lag (every instance crashed,
     // or a job that finished); STOP, DATA_LOST and the like still win.
     const memberless = members.length === 0 && views.some((v) => v.committedOffset !== null);
-    const status = worstStatus([partitionsStatus, memberless ? 'INACTIVE' : 'OK']);
+    const status: ConsumerStatus = offsetsLost ? 'UNKNOWN' : worstStatus([partitionsStatus, memberless ? 'INACTIVE' : 'OK']);
     const stuckPartitions = views.filter((v) => v.stuckTransactionSince !== null).map((v) => `${v.topic}/${v.partition}`);
     const byTopic: TopicLag[] = [...new Set(views.map((v) => v.topic))].sort().map((topic) => {
       const of = views.filter((v) => v.topic === topic);
@@ -399,7 +411,7 @@ export function evaluateCycle(snapshot: LagClusterSnapshot, history: LagHistory,
     });
     let groupStatus = prev?.status ?? null;
     let statusSince = prev?.statusSince ?? at;
-    if (status !== groupStatus && (fetchedNow || gone)) {
+    if (status !== groupStatus && (fetchedNow || gone || offsetsLost)) {
       const worst = views.reduce<PartitionView | undefined>((a, v) => (!a || statusSeverity(v.status) > statusSeverity(a.status) || (v.status === a.status && (v.lag ?? 0) > (a.lag ?? 0)) ? v : a), undefined);
       changes.push({
         group: id,
@@ -454,6 +466,7 @@ export function evaluateCycle(snapshot: LagClusterSnapshot, history: LagHistory,
         messagesLost,
         memberless,
         stuckPartitions,
+        offsetsUnavailableSince,
         maxLagSeconds,
         consumeRate,
         topics: byTopic.map((t) => t.topic),
