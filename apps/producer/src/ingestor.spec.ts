@@ -55,7 +55,7 @@ function fakeProducer() {
   return { producer, committed, calls, inject };
 }
 
-function setup(overrides: { exactlyOnce?: boolean; maxRecordBytes?: number } = {}) {
+function setup(overrides: { exactlyOnce?: boolean; maxRecordBytes?: number; maxIds?: number; logLines?: string[] } = {}) {
   const fake = fakeProducer();
   const registry = new Registry();
   const metrics = createProducerMetrics(registry);
@@ -68,14 +68,14 @@ function setup(overrides: { exactlyOnce?: boolean; maxRecordBytes?: number } = {
     producer: fake.producer,
     checkpoints,
     encode: (c) => Buffer.from(JSON.stringify(c)),
-    log: createLogger('test', 'silent'),
+    log: overrides.logLines ? createLogger('test', 'warn', { write: (line: string) => void overrides.logLines?.push(line) }) : createLogger('test', 'silent'),
     metrics,
     topic: 'raw',
     dlqTopic: 'dlq',
     sourceUrl: 'http://source/stream',
     exactlyOnce: overrides.exactlyOnce ?? true,
     marginMs: 60_000,
-    maxIds: 10_000,
+    maxIds: overrides.maxIds ?? 10_000,
     maxInFlight: 1_000,
     commitIntervalMs: 10,
     commitMaxEvents: 1_000,
@@ -92,6 +92,17 @@ function setup(overrides: { exactlyOnce?: boolean; maxRecordBytes?: number } = {
 }
 
 describe('ingestor', () => {
+  it('at the POSITION_MAX_IDS bound every event drops a key: all counted, but one warning per interval, not one per event', async () => {
+    const logLines: string[] = [];
+    const t = setup({ maxIds: 5, logLines });
+    const now = Date.now();
+    for (const ev of events.slice(0, 40)) t.ingestor.handle(ev, now);
+    await t.ingestor.close();
+    expect(await t.metric('producer_position_ids_dropped_total')).toBeGreaterThanOrEqual(30);
+    const warnings = logLines.filter((l) => l.includes('POSITION_MAX_IDS reached'));
+    expect(warnings).toHaveLength(1);
+  });
+
   it('ingestor should commit the raw records and one position record in each transaction', async () => {
     const t = setup();
     for (const ev of events.slice(0, 20)) t.ingestor.handle(ev, Date.now());

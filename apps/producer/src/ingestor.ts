@@ -50,6 +50,9 @@ interface Batch {
   canaries: number;
 }
 
+/** The POSITION_MAX_IDS warning is logged at most this often (the counter has every drop). */
+const DROP_LOG_INTERVAL_MS = 10_000;
+
 const newBatch = (): Batch => ({ items: [], events: 0, received: [], spans: [], canaries: 0 });
 
 /** The dedup key, and the upstream partition, of an event that did not normalize (rare path: parsed again). */
@@ -95,6 +98,8 @@ export function createIngestor(deps: IngestorDeps) {
   let wake: (() => void) | undefined;
   let loop: Promise<void> | undefined;
   const abort = new AbortController();
+  let droppedSinceLog = 0;
+  let lastDropLog = 0;
 
   const setInFlight = (n: number) => {
     metrics.live.inFlight = inFlight = n;
@@ -272,7 +277,13 @@ export function createIngestor(deps: IngestorDeps) {
       }
       if (dropped) {
         metrics.idsDropped.inc(dropped);
-        log.warn({ dropped, bound: deps.maxIds }, 'POSITION_MAX_IDS reached: oldest kept ids dropped (a resume overlap reaching them would write those events again)');
+        // At the bound every event drops one key: one line per interval, not one per event.
+        droppedSinceLog += dropped;
+        if (receivedTime - lastDropLog >= DROP_LOG_INTERVAL_MS) {
+          log.warn({ dropped: droppedSinceLog, bound: deps.maxIds, sinceMs: lastDropLog ? receivedTime - lastDropLog : undefined }, 'POSITION_MAX_IDS reached: oldest kept ids dropped (a resume overlap reaching them would write those events again)');
+          droppedSinceLog = 0;
+          lastDropLog = receivedTime;
+        }
       }
       current.events++;
       current.received.push(receivedTime);
