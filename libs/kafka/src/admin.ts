@@ -103,6 +103,8 @@ export async function ensureTopics(admin: KafkaAdmin, specs: TopicSpec[], log?: 
   if (missing.length) await waitForTopics(admin, missing);
   const present = specs.filter((s) => existing.has(s.topic));
   if (present.length) {
+    // Listed is not yet led: another instance may have created them a moment ago.
+    await waitForTopics(admin, present.map((s) => ({ ...s, partitions: 1 })));
     const meta = await admin.fetchTopicMetadata({ topics: present.map((s) => s.topic) });
     for (const t of meta) {
       const spec = present.find((s) => s.topic === t.name);
