@@ -126,6 +126,18 @@ describe('ingestor', () => {
     expect(await t.metric('producer_overlap_dropped_total')).toBe(5);
   });
 
+  it('ingestor should dead-letter two malformed messages with the same bytes but different ids, and drop a re-delivery of one', async () => {
+    const t = setup();
+    const [a, b, c] = events as [SseEvent, SseEvent, SseEvent];
+    const bad = (after: SseEvent, data: string): SseEvent => ({ ...after, data });
+    for (const ev of [a, bad(a, '{not json'), b, bad(b, '{not json'), c, bad(c, '{"foo":1}')]) t.ingestor.handle(ev, Date.now());
+    t.ingestor.handle(bad(b, '{not json'), Date.now()); // the overlap of a resume re-delivers the second one
+    await t.ingestor.close();
+    const dead = t.all().filter((r) => r.topic === 'dlq');
+    expect(dead.map((d) => String(d.value))).toEqual(['{not json', '{not json', '{"foo":1}']);
+    expect(await t.metric('producer_overlap_dropped_total')).toBe(1);
+  });
+
   it('ingestor should dead-letter an oversized record before the send, cut to fit with its size and digest', async () => {
     const t = setup({ maxRecordBytes: 4_096 });
     const ev = events[0] as SseEvent;

@@ -56,23 +56,30 @@ const DROP_LOG_INTERVAL_MS = 10_000;
 const newBatch = (): Batch => ({ items: [], events: 0, received: [], spans: [], canaries: 0 });
 
 /** The dedup key, and the upstream partition, of an event that did not normalize (rare path: parsed again). */
-function identityOfInvalid(data: string): { key: string; topic?: string; partition?: number } {
+/**
+ * The overlap-filter key of an event that did not normalize: its meta.id when it has one, else a
+ * digest of its SSE id and bytes. The id is part of it: two malformed messages with the same bytes
+ * (a broken producer upstream repeats itself) are two events, while a re-delivery in a resume
+ * overlap is the same upstream message and comes with the same id (EventStreams' ids are the
+ * upstream timestamps, which a seek reproduces).
+ */
+function identityOfInvalid(data: string, sseId: string): { key: string; topic?: string; partition?: number } {
   try {
     const meta = (JSON.parse(data) as { meta?: { id?: unknown; topic?: unknown; partition?: unknown } } | null)?.meta;
     if (meta && typeof meta.id === 'string' && meta.id) {
       return { key: meta.id, topic: typeof meta.topic === 'string' ? meta.topic : undefined, partition: typeof meta.partition === 'number' ? meta.partition : undefined };
     }
   } catch {
-    // not JSON: keyed by its bytes
+    // not JSON: keyed by its id and bytes
   }
-  return { key: `sha256:${createHash('sha256').update(data).digest('hex')}` };
+  return { key: `sha256:${createHash('sha256').update(sseId).update('\n').update(data).digest('hex')}` };
 }
 
-function identity(n: NormalizeResult, data: string): { key: string; topic?: string | null; partition?: number | null } {
+function identity(n: NormalizeResult, ev: Pick<SseEvent, 'data' | 'lastEventId'>): { key: string; topic?: string | null; partition?: number | null } {
   if (n.kind === 'change') return { key: n.change.id, topic: n.change.source?.topic, partition: n.change.source?.partition };
-  // A canary without meta.id is keyed by its bytes like an invalid event.
-  if (n.kind === 'canary') return n.id ? { ...identityOfInvalid(data), key: n.id } : identityOfInvalid(data);
-  return identityOfInvalid(data);
+  // A canary without meta.id is keyed like an invalid event.
+  if (n.kind === 'canary') return n.id ? { ...identityOfInvalid(ev.data, ev.lastEventId), key: n.id } : identityOfInvalid(ev.data, ev.lastEventId);
+  return identityOfInvalid(ev.data, ev.lastEventId);
 }
 
 const recordBytes = (r: OutgoingRecord) =>
@@ -264,7 +271,7 @@ export function createIngestor(deps: IngestorDeps) {
         return;
       }
       const n = normalizeSseEvent(ev, { receivedTime });
-      const id = identity(n, ev.data);
+      const id = identity(n, ev);
       if (tracker.isWritten(id.key)) {
         metrics.overlapDropped.inc();
         return;
