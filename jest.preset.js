@@ -19,4 +19,6 @@ module.exports = {
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   // Integration tests talk to a real broker; give them room, never assert on timing.
   testTimeout: 120_000,
+  // Kills app processes a test file left running (a timed-out test), so no run hangs on them.
+  setupFilesAfterEnv: [path.join(__dirname, 'libs/testing/src/jest-teardown.ts')],
 };
