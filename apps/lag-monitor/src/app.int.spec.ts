@@ -57,8 +57,8 @@ describe('lag-monitor process (real broker)', () => {
     const base = `http://127.0.0.1:${port}`;
     try {
       await proc.waitReady(`${base}/readyz`);
-      // A group that consumed 5 records and stopped: OK while its commit is recent, STOP once the
-      // window has passed. (Committed after start: a commit older than a window when the monitor
+      // A group that consumed 5 records and stopped: INACTIVE (offsets, no member) while its commit
+      // is recent, STOP once the window has passed. (Committed after start: a commit older than a window when the monitor
       // first sees the group, with commit times observed, is STOP at once, with no OK before it.)
       await setGroupOffsets(conn, groupId, topic, 5);
       const probe = await waitFor(async () => {
@@ -82,7 +82,7 @@ describe('lag-monitor process (real broker)', () => {
       proc.kill('SIGKILL');
       hook.close();
     }
-    expect(answered.find((a) => a.subject === groupId)).toMatchObject({ kind: 'consumer_status', status: 'STOP', previous_status: 'OK', source: 'lag-monitor' });
+    expect(answered.find((a) => a.subject === groupId && a.status === 'STOP')).toMatchObject({ kind: 'consumer_status', status: 'STOP', previous_status: 'INACTIVE', source: 'lag-monitor' });
     expect(proc.output()).toContain('"msg":"shut down"');
     const alertCodec = createAvroCodec<WikiAlert>({ client: createRegistryClient({ url: env.registryUrl }), topic: `${prefix}.alerts`, schema: WikiAlertSchema });
     const onTopic = await Promise.all((await readTopic(conn, `${prefix}.alerts`)).map((m) => alertCodec.decode(m.value as Buffer)));

@@ -65,7 +65,43 @@ describe('lag-monitor app (fake cluster)', () => {
     expect(metrics).toContain('lag_monitor_group_lag_seconds{group="filter-router"');
     expect(metrics).toContain('lag_monitor_topic_skew_ratio{topic="wiki.raw.changes"');
     expect(metrics).toContain('lag_monitor_cycle_duration_seconds_bucket');
+    expect(metrics).toMatch(/lag_monitor_last_success_timestamp\{service="lag-monitor"\} \d{10}/);
+    expect(metrics).toContain('lag_monitor_stale{service="lag-monitor"} 0');
     expect(await app.service.close()).toBe(0);
+  });
+
+  it('lag-monitor should mark its data stale and turn unready after UNREADY_AFTER_FAILED_CYCLES failed cycles, then recover', async () => {
+    const cluster = createFakeCluster();
+    cluster.createTopic('t', 1);
+    cluster.produce('t', 0, 10, Date.now());
+    cluster.commit('g', 't', 0, 4);
+    const config = loadConfig({ HTTP_PORT: '0', CYCLE_INTERVAL_MS: '100', WINDOW_CYCLES: '3', UNREADY_AFTER_FAILED_CYCLES: '3', PROBE_ENABLED: 'false', COMMIT_LOG_ENABLED: 'false', ALERTS_ENABLED: 'false' });
+    const app = createApp({ config, log, handleSignals: false, overrides: { admin: async () => cluster.admin, reader: cluster.reader } });
+    try {
+      await app.nextCycle();
+      const base = `http://127.0.0.1:${app.port()}`;
+      expect((await fetch(`${base}/readyz`)).status).toBe(200);
+      cluster.failing.on = true;
+      let health = app.monitor.health();
+      for (let i = 0; i < 100 && health.consecutiveFailures < 3; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        health = app.monitor.health();
+      }
+      expect(health).toMatchObject({ stale: true, ready: false });
+      expect((await fetch(`${base}/readyz`)).status).toBe(503);
+      const snap = (await (await fetch(`${base}/api/snapshot`)).json()) as { health: { stale: boolean; staleSince: number; lastError: string } };
+      expect(snap.health).toMatchObject({ stale: true, lastError: 'CYCLE_FAILED' }); // a code, not the error's text
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      expect(metrics).toContain('lag_monitor_stale{service="lag-monitor"} 1');
+      expect(metrics).toMatch(/lag_monitor_consecutive_failed_cycles\{service="lag-monitor"\} [3-9]/);
+      expect(metrics).toMatch(/lag_monitor_cycles_total\{result="error",service="lag-monitor"\} [3-9]/);
+      cluster.failing.on = false;
+      await app.nextCycle();
+      expect((await fetch(`${base}/readyz`)).status).toBe(200);
+      expect(app.monitor.health()).toMatchObject({ stale: false, consecutiveFailures: 0 });
+    } finally {
+      await app.service.close();
+    }
   });
 
   it('lag-monitor should post an alert to the webhook when a group status changes', async () => {
@@ -79,7 +115,9 @@ describe('lag-monitor app (fake cluster)', () => {
     try {
       for (let i = 0; i < 100 && !hook.alerts.some((a) => a.status === 'STOP'); i++) await app.nextCycle();
       await app.service.close();
-      expect(hook.alerts.find((a) => a.status === 'STOP')).toMatchObject({ kind: 'consumer_status', source: 'lag-monitor', subject: 'aggregator', severity: 'critical', previous_status: 'OK', observed: 40 });
+        // A group without members is INACTIVE (not OK) until the window makes it STOP.
+      expect(hook.alerts.map((a) => `${a.previous_status}->${a.status}`)).toEqual(['null->INACTIVE', 'INACTIVE->STOP']);
+      expect(hook.alerts.find((a) => a.status === 'STOP')).toMatchObject({ kind: 'consumer_status', source: 'lag-monitor', subject: 'aggregator', severity: 'critical', previous_status: 'INACTIVE', observed: 40 });
       const metrics = await app.registry.metrics();
       expect(metrics).toContain('lag_monitor_alerts_total{sink="webhook",result="delivered",service="lag-monitor"}');
     } finally {

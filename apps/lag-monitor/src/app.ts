@@ -7,7 +7,7 @@ import { type Lifecycle, type Logger, type ServiceHandle, createMetricsRegistry,
 import type { Registry } from 'prom-client';
 import { type AlertSink, createAlertSink } from './alerts';
 import { type CommitLog, createCommitLog } from './commit-log';
-import { type AppConfig, groupFilter } from './config';
+import { type AppConfig, groupFilter, staleAfterMs } from './config';
 import { type Api, createApi } from './http-api';
 import { createMonitorMetrics } from './metrics';
 import { type CycleResult, type LagMonitor, createLagMonitor } from './monitor';
@@ -49,7 +49,7 @@ export interface LagMonitorApp {
 export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
   const { config, log } = opts;
   const registry = createMetricsRegistry(APP_NAME);
-  const metrics = createMonitorMetrics(registry, { partitionSeries: config.METRICS_PARTITION_SERIES });
+  const metrics = createMonitorMetrics(registry, { partitionSeries: config.METRICS_PARTITION_SERIES, health: () => monitor.health() });
   const connection: KafkaConnection = kafkaConnectionFromEnv(config, `wikimonitor-${APP_NAME}`);
   const includeGroup = groupFilter(config);
   const usesKafka = !opts.overrides?.admin;
@@ -123,6 +123,8 @@ export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
     intervalMs: config.CYCLE_INTERVAL_MS,
     historyCycles: config.HISTORY_CYCLES,
     goneRetentionMs: config.GONE_GROUP_RETENTION_MS,
+    stuckTransactionCycles: config.STUCK_TRANSACTION_CYCLES,
+    health: { unreadyAfterFailures: config.UNREADY_AFTER_FAILED_CYCLES, overdueMs: staleAfterMs(config) },
     adminConcurrency: config.ADMIN_CONCURRENCY,
     log,
   });
@@ -168,8 +170,15 @@ export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
     waiters.splice(0).forEach((w) => w(result));
   }
 
+  function onCycleFailed(err: unknown) {
+    metrics.cycles.inc({ result: 'error' });
+    const health = monitor.health();
+    log.warn({ err: describeError(err), consecutiveFailures: health.consecutiveFailures, staleSince: health.staleSince, ready: health.ready }, 'monitoring cycle failed; serving the last report marked stale, retrying next interval');
+    // Dashboards learn at once that what they show is stale.
+    api.broadcast();
+  }
+
   let running = false;
-  let firstDone = false;
   let timer: NodeJS.Timeout | undefined;
   let current: Promise<void> | undefined;
   const loop: Lifecycle = lifecycle('cycle-loop', {
@@ -179,14 +188,8 @@ export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
         const started = Date.now();
         current = monitor
           .runCycle()
-          .then((r) => {
-            firstDone = true;
-            onCycle(r);
-          })
-          .catch((err: unknown) => {
-            metrics.cycles.inc({ result: 'error' });
-            log.warn({ err: describeError(err) }, 'monitoring cycle failed; retrying next interval');
-          })
+          .then(onCycle, onCycleFailed)
+          .catch((err: unknown) => log.error({ err: describeError(err) }, 'handling a cycle result failed'))
           .finally(() => {
             if (running) timer = setTimeout(tick, Math.max(0, config.CYCLE_INTERVAL_MS - (Date.now() - started)));
           });
@@ -198,7 +201,8 @@ export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
       clearTimeout(timer);
       await current;
     },
-    isReady: () => firstDone,
+    // Ready once a cycle completed, and no longer after UNREADY_AFTER_FAILED_CYCLES failed ones in a row.
+    isReady: () => monitor.health().ready,
   });
 
   const streams = lifecycle('event-streams', { close: async () => api.close() });

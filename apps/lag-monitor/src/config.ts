@@ -10,6 +10,8 @@ export const DEFAULT_HISTORY_CYCLES = 120;
 export const DEFAULT_PROBE_TOPIC = DEFAULT_TOPICS.probe;
 export const DEFAULT_COMMIT_LOG_TOPIC = '__consumer_offsets';
 export const DEFAULT_GONE_GROUP_RETENTION_MS = 7 * 86_400_000;
+export const DEFAULT_UNREADY_AFTER_FAILED_CYCLES = 3;
+export const DEFAULT_STUCK_TRANSACTION_CYCLES = 6;
 
 const regex = () =>
   z
@@ -53,6 +55,12 @@ export const configSchema = z.object({
   COMMIT_LOG_TOPIC: env.string(DEFAULT_COMMIT_LOG_TOPIC),
   /** How long a group the broker stopped listing is still reported. */
   GONE_GROUP_RETENTION_MS: env.int(DEFAULT_GONE_GROUP_RETENTION_MS, { min: 0 }),
+  /** Readiness turns false after this many consecutive failed cycles (the served data is stale from the first). */
+  UNREADY_AFTER_FAILED_CYCLES: env.int(DEFAULT_UNREADY_AFTER_FAILED_CYCLES, { min: 1, max: 1000 }),
+  /** No successful cycle for this long (a hung cycle) is stale and unready too; default: see {@link staleAfterMs}. */
+  STALE_AFTER_MS: env.int(0, { min: 0 }),
+  /** Cycles a last stable offset may stay put while the high watermark grows before its partition is STUCK_TRANSACTION. */
+  STUCK_TRANSACTION_CYCLES: env.int(DEFAULT_STUCK_TRANSACTION_CYCLES, { min: 1, max: 10_000 }),
   ADMIN_TIMEOUT_MS: env.int(10_000, { min: 100 }),
   /** Offset fetches in flight at once (one per group). */
   ADMIN_CONCURRENCY: env.int(8, { min: 1, max: 256 }),
@@ -79,6 +87,16 @@ export type AppConfig = z.output<typeof configSchema>;
 
 export function loadConfig(source: Record<string, string | undefined>): AppConfig {
   return parseConfig(configSchema, source);
+}
+
+/**
+ * How long without a successful cycle the data is stale and the monitor unready even when no cycle
+ * failed (one hangs): STALE_AFTER_MS, or by default the failed cycles allowed, each a full interval,
+ * plus what one slow cycle may take (four admin stages and the record reads, each bounded).
+ */
+export function staleAfterMs(cfg: Pick<AppConfig, 'STALE_AFTER_MS' | 'UNREADY_AFTER_FAILED_CYCLES' | 'CYCLE_INTERVAL_MS' | 'ADMIN_TIMEOUT_MS' | 'RECORD_READ_TIMEOUT_MS'>): number {
+  if (cfg.STALE_AFTER_MS > 0) return cfg.STALE_AFTER_MS;
+  return cfg.UNREADY_AFTER_FAILED_CYCLES * cfg.CYCLE_INTERVAL_MS + 4 * cfg.ADMIN_TIMEOUT_MS + cfg.RECORD_READ_TIMEOUT_MS;
 }
 
 /** The group filter from GROUPS / GROUP_ALLOW / GROUP_DENY. */

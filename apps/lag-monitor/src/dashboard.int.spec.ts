@@ -1,16 +1,17 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
-import { createConsumerRunner } from '@wikimonitor/kafka';
+import { createConsumerRunner, createGroupAdmin } from '@wikimonitor/kafka';
 import { createLogger } from '@wikimonitor/service-kit';
 import { getTestEnv, loadRecordedEvents, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
 import { createApp } from './app';
-import { changeCodec, createTopics, fetchGroup, newProducer, produceChanges, startFeed, testMonitorConfig, toChanges, setGroupOffsets } from '../testing/int-support';
+import { changeCodec, createTopics, fetchGroup, newProducer, produceChanges, startFeed, startStuckConsumer, testMonitorConfig, toChanges, setGroupOffsets } from '../testing/int-support';
 
 const log = createLogger('test', 'silent');
 /** Debian's chromium package (a test tool's own browser download does not work here). */
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const OUT = join(__dirname, '..', 'test-output');
+const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 describe('dashboard in a real headless Chromium', () => {
   it('the dashboard should show each group with its status and live lag, updating without a reload', async () => {
@@ -41,7 +42,7 @@ describe('dashboard in a real headless Chromium', () => {
 
       browser = await chromium.launch({
         executablePath: CHROMIUM,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+        args: BROWSER_ARGS,
       });
       const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
       await page.goto(base);
@@ -76,6 +77,56 @@ describe('dashboard in a real headless Chromium', () => {
       await healthy.close();
       await feed.stop();
       await producer.close();
+      await app.service.close();
+    }
+  });
+
+  it('the dashboard should show an unknown lag as unknown and, once the cycles fail, a stale-since banner', async () => {
+    const env = await getTestEnv();
+    const conn = testConnection(env);
+    const prefix = uniqueName('it.lm.ui-stale');
+    const topic = `${prefix}.in`;
+    const groupId = `${prefix}.half`;
+    await createTopics(conn, [topic], 2);
+    const codec = await changeCodec(env.registryUrl, topic);
+    const producer = newProducer(conn, log);
+    await producer.start();
+    const changes = toChanges(loadRecordedEvents());
+    await produceChanges(producer, codec, topic, changes.slice(0, 10), undefined, 0);
+    await produceChanges(producer, codec, topic, changes.slice(10, 30), undefined, 1);
+    await producer.close();
+    // Commits partition 0 at its end, never partition 1 (which has records): the group's lag is unknown.
+    const member = startStuckConsumer(conn, groupId, topic, 10);
+    // The monitor's admin is a real client the test holds: closing it makes every cycle fail.
+    const admin = await createGroupAdmin({ connection: conn, timeoutMs: 2_000, isolation: 'read_committed' });
+    const app = createApp({ config: testMonitorConfig(conn, env.registryUrl, prefix, { COMMIT_LOG_ENABLED: 'false' }), log, handleSignals: false, overrides: { admin: async () => admin } });
+    let browser: Browser | undefined;
+    try {
+      await app.nextCycle();
+      const base = `http://127.0.0.1:${app.port()}`;
+      await waitFor(async () => (await fetchGroup(base, groupId))?.status === 'UNKNOWN', 'the group UNKNOWN');
+      browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
+      const page = await browser.newPage({ viewport: { width: 1400, height: 700 } });
+      await page.goto(base);
+      const row = page.locator(`tr.group[data-group="${groupId}"]`);
+      await row.and(page.locator('[data-status="UNKNOWN"]')).waitFor();
+      expect(await row.locator('[data-role="lag"]').textContent()).toBe('unknown');
+      expect(await row.locator('[data-role="lag-seconds"]').textContent()).toBe('–'); // unknown, not 0 s
+      expect(await page.locator('#stale').isHidden()).toBe(true);
+      expect(await page.locator('body').getAttribute('data-stale')).toBe('false');
+
+      await admin.close();
+      await page.locator('#stale').waitFor({ state: 'visible' });
+      const banner = await page.locator('#stale').textContent();
+      expect(banner).toMatch(/^stale since \d\d:\d\d:\d\d · data from \d\d:\d\d:\d\d · \d+ failed cycles?: KAFKA_ADMIN_FAILED$/);
+      expect(await page.locator('body').getAttribute('data-stale')).toBe('true');
+      // The data is as old as the last success, not as the last (stale) broadcast.
+      await page.waitForFunction(`/updated [1-9]/.test(document.getElementById('meta').textContent)`);
+      mkdirSync(OUT, { recursive: true });
+      await page.screenshot({ path: join(OUT, 'dashboard-stale.png'), fullPage: true });
+    } finally {
+      await browser?.close();
+      await member.stop();
       await app.service.close();
     }
   });

@@ -2,15 +2,17 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import express, { type Express, type Response } from 'express';
 import type { Logger } from '@wikimonitor/service-kit';
-import type { LagMonitor, Snapshot } from './monitor';
+import type { CycleHealth, LagMonitor, Snapshot } from './monitor';
 import type { ProbeStats } from './probe';
 
 export interface DashboardSnapshot extends Snapshot {
   probe: ProbeStats | null;
+  /** Whether this report is current: `stale` (with `staleSince`) once a cycle failed after it. */
+  health: CycleHealth;
 }
 
 export interface ApiOptions {
-  monitor: Pick<LagMonitor, 'snapshot' | 'group'>;
+  monitor: Pick<LagMonitor, 'snapshot' | 'group' | 'health'>;
   probe: () => ProbeStats | null;
   log: Logger;
   /** Folder with the dashboard's static files (index.html, dashboard.js, dashboard.css). */
@@ -40,7 +42,7 @@ export function createApi(opts: ApiOptions): Api {
 
   const full = (): DashboardSnapshot | undefined => {
     const s = opts.monitor.snapshot();
-    return s ? { ...s, probe: opts.probe() } : undefined;
+    return s ? { ...s, probe: opts.probe(), health: opts.monitor.health() } : undefined;
   };
   const warmingUp = (res: Response) => res.status(503).set('Retry-After', '1').json({ error: 'no monitoring cycle completed yet' });
   const send = (res: Response, s: DashboardSnapshot) => res.write(`event: snapshot\ndata: ${JSON.stringify(s)}\n\n`);
@@ -50,18 +52,19 @@ export function createApi(opts: ApiOptions): Api {
       app.get('/api/groups', (_req, res) => {
         const s = opts.monitor.snapshot();
         if (!s) return warmingUp(res);
-        res.json({ observedAt: s.observedAt, cycle: s.cycle, window: s.window, commitTimes: s.commitTimes, groups: s.groups });
+        res.json({ observedAt: s.observedAt, cycle: s.cycle, window: s.window, commitTimes: s.commitTimes, health: opts.monitor.health(), groups: s.groups });
       });
       app.get('/api/groups/:id', (req, res) => {
         if (!opts.monitor.snapshot()) return warmingUp(res);
         const g = opts.monitor.group(req.params.id);
         if (!g) return res.status(404).json({ error: 'unknown group' });
-        res.json(g);
+        res.json({ ...g, health: opts.monitor.health() });
       });
+      app.get('/api/health', (_req, res) => res.json(opts.monitor.health()));
       app.get('/api/topics', (_req, res) => {
         const s = opts.monitor.snapshot();
         if (!s) return warmingUp(res);
-        res.json({ observedAt: s.observedAt, window: s.window, topics: s.topics });
+        res.json({ observedAt: s.observedAt, window: s.window, health: opts.monitor.health(), topics: s.topics, stuckTransactions: s.stuckTransactions });
       });
       app.get('/api/probe', (_req, res) => {
         const p = opts.probe();

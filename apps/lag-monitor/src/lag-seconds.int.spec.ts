@@ -57,7 +57,7 @@ describe('lag seconds during a burst replay (real broker)', () => {
             const ts = timestampAt.get(`${p.partition}/${p.committedOffset}`);
             if (ts === undefined) continue;
             // What an offset/arrival-time interpolation would say: every record arrived in the burst.
-            const interpolated = (g.observedAt - (burstStart + ((burstEnd - burstStart) * p.committedOffset) / Math.max(1, p.highWatermark))) / 1000;
+            const interpolated = (g.observedAt - (burstStart + ((burstEnd - burstStart) * p.committedOffset) / Math.max(1, p.highWatermark ?? 0))) / 1000;
             samples.push({ reported: p.lagSeconds, trueAge: (g.observedAt - ts) / 1000, trueAgeOnReceipt: (receivedAt - ts) / 1000, interpolated });
           }
           return consumed >= changes.length;

@@ -16,6 +16,8 @@ function setup(windowCycles = 3) {
     intervalMs: INTERVAL,
     historyCycles: 5,
     goneRetentionMs: 60_000,
+    stuckTransactionCycles: 2,
+    health: { unreadyAfterFailures: 3, overdueMs: 30_000 },
     adminConcurrency: 4,
     log,
     now: () => now,
@@ -36,6 +38,7 @@ describe('lag monitor cycle', () => {
     cluster.produce('t', 1, 4, now() - 1_000);
     cluster.commit('g', 't', 0, 10);
     cluster.commit('g', 't', 1, 4);
+    cluster.setMembers('g', [{ memberId: 'm1', clientId: 'c', host: 'h', assignment: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] }]);
     await tick();
     const g = monitor.group('g');
     expect(g?.partitions.map((p) => [p.partition, p.lag, p.lagSeconds])).toEqual([
@@ -90,6 +93,7 @@ describe('lag monitor cycle', () => {
     const { cluster, tick, now } = setup(3);
     cluster.createTopic('t', 1);
     cluster.produce('t', 0, 100, now());
+    cluster.setMembers('g', [{ memberId: 'm1', clientId: 'c', host: 'h', assignment: [{ topic: 't', partition: 0 }] }]);
     cluster.commit('g', 't', 0, 50);
     const changes = [];
     for (let i = 0; i < 5; i++) changes.push(...(await tick()).changes);
@@ -102,6 +106,7 @@ describe('lag monitor cycle', () => {
     const { cluster, monitor, tick, now } = setup(3);
     cluster.createTopic('t', 1);
     cluster.produce('t', 0, 10, now());
+    cluster.setMembers('g', [{ memberId: 'm1', clientId: 'c', host: 'h', assignment: [{ topic: 't', partition: 0 }] }]);
     cluster.commit('g', 't', 0, 4);
     await tick();
     cluster.failOffsetsOf.add('g');
@@ -134,5 +139,57 @@ describe('lag monitor cycle', () => {
     expect(t?.produceRate).toBe(20);
     expect(t?.balance.skew).toBeCloseTo(1.5, 10);
     expect(t?.balance.hottestPartition).toBe(0);
+  });
+
+  it('monitor should keep serving its last report when cycles fail, marked stale since the first failure, and turn unready after N failures', async () => {
+    const { cluster, monitor, tick, now } = setup();
+    cluster.createTopic('t', 1);
+    cluster.produce('t', 0, 10, now());
+    cluster.commit('g', 't', 0, 4);
+    await tick();
+    expect(monitor.health()).toMatchObject({ stale: false, ready: true, consecutiveFailures: 0, lastSuccessAt: now() });
+    const okAt = now();
+    cluster.failing.on = true;
+    await expect(tick()).rejects.toThrow('broker unreachable');
+    const failedAt = now();
+    expect(monitor.health()).toMatchObject({ stale: true, staleSince: failedAt, ready: true, consecutiveFailures: 1, lastSuccessAt: okAt, lastError: 'CYCLE_FAILED' });
+    await expect(tick()).rejects.toThrow();
+    await expect(tick()).rejects.toThrow();
+    expect(monitor.health()).toMatchObject({ stale: true, staleSince: failedAt, ready: false, consecutiveFailures: 3 });
+    expect(monitor.snapshot()?.observedAt).toBe(okAt); // the last report, still served
+    cluster.failing.on = false;
+    await tick();
+    expect(monitor.health()).toMatchObject({ stale: false, staleSince: null, ready: true, consecutiveFailures: 0 });
+  });
+
+  it('monitor should report a hung transaction as STUCK_TRANSACTION for a group caught up to the pinned last stable offset', async () => {
+    const { cluster, monitor, tick, now } = setup();
+    cluster.createTopic('t', 1);
+    cluster.produce('t', 0, 10, now());
+    cluster.setMembers('g', [{ memberId: 'm1', clientId: 'c', host: 'h', assignment: [{ topic: 't', partition: 0 }] }]);
+    cluster.commit('g', 't', 0, 10);
+    cluster.setOpenTransaction('t', 0, 10);
+    const statuses: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      cluster.produce('t', 0, 5, now());
+      statuses.push((await tick()).snapshot.groups[0]?.status ?? '');
+    }
+    expect(statuses).toEqual(['OK', 'OK', 'STUCK_TRANSACTION', 'STUCK_TRANSACTION']);
+    expect(monitor.group('g')?.partitions[0]).toMatchObject({ lag: 0, lastStableOffset: 10, logHighWatermark: 30, status: 'STUCK_TRANSACTION' });
+    expect(monitor.snapshot()?.stuckTransactions.map((t) => `${t.topic}/${t.partition}`)).toEqual(['t/0']);
+  });
+
+  it('monitor should report a memberless group at lag 0 as INACTIVE, and records deleted unread as DATA_LOST with the count', async () => {
+    const { cluster, monitor, tick, now } = setup();
+    cluster.createTopic('t', 2);
+    cluster.produce('t', 0, 10, now());
+    cluster.produce('t', 1, 10, now());
+    cluster.commit('idle', 't', 0, 10);
+    cluster.commit('lost', 't', 1, 3);
+    cluster.setMembers('lost', [{ memberId: 'm1', clientId: 'c', host: 'h', assignment: [{ topic: 't', partition: 1 }] }]);
+    cluster.deleteRecords('t', 1, 10);
+    await tick();
+    expect(monitor.group('idle')).toMatchObject({ totalLag: 0, memberless: true, status: 'INACTIVE' });
+    expect(monitor.group('lost')).toMatchObject({ totalLag: 0, messagesLost: 7, status: 'DATA_LOST' });
   });
 });

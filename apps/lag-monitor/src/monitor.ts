@@ -1,17 +1,28 @@
 import {
+  type CycleHealth,
+  type CycleHealthSettings,
   type GroupDetailView,
   type LagHistory,
   type LagReport,
   type LagSettings,
   type PartitionView,
   type StatusChange,
+  cycleHealth,
   emptyLagHistory,
   evaluateCycle,
   groupDetail,
+  initialCycleHealth,
+  recordCycle,
 } from '@wikimonitor/domain';
 import { type GatherTimings, type LagSources, gatherLagSnapshot } from '@wikimonitor/lag';
+import { WikiMonitorError } from '@wikimonitor/service-kit';
 
-export type { GroupDetailView, GroupSummary, HistoryPoint, PartitionView, TopicLag, TopicView } from '@wikimonitor/domain';
+/** What the API may say of a failed cycle: its error code, never the message (hosts, internals: those go to the log). */
+function cycleErrorCode(err: unknown): string {
+  return err instanceof WikiMonitorError ? err.code : 'CYCLE_FAILED';
+}
+
+export type { CycleHealth, GroupDetailView, GroupSummary, HistoryPoint, PartitionView, TopicLag, TopicView } from '@wikimonitor/domain';
 
 /** One cycle's report as the API serves it. */
 export interface Snapshot extends LagReport {
@@ -31,7 +42,9 @@ export interface CycleResult {
   failedGroups: string[];
 }
 
-export interface MonitorOptions extends LagSources, LagSettings {}
+export interface MonitorOptions extends LagSources, LagSettings {
+  health: CycleHealthSettings;
+}
 
 export interface LagMonitor {
   runCycle(): Promise<CycleResult>;
@@ -39,6 +52,8 @@ export interface LagMonitor {
   group(groupId: string): GroupDetailView | undefined;
   /** Every partition view of every group (for metrics). */
   partitions(): Array<{ groupId: string; view: PartitionView }>;
+  /** Whether the last report is current (stale after a failed cycle) and whether the monitor is ready, now. */
+  health(): CycleHealth;
 }
 
 /**
@@ -47,22 +62,33 @@ export interface LagMonitor {
  * stay in the history, so their lag keeps growing.
  */
 export function createLagMonitor(opts: MonitorOptions): LagMonitor {
+  const now = opts.now ?? Date.now;
   let history: LagHistory = emptyLagHistory();
   let last: Snapshot | undefined;
+  let healthState = initialCycleHealth();
 
   async function runCycle(): Promise<CycleResult> {
     const started = performance.now();
-    const gathered = await gatherLagSnapshot(opts, history);
+    let gathered: Awaited<ReturnType<typeof gatherLagSnapshot>>;
+    try {
+      gathered = await gatherLagSnapshot(opts, history);
+    } catch (err) {
+      // The last report stays served, marked stale by the health state (never silently current).
+      healthState = recordCycle(healthState, { at: now(), error: cycleErrorCode(err) });
+      throw err;
+    }
     const evalStarted = performance.now();
     const evaluation = evaluateCycle(gathered.snapshot, history, opts);
     history = evaluation.history;
     const timings: CycleTimings = { ...gathered.timings, evaluate: performance.now() - evalStarted, total: performance.now() - started };
     last = { ...evaluation.report, cycleMs: timings.total };
+    healthState = recordCycle(healthState, { at: now() });
     return { snapshot: last, changes: evaluation.changes, timings, failedGroups: gathered.failedGroups };
   }
 
   return {
     runCycle,
+    health: () => cycleHealth(healthState, now(), opts.health),
     snapshot: () => last,
     group: (groupId) => groupDetail(history, groupId, opts),
     partitions() {

@@ -16,6 +16,8 @@ import type { FirstRecordReader, FirstRecordStats as ReaderStats } from '@wikimo
 
 interface FakeTopic {
   low: number[];
+  /** First offset of a transaction left open, per partition (pins the last stable offset there). */
+  openTxn: Array<number | undefined>;
   /** Record timestamps per partition, by offset. */
   records: number[][];
 }
@@ -32,6 +34,10 @@ export interface FakeCluster {
   createTopic(topic: string, partitions: number): void;
   produce(topic: string, partition: number, count: number, timestamp: number): void;
   deleteRecords(topic: string, partition: number, before: number): void;
+  /** Pins the partition's last stable offset at `offset` (a transaction left open there), or releases it. */
+  setOpenTransaction(topic: string, partition: number, offset: number | undefined): void;
+  /** While set, every listGroups call fails (the cluster unreachable). */
+  failing: { on: boolean };
   commit(group: string, topic: string, partition: number, offset: number): void;
   setMembers(group: string, members: GroupMember[]): void;
   removeGroup(group: string): void;
@@ -44,6 +50,7 @@ export function createFakeCluster(): FakeCluster {
   const topics = new Map<string, FakeTopic>();
   const groups = new Map<string, FakeGroup>();
   const failOffsetsOf = new Set<string>();
+  const failing = { on: false };
   const calls: string[] = [];
   const requests: RecordRequest[][] = [];
   const stats: ReaderStats = { hits: 0, reads: 0, timeouts: 0 };
@@ -63,10 +70,11 @@ export function createFakeCluster(): FakeCluster {
 
   return {
     failOffsetsOf,
+    failing,
     calls,
     requests,
     createTopic(name, partitions) {
-      topics.set(name, { low: new Array(partitions).fill(0), records: Array.from({ length: partitions }, () => []) });
+      topics.set(name, { low: new Array(partitions).fill(0), openTxn: new Array(partitions).fill(undefined), records: Array.from({ length: partitions }, () => []) });
     },
     produce(name, partition, count, timestamp) {
       const recs = topic(name).records[partition] as number[];
@@ -74,6 +82,9 @@ export function createFakeCluster(): FakeCluster {
     },
     deleteRecords(name, partition, before) {
       topic(name).low[partition] = before;
+    },
+    setOpenTransaction(name, partition, offset) {
+      topic(name).openTxn[partition] = offset;
     },
     commit(id, t, p, offset) {
       group(id).committed.set(`${t}/${p}`, offset);
@@ -89,6 +100,7 @@ export function createFakeCluster(): FakeCluster {
     admin: {
       async listGroups(): Promise<GroupListing[]> {
         calls.push('listGroups');
+        if (failing.on) throw new Error('broker unreachable');
         return [...groups].map(([groupId, g]) => ({ groupId, state: g.state, protocolType: 'consumer' }));
       },
       async describeGroups(ids): Promise<GroupDetail[]> {
@@ -116,7 +128,10 @@ export function createFakeCluster(): FakeCluster {
         calls.push('fetchWatermarks');
         return tps.map(({ topic: n, partition }) => {
           const t = topic(n);
-          return { topic: n, partition, low: t.low[partition] ?? 0, high: (t.records[partition] ?? []).length };
+          const highWatermark = (t.records[partition] ?? []).length;
+          const lastStable = t.openTxn[partition] ?? highWatermark;
+          // read_committed: the end lag is measured to is the last stable offset.
+          return { topic: n, partition, low: t.low[partition] ?? 0, high: lastStable, lastStable, highWatermark };
         });
       },
       close: async () => undefined,

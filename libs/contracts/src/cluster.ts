@@ -33,6 +33,12 @@ export interface CommittedOffset extends PartitionRef {
 }
 
 export interface Watermark extends PartitionRef {
+  /** Log start offset (first retained record). */
   low: number;
+  /** The end a consumer of the admin's isolation level reaches: the last stable offset under read_committed, else the high watermark. */
   high: number;
+  /** Last stable offset: the end a read_committed consumer reaches (the first offset of the oldest open transaction, or the high watermark when none is open). */
+  lastStable: number;
+  /** High watermark: the end a read_uncommitted consumer reaches (includes records of open transactions). */
+  highWatermark: number;
 }

@@ -18,10 +18,19 @@ export interface GroupAdmin {
   fetchCommitted(groupId: string): Promise<CommittedOffset[]>;
   /** Partition ids per topic; topics that do not exist are left out. */
   fetchPartitions(topics: string[]): Promise<Map<string, number[]>>;
-  /** Log start and end offsets of many partitions in two batched requests. */
+  /**
+   * Log start and end offsets of many partitions in three batched requests: the log start, the last
+   * stable offset and the high watermark (`high` is the one of the admin's isolation level). A
+   * partition whose offsets could not be listed is left out.
+   */
   fetchWatermarks(partitions: PartitionRef[]): Promise<Watermark[]>;
   /** Per partition of a topic, the offset of the first record at or after `timestamp` (the end when none), under the admin's isolation. */
   offsetsForTimestamp(topic: string, timestamp: number): Promise<Array<{ partition: number; offset: number }>>;
+  /**
+   * Deletes the records of a partition below `before` (the log start moves there), as retention
+   * would: for tooling and for tests of what a monitor reports about records deleted unread.
+   */
+  deleteRecordsBefore(topic: string, partitions: Array<{ partition: number; before: number }>): Promise<void>;
   /** The KafkaJS-compatible admin, for tooling (topic listing and metadata). */
   readonly admin: KafkaAdmin;
   close(): Promise<void>;
@@ -63,11 +72,11 @@ export async function createGroupAdmin(opts: GroupAdminOptions): Promise<GroupAd
   const timeout = opts.timeoutMs;
   const isolationLevel = opts.isolation === 'read_committed' ? IsolationLevel.READ_COMMITTED : IsolationLevel.READ_UNCOMMITTED;
 
-  const listOffsets = (partitions: PartitionRef[], spec: OffsetSpec) =>
+  const listOffsets = (partitions: PartitionRef[], spec: OffsetSpec, level: IsolationLevel = isolationLevel) =>
     new Promise<ListOffsetsResult[]>((resolve, reject) =>
       raw.listOffsets(
         partitions.map((p) => ({ topic: p.topic, partition: p.partition, offset: spec })),
-        { timeout, isolationLevel },
+        { timeout, isolationLevel: level },
         (err, result) => (err ? reject(adminError('listing offsets', err)) : resolve(result)),
       ),
     );
@@ -140,15 +149,32 @@ export async function createGroupAdmin(opts: GroupAdminOptions): Promise<GroupAd
     },
     async fetchWatermarks(partitions) {
       if (!partitions.length) return [];
-      const [highs, lows] = await Promise.all([listOffsets(partitions, OffsetSpec.LATEST), listOffsets(partitions, OffsetSpec.EARLIEST)]);
-      const lowOf = new Map(lows.filter((l) => !l.error).map((l) => [`${l.topic}\u0000${l.partition}`, l.offset]));
+      // The end under both isolation levels: a last stable offset that stays put while the high
+      // watermark grows is a transaction left open (a hung or crashed transactional producer).
+      const [stables, hwms, lows] = await Promise.all([
+        listOffsets(partitions, OffsetSpec.LATEST, IsolationLevel.READ_COMMITTED),
+        listOffsets(partitions, OffsetSpec.LATEST, IsolationLevel.READ_UNCOMMITTED),
+        listOffsets(partitions, OffsetSpec.EARLIEST),
+      ]);
+      const byKey = (rs: ListOffsetsResult[]) => new Map(rs.filter((r) => !r.error).map((r) => [`${r.topic}\u0000${r.partition}`, r.offset]));
+      const lowOf = byKey(lows);
+      const hwmOf = byKey(hwms);
       const out: Watermark[] = [];
-      for (const h of highs) {
-        const low = lowOf.get(`${h.topic}\u0000${h.partition}`);
-        if (h.error || low === undefined) continue;
-        out.push({ topic: h.topic, partition: h.partition, low, high: h.offset });
+      for (const s of stables) {
+        const key = `${s.topic}\u0000${s.partition}`;
+        const low = lowOf.get(key);
+        const highWatermark = hwmOf.get(key);
+        if (s.error || low === undefined || highWatermark === undefined) continue;
+        out.push({ topic: s.topic, partition: s.partition, low, high: opts.isolation === 'read_committed' ? s.offset : highWatermark, lastStable: s.offset, highWatermark });
       }
       return out;
+    },
+    async deleteRecordsBefore(topic, parts) {
+      try {
+        await admin.deleteTopicRecords({ topic, partitions: parts.map((p) => ({ partition: p.partition, offset: String(p.before) })), timeout });
+      } catch (err) {
+        throw adminError(`deleting records of ${topic}`, err);
+      }
     },
     close() {
       closed ??= (async () => {

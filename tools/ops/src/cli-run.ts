@@ -197,7 +197,7 @@ export async function runCli(argv: string[], io: CliIo, ctx: () => OpsContext, d
         if (json) io.out(JSON.stringify(groups, null, 2));
         else {
           for (const g of groups) {
-            io.out(`\ngroup ${g.groupId}: state ${g.state}, ${g.memberCount} member(s), lag ${g.totalLag} messages, ${fmtSeconds(g.maxLagSeconds) ?? '-'} s`);
+            io.out(`\ngroup ${g.groupId}: state ${g.state}, ${g.memberCount} member(s), lag ${g.totalLag ?? 'unknown'} messages, ${fmtSeconds(g.maxLagSeconds) ?? '-'} s`);
             io.out(
               table(
                 g.partitions.map((p) => [p.topic, p.partition, p.committedOffset, p.highWatermark, p.lag, fmtSeconds(p.lagSeconds), p.owner ? `${p.owner.clientId}@${p.owner.host}` : null, p.note]),

@@ -2,7 +2,7 @@
 // events), so it updates without a reload. Plain DOM; every name from the cluster is set as text.
 'use strict';
 (function () {
-  var STATUSES = ['STOP', 'STALL', 'REWIND', 'WARN', 'OK'];
+  var STATUSES = ['DATA_LOST', 'STOP', 'STUCK_TRANSACTION', 'STALL', 'REWIND', 'WARN', 'INACTIVE', 'UNKNOWN', 'OK'];
   var HISTORY = 90;
   var trends = new Map(); // group -> [totalLag...]
   var lastSnapshot = null;
@@ -16,6 +16,9 @@
   }
 
   function fmtInt(n) { return n === null || n === undefined ? '–' : Math.round(n).toLocaleString('en-US'); }
+  // A lag that could not be measured is shown as unknown, never as 0 or a dash that reads as "none".
+  function fmtLag(n) { return n === null || n === undefined ? 'unknown' : fmtInt(n); }
+  function fmtTime(ms) { return new Date(ms).toLocaleTimeString('en-GB'); }
   function fmtRate(n) { return n === null || n === undefined ? '–' : n < 10 ? n.toFixed(1) : Math.round(n).toLocaleString('en-US'); }
   function fmtDuration(s) {
     if (s === null || s === undefined) return '–';
@@ -46,6 +49,7 @@
   function remember(groups) {
     groups.forEach(function (g) {
       var t = trends.get(g.groupId) || [];
+      if (g.totalLag === null) return; // unknown: no point rather than a fake 0
       t.push(g.totalLag);
       if (t.length > HISTORY) t.shift();
       trends.set(g.groupId, t);
@@ -68,13 +72,17 @@
     s.groups.forEach(function (g) {
       var name = el('td', { class: 'name big' }, [g.groupId]);
       if (g.gone) name.append(el('span', { class: 'gone' }, ['no longer listed by the broker']));
+      else if (g.memberless) name.append(el('span', { class: 'gone', 'data-role': 'memberless' }, ['no active members']));
+      if (g.offsetsUnavailableSince) name.append(el('span', { class: 'gone', 'data-role': 'offsets-unavailable' }, ['offsets not fetched since ' + fmtTime(g.offsetsUnavailableSince)]));
+      if (g.messagesLost) name.append(el('span', { class: 'gone', 'data-role': 'messages-lost' }, [fmtInt(g.messagesLost) + ' messages deleted unread']));
+      if (g.stuckPartitions && g.stuckPartitions.length) name.append(el('span', { class: 'gone', 'data-role': 'stuck' }, ['transaction stuck on ' + g.stuckPartitions.join(', ')]));
       var bad = g.status !== 'OK';
       body.append(
         el('tr', { class: 'group' + (bad ? ' bad' : ''), 'data-group': g.groupId, 'data-status': g.status, title: 'status since ' + new Date(g.statusSince).toLocaleTimeString() }, [
           el('td', null, [badge(g.status)]),
           name,
           el('td', null, [g.state + ' · ' + g.memberCount + ' member' + (g.memberCount === 1 ? '' : 's')]),
-          el('td', { class: 'num big', 'data-role': 'lag' }, [fmtInt(g.totalLag)]),
+          el('td', { class: 'num big', 'data-role': 'lag', title: g.unknownLagPartitions ? g.unknownLagPartitions + ' partition(s) not measurable' : null }, [fmtLag(g.totalLag)]),
           el('td', { class: 'num big', 'data-role': 'lag-seconds', 'data-value': g.maxLagSeconds === null ? '' : g.maxLagSeconds }, [fmtDuration(g.maxLagSeconds)]),
           el('td', { class: 'num', 'data-role': 'rate' }, [fmtRate(g.consumeRate)]),
           el('td', null, [spark(trends.get(g.groupId) || [])]),
@@ -86,7 +94,7 @@
             el('td', null, [badge(t.status)]),
             el('td', { class: 'name' }, [t.topic + ' (' + t.partitions + ' partition' + (t.partitions === 1 ? '' : 's') + ')']),
             el('td', null, ['']),
-            el('td', { class: 'num' }, [fmtInt(t.lag)]),
+            el('td', { class: 'num' }, [fmtLag(t.lag)]),
             el('td', { class: 'num' }, [fmtDuration(t.maxLagSeconds)]),
             el('td', { class: 'num' }, [fmtRate(t.consumeRate)]),
             el('td', null, ['']),
@@ -129,16 +137,31 @@
 
   function renderMeta() {
     var meta = document.getElementById('meta');
+    var staleBox = document.getElementById('stale');
     if (!lastSnapshot) return;
     var age = (Date.now() - lastReceived) / 1000;
+    var health = lastSnapshot.health || { stale: false };
     meta.textContent = 'updated ' + fmtDuration(age) + ' ago · cycle ' + lastSnapshot.cycle + ' took ' + Math.round(lastSnapshot.cycleMs) + ' ms · window ' + lastSnapshot.window.cycles + ' cycles (' + fmtDuration(lastSnapshot.window.ms / 1000) + ') · commit times ' + lastSnapshot.commitTimes;
-    meta.classList.toggle('stale', age * 1000 > Math.max(3 * lastSnapshot.window.ms / lastSnapshot.window.cycles, 10000));
+    // Stale: the server says its cycles fail (or hang), or no snapshot arrived for a while (the server is gone).
+    var quiet = age * 1000 > Math.max(3 * lastSnapshot.window.ms / lastSnapshot.window.cycles, 10000);
+    var stale = health.stale || quiet;
+    meta.classList.toggle('stale', stale);
+    staleBox.hidden = !stale;
+    document.body.setAttribute('data-stale', stale ? 'true' : 'false');
+    if (stale) {
+      var since = health.stale && health.staleSince ? health.staleSince : lastReceived;
+      staleBox.textContent = 'stale since ' + fmtTime(since) + (health.lastSuccessAt ? ' · data from ' + fmtTime(health.lastSuccessAt) : '') + (health.consecutiveFailures ? ' · ' + health.consecutiveFailures + ' failed cycle' + (health.consecutiveFailures === 1 ? '' : 's') : '') + (health.lastError ? ': ' + health.lastError : '');
+    }
   }
 
   function render(s) {
+    // A failed cycle re-sends the last report (same cycle) marked stale: its data is no newer.
+    var fresh = !lastSnapshot || s.cycle !== lastSnapshot.cycle;
     lastSnapshot = s;
-    lastReceived = Date.now();
-    remember(s.groups);
+    if (fresh) {
+      lastReceived = Date.now();
+      remember(s.groups);
+    }
     renderSummary(s);
     renderGroups(s);
     renderTopics(s);

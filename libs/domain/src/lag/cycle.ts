@@ -1,7 +1,8 @@
 import type { StatusChange } from './alert';
 import { type PartitionBalance, offsetRate, partitionBalance } from './balance';
-import { type FirstUnconsumed, type LagNote, firstUnconsumedOffset, partitionLag } from './lag';
+import { type FirstUnconsumed, type LagNote, type PartitionLag, firstUnconsumedOffset, partitionLag, unknownEndLag } from './lag';
 import { evaluatePartitionStatus, statusSeverity, worstStatus } from './status';
+import { type StableOffsetTrack, trackStableOffset } from './transactions';
 import type { ConsumerStatus, OffsetObservation, StatusRule } from './types';
 
 // ------------------------------------------------------------------ what one cycle observes
@@ -56,13 +57,23 @@ export interface PartitionView {
   topic: string;
   partition: number;
   committedOffset: number | null;
-  lowWatermark: number;
-  highWatermark: number;
+  /** Log start offset; null when the partition's offsets could not be listed this cycle. */
+  lowWatermark: number | null;
+  /** The end lag is measured to (last stable offset under read_committed, else the high watermark); null when unknown. */
+  highWatermark: number | null;
+  /** Last stable offset (the end a read_committed consumer reaches); null when unknown. */
+  lastStableOffset: number | null;
+  /** High watermark (the end a read_uncommitted consumer reaches, records of open transactions included); null when unknown. */
+  logHighWatermark: number | null;
   lag: number | null;
   lagSeconds: number | null;
   note: LagNote | null;
   /** The record lag seconds was measured from (its offset and timestamp). */
   firstUnconsumed: FirstUnconsumed | null;
+  /** Records deleted by retention before the group read them (log start - committed), else 0. */
+  messagesLost: number;
+  /** When the partition's last stable offset got stuck (a transaction left open), else null. */
+  stuckTransactionSince: number | null;
   status: ConsumerStatus;
   rule: StatusRule;
   lastCommitAt: number | null;
@@ -74,7 +85,8 @@ export interface PartitionView {
 export interface TopicLag {
   topic: string;
   status: ConsumerStatus;
-  lag: number;
+  /** Null when the lag of one of its partitions is unknown. */
+  lag: number | null;
   maxLagSeconds: number | null;
   consumeRate: number;
   partitions: number;
@@ -88,7 +100,21 @@ export interface GroupSummary {
   gone: boolean;
   status: ConsumerStatus;
   statusSince: number;
-  totalLag: number;
+  /** Sum over partitions; null (unknown, never 0) when the lag of any partition is unknown. */
+  totalLag: number | null;
+  /** Partitions whose lag could not be measured (no commit, or offsets not listed). */
+  unknownLagPartitions: number;
+  /** Records deleted by retention before the group read them, over its partitions. */
+  messagesLost: number;
+  /** No active member, but committed offsets: nobody is consuming (e.g. every instance crashed). */
+  memberless: boolean;
+  /** Partitions it reads whose last stable offset is stuck (`topic/partition`). */
+  stuckPartitions: string[];
+  /**
+   * Since when the group's committed offsets could not be fetched (its figures are the last known
+   * ones); null while they are. Past a window, or at once when nothing is known of it, UNKNOWN.
+   */
+  offsetsUnavailableSince: number | null;
   maxLagSeconds: number | null;
   consumeRate: number;
   topics: string[];
@@ -101,7 +127,7 @@ export interface GroupSummary {
 
 export interface HistoryPoint {
   at: number;
-  totalLag: number;
+  totalLag: number | null;
   maxLagSeconds: number | null;
   consumeRate: number;
   status: ConsumerStatus;
@@ -118,7 +144,14 @@ export interface TopicView {
   topic: string;
   produceRate: number;
   balance: Omit<PartitionBalance, 'hottest'> & { hottestPartition: number | null };
-  partitions: Array<{ partition: number; low: number; high: number; rate: number }>;
+  partitions: Array<{ partition: number; low: number; high: number; lastStable: number | null; highWatermark: number | null; rate: number; stuckTransactionSince: number | null }>;
+}
+
+/** A partition whose last stable offset is stuck while its high watermark grows: a transaction left open. */
+export interface StuckTransaction extends PartitionRef {
+  lastStable: number;
+  highWatermark: number;
+  since: number;
 }
 
 /** One cycle's report (the monitor adds how long the cycle took). */
@@ -129,6 +162,8 @@ export interface LagReport {
   commitTimes: 'observed' | 'inferred';
   groups: GroupSummary[];
   topics: TopicView[];
+  /** Partitions of the reported topics whose last stable offset is stuck. */
+  stuckTransactions: StuckTransaction[];
 }
 
 // ------------------------------------------------------------------ what is carried between cycles
@@ -159,6 +194,8 @@ export interface LagHistory {
   cycle: number;
   groups: Map<string, LagGroupState>;
   topics: Map<string, Array<{ at: number; highs: Map<number, number> }>>;
+  /** Last stable offset tracks by {@link partitionRefKey}. */
+  transactions: Map<string, StableOffsetTrack>;
 }
 
 export interface LagSettings {
@@ -167,6 +204,8 @@ export interface LagSettings {
   historyCycles: number;
   /** How long a group the broker stopped listing is still reported. */
   goneRetentionMs: number;
+  /** Cycles a last stable offset may stay put while the high watermark grows before the partition is STUCK_TRANSACTION. */
+  stuckTransactionCycles: number;
 }
 
 export interface CycleEvaluation {
@@ -175,7 +214,7 @@ export interface CycleEvaluation {
   changes: StatusChange[];
 }
 
-export const emptyLagHistory = (): LagHistory => ({ cycle: 0, groups: new Map(), topics: new Map() });
+export const emptyLagHistory = (): LagHistory => ({ cycle: 0, groups: new Map(), topics: new Map(), transactions: new Map() });
 
 /** A partition a group is measured in, with its committed offset (null: assigned, never committed). */
 export interface MeasuredPartition extends PartitionRef {
@@ -224,13 +263,17 @@ export function firstRecordRequests(measured: Map<string, Map<string, MeasuredPa
   return [...requests.values()];
 }
 
-function summarize(views: PartitionView[]): { status: ConsumerStatus; totalLag: number; maxLagSeconds: number | null; consumeRate: number } {
+function summarize(views: PartitionView[]): { status: ConsumerStatus; totalLag: number | null; unknownLagPartitions: number; messagesLost: number; maxLagSeconds: number | null; consumeRate: number } {
   const status = worstStatus(views.map((v) => v.status));
-  const totalLag = views.reduce((s, v) => s + (v.lag ?? 0), 0);
-  const known = views.map((v) => v.lagSeconds).filter((s): s is number => s !== null);
-  const maxLagSeconds = known.length ? Math.max(...known) : totalLag === 0 ? 0 : null;
+  const unknownLagPartitions = views.filter((v) => v.lag === null).length;
+  // Unknown is unknown: a sum that skipped it would read as "less lag" (or 0).
+  const totalLag = unknownLagPartitions ? null : views.reduce((s, v) => s + (v.lag ?? 0), 0);
+  // The largest of the partitions' lag seconds is unknown as soon as one of them is.
+  const seconds = views.map((v) => v.lagSeconds);
+  const maxLagSeconds = seconds.some((s) => s === null) ? null : seconds.length ? Math.max(...(seconds as number[])) : 0;
   const consumeRate = views.reduce((s, v) => s + v.consumeRate, 0);
-  return { status, totalLag, maxLagSeconds, consumeRate };
+  const messagesLost = views.reduce((s, v) => s + v.messagesLost, 0);
+  return { status, totalLag, unknownLagPartitions, messagesLost, maxLagSeconds, consumeRate };
 }
 
 /**
@@ -250,6 +293,21 @@ export function evaluateCycle(snapshot: LagClusterSnapshot, history: LagHistory,
   const measured = measuredPartitions(snapshot, history);
   const groups = new Map<string, LagGroupState>();
   const changes: StatusChange[] = [];
+
+  // Last stable offsets that stay put while the high watermark grows: transactions left open.
+  const transactions = new Map<string, StableOffsetTrack>();
+  const stuckSince = new Map<string, number>();
+  const stuckTransactions: StuckTransaction[] = [];
+  for (const w of snapshot.watermarks) {
+    const key = partitionRefKey(w.topic, w.partition);
+    const verdict = trackStableOffset(history.transactions.get(key), { at, lastStable: w.lastStable, highWatermark: w.highWatermark }, settings.stuckTransactionCycles);
+    transactions.set(key, verdict.track);
+    if (verdict.stuckSince !== null) {
+      stuckSince.set(key, verdict.stuckSince);
+      stuckTransactions.push({ topic: w.topic, partition: w.partition, lastStable: w.lastStable, highWatermark: w.highWatermark, since: verdict.stuckSince });
+    }
+  }
+  const partitionExists = (topic: string, partition: number) => snapshot.partitions.get(topic)?.includes(partition) ?? false;
 
   for (const [id, tps] of measured) {
     const isListed = listedState.has(id);
@@ -275,31 +333,54 @@ export function evaluateCycle(snapshot: LagClusterSnapshot, history: LagHistory,
     const partitions = new Map<string, LagPartitionState>();
     for (const [key, tp] of tps) {
       const w = marks.get(key);
-      if (!w) continue; // topic deleted or partition unknown: nothing to measure against
+      // A deleted topic (or a partition it no longer has) leaves nothing to measure against; an
+      // existing partition whose offsets could not be listed is measured as unknown, not dropped.
+      if (!w && !partitionExists(tp.topic, tp.partition)) continue;
       const before = prev?.partitions.get(key);
       const moved = !before || before.committed !== tp.committed;
       const offsetSince = moved && before ? at : (before?.offsetSince ?? at);
-      const position = { committed: tp.committed, low: w.low, high: w.high };
-      const start = firstUnconsumedOffset(position);
-      const first = start === null ? undefined : snapshot.firstRecords.get(firstRecordKey({ topic: tp.topic, partition: tp.partition, offset: start }));
-      const lag = partitionLag(position, first, at);
+      let first: FirstUnconsumed | null | undefined;
+      let lag: PartitionLag;
+      if (w) {
+        const position = { committed: tp.committed, low: w.low, high: w.high };
+        const start = firstUnconsumedOffset(position);
+        first = start === null ? undefined : snapshot.firstRecords.get(firstRecordKey({ topic: tp.topic, partition: tp.partition, offset: start }));
+        lag = partitionLag(position, first, at);
+      } else lag = unknownEndLag();
       let window = before?.window ?? [];
       if (tp.committed !== null && lag.lag !== null && (fetchedNow || gone)) window = bounded(window, { at, offset: tp.committed, lag: lag.lag }, settings.windowCycles);
       const logged = snapshot.commitsObserved && tp.committed !== null ? snapshot.lastCommits.get(commitKey(id, tp.topic, tp.partition)) : undefined;
       const lastCommitAt = tp.committed === null ? null : (logged?.at ?? offsetSince);
-      const verdict = evaluatePartitionStatus({ committed: tp.committed, window, windowCycles: settings.windowCycles, windowMs, now: at, lastCommitAt, commitsObserved: !!logged });
+      const stuckFrom = stuckSince.get(key) ?? null;
+      const verdict = evaluatePartitionStatus({
+        committed: tp.committed,
+        window,
+        windowCycles: settings.windowCycles,
+        windowMs,
+        now: at,
+        lastCommitAt,
+        commitsObserved: !!logged,
+        endKnown: !!w,
+        nothingToRead: tp.committed === null && lag.lag === 0,
+        messagesLost: lag.messagesLost,
+        stuckTransaction: stuckFrom !== null,
+      });
       const firstObs = window[0];
       const lastObs = window[window.length - 1];
       const view: PartitionView = {
         topic: tp.topic,
         partition: tp.partition,
         committedOffset: tp.committed,
-        lowWatermark: w.low,
-        highWatermark: w.high,
+        lowWatermark: w?.low ?? null,
+        highWatermark: w?.high ?? null,
+        lastStableOffset: w?.lastStable ?? null,
+        logHighWatermark: w?.highWatermark ?? null,
         lag: lag.lag,
         lagSeconds: lag.lagSeconds,
         note: lag.note,
-        firstUnconsumed: first ?? null,
+        firstUnconsumed: tp.committed === null ? null : (first ?? null),
+        messagesLost: lag.messagesLost,
+        stuckTransactionSince: stuckFrom,
         status: verdict.status,
         rule: verdict.rule,
         lastCommitAt,
@@ -310,7 +391,19 @@ export function evaluateCycle(snapshot: LagClusterSnapshot, history: LagHistory,
     }
 
     const views = [...partitions.values()].map((p) => p.view);
-    const { status, totalLag, maxLagSeconds, consumeRate } = summarize(views);
+    const figures = summarize(views);
+    const { status: partitionsStatus, unknownLagPartitions, messagesLost, maxLagSeconds, consumeRate } = figures;
+    // Offsets not fetched this cycle: the partitions keep their last known figures for a while; a
+    // group known by nothing else, or unfetched for longer than the window, is UNKNOWN (never a stale OK).
+    const offsetsUnavailableSince = isListed && !fetchedNow ? (prev?.summary.offsetsUnavailableSince ?? at) : null;
+    const nothingKnown = offsetsUnavailableSince !== null && views.length === 0;
+    const offsetsLost = nothingKnown || (offsetsUnavailableSince !== null && at - offsetsUnavailableSince >= windowMs);
+    const totalLag = nothingKnown ? null : figures.totalLag;
+    // Committed offsets and nobody to move them: not OK, whatever the lag (every instance crashed,
+    // or a job that finished); STOP, DATA_LOST and the like still win.
+    const memberless = members.length === 0 && views.some((v) => v.committedOffset !== null);
+    const status: ConsumerStatus = offsetsLost ? 'UNKNOWN' : worstStatus([partitionsStatus, memberless ? 'INACTIVE' : 'OK']);
+    const stuckPartitions = views.filter((v) => v.stuckTransactionSince !== null).map((v) => `${v.topic}/${v.partition}`);
     const byTopic: TopicLag[] = [...new Set(views.map((v) => v.topic))].sort().map((topic) => {
       const of = views.filter((v) => v.topic === topic);
       const t = summarize(of);
@@ -318,7 +411,7 @@ export function evaluateCycle(snapshot: LagClusterSnapshot, history: LagHistory,
     });
     let groupStatus = prev?.status ?? null;
     let statusSince = prev?.statusSince ?? at;
-    if (status !== groupStatus && (fetchedNow || gone)) {
+    if (status !== groupStatus && (fetchedNow || gone || offsetsLost)) {
       const worst = views.reduce<PartitionView | undefined>((a, v) => (!a || statusSeverity(v.status) > statusSeverity(a.status) || (v.status === a.status && (v.lag ?? 0) > (a.lag ?? 0)) ? v : a), undefined);
       changes.push({
         group: id,
@@ -329,7 +422,23 @@ export function evaluateCycle(snapshot: LagClusterSnapshot, history: LagHistory,
         windowMs,
         totalLag,
         maxLagSeconds,
-        worst: worst ? { topic: worst.topic, partition: worst.partition, status: worst.status, rule: worst.rule } : undefined,
+        messagesLost,
+        unknownLagPartitions,
+        memberless,
+        worst: worst
+          ? {
+              topic: worst.topic,
+              partition: worst.partition,
+              status: worst.status,
+              rule: worst.rule,
+              committedOffset: worst.committedOffset,
+              lowWatermark: worst.lowWatermark,
+              lastStableOffset: worst.lastStableOffset,
+              logHighWatermark: worst.logHighWatermark,
+              messagesLost: worst.messagesLost,
+              stuckTransactionSince: worst.stuckTransactionSince,
+            }
+          : undefined,
       });
       groupStatus = status;
       statusSince = at;
@@ -353,6 +462,11 @@ export function evaluateCycle(snapshot: LagClusterSnapshot, history: LagHistory,
         status: shown,
         statusSince,
         totalLag,
+        unknownLagPartitions,
+        messagesLost,
+        memberless,
+        stuckPartitions,
+        offsetsUnavailableSince,
         maxLagSeconds,
         consumeRate,
         topics: byTopic.map((t) => t.topic),
@@ -380,16 +494,18 @@ export function evaluateCycle(snapshot: LagClusterSnapshot, history: LagHistory,
       const w = marks.get(partitionRefKey(topic, p));
       const from = oldest.highs.get(p);
       const rate = w && from !== undefined ? offsetRate({ at: oldest.at, value: from }, { at, value: w.high }) : 0;
-      return { partition: p, low: w?.low ?? 0, high: w?.high ?? 0, rate };
+      return { partition: p, low: w?.low ?? 0, high: w?.high ?? 0, lastStable: w?.lastStable ?? null, highWatermark: w?.highWatermark ?? null, rate, stuckTransactionSince: stuckSince.get(partitionRefKey(topic, p)) ?? null };
     });
     const { hottest, ...balance } = partitionBalance(partitions.map((p) => p.rate));
     topicViews.push({ topic, produceRate: balance.totalRate, balance: { ...balance, hottestPartition: hottest >= 0 ? (partitions[hottest]?.partition ?? null) : null }, partitions });
   }
 
   const summaries = [...groups.values()].map((g) => g.summary);
-  summaries.sort((a, b) => statusSeverity(b.status) - statusSeverity(a.status) || b.totalLag - a.totalLag || a.groupId.localeCompare(b.groupId));
+  // Unknown lag sorts above any known lag: it may be anything.
+  const lagRank = (g: GroupSummary) => g.totalLag ?? Number.POSITIVE_INFINITY;
+  summaries.sort((a, b) => statusSeverity(b.status) - statusSeverity(a.status) || (lagRank(b) === lagRank(a) ? 0 : lagRank(b) > lagRank(a) ? 1 : -1) || a.groupId.localeCompare(b.groupId));
   return {
-    history: { cycle, groups, topics },
+    history: { cycle, groups, topics, transactions },
     changes,
     report: {
       cycle,
@@ -398,6 +514,7 @@ export function evaluateCycle(snapshot: LagClusterSnapshot, history: LagHistory,
       commitTimes: snapshot.commitsObserved ? 'observed' : 'inferred',
       groups: summaries,
       topics: topicViews.sort((a, b) => a.topic.localeCompare(b.topic)),
+      stuckTransactions,
     },
   };
 }

@@ -5,3 +5,5 @@ export * from './balance';
 export * from './reset-plan';
 export * from './alert';
 export * from './cycle';
+export * from './transactions';
+export * from './health';

@@ -17,7 +17,10 @@ export interface FirstUnconsumed {
 
 /**
  * Why a lag figure is what it is:
- * - `no-commit`: the group has no committed offset here, lag is unknown (null);
+ * - `no-commit`: the group has no committed offset here: lag is unknown (null), unless the partition
+ *   holds no consumable record at all (empty, or only transaction markers and aborted records), when
+ *   it is 0 whatever the group's start position;
+ * - `end-unknown`: the partition's offsets could not be listed this cycle, lag is unknown (null);
  * - `out-of-range`: the committed offset is below the log start (records were deleted unread);
  *   lag counts from the log start, lag seconds is the age of the first retained record;
  * - `ahead-of-end`: committed beyond the end (topic truncated or recreated); lag 0;
@@ -25,7 +28,7 @@ export interface FirstUnconsumed {
  *   records), so the group is caught up: lag 0;
  * - `timestamp-unknown`: the first unconsumed record could not be read in time; lag seconds null.
  */
-export type LagNote = 'no-commit' | 'out-of-range' | 'ahead-of-end' | 'no-records' | 'timestamp-unknown';
+export type LagNote = 'no-commit' | 'end-unknown' | 'out-of-range' | 'ahead-of-end' | 'no-records' | 'timestamp-unknown';
 
 export interface PartitionLag {
   /** Offsets between where the group is and the end; null when unknown. */
@@ -33,15 +36,21 @@ export interface PartitionLag {
   /** Age of the first unconsumed record (now - its timestamp); 0 when caught up; null when unknown. */
   lagSeconds: number | null;
   note: LagNote | null;
+  /** Records deleted before the group read them (log start - committed when committed is below it), else 0. */
+  messagesLost: number;
+}
+
+/** Records deleted unread: how far the committed offset is below the log start (0 when it is not). */
+export function messagesLost(p: Pick<PartitionPosition, 'committed' | 'low'>): number {
+  return p.committed !== null && p.committed < p.low ? p.low - p.committed : 0;
 }
 
 /**
- * Where the first unconsumed record must be read from, or null when no read is needed
- * (no commit, or nothing left to read).
+ * Where the first unconsumed record must be read from, or null when no read is needed (nothing left
+ * to read). Without a commit: from the log start, to learn whether anything consumable is there at all.
  */
 export function firstUnconsumedOffset(p: PartitionPosition): number | null {
-  if (p.committed === null) return null;
-  const start = Math.max(p.committed, p.low);
+  const start = p.committed === null ? p.low : Math.max(p.committed, p.low);
   return start < p.high ? start : null;
 }
 
@@ -51,15 +60,22 @@ export function firstUnconsumedOffset(p: PartitionPosition): number | null {
  * read or read failed, null = read and nothing consumable before the end).
  */
 export function partitionLag(p: PartitionPosition, first: FirstUnconsumed | null | undefined, now: number): PartitionLag {
-  if (p.committed === null) return { lag: null, lagSeconds: null, note: 'no-commit' };
-  if (p.committed > p.high) return { lag: 0, lagSeconds: 0, note: 'ahead-of-end' };
-  const outOfRange = p.committed < p.low;
+  if (p.committed === null) {
+    // Nothing consumable in the whole partition: lag 0 wherever the group would start; else unknown.
+    const nothingToRead = p.low >= p.high || first === null;
+    return nothingToRead ? { lag: 0, lagSeconds: 0, note: 'no-commit', messagesLost: 0 } : { lag: null, lagSeconds: null, note: 'no-commit', messagesLost: 0 };
+  }
+  if (p.committed > p.high) return { lag: 0, lagSeconds: 0, note: 'ahead-of-end', messagesLost: 0 };
+  const lost = messagesLost(p);
   const start = Math.max(p.committed, p.low);
-  if (start >= p.high) return { lag: 0, lagSeconds: 0, note: outOfRange ? 'out-of-range' : null };
-  if (first === null) return { lag: 0, lagSeconds: 0, note: 'no-records' };
+  if (start >= p.high) return { lag: 0, lagSeconds: 0, note: lost ? 'out-of-range' : null, messagesLost: lost };
+  if (first === null) return { lag: 0, lagSeconds: 0, note: 'no-records', messagesLost: lost };
   const lag = p.high - start;
-  if (first === undefined) return { lag, lagSeconds: null, note: 'timestamp-unknown' };
+  if (first === undefined) return { lag, lagSeconds: null, note: 'timestamp-unknown', messagesLost: lost };
   // A producer clock ahead of ours must not make lag negative.
   const lagSeconds = Math.max(0, (now - first.timestamp) / 1000);
-  return { lag, lagSeconds, note: outOfRange ? 'out-of-range' : null };
+  return { lag, lagSeconds, note: lost ? 'out-of-range' : null, messagesLost: lost };
 }
+
+/** The lag of a partition whose end offset could not be listed: unknown, never 0. */
+export const unknownEndLag = (): PartitionLag => ({ lag: null, lagSeconds: null, note: 'end-unknown', messagesLost: 0 });

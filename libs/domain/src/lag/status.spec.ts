@@ -1,4 +1,4 @@
-import { evaluatePartitionStatus, worstStatus } from './status';
+import { evaluatePartitionStatus, statusCode, worstStatus } from './status';
 import type { ConsumerStatus, OffsetObservation, PartitionStatusInput, StatusRule } from './types';
 
 const INTERVAL = 1000;
@@ -18,8 +18,15 @@ function input(pairs: Array<[number, number]>, lastCommitAgoMs: number | null, c
 
 describe('evaluatePartitionStatus', () => {
   const cases: Array<[string, PartitionStatusInput, ConsumerStatus, StatusRule]> = [
-    ['no observations', input([], 0), 'OK', 'no-data'],
-    ['assigned but never committed, with observations left from before', { ...input([[10, 5], [10, 9], [10, 12], [10, 20], [10, 25]], 3_600_000), committed: null }, 'OK', 'no-data'],
+    ['no observations', { ...input([], 0), committed: 10 }, 'UNKNOWN', 'no-data'],
+    ['never committed, no observation: unknown, not OK', input([], 0), 'UNKNOWN', 'no-commit'],
+    ['never committed, but nothing to read in the partition', { ...input([], 0), nothingToRead: true }, 'OK', 'nothing-to-read'],
+    ['assigned but never committed, with observations left from before', { ...input([[10, 5], [10, 9], [10, 12], [10, 20], [10, 25]], 3_600_000), committed: null }, 'UNKNOWN', 'no-commit'],
+    ['end offset not listed this cycle, even with a caught-up window', { ...input([[15, 0], [15, 0]], 100), endKnown: false }, 'UNKNOWN', 'end-unknown'],
+    ['committed below the log start: records deleted unread, though lag is 0', { ...input([[15, 0], [15, 0]], 100), messagesLost: 25 }, 'DATA_LOST', 'data-lost'],
+    ['data lost wins over STOP', { ...input([[10, 5], [10, 9], [10, 12], [10, 20], [10, 25]], N * INTERVAL + 1), messagesLost: 3 }, 'DATA_LOST', 'data-lost'],
+    ['caught up to a stuck last stable offset', { ...input([[15, 0], [15, 0], [15, 0], [15, 0], [15, 0]], 100), stuckTransaction: true }, 'STUCK_TRANSACTION', 'stuck-transaction'],
+    ['data lost wins over a stuck transaction', { ...input([[15, 0]], 100), stuckTransaction: true, messagesLost: 1 }, 'DATA_LOST', 'data-lost'],
     ['caught up now', input([[10, 5], [12, 3], [15, 0]], 100), 'OK', 'caught-up'],
     ['caught up now even with a stale commit', input([[15, 0], [15, 0], [15, 0], [15, 0], [15, 0]], 3_600_000), 'OK', 'caught-up'],
     ['offset went backwards (reset to earliest of a stopped group)', input([[100, 0], [100, 0], [0, 100], [0, 100]], 500), 'REWIND', 'rewind'],
@@ -51,8 +58,20 @@ describe('worstStatus', () => {
     [['WARN', 'REWIND', 'OK'], 'REWIND'],
     [['STALL', 'REWIND'], 'STALL'],
     [['OK', 'STOP', 'STALL', 'WARN'], 'STOP'],
+    [['OK', 'UNKNOWN'], 'UNKNOWN'],
+    [['UNKNOWN', 'INACTIVE'], 'INACTIVE'],
+    [['INACTIVE', 'WARN'], 'WARN'],
+    [['STALL', 'STUCK_TRANSACTION'], 'STUCK_TRANSACTION'],
+    [['STUCK_TRANSACTION', 'STOP'], 'STOP'],
+    [['STOP', 'DATA_LOST', 'OK'], 'DATA_LOST'],
   ];
   it.each(cases)('worstStatus should pick the worst of %j', (statuses, expected) => {
     expect(worstStatus(statuses)).toBe(expected);
+  });
+});
+
+describe('statusCode', () => {
+  it('statusCode should keep the codes of the first five statuses and append the new ones', () => {
+    expect((['OK', 'WARN', 'REWIND', 'STALL', 'STOP', 'UNKNOWN', 'INACTIVE', 'STUCK_TRANSACTION', 'DATA_LOST'] as ConsumerStatus[]).map(statusCode)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
   });
 });

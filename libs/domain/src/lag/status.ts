@@ -1,7 +1,12 @@
-import { CONSUMER_STATUSES, type ConsumerStatus, type PartitionStatusInput, type PartitionStatusResult } from './types';
+import { CONSUMER_STATUSES, type ConsumerStatus, type PartitionStatusInput, type PartitionStatusResult, STATUS_SEVERITY_ORDER } from './types';
 
-/** Severity rank of a status (OK = 0 ... STOP = 4). */
+/** Severity rank of a status (OK = 0 ... DATA_LOST = 8), see {@link STATUS_SEVERITY_ORDER}. */
 export function statusSeverity(status: ConsumerStatus): number {
+  return STATUS_SEVERITY_ORDER.indexOf(status);
+}
+
+/** The status code of the metrics (0 OK, 1 WARN, 2 REWIND, 3 STALL, 4 STOP, 5 UNKNOWN, 6 INACTIVE, 7 STUCK_TRANSACTION, 8 DATA_LOST). */
+export function statusCode(status: ConsumerStatus): number {
   return CONSUMER_STATUSES.indexOf(status);
 }
 
@@ -15,7 +20,12 @@ export function worstStatus(statuses: Iterable<ConsumerStatus>): ConsumerStatus 
 /**
  * A partition's status over a sliding window of cycle observations, without lag thresholds.
  * Rules, first match wins:
- *  1. no committed offset, or no observation           -> OK   (no-data)
+ *  0a. no committed offset                             -> UNKNOWN (no-commit), or OK (nothing-to-read)
+ *      when the partition holds no consumable record (lag 0 wherever the group starts)
+ *  0b. the end offset could not be listed              -> UNKNOWN (end-unknown)
+ *  0c. committed below the log start (deleted unread)  -> DATA_LOST (data-lost)
+ *  0d. the partition's last stable offset is stuck     -> STUCK_TRANSACTION (stuck-transaction)
+ *  1. no observation                                   -> UNKNOWN (no-data)
  *  2. no lag now                                       -> OK   (caught-up)
  *  3. the offset went backwards within the window      -> REWIND
  *  4. lag was zero at some point in the window         -> OK   (recently-caught-up)
@@ -35,7 +45,12 @@ export function worstStatus(statuses: Iterable<ConsumerStatus>): ConsumerStatus 
 export function evaluatePartitionStatus(input: PartitionStatusInput): PartitionStatusResult {
   const { window } = input;
   const current = window[window.length - 1];
-  if (input.committed === null || !current) return { status: 'OK', rule: 'no-data' };
+  if (input.committed === null) return input.nothingToRead ? { status: 'OK', rule: 'nothing-to-read' } : { status: 'UNKNOWN', rule: 'no-commit' };
+  if (input.endKnown === false) return { status: 'UNKNOWN', rule: 'end-unknown' };
+  if ((input.messagesLost ?? 0) > 0) return { status: 'DATA_LOST', rule: 'data-lost' };
+  // Before caught-up: a group "caught up" to a pinned last stable offset is not keeping up.
+  if (input.stuckTransaction) return { status: 'STUCK_TRANSACTION', rule: 'stuck-transaction' };
+  if (!current) return { status: 'UNKNOWN', rule: 'no-data' };
   if (current.lag === 0) return { status: 'OK', rule: 'caught-up' };
   const first = window[0] ?? current;
 
