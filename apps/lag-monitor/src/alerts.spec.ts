@@ -48,4 +48,18 @@ describe('alert sink', () => {
     expect(sink.inFlight()).toBe(0);
     expect(f.calls).toHaveLength(2);
   });
+
+  it('alert sink should publish an alert id once: the same transition again within its window is not sent twice', async () => {
+    const f = fakeFetch([204]);
+    const sink = createAlertSink({ log, webhook: { url: 'http://hook', timeoutMs: 1000, attempts: 1 }, fetchImpl: f.impl, rememberIds: 2 });
+    const flap = consumerStatusAlert({ group: 'g', previous: 'OK', status: 'STOP', at: 1_700_000_004_000, windowStart: 1_699_999_994_000, windowMs: 10_000, totalLag: 3, maxLagSeconds: 1 });
+    expect(flap.id).toBe(alert.id); // OK -> STOP -> OK -> STOP in one window bucket
+    expect(sink.publish(alert)).toBe(true);
+    expect(sink.publish(flap)).toBe(false);
+    expect(sink.publish({ ...alert, id: 'b' })).toBe(true);
+    expect(sink.publish({ ...alert, id: 'c' })).toBe(true); // the bound forgets the oldest id
+    expect(sink.publish(alert)).toBe(true);
+    await sink.close();
+    expect(f.calls.map((c) => (JSON.parse(c) as WikiAlert).id)).toEqual([alert.id, 'b', 'c', alert.id]);
+  });
 });

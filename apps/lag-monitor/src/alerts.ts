@@ -20,11 +20,18 @@ export interface AlertSinkOptions {
   webhook?: WebhookOptions;
   hooks?: AlertSinkHooks;
   fetchImpl?: typeof fetch;
+  /** How many alert ids are remembered to publish each id once (default 10,000). */
+  rememberIds?: number;
 }
 
 export interface AlertSink extends Lifecycle {
-  /** Hands an alert to every sink; delivery continues in the background and is awaited on close. */
-  publish(alert: WikiAlert): void;
+  /**
+   * Hands an alert to every sink; delivery continues in the background and is awaited on close.
+   * An id already published is not published again (returns false): alert ids are per (group,
+   * transition, window bucket), so a status that flaps back and forth within one window would
+   * otherwise put the same id twice on the topic, which every reader takes for a duplicate.
+   */
+  publish(alert: WikiAlert): boolean;
   inFlight(): number;
 }
 
@@ -43,6 +50,8 @@ export function createAlertSink(opts: AlertSinkOptions): AlertSink {
   const doFetch = opts.fetchImpl ?? fetch;
   const inFlight = new Set<Promise<void>>();
   let closing = false;
+  const rememberIds = opts.rememberIds ?? 10_000;
+  const published = new Set<string>();
 
   async function toKafka(alert: WikiAlert): Promise<void> {
     const k = opts.kafka;
@@ -90,10 +99,18 @@ export function createAlertSink(opts: AlertSinkOptions): AlertSink {
     name: 'alert-sink',
     start: () => Promise.resolve(),
     publish(alert) {
+      if (published.has(alert.id)) {
+        log.debug({ alert: alert.id }, 'alert id already published (the same transition again within its window): not sent twice');
+        return false;
+      }
+      published.add(alert.id);
+      // Set order is insertion order: forget the oldest beyond the bound.
+      if (published.size > rememberIds) published.delete(published.values().next().value as string);
       if (closing) log.warn({ alert: alert.id }, 'alert raised while shutting down; delivering it before exit');
       log.info({ alert: alert.id, subject: alert.subject, status: alert.status, previous: alert.previous_status }, alert.message);
       if (opts.kafka) track('kafka', alert, toKafka);
       if (opts.webhook) track('webhook', alert, toWebhook);
+      return true;
     },
     inFlight: () => inFlight.size,
     async close() {
