@@ -66,7 +66,7 @@ async function main() {
     const reader = createFirstRecordReader({ connection: conn, log, timeoutMs: 10_000, isolation: 'read_committed' });
     await reader.start();
     const include = (g: string) => g.startsWith(`${prefix}.g`);
-    const monitorOpts = { admin: lagAdmin, reader, includeGroup: include, windowCycles: 10, intervalMs: 5000, historyCycles: 10, goneRetentionMs: 60_000, stuckTransactionCycles: 6, health: { unreadyAfterFailures: 3, overdueMs: 60_000 }, adminConcurrency: CONCURRENCY, log };
+    const monitorOpts = { admin: lagAdmin, reader, includeGroup: include, windowCycles: 10, intervalMs: 5000, historyCycles: 10, goneRetentionMs: 60_000, stuckTransactionMs: 30_000, health: { unreadyAfterFailures: 3, overdueMs: 60_000 }, adminConcurrency: CONCURRENCY, log };
     const warm = createLagMonitor(monitorOpts);
     const first = await warm.runCycle();
     const partitionsSeen = first.snapshot.topics.reduce((n, t) => n + t.partitions.length, 0);

@@ -123,7 +123,7 @@ export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
     intervalMs: config.CYCLE_INTERVAL_MS,
     historyCycles: config.HISTORY_CYCLES,
     goneRetentionMs: config.GONE_GROUP_RETENTION_MS,
-    stuckTransactionCycles: config.STUCK_TRANSACTION_CYCLES,
+    stuckTransactionMs: config.STUCK_TRANSACTION_MS,
     health: { unreadyAfterFailures: config.UNREADY_AFTER_FAILED_CYCLES, overdueMs: staleAfterMs(config) },
     adminConcurrency: config.ADMIN_CONCURRENCY,
     log,

@@ -10,7 +10,7 @@ import type { CycleHealth, GroupDetailView } from './monitor';
 // What the monitor used to report as lag 0 / OK, or keep serving as current: each on the real broker.
 const log = createLogger('test', 'silent');
 const WINDOW_CYCLES = 6;
-const STUCK_CYCLES = 4;
+const STUCK_MS = 4_000;
 const changes = toChanges(loadRecordedEvents());
 
 async function metricsOf(base: string): Promise<string> {
@@ -69,7 +69,7 @@ describe('lag-monitor blind spots on the real broker', () => {
     app = createApp({
       config: testMonitorConfig(conn, env.registryUrl, prefix, {
         WINDOW_CYCLES: String(WINDOW_CYCLES),
-        STUCK_TRANSACTION_CYCLES: String(STUCK_CYCLES),
+        STUCK_TRANSACTION_MS: String(STUCK_MS),
         ALERTS_ENABLED: 'true',
         ALERTS_TOPIC: `${prefix}.alerts`,
       }),

@@ -11,7 +11,11 @@ export const DEFAULT_PROBE_TOPIC = DEFAULT_TOPICS.probe;
 export const DEFAULT_COMMIT_LOG_TOPIC = '__consumer_offsets';
 export const DEFAULT_GONE_GROUP_RETENTION_MS = 7 * 86_400_000;
 export const DEFAULT_UNREADY_AFTER_FAILED_CYCLES = 3;
-export const DEFAULT_STUCK_TRANSACTION_CYCLES = 6;
+/**
+ * Half the pipeline's transaction.timeout.ms (60 s): a transaction open that long has blocked every
+ * read_committed reader for 30 s, and the broker has not yet aborted it.
+ */
+export const DEFAULT_STUCK_TRANSACTION_MS = 30_000;
 
 const regex = () =>
   z
@@ -59,8 +63,8 @@ export const configSchema = z.object({
   UNREADY_AFTER_FAILED_CYCLES: env.int(DEFAULT_UNREADY_AFTER_FAILED_CYCLES, { min: 1, max: 1000 }),
   /** No successful cycle for this long (a hung cycle) is stale and unready too; default: see {@link staleAfterMs}. */
   STALE_AFTER_MS: env.int(0, { min: 0 }),
-  /** Cycles a last stable offset may stay put while the high watermark grows before its partition is STUCK_TRANSACTION. */
-  STUCK_TRANSACTION_CYCLES: env.int(DEFAULT_STUCK_TRANSACTION_CYCLES, { min: 1, max: 10_000 }),
+  /** How long a last stable offset may stay put while the high watermark grows before its partition is STUCK_TRANSACTION (ms). */
+  STUCK_TRANSACTION_MS: env.int(DEFAULT_STUCK_TRANSACTION_MS, { min: 1, max: 86_400_000 }),
   ADMIN_TIMEOUT_MS: env.int(10_000, { min: 100 }),
   /** Offset fetches in flight at once (one per group). */
   ADMIN_CONCURRENCY: env.int(8, { min: 1, max: 256 }),

@@ -16,7 +16,7 @@ function setup(windowCycles = 3) {
     intervalMs: INTERVAL,
     historyCycles: 5,
     goneRetentionMs: 60_000,
-    stuckTransactionCycles: 2,
+    stuckTransactionMs: 2_000,
     health: { unreadyAfterFailures: 3, overdueMs: 30_000 },
     adminConcurrency: 4,
     log,

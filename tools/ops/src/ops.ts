@@ -154,7 +154,7 @@ export async function describeGroups(ctx: OpsContext, groupIds: string[]): Promi
     await reader.start();
     try {
       const wanted = new Set(groupIds);
-      const settings: LagSettings = { windowCycles: 2, intervalMs: 1000, historyCycles: 2, goneRetentionMs: 0, stuckTransactionCycles: 2 };
+      const settings: LagSettings = { windowCycles: 2, intervalMs: 1000, historyCycles: 2, goneRetentionMs: 0, stuckTransactionMs: 2_000 };
       const history = emptyLagHistory();
       const { snapshot } = await gatherLagSnapshot({ admin, reader, includeGroup: (g) => wanted.size === 0 || wanted.has(g), adminConcurrency: 8, log: ctx.log }, history);
       const { report, history: next } = evaluateCycle(snapshot, history, settings);

@@ -16,7 +16,7 @@ import {
 import type { FirstUnconsumed } from './lag';
 
 const T0 = 1_700_000_000_000;
-const SETTINGS: LagSettings = { windowCycles: 3, intervalMs: 1000, historyCycles: 4, goneRetentionMs: 10_000, stuckTransactionCycles: 2 };
+const SETTINGS: LagSettings = { windowCycles: 3, intervalMs: 1000, historyCycles: 4, goneRetentionMs: 10_000, stuckTransactionMs: 2_000 };
 const MEMBER: GroupMember = { memberId: 'm0', clientId: 'c0', host: 'h0', assignment: [] };
 
 interface Given {

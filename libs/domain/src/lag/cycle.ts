@@ -204,8 +204,8 @@ export interface LagSettings {
   historyCycles: number;
   /** How long a group the broker stopped listing is still reported. */
   goneRetentionMs: number;
-  /** Cycles a last stable offset may stay put while the high watermark grows before the partition is STUCK_TRANSACTION. */
-  stuckTransactionCycles: number;
+  /** How long a last stable offset may stay put while the high watermark grows before the partition is STUCK_TRANSACTION (ms). */
+  stuckTransactionMs: number;
 }
 
 export interface CycleEvaluation {
@@ -300,7 +300,7 @@ export function evaluateCycle(snapshot: LagClusterSnapshot, history: LagHistory,
   const stuckTransactions: StuckTransaction[] = [];
   for (const w of snapshot.watermarks) {
     const key = partitionRefKey(w.topic, w.partition);
-    const verdict = trackStableOffset(history.transactions.get(key), { at, lastStable: w.lastStable, highWatermark: w.highWatermark }, settings.stuckTransactionCycles);
+    const verdict = trackStableOffset(history.transactions.get(key), { at, lastStable: w.lastStable, highWatermark: w.highWatermark }, settings.stuckTransactionMs);
     transactions.set(key, verdict.track);
     if (verdict.stuckSince !== null) {
       stuckSince.set(key, verdict.stuckSince);

@@ -1,6 +1,7 @@
 import { type StableOffsetTrack, trackStableOffset } from './transactions';
 
-const K = 3;
+/** Observations are 1 s apart: stuck from the third second on. */
+const K = 3_000;
 const T0 = 1_700_000_000_000;
 
 /** Runs observations [lastStable, highWatermark] one second apart; returns the stuck flag of each. */
@@ -19,9 +20,9 @@ describe('trackStableOffset', () => {
     ['an idle partition: nothing moves', [[10, 10], [10, 10], [10, 10], [10, 10], [10, 10]], [false, false, false, false, false]],
     ['transactions that commit: the last stable offset moves behind the high watermark', [[10, 12], [14, 17], [18, 22], [21, 25], [26, 30]], [false, false, false, false, false]],
     ['an open transaction, nothing written after it: the high watermark does not grow', [[10, 11], [10, 11], [10, 11], [10, 11], [10, 11]], [false, false, false, false, false]],
-    ['a hung transaction while others keep writing: stuck after K cycles', [[10, 11], [10, 20], [10, 30], [10, 40], [10, 50]], [false, false, false, true, true]],
+    ['a hung transaction while others keep writing: stuck after K ms', [[10, 11], [10, 20], [10, 30], [10, 40], [10, 50]], [false, false, false, true, true]],
     ['stuck, then the transaction is aborted (timeout): the last stable offset jumps, no longer stuck', [[10, 11], [10, 20], [10, 30], [10, 40], [40, 45]], [false, false, false, true, false]],
-    ['K-1 cycles stuck is not yet stuck', [[10, 11], [10, 20], [10, 30]], [false, false, false]],
+    ['less than K ms stuck is not yet stuck', [[10, 11], [10, 20], [10, 30]], [false, false, false]],
   ];
   it.each(cases)('trackStableOffset should judge %s', (_name, points, expected) => {
     expect(run(points).map((r) => r.stuck)).toEqual(expected);

@@ -21,23 +21,27 @@ export interface StableOffsetObservation {
 
 export interface StableOffsetVerdict {
   track: StableOffsetTrack;
-  /** The LSO has not moved for `stuckCycles` cycles while the high watermark grew past it. */
+  /** The LSO has not moved for `stuckMs` while the high watermark grew past it. */
   stuck: boolean;
   /** When the LSO stopped at its value (when stuck), else null. */
   stuckSince: number | null;
 }
 
 /**
- * Whether a partition's last stable offset is stuck: unchanged for at least `stuckCycles` cycles
- * while the high watermark grew (records keep arriving behind an open transaction). An idle
- * partition (neither moves) and a busy one whose transactions commit (the LSO follows) are not.
- * An LSO that moves (the transaction committed, aborted, or timed out) starts a new track.
+ * Whether a partition's last stable offset is stuck: unchanged for at least `stuckMs` while the
+ * high watermark grew (records keep arriving behind an open transaction). An idle partition
+ * (neither moves) and a busy one whose transactions commit (the LSO follows) are not. An LSO that
+ * moves (the transaction committed, aborted, or timed out) starts a new track.
+ *
+ * The threshold is a time, not a number of cycles: a healthy transaction may stay open for a
+ * while (a batch waiting on a slow broker, a producer paused between its send and its commit), and
+ * at a 1 s cycle six cycles flagged such a transaction (LSO 8, HWM 9) as hung in the chaos suite.
  */
-export function trackStableOffset(prev: StableOffsetTrack | undefined, now: StableOffsetObservation, stuckCycles: number): StableOffsetVerdict {
+export function trackStableOffset(prev: StableOffsetTrack | undefined, now: StableOffsetObservation, stuckMs: number): StableOffsetVerdict {
   const track: StableOffsetTrack =
     prev && prev.lastStable === now.lastStable
       ? { ...prev, cycles: prev.cycles + 1 }
       : { lastStable: now.lastStable, since: now.at, cycles: 0, highWatermarkAtSince: now.highWatermark };
-  const stuck = track.cycles >= stuckCycles && now.lastStable < now.highWatermark && now.highWatermark > track.highWatermarkAtSince;
+  const stuck = now.at - track.since >= stuckMs && now.lastStable < now.highWatermark && now.highWatermark > track.highWatermarkAtSince;
   return { track, stuck, stuckSince: stuck ? track.since : null };
 }
