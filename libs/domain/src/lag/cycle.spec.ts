@@ -109,6 +109,23 @@ describe('evaluateCycle', () => {
     expect(results.at(-1)?.changes[0]).toMatchObject({ group: 'g', totalLag: 36, worst: { topic: 't', partition: 0, status: 'STOP', rule: 'stopped' } });
   });
 
+  it('evaluateCycle should show a group UNKNOWN before its first commit at once, but report it only when that lasts a window', () => {
+    const assigned = { g: [{ memberId: 'm', clientId: 'c', host: 'h', assignment: [{ topic: 't', partition: 0 }] }] };
+    // The usual start: assigned, nothing committed yet, the first commit two cycles later.
+    const starting = run([{ groups: { g: {} }, members: assigned }, { groups: { g: {} }, members: assigned }, { groups: { g: { 0: 10 } }, members: assigned }]);
+    expect(starting.map((r) => r.report.groups[0]?.status)).toEqual(['UNKNOWN', 'UNKNOWN', 'OK']);
+    expect(starting.map((r) => r.report.groups[0]?.totalLag)).toEqual([null, null, 0]);
+    expect(starting.flatMap((r) => r.changes.map((c) => `${c.previous ?? 'NONE'}->${c.status}`))).toEqual(['NONE->OK']); // not alerted: first seen healthy
+    // Never committing: reported once the window (3 cycles) has passed, dated from the start.
+    const never = run([0, 1, 2, 3, 4].map(() => ({ groups: { g: {} }, members: assigned })));
+    expect(never.map((r) => r.changes.map((c) => `${c.previous ?? 'NONE'}->${c.status}`))).toEqual([[], [], [], ['NONE->UNKNOWN'], []]);
+    expect(never.at(-1)?.report.groups[0]).toMatchObject({ status: 'UNKNOWN', statusSince: T0 });
+    // A group that was OK and turns UNKNOWN (its end offsets not listed) for less than a window: no report either way.
+    const blip = run([{ groups: { g: { 0: 4 } } }, { groups: { g: { 0: 4 } }, marks: {}, partitionIds: [0] }, { groups: { g: { 0: 4 } } }]);
+    expect(blip.map((r) => r.report.groups[0]?.status)).toEqual(['OK', 'UNKNOWN', 'OK']);
+    expect(blip.flatMap((r) => r.changes.map((c) => `${c.previous ?? 'NONE'}->${c.status}`))).toEqual(['NONE->OK']);
+  });
+
   it('evaluateCycle should keep a group whose offsets could not be fetched at its last known partitions, without a status change', () => {
     const [, second] = run([{ groups: { g: { 0: 4 } } }, { groups: { g: null }, marks: { 0: [0, 12] }, at: T0 + 60_000 }]);
     expect(second?.changes).toEqual([]);

@@ -182,8 +182,11 @@ export interface LagGroupState {
   members: GroupMember[];
   gone: boolean;
   lastSeenAt: number;
+  /** The last status reported as a change (alerted); null before the first. */
   status: ConsumerStatus | null;
   statusSince: number;
+  /** Since when the group has been UNKNOWN without that being reported yet (null: it is not). */
+  unknownSince: number | null;
   partitions: Map<string, LagPartitionState>;
   history: HistoryPoint[];
   summary: GroupSummary;
@@ -411,7 +414,13 @@ export function evaluateCycle(snapshot: LagClusterSnapshot, history: LagHistory,
     });
     let groupStatus = prev?.status ?? null;
     let statusSince = prev?.statusSince ?? at;
-    if (status !== groupStatus && (fetchedNow || gone || offsetsLost)) {
+    // UNKNOWN from the partitions (a group assigned before its first commit, an end not listed
+    // once) is shown at once but reported only when it lasted a window: every group starts with
+    // a moment before its first commit, and an alert pair UNKNOWN -> OK for each was noise.
+    // Offsets unfetched for a window (offsetsLost) already waited one, or know nothing at all.
+    const unknownSince = status === 'UNKNOWN' ? (prev?.unknownSince ?? at) : null;
+    const deferred = status === 'UNKNOWN' && !offsetsLost && groupStatus !== 'UNKNOWN' && at - (unknownSince ?? at) < windowMs;
+    if (status !== groupStatus && (fetchedNow || gone || offsetsLost) && !deferred) {
       const worst = views.reduce<PartitionView | undefined>((a, v) => (!a || statusSeverity(v.status) > statusSeverity(a.status) || (v.status === a.status && (v.lag ?? 0) > (a.lag ?? 0)) ? v : a), undefined);
       changes.push({
         group: id,
@@ -441,9 +450,11 @@ export function evaluateCycle(snapshot: LagClusterSnapshot, history: LagHistory,
           : undefined,
       });
       groupStatus = status;
-      statusSince = at;
+      statusSince = status === 'UNKNOWN' ? (unknownSince ?? at) : at;
     }
-    const shown = groupStatus ?? status;
+    // What the API and dashboard show: the current UNKNOWN even while its report waits.
+    const shown = deferred ? status : (groupStatus ?? status);
+    const shownSince = deferred ? (unknownSince ?? at) : statusSince;
     groups.set(id, {
       groupId: id,
       state,
@@ -452,6 +463,7 @@ export function evaluateCycle(snapshot: LagClusterSnapshot, history: LagHistory,
       lastSeenAt,
       status: groupStatus,
       statusSince,
+      unknownSince: groupStatus === 'UNKNOWN' ? null : unknownSince,
       partitions,
       history: bounded(prev?.history ?? [], { at, totalLag, maxLagSeconds, consumeRate, status: shown }, settings.historyCycles),
       summary: {
@@ -460,7 +472,7 @@ export function evaluateCycle(snapshot: LagClusterSnapshot, history: LagHistory,
         memberCount: members.length,
         gone,
         status: shown,
-        statusSince,
+        statusSince: shownSince,
         totalLag,
         unknownLagPartitions,
         messagesLost,
