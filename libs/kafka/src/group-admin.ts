@@ -55,6 +55,13 @@ function adminError(what: string, err: unknown): WikiMonitorError {
   return new WikiMonitorError('KAFKA_ADMIN_FAILED', `${what}: ${(err as Error).message}`, { cause: err, retriable: true });
 }
 
+/** Per-partition ListOffsets errors of a client whose leader metadata is out of date. */
+const STALE_LEADER_CODES = new Set([
+  6, // NOT_LEADER_OR_FOLLOWER
+  74, // FENCED_LEADER_EPOCH
+  75, // UNKNOWN_LEADER_EPOCH
+]);
+
 /**
  * Group and offset queries over the KafkaJS-compatible admin (libs/kafka), plus librdkafka's own
  * ListOffsets for watermarks: one request per leader for all partitions of all topics, where the
@@ -62,9 +69,10 @@ function adminError(what: string, err: unknown): WikiMonitorError {
  */
 export async function createGroupAdmin(opts: GroupAdminOptions): Promise<GroupAdmin> {
   const admin = await createAdmin(opts.connection, opts.log);
+  const createRaw = () => AdminClient.create({ ...rdkafkaBaseConfig({ ...opts.connection, clientId: `${opts.connection.clientId}-offsets` }) });
   let raw: IAdminClient;
   try {
-    raw = AdminClient.create({ ...rdkafkaBaseConfig({ ...opts.connection, clientId: `${opts.connection.clientId}-offsets` }) });
+    raw = createRaw();
   } catch (err) {
     await admin.disconnect();
     throw adminError('creating the offsets admin client', err);
@@ -72,14 +80,41 @@ export async function createGroupAdmin(opts: GroupAdminOptions): Promise<GroupAd
   const timeout = opts.timeoutMs;
   const isolationLevel = opts.isolation === 'read_committed' ? IsolationLevel.READ_COMMITTED : IsolationLevel.READ_UNCOMMITTED;
 
-  const listOffsets = (partitions: PartitionRef[], spec: OffsetSpec, level: IsolationLevel = isolationLevel) =>
+  const listOffsets = (partitions: PartitionRef[], spec: OffsetSpec, level: IsolationLevel = isolationLevel, client: IAdminClient = raw) =>
     new Promise<ListOffsetsResult[]>((resolve, reject) =>
-      raw.listOffsets(
+      client.listOffsets(
         partitions.map((p) => ({ topic: p.topic, partition: p.partition, offset: spec })),
         { timeout, isolationLevel: level },
         (err, result) => (err ? reject(adminError('listing offsets', err)) : resolve(result)),
       ),
     );
+
+  /**
+   * The end offsets under one isolation level. Partitions answered with a stale-leader error get
+   * one more try on a new client: after a broker restart the offsets client kept asking the old
+   * leader epoch and got FENCED_LEADER_EPOCH for those partitions on every cycle (seen in the chaos
+   * suite's broker-restart: their lag unknown for good), while a new client's metadata is current.
+   */
+  const listOffsetsFresh = async (partitions: PartitionRef[], spec: OffsetSpec, level?: IsolationLevel): Promise<ListOffsetsResult[]> => {
+    const used = raw;
+    const first = await listOffsets(partitions, spec, level, used);
+    const stale = first.filter((r) => r.error && STALE_LEADER_CODES.has(r.error.code));
+    if (!stale.length) return first;
+    // The three calls of a cycle run at once: only the first to see the stale client replaces it,
+    // and the old one is closed only after any request still on it has timed out.
+    if (raw === used && !closed) {
+      opts.log?.warn({ partitions: stale.length, code: stale[0]?.error?.code, err: stale[0]?.error?.message }, 'offsets answered with a stale leader: retrying them on a new offsets client');
+      try {
+        raw = createRaw();
+      } catch (err) {
+        opts.log?.warn({ err: (err as Error).message }, 'new offsets client failed; keeping the old one');
+        return first;
+      }
+      setTimeout(() => used.disconnect(), timeout + 1_000).unref();
+    }
+    const again = new Map((await listOffsets(stale, spec, level)).map((r) => [`${r.topic}\u0000${r.partition}`, r]));
+    return first.map((r) => again.get(`${r.topic}\u0000${r.partition}`) ?? r);
+  };
 
   const metadataOf = async (topics: string[]): Promise<TopicMetadata> => {
     try {
@@ -152,9 +187,9 @@ export async function createGroupAdmin(opts: GroupAdminOptions): Promise<GroupAd
       // The end under both isolation levels: a last stable offset that stays put while the high
       // watermark grows is a transaction left open (a hung or crashed transactional producer).
       const [stables, hwms, lows] = await Promise.all([
-        listOffsets(partitions, OffsetSpec.LATEST, IsolationLevel.READ_COMMITTED),
-        listOffsets(partitions, OffsetSpec.LATEST, IsolationLevel.READ_UNCOMMITTED),
-        listOffsets(partitions, OffsetSpec.EARLIEST),
+        listOffsetsFresh(partitions, OffsetSpec.LATEST, IsolationLevel.READ_COMMITTED),
+        listOffsetsFresh(partitions, OffsetSpec.LATEST, IsolationLevel.READ_UNCOMMITTED),
+        listOffsetsFresh(partitions, OffsetSpec.EARLIEST),
       ]);
       const byKey = (rs: ListOffsetsResult[]) => new Map(rs.filter((r) => !r.error).map((r) => [`${r.topic}\u0000${r.partition}`, r.offset]));
       const lowOf = byKey(lows);
