@@ -1,11 +1,10 @@
-import { type WikiAlert, WikiAlertSchema } from '@wikimonitor/contracts';
-import { type ConsumerRunner, type GroupAdmin, type KafkaConnection, type KafkaProducer, createConsumerRunner, createGroupAdmin } from '@wikimonitor/kafka';
-import { createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
+import { type GroupAdmin, type KafkaConnection, type KafkaProducer, createGroupAdmin } from '@wikimonitor/kafka';
 import { createLogger } from '@wikimonitor/service-kit';
-import { type TestEnv, getTestEnv, loadRecordedEvents, readTopic, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
+import { type TestEnv, getTestEnv, loadRecordedEvents, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
 import { type LagMonitorApp, createApp } from './app';
 import { changeCodec, createTopics, fetchGroup, newProducer, produceChanges, setGroupOffsets, startFeed, startStuckConsumer, testMonitorConfig, toChanges } from '../testing/int-support';
-import type { CycleHealth, GroupDetailView } from './monitor';
+import { monitorHarness } from '../testing/monitor-harness';
+import type { CycleHealth } from './monitor';
 
 // What the monitor used to report as lag 0 / OK, or keep serving as current: each on the real broker.
 const log = createLogger('test', 'silent');
@@ -25,42 +24,9 @@ describe('lag-monitor blind spots on the real broker', () => {
   let base: string;
   let producer: KafkaProducer;
   let admin: GroupAdmin;
-  const runners: ConsumerRunner[] = [];
 
-  const until = async (id: string, pred: (g: GroupDetailView) => boolean, what: string) => {
-    let last: GroupDetailView | undefined;
-    try {
-      return await waitFor(async () => {
-        last = await fetchGroup(base, id);
-        return last && pred(last) ? last : undefined;
-      }, `${id}: ${what}`);
-    } catch (err) {
-      const seen = last && { status: last.status, state: last.state, members: last.memberCount, totalLag: last.totalLag, partitions: last.partitions.map((p) => [p.committedOffset, p.lowWatermark, p.lastStableOffset, p.logHighWatermark, p.lag, p.status, p.rule]) };
-      throw new Error(`${(err as Error).message}; last seen ${JSON.stringify(seen)}`);
-    }
-  };
-  const alertOnTopic = (subject: string, status: string) => {
-    const codec = createAvroCodec<WikiAlert>({ client: createRegistryClient({ url: env.registryUrl }), topic: `${prefix}.alerts`, schema: WikiAlertSchema });
-    return waitFor(async () => {
-      const decoded = await Promise.all((await readTopic(conn, `${prefix}.alerts`)).map((m) => codec.decode(m.value as Buffer)));
-      return decoded.find((a) => a.subject === subject && a.status === status);
-    }, `the ${status} alert of ${subject} on the alerts topic`);
-  };
-  const runner = (groupId: string, topic: string) => {
-    let consumed = 0;
-    const r = createConsumerRunner({
-      connection: conn,
-      log,
-      groupId,
-      topics: [topic],
-      offsets: 'kafka',
-      handle: async (batch) => {
-        consumed += batch.length;
-      },
-    });
-    runners.push(r);
-    return { runner: r, consumed: () => consumed };
-  };
+  const h = monitorHarness(() => ({ conn, registryUrl: env.registryUrl, base, alertsTopic: `${prefix}.alerts` }), log);
+  const { until, alertOnTopic, runner } = h;
 
   beforeAll(async () => {
     env = await getTestEnv();
@@ -84,7 +50,7 @@ describe('lag-monitor blind spots on the real broker', () => {
   });
 
   afterAll(async () => {
-    await Promise.all(runners.map((r) => r.close()));
+    await h.closeRunners();
     await admin?.close();
     await producer?.close();
     await app?.service.close();

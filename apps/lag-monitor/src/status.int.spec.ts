@@ -1,10 +1,9 @@
-import { type WikiAlert, WikiAlertSchema } from '@wikimonitor/contracts';
-import { type ConsumerRunner, type KafkaConnection, type KafkaProducer, createConsumerRunner } from '@wikimonitor/kafka';
-import { createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
+import type { KafkaConnection, KafkaProducer } from '@wikimonitor/kafka';
 import { createLogger, sleep } from '@wikimonitor/service-kit';
 import { type TestEnv, getTestEnv, loadRecordedEvents, readTopic, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
 import { type LagMonitorApp, createApp } from './app';
 import { changeCodec, createTopics, fetchGroup, newProducer, produceChanges, startFeed, startStuckConsumer, testMonitorConfig, toChanges, setGroupOffsets } from '../testing/int-support';
+import { monitorHarness } from '../testing/monitor-harness';
 import type { GroupDetailView } from './monitor';
 
 const log = createLogger('test', 'silent');
@@ -18,46 +17,11 @@ describe('lag-monitor status on the real broker', () => {
   let app: LagMonitorApp;
   let base: string;
   let producer: KafkaProducer;
-  const runners: ConsumerRunner[] = [];
 
   const group = (id: string) => fetchGroup(base, id);
-  const until = async (id: string, pred: (g: GroupDetailView) => boolean, what: string) => {
-    let last: GroupDetailView | undefined;
-    try {
-      return await waitFor(async () => {
-        last = await group(id);
-        return last && pred(last) ? last : undefined;
-      }, `${id}: ${what}`);
-    } catch (err) {
-      const seen = last && { status: last.status, state: last.state, members: last.memberCount, partitions: last.partitions.map((p) => [p.committedOffset, p.lag, p.status, p.rule, p.lastCommitAt && last && last.observedAt - p.lastCommitAt]), commitTimes: app.monitor.snapshot()?.commitTimes };
-      throw new Error(`${(err as Error).message}; last seen ${JSON.stringify(seen)}`);
-    }
-  };
-  /** The consumer_status alert for a group's status, once it is on the test's alerts topic (Avro WikiAlert). */
-  const alertOnTopic = (subject: string, status: string) => {
-    const codec = createAvroCodec<WikiAlert>({ client: createRegistryClient({ url: env.registryUrl }), topic: `${prefix}.alerts`, schema: WikiAlertSchema });
-    return waitFor(async () => {
-      const decoded = await Promise.all((await readTopic(conn, `${prefix}.alerts`)).map((m) => codec.decode(m.value as Buffer)));
-      return decoded.find((a) => a.subject === subject && a.status === status);
-    }, `the ${status} alert of ${subject} on the alerts topic`);
-  };
-  const runner = (groupId: string, topic: string, handle: (n: number) => Promise<void> = async () => undefined, batchSize = 100) => {
-    let consumed = 0;
-    const r = createConsumerRunner({
-      connection: conn,
-      log,
-      groupId,
-      topics: [topic],
-      offsets: 'kafka',
-      batchSize,
-      handle: async (batch) => {
-        await handle(batch.length);
-        consumed += batch.length;
-      },
-    });
-    runners.push(r);
-    return { runner: r, consumed: () => consumed };
-  };
+  const h = monitorHarness(() => ({ conn, registryUrl: env.registryUrl, base, alertsTopic: `${prefix}.alerts`, context: () => ({ commitTimes: app.monitor.snapshot()?.commitTimes }) }), log);
+  const { until, alertOnTopic } = h;
+  const runner = (groupId: string, topic: string, handle?: (n: number) => Promise<void>, batchSize = 100) => h.runner(groupId, topic, handle, batchSize);
 
   beforeAll(async () => {
     env = await getTestEnv();
@@ -75,7 +39,7 @@ describe('lag-monitor status on the real broker', () => {
   });
 
   afterAll(async () => {
-    await Promise.all(runners.map((r) => r.close()));
+    await h.closeRunners();
     await producer?.close();
     await app?.service.close();
   });
