@@ -13,11 +13,11 @@ export function editDistance(a: string, b: string): number {
 }
 
 /**
- * The candidate closest to `word` when it is a near miss (a typo, a missing or extra letter): at most
- * 2 edits, and fewer than a third of the word. Undefined when nothing is that close (or on a tie).
+ * The candidate closest to `word` when it is a near miss (a typo, a missing or extra letter): one edit,
+ * two from 8 characters on. Undefined when nothing is that close (or on a tie).
  */
 export function closestMatch(word: string, candidates: Iterable<string>): string | undefined {
-  const limit = Math.min(2, Math.floor((word.length - 1) / 3));
+  const limit = Math.min(2, Math.max(1, Math.floor(word.length / 4)));
   let best: string | undefined;
   let bestDistance = Infinity;
   let tie = false;
