@@ -41,7 +41,7 @@ describe('parseCommandLine', () => {
 
   it('parseCommandLine should refuse positionals when the spec allows none', () => {
     const r = parseCommandLine({ usage: 'u', options: {} }, ['extra']);
-    expect(r).toEqual({ ok: false, exitCode: 2, text: 'error: unexpected argument "extra"\n\nu' });
+    expect(r).toEqual({ ok: false, exitCode: 2, text: 'error: unexpected argument "extra"\n\nu', problem: 'unexpected argument "extra"' });
   });
 
   it.each([[['--help']], [['-h']], [['--bogus', '--help']]])('parseCommandLine should answer %j with the usage and exit code 0', (argv) => {

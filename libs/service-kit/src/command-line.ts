@@ -35,8 +35,8 @@ export interface CommandLineSpec<O extends CliOptions> {
 
 export type CommandLine<O extends CliOptions> =
   | { ok: true; values: CliValues<O>; positionals: string[] }
-  /** --help (exit 0, `text` for stdout) or a usage error (exit 2, `text` for stderr: the error, then the usage). */
-  | { ok: false; exitCode: 0 | 2; text: string };
+  /** --help (exit 0, `text` for stdout) or a usage error (exit 2, `text` for stderr: the `problem`, then the usage). */
+  | { ok: false; exitCode: 0 | 2; text: string; problem?: string };
 
 const HELP_FLAGS = ['--help', '-h'];
 
@@ -48,7 +48,7 @@ const HELP_FLAGS = ['--help', '-h'];
  */
 export function parseCommandLine<const O extends CliOptions>(spec: CommandLineSpec<O>, argv: readonly string[]): CommandLine<O> {
   if (argv.some((a) => HELP_FLAGS.includes(a))) return { ok: false, exitCode: 0, text: spec.usage };
-  const usageError = (problem: string): CommandLine<O> => ({ ok: false, exitCode: 2, text: `error: ${problem}\n\n${spec.usage}` });
+  const usageError = (problem: string): CommandLine<O> => ({ ok: false, exitCode: 2, text: `error: ${problem}\n\n${spec.usage}`, problem });
   const parserOptions: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
   for (const [name, o] of Object.entries(spec.options)) {
     parserOptions[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.type === 'string' && o.multiple ? { multiple: true } : {}) };
