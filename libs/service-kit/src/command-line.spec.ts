@@ -6,7 +6,8 @@ const spec = {
   options: {
     source: { type: 'string', choices: ['auto', 'local', 'wikimedia'], default: 'auto' },
     rate: { type: 'string', int: { min: 1 } },
-    scenarios: { type: 'string', multiple: true, choices: ['kill-producer', 'sse-stall'] },
+    scenarios: { type: 'string', list: true, choices: ['kill-producer', 'sse-stall'] },
+    sizes: { type: 'string', list: true, int: { min: 1 }, default: '100,500' },
     'dry-run': { type: 'boolean' },
   },
   positionals: 1,
@@ -15,16 +16,19 @@ const spec = {
 describe('parseCommandLine', () => {
   it('parseCommandLine should read flags, apply defaults and convert integers', () => {
     const r = parseCommandLine(spec, ['--rate', '50', '--dry-run', '--scenarios=sse-stall', 'a.json']);
-    expect(r).toEqual({ ok: true, values: { source: 'auto', rate: 50, scenarios: ['sse-stall'], 'dry-run': true }, positionals: ['a.json'] });
+    expect(r).toEqual({ ok: true, values: { source: 'auto', rate: 50, scenarios: ['sse-stall'], sizes: [100, 500], 'dry-run': true }, positionals: ['a.json'] });
     const none = parseCommandLine(spec, []);
-    expect(none.ok && none.values).toEqual({ source: 'auto', rate: undefined, scenarios: undefined, 'dry-run': false });
+    expect(none.ok && none.values).toEqual({ source: 'auto', rate: undefined, scenarios: undefined, sizes: [100, 500], 'dry-run': false });
+    const lists = parseCommandLine(spec, ['--scenarios', 'kill-producer, sse-stall', '--sizes=7']);
+    expect(lists.ok && [lists.values.scenarios, lists.values.sizes]).toEqual([['kill-producer', 'sse-stall'], [7]]);
   });
 
   it.each([
     [['--bogus'], /^error: unknown flag --bogus\n\nUsage: tool/],
     [['--scenario', 'kill-producer'], /unknown flag --scenario \(did you mean --scenarios\?\)/],
     [['--source', 'foo'], /--source must be one of auto, local, wikimedia \(got "foo"\)/],
-    [['--scenarios', 'kill-producr'], /--scenarios must be one of kill-producer, sse-stall \(got "kill-producr"\)/],
+    [['--scenarios', 'sse-stall,kill-producr'], /--scenarios must be one of kill-producer, sse-stall \(got "kill-producr"\)/],
+    [['--sizes', '100,x'], /--sizes must be an integer >= 1 \(got "x"\)/],
     [['--rate', 'fast'], /--rate must be an integer >= 1 \(got "fast"\)/],
     [['--rate', '0'], /--rate must be an integer >= 1/],
     [['--rate'], /--rate needs a value/],

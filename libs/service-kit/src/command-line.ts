@@ -1,10 +1,14 @@
 import { parseArgs } from 'node:util';
 import { closestMatch } from './suggest';
 
-/** One flag of a command line. `choices` and `int` are checked after parsing, with the allowed values in the message. */
+/**
+ * One flag of a command line. `choices` and `int` are checked after parsing, with the allowed values
+ * in the message; `list` splits a value at commas (`--scenarios a,b`), `multiple` takes the flag again
+ * (`--topic a --topic b`); either gives an array, each element checked.
+ */
 export type CliOption =
   | { type: 'boolean'; short?: string }
-  | { type: 'string'; short?: string; multiple?: boolean; default?: string; choices?: readonly string[]; int?: { min?: number; max?: number } };
+  | { type: 'string'; short?: string; multiple?: boolean; list?: boolean; default?: string; choices?: readonly string[]; int?: { min?: number; max?: number } };
 
 export type CliOptions = Record<string, CliOption>;
 
@@ -13,16 +17,14 @@ type ValueOf<D> = D extends { type: 'boolean' }
   : D extends { int: object }
     ? number
     : D extends { choices: readonly (infer C)[] }
-      ? D extends { multiple: true }
-        ? C[]
-        : C
-      : D extends { multiple: true }
-        ? string[]
-        : string;
+      ? C
+      : string;
+
+type ValuesOf<D> = D extends { multiple: true } | { list: true } ? Array<ValueOf<D>> : ValueOf<D>;
 
 /** Parsed values: booleans are false when absent, options with a default always hold a value. */
 export type CliValues<O extends CliOptions> = {
-  [K in keyof O]: O[K] extends { type: 'boolean' } ? boolean : O[K] extends { default: string } ? ValueOf<O[K]> : ValueOf<O[K]> | undefined;
+  [K in keyof O]: O[K] extends { type: 'boolean' } ? boolean : O[K] extends { default: string } ? ValuesOf<O[K]> : ValuesOf<O[K]> | undefined;
 };
 
 export interface CommandLineSpec<O extends CliOptions> {
@@ -69,7 +71,8 @@ export function parseCommandLine<const O extends CliOptions>(spec: CommandLineSp
       continue;
     }
     const given = raw as string | string[] | undefined;
-    const list = given === undefined ? (o.default === undefined ? undefined : [o.default]) : Array.isArray(given) ? given : [given];
+    const givenList = given === undefined ? (o.default === undefined ? undefined : [o.default]) : Array.isArray(given) ? given : [given];
+    const list = o.list ? givenList?.flatMap((v) => v.split(',').map((x) => x.trim()).filter(Boolean)) : givenList;
     if (list === undefined) {
       values[name] = undefined;
       continue;
@@ -88,7 +91,7 @@ export function parseCommandLine<const O extends CliOptions>(spec: CommandLineSp
         out.push(n);
       } else out.push(v);
     }
-    values[name] = o.multiple ? out : out[0];
+    values[name] = o.multiple || o.list ? out : out[0];
   }
   return { ok: true, values: values as CliValues<O>, positionals: parsed.positionals };
 }
