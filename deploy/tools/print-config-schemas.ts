@@ -6,6 +6,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { parseCommandLine } from '@wikimonitor/service-kit';
 
 /** The parts of a zod (v3) schema this script reads. */
 interface ZodLike {
@@ -62,8 +63,17 @@ async function describe(arg: string): Promise<SchemaInfo> {
   return { app, file: relative(root, file), exportName, keys, required };
 }
 
+const USAGE = `Usage: TSX_TSCONFIG_PATH=tsconfig.base.json node --import tsx deploy/tools/print-config-schemas.ts [app|config.ts ...]
+Prints, as JSON, the environment variables each app's config schema knows and which are required (default: every app).`;
+
 async function main(): Promise<void> {
-  const requested = process.argv.slice(2);
+  const cli = parseCommandLine({ usage: USAGE, options: {}, positionals: true }, process.argv.slice(2));
+  if (!cli.ok) {
+    process[cli.exitCode === 0 ? 'stdout' : 'stderr'].write(`${cli.exitCode === 0 ? '' : 'print-config-schemas: '}${cli.text}\n`);
+    process.exitCode = cli.exitCode;
+    return;
+  }
+  const requested = cli.positionals;
   const apps = requested.length
     ? requested
     : readdirSync(join(root, 'apps')).filter((a) => existsSync(join(root, 'apps', a, 'src', 'config.ts'))).sort();
