@@ -46,7 +46,7 @@ describe('runMain', () => {
       level: 'fatal',
       service: 'producer',
       code: 'CONFIG_INVALID',
-      msg: 'invalid configuration',
+      msg: 'invalid configuration:\n  - KAFKA_BOOTSTRAP_SERVERS: Required (missing)\n  - HTTP_PORT: must be an integer (got "eighty")',
       problems: ['KAFKA_BOOTSTRAP_SERVERS: Required (missing)', 'HTTP_PORT: must be an integer (got "eighty")'],
     });
     expect(err.mock.calls[1][0]).toBe('producer: invalid configuration (CONFIG_INVALID)\n  KAFKA_BOOTSTRAP_SERVERS: Required (missing)\n  HTTP_PORT: must be an integer (got "eighty")');

@@ -9,8 +9,8 @@ export interface MainIo {
 const consoleIo: MainIo = { out: (t) => console.log(t), err: (t) => console.error(t) };
 
 /**
- * How a start-up failure is shown: one structured fatal JSON line (for log collectors; a config error
- * carries its `problems` as an array) and the same for a person, one problem per line, e.g.
+ * How a start-up failure is shown: one structured fatal JSON line (for log collectors: `msg` as it always
+ * was, and a config error's `problems` as an array too) and the same for a person, one problem per line, e.g.
  * `producer: invalid configuration` then `  KAFKA_BOOTSTRAP_SERVERS: required (missing)`.
  */
 export function formatStartupError(service: string, err: unknown): { json: string; text: string } {
@@ -19,7 +19,7 @@ export function formatStartupError(service: string, err: unknown): { json: strin
   if (!problems) return { json: JSON.stringify({ level: 'fatal', service, code: e.code, msg: e.message }), text: `${service}: ${e.message}` };
   const headline = e.message.split('\n')[0]?.replace(/:$/, '') ?? e.message;
   return {
-    json: JSON.stringify({ level: 'fatal', service, code: e.code, msg: headline, problems }),
+    json: JSON.stringify({ level: 'fatal', service, code: e.code, msg: e.message, problems }),
     text: [`${service}: ${headline} (${e.code})`, ...problems.map((p) => `  ${p}`)].join('\n'),
   };
 }
