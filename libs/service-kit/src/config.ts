@@ -51,7 +51,7 @@ const FOREIGN_PREFIXES = ['OTEL_', 'NODE_', 'npm_'];
  * to judge (the environment holds PATH, HOME, the stack's WM_* ports, ...).
  */
 export function misspeltSettings(schema: z.ZodTypeAny, names: readonly string[], who: string): string[] {
-  const keys = schemaKeys(schema);
+  const keys = Object.keys(configShape(schema) ?? {});
   if (keys.length === 0) return [];
   const known = new Set(keys);
   const families = new Set(keys.map((k) => k.split('_')[0]?.toUpperCase()));
@@ -65,16 +65,17 @@ export function misspeltSettings(schema: z.ZodTypeAny, names: readonly string[],
   return out;
 }
 
-/** The keys of the z.object inside transforms, refinements and pipes. */
-function schemaKeys(schema: z.ZodTypeAny): string[] {
+/** The fields of the z.object inside transforms, refinements, pipes and defaults (undefined when there is none). */
+export function configShape(schema: z.ZodTypeAny): Record<string, z.ZodTypeAny> | undefined {
   let s: z.ZodTypeAny | undefined = schema;
   for (let depth = 0; s && depth < 10; depth++) {
-    if (s instanceof z.ZodObject) return Object.keys(s.shape as Record<string, unknown>);
+    if (s instanceof z.ZodObject) return s.shape as Record<string, z.ZodTypeAny>;
     if (s instanceof z.ZodEffects) s = s.innerType() as z.ZodTypeAny;
     else if (s instanceof z.ZodPipeline) s = s._def.in as z.ZodTypeAny;
-    else return [];
+    else if (s instanceof z.ZodDefault || s instanceof z.ZodOptional) s = s._def.innerType as z.ZodTypeAny;
+    else return undefined;
   }
-  return [];
+  return undefined;
 }
 
 function throwConfig(problems: string[]): never {
