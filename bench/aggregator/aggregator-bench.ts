@@ -11,10 +11,17 @@ import { type KafkaConnection, type Message, createConsumerRunner, createProduce
 import { createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
 import { createLogger } from '@wikimonitor/service-kit';
 import { freePort, loadRecordedEvents, uniqueName } from '@wikimonitor/testing';
-import { arg, buildApps, machine, progress, stackEnv, startApp, table, waitHttp, writeReport } from '../lib/bench-kit';
+import { benchArgs, buildApps, machine, progress, stackEnv, startApp, table, waitHttp, writeReport } from '../lib/bench-kit';
 
-const RECORDS = Number(arg('records', '202650'));
-const BATCH = Number(arg('batch', '500'));
+const ARGS = benchArgs(
+  `Usage: node --import tsx bench/aggregator/aggregator-bench.ts [--records N] [--batch N]
+Aggregator throughput through the local stack's broker beside a plain and a transactional reference loop.
+  --records N   WikiChange records (default 202650)
+  --batch N     records per batch of the reference loops (default 500)`,
+  { records: { type: 'string', int: { min: 1 }, default: '202650' }, batch: { type: 'string', int: { min: 1 }, default: '500' } },
+);
+const RECORDS = ARGS.records;
+const BATCH = ARGS.batch;
 const TEN_YEARS = 10 * 365 * 86_400_000;
 const log = createLogger('bench', 'warn');
 

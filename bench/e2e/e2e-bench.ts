@@ -28,13 +28,33 @@ import {
   runNames,
   storedLatencies,
 } from '../../e2e/src/index';
-import { RESULTS, ROOT, arg, averageRecordSize, buildApps, kafkaClasspath, machine, progress, stackEnv, table, writeReport } from '../lib/bench-kit';
+import { RESULTS, ROOT, benchArgs, averageRecordSize, buildApps, kafkaClasspath, machine, progress, stackEnv, table, writeReport } from '../lib/bench-kit';
 
-const QUICK = process.argv.includes('--quick');
-const EVENTS = Number(arg('events', QUICK ? '20000' : '200000'));
-const BACKLOG = Number(arg('backlog', QUICK ? '10000' : '100000'));
-const STEADY_RATE = Number(arg('steady-rate', '1000'));
-const BURST_FACTOR = Number(arg('burst-factor', '10'));
+const ARGS = benchArgs(
+  `Usage: TSX_TSCONFIG_PATH=tsconfig.base.json node --import tsx bench/e2e/e2e-bench.ts [options]
+End to end: all five apps and the local SSE source on the local stack, as real processes from dist/.
+  --events N         events of the full-speed phase (default 200000; --quick 20000)
+  --backlog N        events of the backlog phase (default 100000; --quick 10000)
+  --steady-rate N    events/s of the steady phase (default 1000)
+  --burst-factor N   rate factor of the burst phase (default 10)
+  --latency-runs N   latency runs (default 3; --quick 1)
+  --quick            a short run
+  --no-what-if       skip the latency what-if phase`,
+  {
+    events: { type: 'string', int: { min: 1 } },
+    backlog: { type: 'string', int: { min: 1 } },
+    'steady-rate': { type: 'string', int: { min: 1 }, default: '1000' },
+    'burst-factor': { type: 'string', int: { min: 1 }, default: '10' },
+    'latency-runs': { type: 'string', int: { min: 1 } },
+    quick: { type: 'boolean' },
+    'no-what-if': { type: 'boolean' },
+  },
+);
+const QUICK = ARGS.quick;
+const EVENTS = ARGS.events ?? (QUICK ? 20_000 : 200_000);
+const BACKLOG = ARGS.backlog ?? (QUICK ? 10_000 : 100_000);
+const STEADY_RATE = ARGS['steady-rate'];
+const BURST_FACTOR = ARGS['burst-factor'];
 /** Latency phase timeline (source time): steady until BURST_START, then a burst every BURST_EVERY. */
 const STEADY_WARMUP_S = 10;
 const BURST_START_S = QUICK ? 20 : 40;
@@ -42,7 +62,7 @@ const BURST_EVERY_S = QUICK ? 15 : 30;
 const BURST_DURATION_S = 3;
 const BURSTS = 2;
 const LATENCY_RUN_S = BURST_START_S + BURST_EVERY_S * BURSTS - 5;
-const LATENCY_RUNS = Number(arg('latency-runs', QUICK ? '1' : '3'));
+const LATENCY_RUNS = ARGS['latency-runs'] ?? (QUICK ? 1 : 3);
 
 const recorded = loadRecordedEvents();
 const APPS: AppName[] = ['producer', 'filter-router', 'aggregator', 'dedup-persister', 'lag-monitor'];
@@ -400,7 +420,7 @@ async function main(): Promise<void> {
   progress(`backlog: ${backlog.events} events drained in ${backlog.drainSeconds.toFixed(1)} s`);
   const latencyRuns: Array<Awaited<ReturnType<typeof phaseLatency>>> = [];
   for (let i = 1; i <= LATENCY_RUNS; i++) latencyRuns.push(await phaseLatency(env, workDir, `latency-${i}`));
-  const whatIf = process.argv.includes('--no-what-if') ? undefined : await phaseLatency(env, workDir, 'latency-analyze', 5);
+  const whatIf = ARGS['no-what-if'] ? undefined : await phaseLatency(env, workDir, 'latency-analyze', 5);
   const pooled = {
     steady: latencyStats(latencyRuns.flatMap((r) => r.values.steady)),
     burst: latencyStats(latencyRuns.flatMap((r) => r.values.bursts)),

@@ -17,11 +17,23 @@ import { DEFAULT_BATCH_SIZE } from '../../apps/filter-router/src/config';
 import { createRouteStep } from '../../apps/filter-router/src/route-step';
 import { loadRoutingRules } from '../../apps/filter-router/src/rules';
 import { createOutputTopics, deleteTopicsWithPrefix, produceChanges, testAppConfig, waitForStableTopics, writeDefaultRulesWithPrefix } from '../../apps/filter-router/testing/test-support';
-import { arg, machine, progress, stackEnv, table, writeReport } from '../lib/bench-kit';
+import { benchArgs, machine, progress, stackEnv, table, writeReport } from '../lib/bench-kit';
 
-const COPIES = Number(arg('copies', '10'));
-const ROUNDS = Number(arg('rounds', '2'));
-const BATCH_SIZES = arg('batch-sizes', '100,500,2000').split(',').map(Number);
+const ARGS = benchArgs(
+  `Usage: TSX_TSCONFIG_PATH=tsconfig.base.json node --import tsx bench/filter-router/throughput.ts [options]
+filter-router exactly-once throughput beside a plain at-least-once loop, on the local stack's broker.
+  --copies N             copies of the recorded events (default 10)
+  --rounds N             alternating rounds (default 2)
+  --batch-sizes a,b,...  batch sizes (default 100,500,2000)`,
+  {
+    copies: { type: 'string', int: { min: 1 }, default: '10' },
+    rounds: { type: 'string', int: { min: 1 }, default: '2' },
+    'batch-sizes': { type: 'string', list: true, int: { min: 1 }, default: '100,500,2000' },
+  },
+);
+const COPIES = ARGS.copies;
+const ROUNDS = ARGS.rounds;
+const BATCH_SIZES = ARGS['batch-sizes'];
 const PLAIN_BATCH = DEFAULT_BATCH_SIZE; // the app's default: the two loops differ only by the transaction
 const LINGER_MS = 5; // the app's default PRODUCER_LINGER_MS, used by both loops
 const log = createLogger('bench', 'warn');

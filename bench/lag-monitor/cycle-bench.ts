@@ -13,12 +13,26 @@ import { createFirstRecordReader } from '@wikimonitor/lag';
 import { createLogger } from '@wikimonitor/service-kit';
 import { uniqueName } from '@wikimonitor/testing';
 import { createLagMonitor } from '../../apps/lag-monitor/src/monitor';
-import { arg, machine, progress, stackEnv, table, writeReport } from '../lib/bench-kit';
+import { benchArgs, machine, progress, stackEnv, table, writeReport } from '../lib/bench-kit';
 
-const GROUPS = Number(arg('groups', '50'));
-const TOPICS = Number(arg('topics', '10'));
-const PARTITIONS = Number(arg('partitions', '20'));
-const ITERATIONS = Number(arg('iterations', '15'));
+const ARGS = benchArgs(
+  `Usage: TSX_TSCONFIG_PATH=tsconfig.base.json node --import tsx bench/lag-monitor/cycle-bench.ts [options]
+lag-monitor: one full monitoring cycle beside the bare admin calls it makes, on the local stack's broker.
+  --groups N       consumer groups (default 50)
+  --topics N       topics (default 10)
+  --partitions N   partitions per topic (default 20)
+  --iterations N   measured cycles (default 15)`,
+  {
+    groups: { type: 'string', int: { min: 1 }, default: '50' },
+    topics: { type: 'string', int: { min: 1 }, default: '10' },
+    partitions: { type: 'string', int: { min: 1 }, default: '20' },
+    iterations: { type: 'string', int: { min: 1 }, default: '15' },
+  },
+);
+const GROUPS = ARGS.groups;
+const TOPICS = ARGS.topics;
+const PARTITIONS = ARGS.partitions;
+const ITERATIONS = ARGS.iterations;
 const RECORDS_PER_PARTITION = 20;
 const CONCURRENCY = 8;
 const log = createLogger('bench', 'warn');

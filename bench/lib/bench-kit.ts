@@ -2,18 +2,27 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import avro from 'avsc';
 import { WikiChangeSchema } from '@wikimonitor/contracts';
 import { normalizeRecentChange } from '@wikimonitor/domain';
+import { type CliOptions, type CliValues, parseCommandLine } from '@wikimonitor/service-kit';
 import { type AppName, type AppProcess, type RecordedEvent, createAppProcess } from '@wikimonitor/testing';
 
 export const ROOT = resolve(__dirname, '..', '..');
 export const RESULTS = join(ROOT, 'bench', 'results');
 
-export function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? (process.argv[i + 1] as string) : def;
+/**
+ * A benchmark's command line, through the workspace's strict parser: --help prints `usage` and exits 0;
+ * an unknown flag or a bad value prints the problem and the usage and exits 2 (a misspelt flag never
+ * runs the benchmark with its defaults).
+ */
+export function benchArgs<const O extends CliOptions>(usage: string, options: O): CliValues<O> {
+  const r = parseCommandLine({ usage, options }, process.argv.slice(2));
+  if (r.ok) return r.values;
+  if (r.exitCode === 0) console.log(r.text);
+  else console.error(`${basename(process.argv[1] ?? 'bench')}: ${r.text}`);
+  process.exit(r.exitCode);
 }
 
 export function progress(msg: string): void {

@@ -6,10 +6,18 @@
 import { spawnSync } from 'node:child_process';
 import { provisionTopics } from '@wikimonitor/kafka';
 import { freePort, loadRecordedEvents, uniqueName } from '@wikimonitor/testing';
-import { arg, averageRecordSize, buildApps, kafkaClasspath, machine, progress, stackEnv, startApp, table, waitHttp, writeReport } from '../lib/bench-kit';
+import { benchArgs, averageRecordSize, buildApps, kafkaClasspath, machine, progress, stackEnv, startApp, table, waitHttp, writeReport } from '../lib/bench-kit';
 
-const EVENTS = Number(arg('events', '200000'));
-const ROUNDS = Number(arg('rounds', '2'));
+const ARGS = benchArgs(
+  `Usage: node --import tsx bench/producer/producer-bench.ts [--events N] [--rounds N] [--tracing]
+Producer throughput and peak RSS, exactly once beside at least once and Kafka's ProducerPerformance.
+  --events N   events per run (default 200000)
+  --rounds N   alternating rounds (default 2)
+  --tracing    also with tracing at 1% and 100% (report producer-tracing)`,
+  { events: { type: 'string', int: { min: 1 }, default: '200000' }, rounds: { type: 'string', int: { min: 1 }, default: '2' }, tracing: { type: 'boolean' } },
+);
+const EVENTS = ARGS.events;
+const ROUNDS = ARGS.rounds;
 const recorded = loadRecordedEvents();
 
 async function createTopic(env: Record<string, string>, topic: string): Promise<void> {
@@ -104,7 +112,7 @@ async function main(): Promise<void> {
     ['producer, at-least-once (no transactions)', { OTEL_EXPORTER_OTLP_ENDPOINT: '', PRODUCER_EXACTLY_ONCE: 'false' }],
     ['producer, exactly once (transactions)', { OTEL_EXPORTER_OTLP_ENDPOINT: '', PRODUCER_EXACTLY_ONCE: 'true' }],
   ];
-  if (process.argv.includes('--tracing')) {
+  if (ARGS.tracing) {
     const endpoint = env['OTEL_EXPORTER_OTLP_ENDPOINT'] ?? 'http://127.0.0.1:4318';
     variants.push(['producer (tracing 1%)', { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_TRACES_SAMPLER_ARG: '0.01' }]);
     variants.push(['producer (tracing 100%)', { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_TRACES_SAMPLER_ARG: '1' }]);
@@ -149,7 +157,7 @@ Machine: ${JSON.stringify(machine())}
 The SSE source runs on the same 2 cores, so the producer's rate includes sharing the CPU with its input; compare the ratios of one run.
 `;
   console.log(md);
-  writeReport(process.argv.includes('--tracing') ? 'producer-tracing' : 'producer', { events: EVENTS, recordSize: size, reference, results, exactlyOnceToAtLeastOnce: eosRatio, machine: machine() }, md);
+  writeReport(ARGS.tracing ? 'producer-tracing' : 'producer', { events: EVENTS, recordSize: size, reference, results, exactlyOnceToAtLeastOnce: eosRatio, machine: machine() }, md);
 }
 
 main().catch((err: unknown) => {

@@ -6,13 +6,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-
-/** The parts of a zod (v3) schema this script reads. */
-interface ZodLike {
-  _def?: { typeName?: string; schema?: ZodLike; in?: ZodLike; innerType?: ZodLike };
-  shape?: Record<string, ZodLike>;
-  isOptional?: () => boolean;
-}
+import type { z } from 'zod';
+import { configShape, parseCommandLine } from '@wikimonitor/service-kit';
 
 export interface SchemaInfo {
   app: string;
@@ -26,16 +21,6 @@ const root = resolve(__dirname, '..', '..');
 
 function camel(app: string): string {
   return app.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
-}
-
-/** The z.object inside transforms/pipes (sse-source's schema is z.object(...).transform(...)). */
-function objectShape(schema: ZodLike): Record<string, ZodLike> | undefined {
-  let s: ZodLike | undefined = schema;
-  for (let depth = 0; s && depth < 10; depth++) {
-    if (s._def?.typeName === 'ZodObject' && s.shape) return s.shape;
-    s = s._def?.schema ?? s._def?.in ?? s._def?.innerType;
-  }
-  return undefined;
 }
 
 function pickExport(mod: Record<string, unknown>, app: string): string {
@@ -52,18 +37,27 @@ async function describe(arg: string): Promise<SchemaInfo> {
   const app = isFile ? basename(arg, '.ts') : arg;
   const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   const exportName = pickExport(mod, app);
-  const shape = objectShape(mod[exportName] as ZodLike);
+  const shape = configShape(mod[exportName] as z.ZodTypeAny);
   if (!shape) throw new Error(`${relative(root, file)}: ${exportName} is not a z.object(...) (or a transform of one)`);
   const keys = Object.keys(shape).sort();
   const required = keys.filter((k) => {
-    const field = shape[k] as ZodLike;
-    return typeof field.isOptional === 'function' ? !field.isOptional() : true;
+    const field = shape[k] as z.ZodTypeAny;
+    return !field.isOptional();
   });
   return { app, file: relative(root, file), exportName, keys, required };
 }
 
+const USAGE = `Usage: TSX_TSCONFIG_PATH=tsconfig.base.json node --import tsx deploy/tools/print-config-schemas.ts [app|config.ts ...]
+Prints, as JSON, the environment variables each app's config schema knows and which are required (default: every app).`;
+
 async function main(): Promise<void> {
-  const requested = process.argv.slice(2);
+  const cli = parseCommandLine({ usage: USAGE, options: {}, positionals: true }, process.argv.slice(2));
+  if (!cli.ok) {
+    process[cli.exitCode === 0 ? 'stdout' : 'stderr'].write(`${cli.exitCode === 0 ? '' : 'print-config-schemas: '}${cli.text}\n`);
+    process.exitCode = cli.exitCode;
+    return;
+  }
+  const requested = cli.positionals;
   const apps = requested.length
     ? requested
     : readdirSync(join(root, 'apps')).filter((a) => existsSync(join(root, 'apps', a, 'src', 'config.ts'))).sort();

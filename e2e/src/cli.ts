@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { parseCommandLine } from '@wikimonitor/service-kit';
 import { REPO_ROOT, killAllAppProcesses } from '@wikimonitor/testing';
 import { CHAOS_AGGREGATOR, CHAOS_LAG_MONITOR, DEFAULT_WORK_DIR, runChaosSuite, scenarioFigures, summaryTable } from './chaos';
 import { CI_SCENARIOS, SCENARIOS, selectScenarios } from './scenarios';
@@ -25,25 +26,24 @@ Usage: node --import tsx e2e/src/chaos-run.ts [options]
 
 Builds first (nx run-many -t build: cached, a few seconds when dist/ is current).
 Logs: tmp/chaos/<run>/logs/<prefix>-<app>.log
-Exit code 0 only if every scenario passed.
+Exit code 0 only if every scenario passed; 2 for an unknown flag or scenario, or a bad value.
 
 Scenarios:
 ${SCENARIOS.map((s) => `  ${s.name.padEnd(22)} ${s.description}`).join('\n')}`;
 
-function flag(argv: string[], name: string): string | undefined {
-  const i = argv.indexOf(`--${name}`);
-  if (i < 0) return undefined;
-  const v = argv[i + 1];
-  if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
-  return v;
-}
-
-function positiveInt(text: string | undefined, name: string, def: number): number {
-  if (text === undefined) return def;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer (got ${text})`);
-  return n;
-}
+/** The suite's flags: an unknown one (`--scenario`) or an unknown scenario name exits 2 with the usage, never runs all. */
+export const CHAOS_OPTIONS = {
+  scenarios: { type: 'string', list: true, choices: SCENARIOS.map((s) => s.name) },
+  ci: { type: 'boolean' },
+  events: { type: 'string', int: { min: 1 } },
+  rate: { type: 'string', int: { min: 1 } },
+  seed: { type: 'string', int: { min: 1 } },
+  out: { type: 'string' },
+  'no-out': { type: 'boolean' },
+  keep: { type: 'boolean' },
+  'no-build': { type: 'boolean' },
+  list: { type: 'boolean' },
+} as const;
 
 function progress(line: string): void {
   process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -51,25 +51,28 @@ function progress(line: string): void {
 
 /** Runs the suite from the command line; resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(USAGE);
-    return 0;
+  const cli = parseCommandLine({ usage: USAGE, options: CHAOS_OPTIONS }, argv);
+  if (!cli.ok) {
+    if (cli.exitCode === 0) console.log(cli.text);
+    else console.error(`chaos-run: ${cli.text}`);
+    return cli.exitCode;
   }
-  if (argv.includes('--list')) {
+  const flags = cli.values;
+  if (flags.list) {
     for (const s of SCENARIOS) console.log(`${s.name}\t${s.description}`);
     return 0;
   }
-  const ci = argv.includes('--ci');
-  const scenarios = selectScenarios(flag(argv, 'scenarios')?.split(',').map((s) => s.trim()) ?? (ci ? CI_SCENARIOS : undefined));
-  const events = positiveInt(flag(argv, 'events'), 'events', ci ? 1500 : 4053);
-  const rate = positiveInt(flag(argv, 'rate'), 'rate', ci ? 75 : 135);
-  const seed = positiveInt(flag(argv, 'seed'), 'seed', Date.now() % 1_000_000);
-  const keep = argv.includes('--keep');
-  const out = argv.includes('--no-out') ? undefined : (flag(argv, 'out') ?? join(REPO_ROOT, 'bench', 'results', 'chaos-summary.md'));
+  const ci = flags.ci;
+  const scenarios = selectScenarios(flags.scenarios ?? (ci ? CI_SCENARIOS : undefined));
+  const events = flags.events ?? (ci ? 1500 : 4053);
+  const rate = flags.rate ?? (ci ? 75 : 135);
+  const seed = flags.seed ?? Date.now() % 1_000_000;
+  const keep = flags.keep;
+  const out = flags['no-out'] ? undefined : (flags.out ?? join(REPO_ROOT, 'bench', 'results', 'chaos-summary.md'));
   const workDir = join(DEFAULT_WORK_DIR, `run-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   mkdirSync(workDir, { recursive: true });
 
-  if (!argv.includes('--no-build')) {
+  if (!flags['no-build']) {
     progress('building the apps (nx run-many -t build; cached when dist/ is current)');
     const built = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '--outputStyle=static'], { cwd: REPO_ROOT, stdio: ['ignore', 2, 2], env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' } });
     if (built.status !== 0) {

@@ -6,13 +6,15 @@ import { build } from 'esbuild';
 import { cpSync, existsSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseCommandLine, usageError } from '../lib/cli.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const name = process.argv[2];
-if (!name) {
-  console.error('usage: build-app.mjs <app-name>');
-  process.exit(2);
-}
+const USAGE = `Usage: node tools/build/build-app.mjs <app-name>
+Bundles apps/<app-name>/src/main.ts (and instrumentation.ts) into dist/apps/<app-name>/ with esbuild
+(npm packages stay external); usually run through \`npx nx build <app-name>\`.`;
+const [name] = parseCommandLine({ name: 'build-app', usage: USAGE, options: {}, allowPositionals: true, maxPositionals: 1 }).positionals;
+if (!name) usageError('build-app', USAGE, 'needs an app name');
+if (!existsSync(join(root, 'apps', name, 'src', 'main.ts'))) usageError('build-app', USAGE, `no app ${JSON.stringify(name)} (apps/${name}/src/main.ts does not exist)`);
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const external = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.devDependencies ?? {})].flatMap((d) => [d, `${d}/*`]);
 const outdir = join(root, 'dist', 'apps', name);

@@ -5,6 +5,7 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseCommandLine } from '../lib/cli.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const outFile = join(root, 'libs', 'contracts', 'src', 'generated', 'avro.ts');
@@ -74,8 +75,11 @@ export function generate(schemaDir = join(root, 'schemas')) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const usage = `Usage: node tools/codegen/avro-types.mjs [--check]   (npm run codegen)
+Writes libs/contracts/src/generated/avro.ts from schemas/*.avsc; --check only compares (exit 1 when stale).`;
+  const { values } = parseCommandLine({ name: 'avro-types', usage, options: { check: { type: 'boolean' } } });
   const text = generate();
-  if (process.argv.includes('--check')) {
+  if (values.check) {
     let current = '';
     try { current = readFileSync(outFile, 'utf8'); } catch { /* missing counts as stale */ }
     if (current !== text) {

@@ -7,6 +7,7 @@ import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseCommandLine } from '../lib/cli.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -30,7 +31,9 @@ export async function bundleOpsCli(outfile) {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const outfile = resolve(process.argv[2] ?? join(root, 'dist', 'tools', 'ops', 'cli.js'));
+  const usage = 'Usage: node tools/ops/build.mjs [outfile]   bundles the ops CLI (default dist/tools/ops/cli.js)';
+  const [given] = parseCommandLine({ name: 'ops build', usage, options: {}, allowPositionals: true, maxPositionals: 1 }).positionals;
+  const outfile = resolve(given ?? join(root, 'dist', 'tools', 'ops', 'cli.js'));
   await bundleOpsCli(outfile);
   console.log(`built ${outfile}`);
 }

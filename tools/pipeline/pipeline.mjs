@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseCommandLine, usageError } from '../lib/cli.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const STACK_DIR = process.env.WM_STACK_DIR ?? join(ROOT, '.stack');
@@ -36,16 +37,19 @@ Options:
   --rate     events/s of the local source (default 50; it loops the real recorded events)
 Ports: WM_PRODUCER_PORT=8101 WM_FILTER_ROUTER_PORT=8102 WM_AGGREGATOR_PORT=8103
        WM_DEDUP_PERSISTER_PORT=8104 WM_LAG_MONITOR_PORT=8105 WM_SSE_SOURCE_PORT=8092
-Stack settings (WM_KAFKA_PORT, ...) are the stack's: node tools/stack/stack.mjs --help`;
+Stack settings (WM_KAFKA_PORT, ...) are the stack's: node tools/stack/stack.mjs --help
+Exit codes: 0 done, 1 failed, 2 usage error (unknown command or flag, bad value).`;
 
-/**
- * @param {string} name
- * @param {string} def
- */
-function arg(name, def) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : def;
-}
+const SOURCES = ['auto', 'local', 'wikimedia'];
+const cli = parseCommandLine({
+  name: 'pipeline',
+  usage: HELP,
+  options: { source: { type: 'string', default: 'auto' }, rate: { type: 'string', default: '50' }, stack: { type: 'boolean', default: false } },
+  allowPositionals: true,
+  maxPositionals: 2,
+  choices: { source: SOURCES },
+  numbers: ['rate'],
+});
 /** @param {string} app */
 const pidFile = (app) => join(RUN, `${app}.pid`);
 /** @param {number | undefined} pid */
@@ -103,13 +107,13 @@ async function up() {
   const build = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '--outputStyle=static'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' } });
   if (build.status !== 0) throw new Error('build failed');
 
-  const sourceMode = arg('source', 'auto');
+  const sourceMode = cli.values.source;
   const useWikimedia = sourceMode === 'wikimedia' || (sourceMode === 'auto' && (await wikimediaReachable()));
   /** @type {Record<string, string>} */
   const base = { ...stackEnv(), LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
   const jaeger = base.OTEL_EXPORTER_OTLP_ENDPOINT;
   const sseUrl = useWikimedia ? 'https://stream.wikimedia.org/v2/stream/recentchange' : `http://127.0.0.1:${APPS[0].port}/v2/stream/recentchange`;
-  log(useWikimedia ? 'source: Wikimedia EventStreams (live)' : `source: local SSE source replaying data/recordings at ${arg('rate', '50')} events/s (looped, fresh ids)`);
+  log(useWikimedia ? 'source: Wikimedia EventStreams (live)' : `source: local SSE source replaying data/recordings at ${cli.values.rate} events/s (looped, fresh ids)`);
 
   for (const app of APPS) {
     if (app.name === 'sse-source' && useWikimedia) continue;
@@ -122,7 +126,7 @@ async function up() {
     const env = { ...process.env, ...base, HTTP_PORT: String(app.port) };
     if (jaeger) env.OTEL_TRACES_SAMPLER_ARG = process.env.OTEL_TRACES_SAMPLER_ARG ?? '0.01';
     const args = [join(ROOT, 'dist', 'apps', app.name, 'main.js')];
-    if (app.name === 'sse-source') args.push('--port', String(app.port), '--host', '127.0.0.1', '--rate', arg('rate', '50'), '--loop');
+    if (app.name === 'sse-source') args.push('--port', String(app.port), '--host', '127.0.0.1', '--rate', cli.values.rate, '--loop');
     if (app.name === 'producer') env.SSE_URL = sseUrl;
     const out = openSync(join(LOGS, `${app.name}.log`), 'a');
     // Under a supervisor that restarts the app when it exits by itself (see supervise.mjs).
@@ -154,7 +158,7 @@ async function down() {
     }
     rmSync(pidFile(app.name), { force: true });
   }
-  if (process.argv.includes('--stack')) spawnSync(process.execPath, [join(ROOT, 'tools/stack/stack.mjs'), 'down'], { stdio: 'inherit' });
+  if (cli.values.stack) spawnSync(process.execPath, [join(ROOT, 'tools/stack/stack.mjs'), 'down'], { stdio: 'inherit' });
 }
 
 async function status() {
@@ -192,17 +196,17 @@ async function status() {
   return allOk;
 }
 
-const cmd = process.argv[2];
+const [cmd, app] = cli.positionals;
+const COMMANDS = ['up', 'down', 'status', 'logs', 'help'];
+if (cmd !== undefined && !COMMANDS.includes(cmd)) usageError('pipeline', HELP, `unknown command ${JSON.stringify(cmd)}; commands: ${COMMANDS.join(', ')}`);
+if (cmd === 'logs' && !APPS.some((a) => a.name === app)) usageError('pipeline', HELP, `logs needs one of: ${APPS.map((a) => a.name).join(', ')}`);
+if (cmd !== 'logs' && app !== undefined) usageError('pipeline', HELP, `unexpected argument ${JSON.stringify(app)}`);
 try {
-  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') console.log(HELP);
+  if (!cmd || cmd === 'help') console.log(HELP);
   else if (cmd === 'up') await up();
   else if (cmd === 'down') await down();
   else if (cmd === 'status') process.exitCode = (await status()) ? 0 : 1;
-  else if (cmd === 'logs') {
-    const app = process.argv[3];
-    if (!APPS.some((a) => a.name === app)) throw new Error(`logs needs one of: ${APPS.map((a) => a.name).join(', ')}`);
-    console.log(readFileSync(join(LOGS, `${app}.log`), 'utf8').split('\n').slice(-100).join('\n'));
-  } else throw new Error(`unknown command '${cmd}' (see --help)`);
+  else console.log(readFileSync(join(LOGS, `${app}.log`), 'utf8').split('\n').slice(-100).join('\n'));
 } catch (err) {
   log(`error: ${err instanceof Error ? err.message : String(err)}`);
   process.exitCode = 1;

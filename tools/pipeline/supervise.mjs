@@ -8,9 +8,15 @@
 // Usage: node tools/pipeline/supervise.mjs <app-name> <node args...>
 import { spawn } from 'node:child_process';
 
+// Not through tools/lib/cli.mjs: everything after the app name is the app's node command line, passed as is.
+const USAGE = 'Usage: node tools/pipeline/supervise.mjs <app-name> <node args...>   (started by pipeline.mjs up)';
 const [name, ...args] = process.argv.slice(2);
-if (!name || !args.length) {
-  console.error('usage: supervise.mjs <app-name> <node args...>');
+if (name === '--help' || name === '-h') {
+  console.log(USAGE);
+  process.exit(0);
+}
+if (!name || name.startsWith('-') || !args.length) {
+  console.error(`supervise: error: ${name ? `not an app name: ${name}` : 'needs an app name and its node command line'}\n\n${USAGE}`);
   process.exit(2);
 }
 

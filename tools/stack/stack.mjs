@@ -26,6 +26,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { parseCommandLine, usageError } from '../lib/cli.mjs';
 
 /** @typedef {(msg: string) => void} Log */
 /**
@@ -920,6 +921,8 @@ Environment (defaults):
   WM_REGISTRY_HEAP             Apicurio max heap (512m)
   WM_JAVA_HOME                 preferred JDK (else JAVA_HOME, PATH, /usr/lib/jvm/*: lowest version that fits)
   WM_STACK_TIMEOUT             seconds to wait for each service to become healthy (120)
+
+Exit codes: 0 done (status: all healthy), 1 failed, 2 usage error (unknown command, flag or service).
 `;
 
 /**
@@ -927,19 +930,28 @@ Environment (defaults):
  * @returns {Promise<number | null>}
  */
 async function main(argv) {
-  const flags = new Set(argv.filter((a) => a.startsWith('-')));
-  const unknown = [...flags].filter((f) => !['--purge', '--follow', '-f', '--help', '-h'].includes(f));
-  if (unknown.length) fail(`unknown option ${unknown.join(' ')} (see --help)`);
-  const [command, arg] = argv.filter((a) => !a.startsWith('-'));
-  if (!command || flags.has('--help') || flags.has('-h') || command === 'help') {
+  const { values, positionals } = parseCommandLine(
+    { name: 'stack', usage: HELP.trimEnd(), options: { purge: { type: 'boolean' }, follow: { type: 'boolean', short: 'f' } }, allowPositionals: true, maxPositionals: 2 },
+    argv,
+  );
+  const [command, arg] = positionals;
+  if (!command || command === 'help') {
     process.stdout.write(HELP);
-    return command || flags.size ? 0 : 1;
+    return command ? 0 : 2;
   }
-  const needService = () => arg ? serviceByName(arg) : fail(`"${command}" needs a service name: ${SERVICES.map((s) => s.name).join(', ')}`);
+  const known = (/** @type {string} */ name) => SERVICES.some((s) => s.name === name || s.aliases.includes(name));
+  const needService = () => {
+    if (!arg) usageError('stack', HELP.trimEnd(), `"${command}" needs a service name: ${SERVICES.map((s) => s.name).join(', ')}`);
+    if (!known(arg)) usageError('stack', HELP.trimEnd(), `unknown service "${arg}"; known: ${SERVICES.map((s) => s.name).join(', ')}`);
+    return serviceByName(arg);
+  };
+  if (arg !== undefined && !['start', 'stop', 'restart', 'logs'].includes(command)) usageError('stack', HELP.trimEnd(), `unexpected argument "${arg}"`);
+  if (command === 'logs' && arg !== undefined) needService();
+  const flags = { purge: values.purge === true, follow: values.follow === true };
 
   switch (command) {
     case 'up': return withLock(cmdUp).then(() => 0);
-    case 'down': return withLock(() => cmdDown(flags.has('--purge'))).then(() => 0);
+    case 'down': return withLock(() => cmdDown(flags.purge)).then(() => 0);
     case 'start': { const svc = needService(); return withLock(() => startService(svc)).then(() => 0); }
     case 'stop': { const svc = needService(); return withLock(() => stopService(svc)).then(() => 0); }
     case 'restart': {
@@ -948,8 +960,8 @@ async function main(argv) {
     }
     case 'status': return cmdStatus();
     case 'env': printEnv(); return 0;
-    case 'logs': cmdLogs(arg, flags.has('--follow') || flags.has('-f')); return null;
-    default: fail(`unknown command "${command}" (see --help)`);
+    case 'logs': cmdLogs(arg, flags.follow); return null;
+    default: usageError('stack', HELP.trimEnd(), `unknown command "${command}"`);
   }
 }
 

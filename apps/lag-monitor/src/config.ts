@@ -90,7 +90,7 @@ export const configSchema = z.object({
 export type AppConfig = z.output<typeof configSchema>;
 
 export function loadConfig(source: Record<string, string | undefined>): AppConfig {
-  return parseConfig(configSchema, source);
+  return parseConfig(configSchema, source, { name: 'lag-monitor' });
 }
 
 /**

@@ -63,5 +63,5 @@ export const producerConfigSchema = z.object({
 export type ProducerConfig = z.output<typeof producerConfigSchema>;
 
 export function loadConfig(source: Record<string, string | undefined>): ProducerConfig {
-  return parseConfig(producerConfigSchema, source);
+  return parseConfig(producerConfigSchema, source, { name: 'producer' });
 }

@@ -1,4 +1,4 @@
-import { WikiMonitorError } from '@wikimonitor/service-kit';
+import type { CliOptions, CliValues, CommandLineSpec } from '@wikimonitor/service-kit';
 import {
   DEFAULT_DATA_DIR,
   DEFAULT_FAULT_EVERY,
@@ -12,7 +12,7 @@ import {
 interface FlagDef {
   flag: string;
   env: string;
-  /** `bool` flags may stand alone (meaning true). */
+  /** `bool` flags stand alone (meaning true; the variable can say false). */
   kind: 'value' | 'bool';
   arg?: string;
   help: string;
@@ -46,49 +46,20 @@ export const CLI_FLAGS: readonly FlagDef[] = [
   { flag: 'log-level', env: 'LOG_LEVEL', kind: 'value', arg: 'level', help: 'fatal|error|warn|info|debug|trace|silent (default info)' },
 ];
 
-export interface CliArgs {
-  help: boolean;
-  /** Environment keys set by flags; they override the real environment. */
-  env: Record<string, string>;
+/** The command line (strict: an unknown flag or a stray argument exits 2 with the help). */
+export function cliSpec(): CommandLineSpec<CliOptions> {
+  return { usage: helpText(), options: Object.fromEntries(CLI_FLAGS.map((f) => [f.flag, { type: f.kind === 'bool' ? 'boolean' : 'string' }])) };
 }
 
-/** Maps `--flag value`, `--flag=value` and bare boolean flags onto the config's environment keys. */
-export function parseCliArgs(argv: readonly string[]): CliArgs {
+/** Environment keys set by the parsed flags; they override the real environment. A bool flag given means true. */
+export function flagsToEnv(values: CliValues<CliOptions>): Record<string, string> {
   const env: Record<string, string> = {};
-  const problems: string[] = [];
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--help' || arg === '-h') {
-      help = true;
-      continue;
-    }
-    if (!arg.startsWith('--')) {
-      problems.push(`unexpected argument ${JSON.stringify(arg)}`);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = arg.slice(2, eq === -1 ? undefined : eq);
-    const def = CLI_FLAGS.find((f) => f.flag === name);
-    if (!def) {
-      problems.push(`unknown flag --${name}`);
-      continue;
-    }
-    let value: string | undefined = eq === -1 ? undefined : arg.slice(eq + 1);
-    if (value === undefined) {
-      const next = argv[i + 1];
-      if (def.kind === 'bool') {
-        if (next !== undefined && /^(true|false|1|0|yes|no)$/.test(next)) value = argv[++i];
-        else value = 'true';
-      } else if (next !== undefined && !next.startsWith('--')) value = argv[++i];
-    }
-    if (value === undefined) problems.push(`--${name} needs a value`);
-    else env[def.env] = value;
+  for (const f of CLI_FLAGS) {
+    const v = values[f.flag];
+    if (v === true) env[f.env] = 'true';
+    else if (typeof v === 'string') env[f.env] = v;
   }
-  if (problems.length > 0 && !help) {
-    throw new WikiMonitorError('CONFIG_INVALID', `invalid arguments:\n  - ${problems.join('\n  - ')}\n(see --help)`, { details: { problems } });
-  }
-  return { help, env };
+  return env;
 }
 
 export function helpText(): string {
@@ -101,7 +72,7 @@ export function helpText(): string {
 Usage: node dist/apps/sse-source/main.js [flags]   (after: npx nx build sse-source)
    or: npx tsx --tsconfig apps/sse-source/tsconfig.json apps/sse-source/src/main.ts [flags]
 
-Flags (each maps onto an environment variable; flags win):
+Flags (each maps onto an environment variable; flags win; an unknown flag exits with code 2):
 ${flags}
   -h, --help                     show this help
 

@@ -128,7 +128,7 @@ export type SseSourceConfig = z.output<typeof configSchema>;
 
 /** Parses the configuration once: `overrides` (from CLI flags) win over the environment. */
 export function loadConfig(overrides: Record<string, string> = {}, source: Record<string, string | undefined> = process.env): SseSourceConfig {
-  return parseConfig(configSchema, { ...source, ...overrides });
+  return parseConfig(configSchema, { ...source, ...overrides }, { name: 'sse-source' });
 }
 
 /** The defaults alone, without reading the environment (for the programmatic API). */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { env, parseConfig } from './config';
+import { env, misspeltSettings, parseConfig } from './config';
+import { baseConfigShape } from './config';
 import { WikiMonitorError } from './errors';
 
 const schema = z.object({
@@ -39,5 +40,32 @@ describe('parseConfig', () => {
 
   it('parseConfig should reject out-of-range numbers', () => {
     expect(() => parseConfig(schema, { NAME: 'x', PORT: '70000' })).toThrow(/PORT/);
+  });
+});
+
+describe('misspeltSettings', () => {
+  const appSchema = z
+    .object({ ...baseConfigShape, KAFKA_BOOTSTRAP_SERVERS: env.string('127.0.0.1:9092'), SCHEMA_REGISTRY_URL: env.url('http://127.0.0.1:8081'), OTEL_TRACES_SAMPLER_ARG: env.number(1) })
+    .transform((c) => c);
+
+  it('misspeltSettings should name a near miss of a key and the key it probably meant', () => {
+    expect(misspeltSettings(appSchema, ['KAFKA_BOOTSTRAP_SERVER', 'SCHEMA_REGSITRY_URL', 'LOG_LEVLE'], 'producer')).toEqual([
+      'warning: KAFKA_BOOTSTRAP_SERVER is not a setting of producer; did you mean KAFKA_BOOTSTRAP_SERVERS?',
+      'warning: SCHEMA_REGSITRY_URL is not a setting of producer; did you mean SCHEMA_REGISTRY_URL?',
+      'warning: LOG_LEVLE is not a setting of producer; did you mean LOG_LEVEL?',
+    ]);
+  });
+
+  it("misspeltSettings should not warn about the schema's own keys, other software's variables or other families", () => {
+    const names = ['KAFKA_BOOTSTRAP_SERVERS', 'HTTP_PORT', 'HTTP_PROXY', 'OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_AR', 'NODE_OPTIONS', 'WM_KAFKA_PORT', 'KAFKA_HEAP_OPTS', 'PATH', 'HOME', 'USER', 'LOG'];
+    expect(misspeltSettings(appSchema, names, 'producer')).toEqual([]);
+  });
+
+  it('parseConfig should warn once per misspelt variable, even when loaded twice', () => {
+    const lines: string[] = [];
+    const source = { LOG_LEVL: 'debug', KAFKA_X: '1' };
+    parseConfig(appSchema, source, { name: 'svc', warn: (l) => lines.push(l) });
+    parseConfig(appSchema, source, { name: 'svc', warn: (l) => lines.push(l) });
+    expect(lines).toEqual(['warning: LOG_LEVL is not a setting of svc; did you mean LOG_LEVEL?']);
   });
 });

@@ -1,14 +1,30 @@
 import { z } from 'zod';
 import { WikiMonitorError } from './errors';
+import { closestMatch } from './suggest';
+
+export interface ParseConfigOptions {
+  /** Who reads the configuration (named in warnings), e.g. the app's name. */
+  name?: string;
+  /** Where warnings go (default: one line each on stderr). */
+  warn?: (line: string) => void;
+}
 
 /**
  * Parses an app's configuration from an environment object, once, at start-up.
- * Every problem is reported in one error (code CONFIG_INVALID), each naming its variable.
+ * Every problem is reported in one error (code CONFIG_INVALID), each naming its variable; the
+ * problems are also in `details.problems`, one line each. A variable that is a near miss of one of the
+ * schema's keys (`KAFKA_BOOTSTRAP_SERVER`) gets a warning naming the key it probably meant.
  */
-export function parseConfig<S extends z.ZodTypeAny>(schema: S, source: Record<string, string | undefined>): z.output<S> {
+export function parseConfig<S extends z.ZodTypeAny>(schema: S, source: Record<string, string | undefined>, options: ParseConfigOptions = {}): z.output<S> {
   // An empty variable (`FOO=` in compose or a ConfigMap) means "not set": the default applies.
   const env: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(source)) if (v !== '') env[k] = v;
+  const warn = options.warn ?? ((line: string) => process.stderr.write(`${line}\n`));
+  for (const line of misspeltSettings(schema, Object.keys(env), options.name ?? 'this service')) {
+    if (warned.has(line)) continue;
+    warned.add(line);
+    warn(line);
+  }
   const result = schema.safeParse(env);
   if (result.success) return result.data as z.output<S>;
   const problems = result.error.issues.map((issue) => {
@@ -18,6 +34,48 @@ export function parseConfig<S extends z.ZodTypeAny>(schema: S, source: Record<st
     return `${key}: ${issue.message} (${shown})`;
   });
   return throwConfig(problems);
+}
+
+/** Warnings already given in this process (a config loaded twice warns once). */
+const warned = new Set<string>();
+
+/**
+ * Variable prefixes that other software reads with names of its own (the OpenTelemetry SDK, Node.js,
+ * npm): a near miss of one of our keys there is no typo.
+ */
+const FOREIGN_PREFIXES = ['OTEL_', 'NODE_', 'npm_'];
+
+/**
+ * Warnings for variables that look like settings of this schema but are not: same first word as one of
+ * its keys (KAFKA_, SSE_, ...) and a near miss of one key. Other variables, however many, are not ours
+ * to judge (the environment holds PATH, HOME, the stack's WM_* ports, ...).
+ */
+export function misspeltSettings(schema: z.ZodTypeAny, names: readonly string[], who: string): string[] {
+  const keys = Object.keys(configShape(schema) ?? {});
+  if (keys.length === 0) return [];
+  const known = new Set(keys);
+  const families = new Set(keys.map((k) => k.split('_')[0]?.toUpperCase()));
+  const out: string[] = [];
+  for (const name of names) {
+    if (known.has(name) || FOREIGN_PREFIXES.some((p) => name.startsWith(p))) continue;
+    if (!families.has(name.split('_')[0]?.toUpperCase())) continue;
+    const match = closestMatch(name, keys);
+    if (match) out.push(`warning: ${name} is not a setting of ${who}; did you mean ${match}?`);
+  }
+  return out;
+}
+
+/** The fields of the z.object inside transforms, refinements, pipes and defaults (undefined when there is none). */
+export function configShape(schema: z.ZodTypeAny): Record<string, z.ZodTypeAny> | undefined {
+  let s: z.ZodTypeAny | undefined = schema;
+  for (let depth = 0; s && depth < 10; depth++) {
+    if (s instanceof z.ZodObject) return s.shape as Record<string, z.ZodTypeAny>;
+    if (s instanceof z.ZodEffects) s = s.innerType() as z.ZodTypeAny;
+    else if (s instanceof z.ZodPipeline) s = s._def.in as z.ZodTypeAny;
+    else if (s instanceof z.ZodDefault || s instanceof z.ZodOptional) s = s._def.innerType as z.ZodTypeAny;
+    else return undefined;
+  }
+  return undefined;
 }
 
 function throwConfig(problems: string[]): never {

@@ -8,3 +8,5 @@ export * from './http';
 export * from './version';
 export * from './entry';
 export * from './http-service';
+export * from './command-line';
+export * from './suggest';

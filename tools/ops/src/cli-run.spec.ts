@@ -28,7 +28,8 @@ describe('ops CLI arguments', () => {
     [['--group', 'g', '--to-earliest', '--to-latest'], /exactly one of/],
     [['--group', 'g', '--to-offset', 'ten'], /not an integer/],
     [['--group', 'g', '--to-datetime', 'yesterday'], /not an ISO-8601 time/],
-    [['--group', 'g', '--to-earliest', '--bogus'], /Unknown option/],
+    [['--group', 'g', '--to-earliest', '--bogus'], /unknown flag --bogus/],
+    [['--group', 'g', '--to-earliest', '--dryrun'], /unknown flag --dryrun \(did you mean --dry-run\?\)/],
   ])('parseResetArgs should reject %j', (args, message) => {
     expect(() => parseResetArgs(args)).toThrow(message);
   });
@@ -59,5 +60,16 @@ describe('ops CLI arguments', () => {
     const b = io();
     expect(await runCli(['reset-offsets', '--group', 'g'], b.io, noCtx, { dlqTopic: 'wiki.dlq' })).toBe(EXIT.usage);
     expect(b.err.join('\n')).toMatch(/exactly one of[\s\S]*--help/);
+  });
+
+  it.each([
+    [['describe-groups', 'aggregator', '--bogus'], /^error: unknown flag --bogus$/m],
+    [['describe-topics', '--jsn'], /^error: unknown flag --jsn \(did you mean --json\?\)$/m],
+    [['replay-dlq', '--app', 'producer', 'stray'], /^error: unexpected argument "stray"$/m],
+  ])('runCli should refuse %j with exit code 2 and the usage, without touching Kafka', async (argv, message) => {
+    const t = io();
+    expect(await runCli(argv, t.io, noCtx, { dlqTopic: 'wiki.dlq' })).toBe(EXIT.usage);
+    expect(t.err.join('\n')).toMatch(message);
+    expect(t.err.join('\n')).toContain(HELP);
   });
 });

@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util';
 import type { ResetTarget } from '@wikimonitor/domain';
-import { describeError } from '@wikimonitor/service-kit';
+import { type CliOptions, type CliValues, describeError, parseCommandLine } from '@wikimonitor/service-kit';
 import { type OpsContext, type ReplayOptions, type ResetOptions, describeGroups, describeTopics, replayDeadLetters, resetOffsets } from './ops';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3 } as const;
@@ -67,6 +66,13 @@ export interface CliIo {
 
 class UsageError extends Error {}
 
+/** A command's options through the workspace's strict parser: an unknown flag or stray argument is a UsageError (exit 2). */
+function commandArgs<const O extends CliOptions>(args: string[], options: O, positionals = false): { values: CliValues<O>; positionals: string[] } {
+  const r = parseCommandLine({ usage: HELP, options, positionals }, args);
+  if (!r.ok) throw new UsageError(r.problem ?? r.text);
+  return r;
+}
+
 function table(rows: Array<Array<string | number | null>>, header: string[]): string {
   const cells = [header, ...rows.map((r) => r.map((c) => (c === null ? '-' : String(c))))];
   const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
@@ -86,21 +92,17 @@ function parseIntFlag(v: string, flag: string): number {
 
 /** Parses reset-offsets options (exported for unit tests). */
 export function parseResetArgs(args: string[]): ResetOptions {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    options: {
-      group: { type: 'string' },
-      topic: { type: 'string', multiple: true },
-      partitions: { type: 'string' },
-      'to-earliest': { type: 'boolean' },
-      'to-latest': { type: 'boolean' },
-      'to-offset': { type: 'string' },
-      'to-datetime': { type: 'string' },
-      'shift-by': { type: 'string' },
-      'dry-run': { type: 'boolean' },
-      json: { type: 'boolean' },
-    },
+  const { values } = commandArgs(args, {
+    group: { type: 'string' },
+    topic: { type: 'string', multiple: true },
+    partitions: { type: 'string' },
+    'to-earliest': { type: 'boolean' },
+    'to-latest': { type: 'boolean' },
+    'to-offset': { type: 'string' },
+    'to-datetime': { type: 'string' },
+    'shift-by': { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    json: { type: 'boolean' },
   });
   if (!values.group) throw new UsageError('reset-offsets: --group is required');
   const targets: ResetTarget[] = [];
@@ -116,22 +118,18 @@ export function parseResetArgs(args: string[]): ResetOptions {
 
 /** Parses replay-dlq options (exported for unit tests). */
 export function parseReplayArgs(args: string[], defaultDlq: string, defaultRaw?: string): ReplayOptions {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    options: {
-      'dlq-topic': { type: 'string' },
-      'source-topic': { type: 'string' },
-      app: { type: 'string' },
-      'error-code': { type: 'string' },
-      'to-topic': { type: 'string' },
-      'raw-topic': { type: 'string' },
-      since: { type: 'string' },
-      limit: { type: 'string' },
-      force: { type: 'boolean' },
-      'dry-run': { type: 'boolean' },
-      json: { type: 'boolean' },
-    },
+  const { values } = commandArgs(args, {
+    'dlq-topic': { type: 'string' },
+    'source-topic': { type: 'string' },
+    app: { type: 'string' },
+    'error-code': { type: 'string' },
+    'to-topic': { type: 'string' },
+    'raw-topic': { type: 'string' },
+    since: { type: 'string' },
+    limit: { type: 'string' },
+    force: { type: 'boolean' },
+    'dry-run': { type: 'boolean' },
+    json: { type: 'boolean' },
   });
   const limit = values.limit === undefined ? undefined : parseIntFlag(values.limit, '--limit');
   if (limit !== undefined && limit < 1) throw new UsageError('--limit must be at least 1');
@@ -191,7 +189,7 @@ export async function runCli(argv: string[], io: CliIo, ctx: () => OpsContext, d
         return EXIT.ok;
       }
       case 'describe-groups': {
-        const names = rest.filter((a) => !a.startsWith('--'));
+        const names = commandArgs(rest, { json: { type: 'boolean' } }, true).positionals;
         const groups = await describeGroups(ctx(), names);
         const missing = names.filter((n) => !groups.some((g) => g.groupId === n));
         if (json) io.out(JSON.stringify(groups, null, 2));
@@ -213,7 +211,7 @@ export async function runCli(argv: string[], io: CliIo, ctx: () => OpsContext, d
         return EXIT.ok;
       }
       case 'describe-topics': {
-        const names = rest.filter((a) => !a.startsWith('--'));
+        const names = commandArgs(rest, { json: { type: 'boolean' } }, true).positionals;
         const topics = await describeTopics(ctx(), names);
         const missing = names.filter((n) => !topics.some((t) => t.topic === n));
         if (json) io.out(JSON.stringify(topics, null, 2));
@@ -246,8 +244,9 @@ export async function runCli(argv: string[], io: CliIo, ctx: () => OpsContext, d
         return EXIT.usage;
     }
   } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.err(`${(err as Error).message}\n(run with --help for usage)`);
+    if (err instanceof UsageError) {
+      io.err(`error: ${err.message}\n`);
+      io.err(HELP);
       return EXIT.usage;
     }
     const e = describeError(err);

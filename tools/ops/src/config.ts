@@ -27,5 +27,5 @@ export const cliConfigSchema = z.object({
 export type CliConfig = z.output<typeof cliConfigSchema>;
 
 export function loadCliConfig(source: Record<string, string | undefined>): CliConfig {
-  return parseConfig(cliConfigSchema, source);
+  return parseConfig(cliConfigSchema, source, { name: 'the ops CLI' });
 }
