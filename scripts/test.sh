@@ -22,6 +22,8 @@ npx nx run-many -t lint typecheck --parallel=2 --outputStyle=static || rc=1
 rm -rf tmp/jest
 npx nx run-many -t test --parallel=2 --outputStyle=static || rc=1
 node scripts/test-summary.mjs || rc=1
+# What developers run: npx nx run-many -t serve, every app ready on its port (then stopped).
+node tools/pipeline/serve-check.mjs || rc=1
 
 if [ "$started_stack" = 1 ] && [ "${WM_KEEP_STACK:-0}" != 1 ]; then
   node tools/stack/stack.mjs down >/dev/null || true

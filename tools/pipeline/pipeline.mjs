@@ -4,26 +4,13 @@
 // lag-monitor, each as a background process with its log and pid under .stack/.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseCommandLine, usageError } from '../lib/cli.mjs';
+import { APPS, ROOT, SOURCES, WIKIMEDIA_URL, appCommand, localSourceUrl, stackEnv, wikimediaReachable } from './apps.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const STACK_DIR = process.env.WM_STACK_DIR ?? join(ROOT, '.stack');
 const RUN = join(STACK_DIR, 'run', 'apps');
 const LOGS = join(STACK_DIR, 'logs', 'apps');
-/** @type {(name: string, def: number) => number} */
-const port = (name, def) => Number(process.env[name] ?? def);
-
-const APPS = [
-  { name: 'sse-source', port: port('WM_SSE_SOURCE_PORT', 8092), optional: true },
-  { name: 'producer', port: port('WM_PRODUCER_PORT', 8101) },
-  { name: 'filter-router', port: port('WM_FILTER_ROUTER_PORT', 8102) },
-  { name: 'aggregator', port: port('WM_AGGREGATOR_PORT', 8103) },
-  { name: 'dedup-persister', port: port('WM_DEDUP_PERSISTER_PORT', 8104) },
-  { name: 'lag-monitor', port: port('WM_LAG_MONITOR_PORT', 8105) },
-];
-
 const HELP = `pipeline: run WikiMonitor's five services (and the local SSE source) on the local stack
 
 Usage: node tools/pipeline/pipeline.mjs <command> [options]
@@ -40,7 +27,6 @@ Ports: WM_PRODUCER_PORT=8101 WM_FILTER_ROUTER_PORT=8102 WM_AGGREGATOR_PORT=8103
 Stack settings (WM_KAFKA_PORT, ...) are the stack's: node tools/stack/stack.mjs --help
 Exit codes: 0 done, 1 failed, 2 usage error (unknown command or flag, bad value).`;
 
-const SOURCES = ['auto', 'local', 'wikimedia'];
 const cli = parseCommandLine({
   name: 'pipeline',
   usage: HELP,
@@ -79,25 +65,6 @@ async function get(url) {
   }
 }
 
-/** @returns {Record<string, string>} */
-function stackEnv() {
-  const r = spawnSync(process.execPath, [join(ROOT, 'tools/stack/stack.mjs'), 'env'], { encoding: 'utf8' });
-  /** @type {Record<string, string>} */
-  const env = {};
-  for (const m of r.stdout.matchAll(/^export ([A-Z_]+)=(.*)$/gm)) env[String(m[1])] = String(m[2]).replace(/^["']|["']$/g, '');
-  return env;
-}
-
-async function wikimediaReachable() {
-  try {
-    const res = await fetch('https://stream.wikimedia.org/v2/stream/recentchange', { signal: AbortSignal.timeout(4000) });
-    await res.body?.cancel();
-    return res.ok;
-  } catch {
-    return false;
-  }
-}
-
 async function up() {
   mkdirSync(RUN, { recursive: true });
   mkdirSync(LOGS, { recursive: true });
@@ -111,8 +78,7 @@ async function up() {
   const useWikimedia = sourceMode === 'wikimedia' || (sourceMode === 'auto' && (await wikimediaReachable()));
   /** @type {Record<string, string>} */
   const base = { ...stackEnv(), LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
-  const jaeger = base.OTEL_EXPORTER_OTLP_ENDPOINT;
-  const sseUrl = useWikimedia ? 'https://stream.wikimedia.org/v2/stream/recentchange' : `http://127.0.0.1:${APPS[0].port}/v2/stream/recentchange`;
+  const sseUrl = useWikimedia ? WIKIMEDIA_URL : localSourceUrl();
   log(useWikimedia ? 'source: Wikimedia EventStreams (live)' : `source: local SSE source replaying data/recordings at ${cli.values.rate} events/s (looped, fresh ids)`);
 
   for (const app of APPS) {
@@ -122,15 +88,10 @@ async function up() {
       log(`${app.name}: already running (pid ${pid})`);
       continue;
     }
-    /** @type {NodeJS.ProcessEnv} */
-    const env = { ...process.env, ...base, HTTP_PORT: String(app.port) };
-    if (jaeger) env.OTEL_TRACES_SAMPLER_ARG = process.env.OTEL_TRACES_SAMPLER_ARG ?? '0.01';
-    const args = [join(ROOT, 'dist', 'apps', app.name, 'main.js')];
-    if (app.name === 'sse-source') args.push('--port', String(app.port), '--host', '127.0.0.1', '--rate', cli.values.rate, '--loop');
-    if (app.name === 'producer') env.SSE_URL = sseUrl;
+    const { args, env } = appCommand(app, { base, sseUrl, rate: cli.values.rate });
     const out = openSync(join(LOGS, `${app.name}.log`), 'a');
     // Under a supervisor that restarts the app when it exits by itself (see supervise.mjs).
-    const child = spawn(process.execPath, [join(ROOT, 'tools', 'pipeline', 'supervise.mjs'), app.name, '--enable-source-maps', ...args], { cwd: ROOT, env, detached: true, stdio: ['ignore', out, out] });
+    const child = spawn(process.execPath, [join(ROOT, 'tools', 'pipeline', 'supervise.mjs'), app.name, ...args], { cwd: ROOT, env, detached: true, stdio: ['ignore', out, out] });
     child.unref();
     writeFileSync(pidFile(app.name), String(child.pid));
     log(`${app.name}: started pid ${child.pid}, http://127.0.0.1:${app.port}`);

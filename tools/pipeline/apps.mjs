@@ -1,0 +1,62 @@
+// The local pipeline's apps, their ports and how each one is started: shared by `pipeline up`
+// (background processes under supervise.mjs) and `nx serve <app>` (serve.mjs, in the foreground).
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** @type {(name: string, def: number) => number} */
+const port = (name, def) => Number(process.env[name] ?? def);
+
+/** Every app on its own port (they all default to 8080 when run bare); the sse-source first. */
+export const APPS = [
+  { name: 'sse-source', port: port('WM_SSE_SOURCE_PORT', 8092), optional: true },
+  { name: 'producer', port: port('WM_PRODUCER_PORT', 8101) },
+  { name: 'filter-router', port: port('WM_FILTER_ROUTER_PORT', 8102) },
+  { name: 'aggregator', port: port('WM_AGGREGATOR_PORT', 8103) },
+  { name: 'dedup-persister', port: port('WM_DEDUP_PERSISTER_PORT', 8104) },
+  { name: 'lag-monitor', port: port('WM_LAG_MONITOR_PORT', 8105) },
+];
+
+export const WIKIMEDIA_URL = 'https://stream.wikimedia.org/v2/stream/recentchange';
+export const SOURCES = ['auto', 'local', 'wikimedia'];
+
+/** The stack's connection settings (`stack.mjs env`: broker, registry, database, Jaeger). @returns {Record<string, string>} */
+export function stackEnv() {
+  const r = spawnSync(process.execPath, [join(ROOT, 'tools/stack/stack.mjs'), 'env'], { encoding: 'utf8' });
+  /** @type {Record<string, string>} */
+  const env = {};
+  for (const m of r.stdout.matchAll(/^export ([A-Z_]+)=(.*)$/gm)) env[String(m[1])] = String(m[2]).replace(/^["']|["']$/g, '');
+  return env;
+}
+
+export async function wikimediaReachable() {
+  try {
+    const res = await fetch(WIKIMEDIA_URL, { signal: AbortSignal.timeout(4000) });
+    await res.body?.cancel();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The node arguments and environment of one app on the local pipeline: its port, the stack's
+ * settings, the producer on `sseUrl`, the local source looping the recordings at `rate`.
+ * @param {{ name: string, port: number }} app
+ * @param {{ base: Record<string, string>, sseUrl: string, rate: string }} opts
+ * @returns {{ args: string[], env: NodeJS.ProcessEnv }}
+ */
+export function appCommand(app, opts) {
+  /** @type {NodeJS.ProcessEnv} */
+  const env = { ...process.env, ...opts.base, HTTP_PORT: String(app.port) };
+  if (opts.base.OTEL_EXPORTER_OTLP_ENDPOINT) env.OTEL_TRACES_SAMPLER_ARG = process.env.OTEL_TRACES_SAMPLER_ARG ?? '0.01';
+  const args = ['--enable-source-maps', join(ROOT, 'dist', 'apps', app.name, 'main.js')];
+  if (app.name === 'sse-source') args.push('--port', String(app.port), '--host', '127.0.0.1', '--rate', opts.rate, '--loop');
+  if (app.name === 'producer') env.SSE_URL = opts.sseUrl;
+  return { args, env };
+}
+
+/** The local source's stream URL. */
+export const localSourceUrl = () => `http://127.0.0.1:${APPS[0]?.port}/v2/stream/recentchange`;
