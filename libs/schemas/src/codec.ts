@@ -11,10 +11,20 @@ export interface RegistryOptions {
   url: string;
   username?: string;
   password?: string;
+  /** Per request: a registry that accepts and never answers fails the call (retriable) instead of hanging it (default 10 s). */
+  timeoutMs?: number;
 }
 
 export function createRegistryClient(opts: RegistryOptions): SchemaRegistryClient {
-  const conf: ClientConfig = { baseURLs: [opts.url], cacheCapacity: 1000, maxRetries: 2, retriesWaitMs: 200, retriesMaxWaitMs: 2000 };
+  const conf: ClientConfig = {
+    baseURLs: [opts.url],
+    cacheCapacity: 1000,
+    maxRetries: 2,
+    retriesWaitMs: 200,
+    retriesMaxWaitMs: 2000,
+    // axios waits forever by default: a decode would then hold its batch, silently.
+    createAxiosDefaults: { timeout: opts.timeoutMs ?? 10_000 },
+  };
   if (opts.username && opts.password) {
     conf.basicAuthCredentials = { credentialsSource: 'USER_INFO', userInfo: `${opts.username}:${opts.password}` };
   }
@@ -164,9 +174,10 @@ export const registryConfigShape = {
   SCHEMA_REGISTRY_URL: env.url('http://127.0.0.1:8081/apis/ccompat/v7'),
   SCHEMA_REGISTRY_USERNAME: env.optionalString(),
   SCHEMA_REGISTRY_PASSWORD: env.optionalString(),
+  SCHEMA_REGISTRY_TIMEOUT_MS: env.int(10_000, { min: 100 }),
 };
 
 /** The registry client for an app's parsed config. */
-export function registryClientFromConfig(cfg: { SCHEMA_REGISTRY_URL: string; SCHEMA_REGISTRY_USERNAME?: string; SCHEMA_REGISTRY_PASSWORD?: string }): SchemaRegistryClient {
-  return createRegistryClient({ url: cfg.SCHEMA_REGISTRY_URL, username: cfg.SCHEMA_REGISTRY_USERNAME, password: cfg.SCHEMA_REGISTRY_PASSWORD });
+export function registryClientFromConfig(cfg: { SCHEMA_REGISTRY_URL: string; SCHEMA_REGISTRY_USERNAME?: string; SCHEMA_REGISTRY_PASSWORD?: string; SCHEMA_REGISTRY_TIMEOUT_MS?: number }): SchemaRegistryClient {
+  return createRegistryClient({ url: cfg.SCHEMA_REGISTRY_URL, username: cfg.SCHEMA_REGISTRY_USERNAME, password: cfg.SCHEMA_REGISTRY_PASSWORD, timeoutMs: cfg.SCHEMA_REGISTRY_TIMEOUT_MS });
 }
