@@ -38,6 +38,11 @@ export interface ConsumerRunnerOptions {
   overrides?: Record<string, string | number | boolean>;
   /** Fatal handler-error hook (e.g. stop the service). */
   onFatal?: (err: unknown) => void;
+  /**
+   * No record delivered for this long while assigned partitions hold records past the consumer's
+   * position: logged as a warning with the positions and ends, repeatedly (default 30 s).
+   */
+  stallWarnMs?: number;
 }
 
 export interface ConsumerRunner extends Lifecycle {
@@ -77,6 +82,13 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
   let assigned: TopicPartition[] = [];
   let pendingRebalance: Promise<void> = Promise.resolve();
   let busy: Promise<void> = Promise.resolve();
+  let handling = false;
+  let lastDelivery = Date.now();
+  let stallTimer: NodeJS.Timeout | undefined;
+  let stallCheck: Promise<void> | undefined;
+  /** When the outstanding consume() call started (it returns within its 500 ms timeout), null when none. */
+  let consumingSince: number | null = null;
+  const stallWarnMs = opts.stallWarnMs ?? 30_000;
 
   const consumer: KafkaConsumerExt = new KafkaConsumer(
     {
@@ -114,6 +126,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       }
       consumer.incrementalAssign(withPositions);
       assigned = [...assigned, ...tps];
+      lastDelivery = Date.now();
       log.info({ partitions: withPositions }, 'partitions assigned');
     } else if (err.code === ERR_REVOKE) {
       if (opts.onRevoke && tps.length) await opts.onRevoke(tps);
@@ -140,6 +153,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       await pendingRebalance;
       let batch: Message[];
       try {
+        consumingSince = Date.now();
         batch = await consumeBatch();
       } catch (err) {
         // A fatal consumer (e.g. a static member fenced after a broker restart) never recovers:
@@ -153,10 +167,14 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
         log.warn({ err: (err as Error).message }, 'consume failed, retrying');
         await sleep(500, abort.signal);
         continue;
+      } finally {
+        consumingSince = null;
       }
       if (!batch.length) continue;
+      lastDelivery = Date.now();
       let release!: () => void;
       busy = new Promise<void>((r) => (release = r));
+      handling = true;
       try {
         await opts.handle(batch, { consumer, signal: abort.signal });
         consumedCount += batch.length;
@@ -169,9 +187,41 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
         log.error({ err: err instanceof Error ? err.message : String(err) }, 'batch handler failed; consumer stops without committing');
         opts.onFatal?.(err);
       } finally {
+        handling = false;
+        lastDelivery = Date.now();
         release();
       }
     }
+  }
+
+  const watermarks = (tp: TopicPartition) =>
+    new Promise<{ lowOffset: number; highOffset: number }>((resolve, reject) => consumer.queryWatermarkOffsets(tp.topic, tp.partition, 5_000, (err, w) => (err ? reject(err) : resolve(w))));
+
+  /** A consumer that is assigned, not busy, and gets nothing although records wait is a stall: say so. */
+  async function checkStall(): Promise<void> {
+    const idleMs = Date.now() - lastDelivery;
+    if (!running || handling || !assigned.length || idleMs < stallWarnMs) return;
+    const consumeMs = consumingSince === null ? null : Date.now() - consumingSince;
+    const behind: Array<{ topic: string; partition: number; position: number; end: number }> = [];
+    const unreadable: string[] = [];
+    for (const tp of assigned) {
+      let position: number;
+      let w: { lowOffset: number; highOffset: number };
+      try {
+        position = consumer.position([tp])[0]?.offset ?? -1;
+        w = await watermarks(tp);
+      } catch (err) {
+        unreadable.push(`${tp.topic}[${tp.partition}]: ${(err as Error).message}`);
+        continue;
+      }
+      if ((position >= 0 && position < w.highOffset) || (position < 0 && w.highOffset > w.lowOffset)) behind.push({ ...tp, position, end: w.highOffset });
+    }
+    if (!behind.length && unreadable.length < assigned.length) return;
+    log.warn(
+      { idleMs, behind, assigned: assigned.length, unreadable, consumeCallMs: consumeMs },
+      `consumer of ${opts.groupId} received nothing for ${Math.round(idleMs / 1000)} s although ${behind.length} assigned partition(s) hold records past its position (read_committed: an open transaction of a writer also holds them back)`,
+    );
+    lastDelivery = Date.now(); // next warning after another stallWarnMs
   }
 
 
@@ -187,12 +237,21 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       consumer.setDefaultIsTimeoutOnlyForFirstMessage(true);
       consumer.subscribe(opts.topics);
       running = true;
+      lastDelivery = Date.now();
       loop = runLoop();
+      stallTimer = setInterval(() => {
+        stallCheck ??= checkStall()
+          .catch(() => undefined)
+          .finally(() => (stallCheck = undefined));
+      }, Math.max(10, Math.min(5_000, Math.floor(stallWarnMs / 4))));
+      stallTimer.unref();
     },
     close() {
       closed ??= (async () => {
         running = false;
         abort.abort();
+        clearInterval(stallTimer);
+        await stallCheck;
         await loop;
         await busy;
         if (connected) {

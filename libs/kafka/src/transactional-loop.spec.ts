@@ -500,7 +500,7 @@ describe('transactional loop', () => {
         },
       });
       await loop.start();
-      expect(jest.getTimerCount()).toBe(1);
+      expect(jest.getTimerCount()).toBe(2); // the tick and the slow-phase watchdog
       await expect(loop.close()).rejects.toThrow(/close failed/);
       expect(jest.getTimerCount()).toBe(0);
     } finally {
@@ -687,5 +687,39 @@ describe('transactional loop', () => {
     const calls = b.calls.length;
     await loop.tick(); // nothing to do: no transaction
     expect(b.calls.length).toBe(calls);
+  });
+  it('transactional loop should log a step that does not finish, with its name, and say nothing of an idle loop', async () => {
+    const lines: Array<{ msg: string; phase?: string }> = [];
+    const sink = { write: (l: string) => void lines.push(JSON.parse(l) as { msg: string; phase?: string }) };
+    const slowLog = createLogger('test', 'warn', sink);
+    let release!: () => void;
+    const hang = new Promise<void>((r) => (release = r));
+    const { loop, assign, handle } = setup({
+      log: slowLog,
+      slowPhaseWarnMs: 40,
+      step: async (batch, state) => {
+        await hang;
+        return countingStep(batch, state);
+      },
+    });
+    await loop.start();
+    try {
+      await assign(0);
+      await new Promise((r) => setTimeout(r, 150));
+      expect(lines).toEqual([]); // idle: waiting for input is not a stall
+      const handled = handle([msg(0, 1)]);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(loop.phase()).toEqual({ name: 'step of partition 0 (1 records)', sinceMs: expect.any(Number) });
+      const warned = lines.filter((l) => l.phase === 'step of partition 0 (1 records)');
+      // Repeated while it lasts (every slowPhaseWarnMs), not once per check.
+      expect(warned.length).toBeGreaterThanOrEqual(2);
+      expect(warned.length).toBeLessThanOrEqual(6);
+      release();
+      await handled;
+      expect(loop.phase()).toBeNull();
+    } finally {
+      release();
+      await loop.close();
+    }
   });
 });

@@ -109,6 +109,8 @@ export interface TransactionalLoopOptions<S, M> {
   now?: () => number;
   /** Replaces the Kafka clients the loop builds (unit tests drive the loop without a broker). */
   adapters?: LoopAdapters;
+  /** A step of the loop (restore, step, send, commit...) still running after this long is logged as a warning, repeatedly (default 20 s). */
+  slowPhaseWarnMs?: number;
 }
 
 export interface LoopAdapters {
@@ -132,6 +134,8 @@ export interface LoopStats {
 
 export interface TransactionalLoop<S> extends Lifecycle {
   stats(): LoopStats;
+  /** What the loop is waiting on now and since when (null: idle, waiting for input). */
+  phase(): { name: string; sinceMs: number } | null;
   /** Committed state and next offset of each assigned input partition. */
   snapshot(): Map<number, { state: S; next: number | null }>;
   /** Runs the tick now (tests; the timer calls it every `tick.everyMs`). */
@@ -231,6 +235,28 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
   /** Backoff of the transactional calls (no slower than the loop's own retries). */
   const txnBackoff = { initialMs: Math.min(100, retryOpts.initialMs), maxMs: Math.min(2_000, retryOpts.maxMs) };
 
+  /** What the loop awaits now: a stall is never silent (the watchdog logs a phase that does not end). */
+  let current: { name: string; since: number; warned: number } | null = null;
+  let watchdog: NodeJS.Timeout | undefined;
+  const slowWarnMs = opts.slowPhaseWarnMs ?? 20_000;
+  async function phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const outer = current;
+    current = { name, since: Date.now(), warned: 0 };
+    try {
+      return await fn();
+    } finally {
+      current = outer;
+    }
+  }
+  function checkPhase(): void {
+    const c = current;
+    if (!c) return;
+    const ms = Date.now() - c.since;
+    if (ms < slowWarnMs * (c.warned + 1)) return;
+    c.warned = Math.floor(ms / slowWarnMs);
+    log.warn({ phase: c.name, waitedMs: ms, owned: [...owned.keys()] }, `transactional loop: ${c.name} has not finished for ${Math.round(ms / 1000)} s`);
+  }
+
   const adapters = opts.adapters ?? {};
   const reader = opts.changelog ? (adapters.createReader ?? createPartitionReader)({ connection: opts.connection, log, name: 'changelog', isolation: 'read_committed' }) : undefined;
 
@@ -313,7 +339,7 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
     return exclusive(async () => {
       if (!partitions.length) return [];
       const started = performance.now();
-      const [committed, states] = await Promise.all([committedOffsets(partitions), restoreStates(partitions)]);
+      const [committed, states] = await phase('restoring assigned partitions (committed offsets, state changelog)', () => Promise.all([committedOffsets(partitions), restoreStates(partitions)]));
       const positions: TopicPartitionOffset[] = [];
       for (const p of partitions) {
         const next = committed.get(p) ?? null;
@@ -445,11 +471,11 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
     let open = false;
     isolating = false;
     try {
-      await txnCall(() => producer.beginTransaction());
+      await phase('beginTransaction', () => txnCall(() => producer.beginTransaction()));
       open = true;
-      await sendAll(records);
-      if (offsetsSent.length) await txnCall(() => producer.sendOffsetsToTransaction(offsetsSent, runner.consumer));
-      const outcome = await commit(kind === 'batch' ? offsetsSent : []);
+      await phase(`sending ${records.length} records`, () => sendAll(records));
+      if (offsetsSent.length) await phase('sendOffsetsToTransaction', () => txnCall(() => producer.sendOffsetsToTransaction(offsetsSent, runner.consumer)));
+      const outcome = await phase('commitTransaction', () => commit(kind === 'batch' ? offsetsSent : []));
       if (!outcome.ok) {
         open = outcome.open;
         throw outcome.err;
@@ -499,7 +525,7 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
     stats.aborted++;
     if (open) {
       try {
-        await txnCall(() => producer.abortTransaction());
+        await phase('abortTransaction', () => txnCall(() => producer.abortTransaction()));
       } catch (abortErr) {
         // The producer cannot go on (a transaction it cannot end blocks every later one).
         throw fatalError(`abort failed: ${describeError(abortErr).message}`, abortErr);
@@ -509,7 +535,7 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
     if (kind === 'tick') {
       // Re-read the committed state: exact whether or not the failed commit went through.
       if (opts.changelog && partitions.length) {
-        const states = await restoreStates(partitions);
+        const states = await phase('re-reading state after a failed tick', () => restoreStates(partitions));
         for (const [p, s] of states) {
           const ps = owned.get(p);
           if (ps) ps.state = s;
@@ -527,7 +553,7 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
     const max = retryOpts.maxAttempts ?? Infinity;
     let rewoundTo: Map<number, number | null>;
     try {
-      rewoundTo = await committedOffsets(partitions);
+      rewoundTo = await phase('reading committed offsets to rewind', () => committedOffsets(partitions));
       for (const p of partitions) await offsets().seek({ topic, partition: p, offset: rewoundTo.get(p) ?? OFFSET_BEGINNING });
     } catch (rewindErr) {
       throw fatalError(`rewind after abort failed: ${describeError(rewindErr).message}`, rewindErr);
@@ -571,7 +597,7 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
       try {
         for (const [partition, messages] of byPartition) {
           const ps = owned.get(partition) as PartitionState<S>;
-          const result = await opts.step(messages, ps.state, { topic, partition, now });
+          const result = await phase(`step of partition ${partition} (${messages.length} records)`, async () => opts.step(messages, ps.state, { topic, partition, now }));
           const next = (nextOffsets(messages)[0] as TopicPartitionOffset).offset;
           staged.push({ partition, result, offset: next, origin: { offset: next - 1 } });
         }
@@ -609,6 +635,8 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
     async start() {
       await reader?.start();
       await runner.start();
+      watchdog = setInterval(checkPhase, Math.max(10, Math.min(5_000, Math.floor(slowWarnMs / 4))));
+      watchdog.unref();
       if (opts.tick) {
         const every = opts.tick.everyMs;
         timer = setInterval(() => {
@@ -630,6 +658,7 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
         // Cut backoff sleeps short, then stop consuming: the in-flight batch commits (or aborts) before anything closes.
         abortAll.abort();
         clearInterval(timer);
+        clearInterval(watchdog);
         try {
           await runner.close();
           await exclusive(async () => undefined);
@@ -642,6 +671,7 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
     isLive: () => producer.isLive(),
     isReady: () => runner.isReady(),
     stats: () => ({ ...stats }),
+    phase: () => (current ? { name: current.name, sinceMs: Date.now() - current.since } : null),
     snapshot: () => new Map([...owned].map(([p, ps]) => [p, { state: ps.state, next: ps.next }])),
     tick,
   };
