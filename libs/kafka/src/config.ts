@@ -12,6 +12,8 @@ export const kafkaConfigShape = {
   KAFKA_SSL_CA_LOCATION: env.optionalString(),
   /** Bounded start-up retries when the broker is not there yet. */
   KAFKA_CONNECT_ATTEMPTS: env.int(10, { min: 1 }),
+  /** librdkafka debug contexts (e.g. `cgrp,fetch,eos`), logged at info: for diagnosing a client, never on by default. */
+  KAFKA_DEBUG: env.optionalString(),
 };
 
 export const kafkaConfigSchema = z.object(kafkaConfigShape);
@@ -26,6 +28,8 @@ export interface KafkaConnection {
   saslPassword?: string;
   sslCaLocation?: string;
   connectAttempts: number;
+  /** librdkafka `debug` contexts; the clients then log librdkafka's own lines. */
+  debug?: string;
 }
 
 /** Maps the parsed env settings to a connection description. */
@@ -39,6 +43,7 @@ export function kafkaConnectionFromEnv(cfg: KafkaConfigEnv, defaultClientId: str
     saslPassword: cfg.KAFKA_SASL_PASSWORD,
     sslCaLocation: cfg.KAFKA_SSL_CA_LOCATION,
     connectAttempts: cfg.KAFKA_CONNECT_ATTEMPTS,
+    debug: cfg.KAFKA_DEBUG,
   };
 }
 
@@ -60,5 +65,6 @@ export function rdkafkaBaseConfig(conn: KafkaConnection): Record<string, string 
     if (conn.saslPassword) conf['sasl.password'] = conn.saslPassword;
   }
   if (conn.sslCaLocation) conf['ssl.ca.location'] = conn.sslCaLocation;
+  if (conn.debug) conf['debug'] = conn.debug;
   return conf;
 }

@@ -5,6 +5,7 @@ import type { KafkaConnection } from './config';
 /** What connecting needs of a librdkafka client (Producer, KafkaConsumer). */
 interface Connectable {
   connect(options: { timeout: number }, cb: (err: LibrdKafkaError | null) => void): unknown;
+  on(event: 'event.log', listener: (line: { severity: number; fac: string; message: string }) => void): unknown;
 }
 
 /**
@@ -12,6 +13,8 @@ interface Connectable {
  * (the broker may not be there yet at start); the last failure is a retriable DEPENDENCY_UNAVAILABLE.
  */
 export function connectClient(client: Connectable, conn: KafkaConnection, log: Logger | undefined, what: string): Promise<void> {
+  // With KAFKA_DEBUG set, librdkafka's own lines (rebalances, fetches, transactions) go to the service log.
+  if (conn.debug && log) client.on('event.log', (line) => log.info({ client: what, rdkafka: line.fac, severity: line.severity }, line.message));
   const once = () =>
     new Promise<void>((resolve, reject) =>
       client.connect({ timeout: 10_000 }, (err) =>
