@@ -49,7 +49,7 @@ export interface LagMonitorApp {
 export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
   const { config, log } = opts;
   const registry = createMetricsRegistry(APP_NAME);
-  const metrics = createMonitorMetrics(registry, { partitionSeries: config.METRICS_PARTITION_SERIES, health: () => monitor.health() });
+  const metrics = createMonitorMetrics(registry, { partitionSeries: config.METRICS_PARTITION_SERIES, clusterName: config.METRICS_CLUSTER_NAME, health: () => monitor.health() });
   const connection: KafkaConnection = kafkaConnectionFromEnv(config, `wikimonitor-${APP_NAME}`);
   const includeGroup = groupFilter(config);
   const usesKafka = !opts.overrides?.admin;
