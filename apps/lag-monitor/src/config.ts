@@ -78,6 +78,10 @@ export const configSchema = z.object({
   ALERT_WEBHOOK_URL: optionalUrl(),
   ALERT_WEBHOOK_TIMEOUT_MS: env.int(5_000, { min: 100 }),
   ALERT_WEBHOOK_ATTEMPTS: env.int(5, { min: 1, max: 20 }),
+  /** Webhook body: the WikiAlert as JSON (native), or Alertmanager's webhook payload (version 4). */
+  ALERT_WEBHOOK_FORMAT: env.enum(['native', 'alertmanager'], 'native'),
+  /** lag-monitor's URL as its users reach it (links in Alertmanager-format alerts). */
+  ALERT_EXTERNAL_URL: optionalUrl(),
   PROBE_ENABLED: env.bool(true),
   PROBE_TOPIC: env.string(DEFAULT_PROBE_TOPIC),
   PROBE_PARTITIONS: env.int(TOPOLOGY.probe.partitions, { min: 1 }),
