@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks for WikiMonitor: Debian packages (librdkafka build deps,
-# PostgreSQL, Chromium for the dashboard test) and node_modules (librdkafka built from source,
+# PostgreSQL, Chromium for the dashboard test, Prometheus for promtool in the alert-rule tests) and node_modules (librdkafka built from source,
 # dynamically linked). Idempotent and quiet when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +11,7 @@ for tool in node npm java mvn; do
   command -v "$tool" >/dev/null || { say "missing '$tool' (need Node.js >= 20, Java 17+ and Maven)"; exit 1; }
 done
 
-APT_PACKAGES=(libssl-dev libsasl2-dev libzstd-dev liblz4-dev zlib1g-dev libcurl4-openssl-dev postgresql chromium)
+APT_PACKAGES=(libssl-dev libsasl2-dev libzstd-dev liblz4-dev zlib1g-dev libcurl4-openssl-dev postgresql chromium prometheus)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

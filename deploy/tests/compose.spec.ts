@@ -50,12 +50,22 @@ describe('docker-compose.yml', () => {
     expect(s?.healthcheck?.test).toEqual(['CMD', 'node', '/usr/local/lib/wikimonitor/healthcheck.cjs']);
   });
 
-  it('only the local replay source should sit in the optional "offline" profile', () => {
+  it('only the local replay source ("offline") and the Kafka web UI ("ui") should sit in optional profiles', () => {
     const services = loadCompose().services;
     const profiled = Object.entries(services)
       .filter(([, s]) => s.profiles?.length)
       .map(([name, s]) => `${name}:${(s.profiles ?? []).join(',')}`);
-    expect(profiled).toEqual(COMPOSE_ONLY.map((a) => `${a}:offline`));
+    expect(profiled).toEqual([...COMPOSE_ONLY.map((a) => `${a}:offline`), 'kafka-ui:ui']);
+  });
+
+  it('the Kafka web UI should reach Kafka and the registry\'s Confluent-compatible API the apps use', () => {
+    const s = loadCompose().services;
+    const ui = s['kafka-ui'] as (ComposeService & { environment?: Record<string, string> }) | undefined;
+    const appEnv = (s['lag-monitor'] as (ComposeService & { environment?: Record<string, string> }) | undefined)?.environment ?? {};
+    expect(ui?.image).toMatch(/^ghcr\.io\/kafbat\/kafka-ui:v/);
+    expect(ui?.environment?.['KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS']).toBe(appEnv['KAFKA_BOOTSTRAP_SERVERS']);
+    expect(ui?.environment?.['KAFKA_CLUSTERS_0_SCHEMAREGISTRY']).toBe(appEnv['SCHEMA_REGISTRY_URL']);
+    expect(ui?.environment?.['KAFKA_CLUSTERS_0_SCHEMAREGISTRY']).toMatch(/\/apis\/ccompat\/v7$/);
   });
 
   it('every long-running infrastructure service should have a health check', () => {

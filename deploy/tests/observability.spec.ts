@@ -13,9 +13,14 @@ interface Panel {
 interface Dashboard {
   uid: string;
   panels: Panel[];
+  templating?: { list: Array<{ name: string; query?: { query: string } | string }> };
 }
 
-const dashboard = JSON.parse(readFileSync(join(ROOT, 'deploy/grafana/dashboards/wikimonitor.json'), 'utf8')) as Dashboard;
+const DASHBOARDS_DIR = join(ROOT, 'deploy/grafana/dashboards');
+const loadDashboard = (file: string) => JSON.parse(readFileSync(join(DASHBOARDS_DIR, file), 'utf8')) as Dashboard;
+const dashboard = loadDashboard('wikimonitor.json');
+const lagDashboard = loadDashboard('wikimonitor-consumer-lag.json');
+const allDashboards = readdirSync(DASHBOARDS_DIR).filter((f) => f.endsWith('.json')).map((f) => [f, loadDashboard(f)] as const);
 
 /** Metric names registered by the apps (prom-client `name: '...'` in apps/<app>/src). */
 function exportedMetrics(): Set<string> {
@@ -66,10 +71,36 @@ describe('Grafana dashboard', () => {
     expect(panel?.targets?.some((t) => metric.test(t.expr))).toBe(true);
   });
 
-  it('every panel should use the provisioned Prometheus data source', () => {
+  it('every panel of every dashboard should use the provisioned Prometheus data source', () => {
     const ds = readYamlFile<{ datasources: { uid: string; url: string }[] }>('deploy/grafana/provisioning/datasources/prometheus.yml');
     const uid = ds.datasources[0]?.uid;
     expect(ds.datasources[0]?.url).toBe('http://prometheus:9090');
-    expect(dashboard.panels.filter((p) => p.type !== 'row' && p.datasource?.uid !== uid).map((p) => p.title)).toEqual([]);
+    expect(allDashboards.length).toBeGreaterThanOrEqual(2);
+    for (const [file, d] of allDashboards) expect([file, d.panels.filter((p) => p.type !== 'row' && p.datasource?.uid !== uid).map((p) => p.title)]).toEqual([file, []]);
+    expect(new Set(allDashboards.map(([, d]) => d.uid)).size).toBe(allDashboards.length);
+  });
+});
+
+describe('Grafana consumer lag dashboard', () => {
+  const exprs = lagDashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
+  const variables = lagDashboard.templating?.list ?? [];
+  const variableQuery = (name: string) => {
+    const q = variables.find((v) => v.name === name)?.query;
+    return typeof q === 'string' ? q : (q?.query ?? '');
+  };
+
+  it('the consumer lag dashboard should have $group and $topic variables from lag-monitor labels', () => {
+    expect(variables.map((v) => v.name)).toEqual(['group', 'topic']);
+    expect(variableQuery('group')).toMatch(/^label_values\(lag_monitor_[a-z_]+, group\)$/);
+    // Topics of the selected groups.
+    expect(variableQuery('topic')).toMatch(/^label_values\(lag_monitor_[a-z_]+\{group=~"\$group"\}, topic\)$/);
+  });
+
+  it('the consumer lag dashboard should filter by $group or $topic and query only metrics lag-monitor exports', () => {
+    const exported = exportedMetrics();
+    const used = exprs.flatMap((e) => [...e.matchAll(/\b(lag_monitor_[a-z0-9_]*)\b/g)].map((m) => m[1] as string));
+    expect(used.filter((n) => !exported.has(n))).toEqual([]);
+    expect(exprs.filter((e) => !/\$group|\$topic/.test(e) && !e.includes('lag_monitor_last_success_timestamp'))).toEqual([]);
+    expect(exprs.some((e) => e.includes('$topic'))).toBe(true);
   });
 });

@@ -1,16 +1,24 @@
 import type { WikiAlert } from '@wikimonitor/contracts';
 import type { KafkaProducer } from '@wikimonitor/kafka';
 import { type Lifecycle, type Logger, WikiMonitorError, describeError, retry } from '@wikimonitor/service-kit';
+import { alertmanagerPayload } from './alertmanager';
+import type { AppConfig } from './config';
 
 export interface AlertSinkHooks {
   onDelivered?: (sink: 'kafka' | 'webhook') => void;
   onFailed?: (sink: 'kafka' | 'webhook') => void;
 }
 
+export type WebhookFormat = AppConfig['ALERT_WEBHOOK_FORMAT'];
+
 export interface WebhookOptions {
   url: string;
   timeoutMs: number;
   attempts: number;
+  /** `native`: the WikiAlert as JSON; `alertmanager`: Alertmanager's webhook payload (version 4). Default native. */
+  format?: WebhookFormat;
+  /** lag-monitor's external URL, for links in the Alertmanager payload. */
+  externalUrl?: string;
 }
 
 export interface AlertSinkOptions {
@@ -59,7 +67,20 @@ export function createAlertSink(opts: AlertSinkOptions): AlertSink {
     await retry(() => k.producer.send({ topic: k.topic, key: alert.subject, value: k.encode(alert) }).then(() => undefined), { attempts: 5, initialMs: 200, maxMs: 5_000 });
   }
 
-  async function toWebhook(alert: WikiAlert): Promise<void> {
+  // When each group's current bad status was alerted: the startsAt of the alert resolving it.
+  const firingSince = new Map<string, { status: string; at: number }>();
+
+  /** The webhook body of an alert in the configured format; null = nothing to send in that format. */
+  function webhookBody(alert: WikiAlert): string | null {
+    if ((opts.webhook?.format ?? 'native') === 'native') return JSON.stringify(alert);
+    const since = firingSince.get(alert.subject);
+    const payload = alertmanagerPayload(alert, { externalUrl: opts.webhook?.externalUrl ?? '', ...(since && since.status === alert.previous_status ? { previousSince: since.at } : {}) });
+    if (alert.status && alert.status !== 'OK') firingSince.set(alert.subject, { status: alert.status, at: alert.created_at });
+    else firingSince.delete(alert.subject);
+    return payload ? JSON.stringify(payload) : null;
+  }
+
+  async function toWebhook(body: string): Promise<void> {
     const w = opts.webhook;
     if (!w) return;
     await retry(
@@ -69,7 +90,7 @@ export function createAlertSink(opts: AlertSinkOptions): AlertSink {
           res = await doFetch(w.url, {
             method: 'POST',
             headers: { 'content-type': 'application/json', 'user-agent': 'wikimonitor-lag-monitor' },
-            body: JSON.stringify(alert),
+            body,
             signal: AbortSignal.timeout(w.timeoutMs),
           });
         } catch (err) {
@@ -82,8 +103,8 @@ export function createAlertSink(opts: AlertSinkOptions): AlertSink {
     );
   }
 
-  function track(sink: 'kafka' | 'webhook', alert: WikiAlert, fn: (a: WikiAlert) => Promise<void>) {
-    const p: Promise<void> = fn(alert)
+  function track(sink: 'kafka' | 'webhook', alert: WikiAlert, deliver: () => Promise<void>) {
+    const p: Promise<void> = deliver()
       .then(
         () => opts.hooks?.onDelivered?.(sink),
         (err: unknown) => {
@@ -108,8 +129,12 @@ export function createAlertSink(opts: AlertSinkOptions): AlertSink {
       if (published.size > rememberIds) published.delete(published.values().next().value as string);
       if (closing) log.warn({ alert: alert.id }, 'alert raised while shutting down; delivering it before exit');
       log.info({ alert: alert.id, subject: alert.subject, status: alert.status, previous: alert.previous_status }, alert.message);
-      if (opts.kafka) track('kafka', alert, toKafka);
-      if (opts.webhook) track('webhook', alert, toWebhook);
+      if (opts.kafka) track('kafka', alert, () => toKafka(alert));
+      if (opts.webhook) {
+        // Built here, in publish order: the Alertmanager format remembers when each status fired.
+        const body = webhookBody(alert);
+        if (body !== null) track('webhook', alert, () => toWebhook(body));
+      }
       return true;
     },
     inFlight: () => inFlight.size,

@@ -49,7 +49,7 @@ export interface LagMonitorApp {
 export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
   const { config, log } = opts;
   const registry = createMetricsRegistry(APP_NAME);
-  const metrics = createMonitorMetrics(registry, { partitionSeries: config.METRICS_PARTITION_SERIES, health: () => monitor.health() });
+  const metrics = createMonitorMetrics(registry, { partitionSeries: config.METRICS_PARTITION_SERIES, clusterName: config.METRICS_CLUSTER_NAME, health: () => monitor.health() });
   const connection: KafkaConnection = kafkaConnectionFromEnv(config, `wikimonitor-${APP_NAME}`);
   const includeGroup = groupFilter(config);
   const usesKafka = !opts.overrides?.admin;
@@ -132,7 +132,7 @@ export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
   const alerts: AlertSink = createAlertSink({
     log,
     kafka: producer && codec && alertsToKafka ? { producer, topic: config.ALERTS_TOPIC, encode: (a) => codec.encode(a) } : undefined,
-    webhook: config.ALERTS_ENABLED && config.ALERT_WEBHOOK_URL ? { url: config.ALERT_WEBHOOK_URL, timeoutMs: config.ALERT_WEBHOOK_TIMEOUT_MS, attempts: config.ALERT_WEBHOOK_ATTEMPTS } : undefined,
+    webhook: config.ALERTS_ENABLED && config.ALERT_WEBHOOK_URL ? { url: config.ALERT_WEBHOOK_URL, timeoutMs: config.ALERT_WEBHOOK_TIMEOUT_MS, attempts: config.ALERT_WEBHOOK_ATTEMPTS, format: config.ALERT_WEBHOOK_FORMAT, externalUrl: config.ALERT_EXTERNAL_URL ?? '' } : undefined,
     hooks: {
       onDelivered: (sink) => metrics.alerts.inc({ sink, result: 'delivered' }),
       onFailed: (sink) => metrics.alerts.inc({ sink, result: 'failed' }),

@@ -11,6 +11,8 @@ export const DEFAULT_PROBE_TOPIC = DEFAULT_TOPICS.probe;
 export const DEFAULT_COMMIT_LOG_TOPIC = '__consumer_offsets';
 export const DEFAULT_GONE_GROUP_RETENTION_MS = 7 * 86_400_000;
 export const DEFAULT_UNREADY_AFTER_FAILED_CYCLES = 3;
+/** kafka-lag-exporter's `cluster_name` label when none is configured. */
+export const DEFAULT_METRICS_CLUSTER_NAME = 'default';
 /**
  * Half the pipeline's transaction.timeout.ms (60 s): a transaction open that long has blocked every
  * read_committed reader for 30 s, and the broker has not yet aborted it.
@@ -76,6 +78,10 @@ export const configSchema = z.object({
   ALERT_WEBHOOK_URL: optionalUrl(),
   ALERT_WEBHOOK_TIMEOUT_MS: env.int(5_000, { min: 100 }),
   ALERT_WEBHOOK_ATTEMPTS: env.int(5, { min: 1, max: 20 }),
+  /** Webhook body: the WikiAlert as JSON (native), or Alertmanager's webhook payload (version 4). */
+  ALERT_WEBHOOK_FORMAT: env.enum(['native', 'alertmanager'], 'native'),
+  /** lag-monitor's URL as its users reach it (links in Alertmanager-format alerts). */
+  ALERT_EXTERNAL_URL: optionalUrl(),
   PROBE_ENABLED: env.bool(true),
   PROBE_TOPIC: env.string(DEFAULT_PROBE_TOPIC),
   PROBE_PARTITIONS: env.int(TOPOLOGY.probe.partitions, { min: 1 }),
@@ -85,6 +91,8 @@ export const configSchema = z.object({
   TOPIC_REPLICATION_FACTOR: env.int(1, { min: 1 }),
   /** Per-partition Prometheus series (group x topic x partition); off for very large clusters. */
   METRICS_PARTITION_SERIES: env.bool(true),
+  /** `cluster_name` label of the kafka-lag-exporter metric names (METRIC_ALIASES in metrics.ts). */
+  METRICS_CLUSTER_NAME: env.string(DEFAULT_METRICS_CLUSTER_NAME),
 });
 
 export type AppConfig = z.output<typeof configSchema>;

@@ -1,17 +1,83 @@
-import { CONSUMER_STATUSES, type CycleHealth, statusCode } from '@wikimonitor/domain';
+import { CONSUMER_STATUSES, type CycleHealth, type PartitionOwner, statusCode } from '@wikimonitor/domain';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { CycleResult, LagMonitor } from './monitor';
 import type { FirstRecordStats as ReaderStats } from '@wikimonitor/lag';
+
+/**
+ * Label sets of other exporters: kafka-lag-exporter (`cluster_name` first, then group, topic,
+ * partition, and on per-partition group series the member owning the partition) and kminion
+ * (`group_id`, `topic_name`).
+ */
+export type AliasScheme = 'kafka-lag-exporter' | 'kminion';
+
+/**
+ * Our figures under the names operators already query, written once: each `lag_monitor_*` twin ->
+ * its names in other exporters. The alias series are the twin's series relabelled at scrape time,
+ * so their values are the twin's by construction, and a series the twin lacks (an unknown lag) is
+ * absent under every name.
+ */
+export const METRIC_ALIASES = {
+  lag_monitor_partition_committed_offset: { 'kafka-lag-exporter': 'kafka_consumergroup_group_offset' },
+  lag_monitor_partition_lag_messages: { 'kafka-lag-exporter': 'kafka_consumergroup_group_lag' },
+  lag_monitor_partition_lag_seconds: { 'kafka-lag-exporter': 'kafka_consumergroup_group_lag_seconds' },
+  lag_monitor_group_max_lag_messages: { 'kafka-lag-exporter': 'kafka_consumergroup_group_max_lag' },
+  lag_monitor_group_lag_seconds: { 'kafka-lag-exporter': 'kafka_consumergroup_group_max_lag_seconds' },
+  lag_monitor_group_lag_messages: { 'kafka-lag-exporter': 'kafka_consumergroup_group_sum_lag' },
+  lag_monitor_group_topic_lag_messages: { 'kafka-lag-exporter': 'kafka_consumergroup_group_topic_sum_lag', kminion: 'kminion_kafka_consumer_group_topic_lag' },
+  lag_monitor_partition_end_offset: { 'kafka-lag-exporter': 'kafka_partition_latest_offset' },
+  lag_monitor_partition_log_start_offset: { 'kafka-lag-exporter': 'kafka_partition_earliest_offset' },
+} as const satisfies Record<string, Partial<Record<AliasScheme, string>>>;
+
+export type AliasedMetric = keyof typeof METRIC_ALIASES;
+
+/** kafka-lag-exporter's value for the owner labels of a partition no member is assigned to. */
+export const UNASSIGNED = 'unknown';
+
+const ownerKey = (group: string, topic: string, partition: string) => `${group}\u0000${topic}\u0000${partition}`;
+
+/** An alias's label names, from its twin's (group, topic, partition in that order). */
+export function aliasLabelNames(scheme: AliasScheme, twinLabels: readonly string[]): string[] {
+  if (scheme === 'kminion') return twinLabels.map((l) => KMINION_LABELS[l] ?? l);
+  const owned = twinLabels.includes('group') && twinLabels.includes('partition');
+  return ['cluster_name', ...twinLabels, ...(owned ? ['member_host', 'consumer_id', 'client_id'] : [])];
+}
+
+const KMINION_LABELS: Record<string, string> = { group: 'group_id', topic: 'topic_name', partition: 'partition_id' };
+
+/** An alias series' labels from its twin series' labels (in the alias's label order). */
+export function aliasLabels(scheme: AliasScheme, twin: Partial<Record<string, string | number>>, ctx: { clusterName: string; owner: (group: string, topic: string, partition: string) => PartitionOwner | null | undefined }): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (scheme === 'kminion') {
+    for (const [k, v] of Object.entries(twin)) if (v !== undefined) out[KMINION_LABELS[k] ?? k] = String(v);
+    return out;
+  }
+  out['cluster_name'] = ctx.clusterName;
+  for (const [k, v] of Object.entries(twin)) if (v !== undefined) out[k] = String(v);
+  const { group, topic, partition } = out;
+  if (group !== undefined && partition !== undefined && topic !== undefined) {
+    const o = ctx.owner(group, topic, partition);
+    out['member_host'] = o?.host ?? UNASSIGNED;
+    out['consumer_id'] = o?.memberId ?? UNASSIGNED;
+    out['client_id'] = o?.clientId ?? UNASSIGNED;
+  }
+  return out;
+}
 
 /**
  * Every metric lag-monitor exports (see README). Labels are bounded: group, topic, partition and a
  * closed set of statuses; no member ids, hosts or offsets as labels. Per-partition series can be
  * turned off (METRICS_PARTITION_SERIES=false) on clusters with very many partitions.
  */
-export function createMonitorMetrics(registry: Registry, opts: { partitionSeries: boolean; health?: () => CycleHealth }) {
+export function createMonitorMetrics(registry: Registry, opts: { partitionSeries: boolean; health?: () => CycleHealth; /** `cluster_name` of the kafka-lag-exporter names (METRICS_CLUSTER_NAME). */ clusterName: string }) {
   const registers = [registry];
   // Read at scrape time: a monitor whose cycles fail (or hang) must show it without a cycle ending.
   const health = opts.health;
+  // Gauges that have aliases keep their label names here, for the aliases' label names.
+  const twinLabels = new Map<string, readonly string[]>();
+  const twinGauge = <T extends string>(c: { name: string; help: string; labelNames: readonly T[] }) => {
+    twinLabels.set(c.name, c.labelNames);
+    return new Gauge({ ...c, registers });
+  };
   const m = {
     lastSuccess: new Gauge({
       name: 'lag_monitor_last_success_timestamp',
@@ -42,11 +108,16 @@ export function createMonitorMetrics(registry: Registry, opts: { partitionSeries
     groupMessagesLost: new Gauge({ name: 'lag_monitor_group_messages_lost', help: 'Records deleted by retention before the group read them, over its partitions', labelNames: ['group'] as const, registers }),
     groupUnknownLag: new Gauge({ name: 'lag_monitor_group_unknown_lag_partitions', help: 'Partitions of the group whose lag could not be measured (its total lag is then absent, never 0)', labelNames: ['group'] as const, registers }),
     stuckTransaction: new Gauge({ name: 'lag_monitor_stuck_transaction_seconds', help: 'How long the last stable offset of a partition has been stuck while its high watermark grew (a transaction left open)', labelNames: ['topic', 'partition'] as const, registers }),
-    partitionLag: new Gauge({ name: 'lag_monitor_partition_lag_messages', help: 'Records between the committed offset and the end offset', labelNames: ['group', 'topic', 'partition'] as const, registers }),
-    partitionLagSeconds: new Gauge({ name: 'lag_monitor_partition_lag_seconds', help: 'Age of the first unconsumed record (read at the committed offset)', labelNames: ['group', 'topic', 'partition'] as const, registers }),
+    partitionLag: twinGauge({ name: 'lag_monitor_partition_lag_messages', help: 'Records between the committed offset and the end offset', labelNames: ['group', 'topic', 'partition'] as const }),
+    partitionLagSeconds: twinGauge({ name: 'lag_monitor_partition_lag_seconds', help: 'Age of the first unconsumed record (read at the committed offset)', labelNames: ['group', 'topic', 'partition'] as const }),
     partitionStatus: new Gauge({ name: 'lag_monitor_partition_status_code', help: 'Partition status: 0 OK, 1 WARN, 2 REWIND, 3 STALL, 4 STOP, 5 UNKNOWN, 6 INACTIVE, 7 STUCK_TRANSACTION, 8 DATA_LOST', labelNames: ['group', 'topic', 'partition'] as const, registers }),
-    groupLag: new Gauge({ name: 'lag_monitor_group_lag_messages', help: 'Sum of the lag of every partition of the group', labelNames: ['group'] as const, registers }),
-    groupLagSeconds: new Gauge({ name: 'lag_monitor_group_lag_seconds', help: 'Largest lag in seconds over the group partitions', labelNames: ['group'] as const, registers }),
+    partitionCommitted: twinGauge({ name: 'lag_monitor_partition_committed_offset', help: 'Offset the group last committed on the partition (no series before its first commit)', labelNames: ['group', 'topic', 'partition'] as const }),
+    partitionEnd: twinGauge({ name: 'lag_monitor_partition_end_offset', help: 'End offset lag is measured to (last stable offset under read_committed, else the high watermark)', labelNames: ['topic', 'partition'] as const }),
+    partitionLogStart: twinGauge({ name: 'lag_monitor_partition_log_start_offset', help: 'First offset still retained in the partition (log start)', labelNames: ['topic', 'partition'] as const }),
+    groupLag: twinGauge({ name: 'lag_monitor_group_lag_messages', help: 'Sum of the lag of every partition of the group', labelNames: ['group'] as const }),
+    groupMaxLag: twinGauge({ name: 'lag_monitor_group_max_lag_messages', help: 'Largest lag in messages over the group partitions', labelNames: ['group'] as const }),
+    groupTopicLag: twinGauge({ name: 'lag_monitor_group_topic_lag_messages', help: 'Sum of the lag of the group partitions of one topic', labelNames: ['group', 'topic'] as const }),
+    groupLagSeconds: twinGauge({ name: 'lag_monitor_group_lag_seconds', help: 'Largest lag in seconds over the group partitions', labelNames: ['group'] as const }),
     groupStatus: new Gauge({ name: 'lag_monitor_group_status', help: '1 for the group current status, 0 for the others', labelNames: ['group', 'status'] as const, registers }),
     groupConsumeRate: new Gauge({ name: 'lag_monitor_group_consume_rate_messages_per_second', help: 'Committed-offset advance per second over the window', labelNames: ['group'] as const, registers }),
     groupMembers: new Gauge({ name: 'lag_monitor_group_members', help: 'Active members of the group', labelNames: ['group'] as const, registers }),
@@ -66,6 +137,29 @@ export function createMonitorMetrics(registry: Registry, opts: { partitionSeries
   };
   let lastReader: ReaderStats = { hits: 0, reads: 0, timeouts: 0 };
 
+  let owners = new Map<string, PartitionOwner | null>();
+  const ctx = { clusterName: opts.clusterName, owner: (g: string, t: string, p: string) => owners.get(ownerKey(g, t, p)) };
+  // The aliases: each relabels its twin's series when scraped (see METRIC_ALIASES).
+  for (const [twinName, names] of Object.entries(METRIC_ALIASES) as Array<[AliasedMetric, Partial<Record<AliasScheme, string>>]>) {
+    const twin = registry.getSingleMetric(twinName);
+    const labels = twinLabels.get(twinName);
+    if (!(twin instanceof Gauge) || !labels) throw new Error(`metric alias table names ${twinName}, which is not one of our gauges`);
+    for (const [scheme, name] of Object.entries(names) as Array<[AliasScheme, string]>) {
+      new Gauge({
+        name,
+        help: `${twinName} under its ${scheme} name (same value)`,
+        labelNames: aliasLabelNames(scheme, labels),
+        registers,
+        async collect() {
+          const { values } = await twin.get();
+          // Reset and refill without an await between: a concurrent scrape never sees it half-filled.
+          this.reset();
+          for (const v of values) this.set(aliasLabels(scheme, v.labels, ctx), v.value);
+        },
+      });
+    }
+  }
+
   return {
     ...m,
     /** Refreshes every gauge from the state after a cycle (reset first: gone series disappear). */
@@ -75,7 +169,12 @@ export function createMonitorMetrics(registry: Registry, opts: { partitionSeries
         m.partitionLagSeconds,
         m.partitionStatus,
         m.partitionMessagesLost,
+        m.partitionCommitted,
+        m.partitionEnd,
+        m.partitionLogStart,
         m.groupLag,
+        m.groupMaxLag,
+        m.groupTopicLag,
         m.groupLagSeconds,
         m.groupStatus,
         m.groupConsumeRate,
@@ -94,6 +193,8 @@ export function createMonitorMetrics(registry: Registry, opts: { partitionSeries
         counts.set(g.status, (counts.get(g.status) ?? 0) + 1);
         // Unknown lag has no series (and lag_monitor_group_unknown_lag_partitions says why), never 0.
         if (g.totalLag !== null) m.groupLag.set({ group: g.groupId }, g.totalLag);
+        if (g.maxLag !== null) m.groupMaxLag.set({ group: g.groupId }, g.maxLag);
+        for (const t of g.byTopic) if (t.lag !== null) m.groupTopicLag.set({ group: g.groupId, topic: t.topic }, t.lag);
         m.groupUnknownLag.set({ group: g.groupId }, g.unknownLagPartitions);
         m.groupMessagesLost.set({ group: g.groupId }, g.messagesLost);
         if (g.maxLagSeconds !== null) m.groupLagSeconds.set({ group: g.groupId }, g.maxLagSeconds);
@@ -102,19 +203,29 @@ export function createMonitorMetrics(registry: Registry, opts: { partitionSeries
         m.groupMembers.set({ group: g.groupId }, g.memberCount);
       }
       for (const [status, n] of counts) m.groups.set({ status }, n);
+      const nextOwners = new Map<string, PartitionOwner | null>();
       if (opts.partitionSeries) {
         for (const { groupId, view } of monitor.partitions()) {
           const labels = { group: groupId, topic: view.topic, partition: String(view.partition) };
+          nextOwners.set(ownerKey(labels.group, labels.topic, labels.partition), view.owner);
+          if (view.committedOffset !== null) m.partitionCommitted.set(labels, view.committedOffset);
           if (view.lag !== null) m.partitionLag.set(labels, view.lag);
           if (view.lagSeconds !== null) m.partitionLagSeconds.set(labels, view.lagSeconds);
           m.partitionStatus.set(labels, statusCode(view.status));
           if (view.messagesLost) m.partitionMessagesLost.set(labels, view.messagesLost);
         }
       }
+      owners = nextOwners;
       for (const t of result.snapshot.topics) {
         m.topicProduceRate.set({ topic: t.topic }, t.produceRate);
         m.topicSkew.set({ topic: t.topic }, t.balance.skew);
-        if (opts.partitionSeries) for (const p of t.partitions) m.topicRate.set({ topic: t.topic, partition: String(p.partition) }, p.rate);
+        if (!opts.partitionSeries) continue;
+        for (const p of t.partitions) {
+          const labels = { topic: t.topic, partition: String(p.partition) };
+          m.topicRate.set(labels, p.rate);
+          if (p.high !== null) m.partitionEnd.set(labels, p.high);
+          if (p.low !== null) m.partitionLogStart.set(labels, p.low);
+        }
       }
       for (const t of result.snapshot.stuckTransactions) m.stuckTransaction.set({ topic: t.topic, partition: String(t.partition) }, Math.max(0, (result.snapshot.observedAt - t.since) / 1000));
       m.cycleDuration.observe(result.timings.total / 1000);

@@ -5,6 +5,8 @@ import { type LagMonitorApp, createApp } from './app';
 import { changeCodec, createTopics, fetchGroup, newProducer, produceChanges, startFeed, startStuckConsumer, testMonitorConfig, toChanges, setGroupOffsets } from '../testing/int-support';
 import { monitorHarness } from '../testing/monitor-harness';
 import type { GroupDetailView } from './monitor';
+import { METRIC_ALIASES } from './metrics';
+import { aliasDifferences, parsePromText, seriesOf } from '../testing/prom-text';
 
 const log = createLogger('test', 'silent');
 const WINDOW_CYCLES = 6;
@@ -97,6 +99,34 @@ describe('lag-monitor status on the real broker', () => {
       expect(g.memberCount).toBe(1);
       expect(stuck.commits()).toBeGreaterThan(WINDOW_CYCLES);
       expect(app.monitor.snapshot()?.commitTimes).toBe('observed');
+    } finally {
+      await stuck.stop();
+    }
+  });
+
+  it('the kafka-lag-exporter and kminion names on /metrics should equal their lag_monitor twins for a real lagging group', async () => {
+    const topic = `${prefix}.names`;
+    const groupId = `${prefix}.names`;
+    await createTopics(conn, [topic], 1);
+    const codec = await changeCodec(env.registryUrl, topic);
+    await produceChanges(producer, codec, topic, changes.slice(0, 50));
+    const stuck = startStuckConsumer(conn, groupId, topic, 10);
+    try {
+      const g = await until(groupId, (x) => x.memberCount === 1 && x.partitions[0]?.lag === 40 && x.partitions[0]?.lagSeconds != null && x.partitions[0]?.owner != null, 'lagging by 40, assigned, lag seconds measured');
+      const samples = parsePromText(await (await fetch(`${base}/metrics`)).text());
+      expect(aliasDifferences(samples, METRIC_ALIASES)).toEqual([]);
+      const owner = g.partitions[0]?.owner;
+      const partitionKey = `client_id=${owner?.clientId},cluster_name=default,consumer_id=${owner?.memberId},group=${groupId},member_host=${owner?.host},partition=0,topic=${topic}`;
+      expect(owner?.memberId).toMatch(/./);
+      expect(seriesOf(samples, 'kafka_consumergroup_group_lag').get(partitionKey)).toBe(40);
+      expect(seriesOf(samples, 'kafka_consumergroup_group_offset').get(partitionKey)).toBe(10);
+      expect(seriesOf(samples, 'kafka_consumergroup_group_lag_seconds').get(partitionKey)).toBeGreaterThan(0);
+      expect(seriesOf(samples, 'kafka_consumergroup_group_sum_lag').get(`cluster_name=default,group=${groupId}`)).toBe(40);
+      expect(seriesOf(samples, 'kafka_consumergroup_group_max_lag').get(`cluster_name=default,group=${groupId}`)).toBe(40);
+      expect(seriesOf(samples, 'kafka_consumergroup_group_topic_sum_lag').get(`cluster_name=default,group=${groupId},topic=${topic}`)).toBe(40);
+      expect(seriesOf(samples, 'kminion_kafka_consumer_group_topic_lag').get(`group_id=${groupId},topic_name=${topic}`)).toBe(40);
+      expect(seriesOf(samples, 'kafka_partition_latest_offset').get(`cluster_name=default,partition=0,topic=${topic}`)).toBe(50);
+      expect(seriesOf(samples, 'kafka_partition_earliest_offset').get(`cluster_name=default,partition=0,topic=${topic}`)).toBe(0);
     } finally {
       await stuck.stop();
     }

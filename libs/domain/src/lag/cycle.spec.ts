@@ -186,7 +186,7 @@ describe('evaluateCycle: what must never look like lag 0 / OK', () => {
       marks: { 0: [0, 10], 1: [0, 50] },
       members: { g: [{ ...MEMBER, assignment: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] }] },
     });
-    expect(report.groups[0]).toMatchObject({ groupId: 'g', totalLag: null, maxLagSeconds: null, unknownLagPartitions: 1, status: 'UNKNOWN' });
+    expect(report.groups[0]).toMatchObject({ groupId: 'g', totalLag: null, maxLag: null, maxLagSeconds: null, unknownLagPartitions: 1, status: 'UNKNOWN' });
     expect(report.groups[0]?.byTopic[0]?.lag).toBeNull();
     expect(groupDetail(history, 'g', SETTINGS)?.partitions.map((p) => [p.partition, p.lag, p.status, p.rule])).toEqual([
       [0, 0, 'OK', 'caught-up'],
@@ -214,6 +214,16 @@ describe('evaluateCycle: what must never look like lag 0 / OK', () => {
     const { report, history } = first({ groups: { g: { 0: 4, 1: 2 } }, marks: { 0: [0, 10] }, partitionIds: [0, 1] });
     expect(report.groups[0]).toMatchObject({ totalLag: null, unknownLagPartitions: 1, status: 'UNKNOWN', partitionCount: 2 });
     expect(groupDetail(history, 'g', SETTINGS)?.partitions[1]).toMatchObject({ partition: 1, lag: null, note: 'end-unknown', status: 'UNKNOWN', rule: 'end-unknown', highWatermark: null });
+  });
+
+  it('evaluateCycle should report the largest partition lag of a group (maxLag) and each partition\'s owner from the group description', () => {
+    const member = { memberId: 'consumer-1-abc', clientId: 'client-1', host: '/10.0.0.9', assignment: [{ topic: 't', partition: 1 }] };
+    const { report, history } = first({ groups: { g: { 0: 4, 1: 2 } }, marks: { 0: [0, 10], 1: [0, 20] }, members: { g: [member] } });
+    expect(report.groups[0]).toMatchObject({ totalLag: 24, maxLag: 18 });
+    expect(groupDetail(history, 'g', SETTINGS)?.partitions.map((p) => [p.partition, p.owner])).toEqual([
+      [0, null],
+      [1, { memberId: 'consumer-1-abc', clientId: 'client-1', host: '/10.0.0.9' }],
+    ]);
   });
 
   it('evaluateCycle should still drop the partitions of a deleted topic', () => {

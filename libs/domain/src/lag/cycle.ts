@@ -77,9 +77,17 @@ export interface PartitionView {
   status: ConsumerStatus;
   rule: StatusRule;
   lastCommitAt: number | null;
-  owner: { clientId: string; host: string } | null;
+  /** The member the partition is assigned to (from the group description); null when unassigned. */
+  owner: PartitionOwner | null;
   /** Messages per second the group consumed here over the window. */
   consumeRate: number;
+}
+
+/** The group member a partition is assigned to. */
+export interface PartitionOwner {
+  memberId: string;
+  clientId: string;
+  host: string;
 }
 
 export interface TopicLag {
@@ -102,6 +110,8 @@ export interface GroupSummary {
   statusSince: number;
   /** Sum over partitions; null (unknown, never 0) when the lag of any partition is unknown. */
   totalLag: number | null;
+  /** Largest lag in messages over its partitions; null (unknown, never 0) when the lag of any partition is unknown. */
+  maxLag: number | null;
   /** Partitions whose lag could not be measured (no commit, or offsets not listed). */
   unknownLagPartitions: number;
   /** Records deleted by retention before the group read them, over its partitions. */
@@ -144,7 +154,8 @@ export interface TopicView {
   topic: string;
   produceRate: number;
   balance: Omit<PartitionBalance, 'hottest'> & { hottestPartition: number | null };
-  partitions: Array<{ partition: number; low: number; high: number; lastStable: number | null; highWatermark: number | null; rate: number; stuckTransactionSince: number | null }>;
+  /** `low` (log start) and `high` (the end lag is measured to) are null when the partition's offsets could not be listed this cycle. */
+  partitions: Array<{ partition: number; low: number | null; high: number | null; lastStable: number | null; highWatermark: number | null; rate: number; stuckTransactionSince: number | null }>;
 }
 
 /** A partition whose last stable offset is stuck while its high watermark grows: a transaction left open. */
@@ -266,17 +277,18 @@ export function firstRecordRequests(measured: Map<string, Map<string, MeasuredPa
   return [...requests.values()];
 }
 
-function summarize(views: PartitionView[]): { status: ConsumerStatus; totalLag: number | null; unknownLagPartitions: number; messagesLost: number; maxLagSeconds: number | null; consumeRate: number } {
+function summarize(views: PartitionView[]): { status: ConsumerStatus; totalLag: number | null; maxLag: number | null; unknownLagPartitions: number; messagesLost: number; maxLagSeconds: number | null; consumeRate: number } {
   const status = worstStatus(views.map((v) => v.status));
   const unknownLagPartitions = views.filter((v) => v.lag === null).length;
   // Unknown is unknown: a sum that skipped it would read as "less lag" (or 0).
   const totalLag = unknownLagPartitions ? null : views.reduce((s, v) => s + (v.lag ?? 0), 0);
+  const maxLag = unknownLagPartitions ? null : views.reduce((m, v) => Math.max(m, v.lag ?? 0), 0);
   // The largest of the partitions' lag seconds is unknown as soon as one of them is.
   const seconds = views.map((v) => v.lagSeconds);
   const maxLagSeconds = seconds.some((s) => s === null) ? null : seconds.length ? Math.max(...(seconds as number[])) : 0;
   const consumeRate = views.reduce((s, v) => s + v.consumeRate, 0);
   const messagesLost = views.reduce((s, v) => s + v.messagesLost, 0);
-  return { status, totalLag, unknownLagPartitions, messagesLost, maxLagSeconds, consumeRate };
+  return { status, totalLag, maxLag, unknownLagPartitions, messagesLost, maxLagSeconds, consumeRate };
 }
 
 /**
@@ -329,8 +341,8 @@ export function evaluateCycle(snapshot: LagClusterSnapshot, history: LagHistory,
       members = [];
     }
     const gone = !isListed;
-    const owners = new Map<string, { clientId: string; host: string }>();
-    for (const m of members) for (const a of m.assignment) owners.set(partitionRefKey(a.topic, a.partition), { clientId: m.clientId, host: m.host });
+    const owners = new Map<string, PartitionOwner>();
+    for (const m of members) for (const a of m.assignment) owners.set(partitionRefKey(a.topic, a.partition), { memberId: m.memberId, clientId: m.clientId, host: m.host });
     const fetchedNow = isListed && snapshot.committed.has(id);
 
     const partitions = new Map<string, LagPartitionState>();
@@ -402,6 +414,7 @@ export function evaluateCycle(snapshot: LagClusterSnapshot, history: LagHistory,
     const nothingKnown = offsetsUnavailableSince !== null && views.length === 0;
     const offsetsLost = nothingKnown || (offsetsUnavailableSince !== null && at - offsetsUnavailableSince >= windowMs);
     const totalLag = nothingKnown ? null : figures.totalLag;
+    const maxLag = nothingKnown ? null : figures.maxLag;
     // Committed offsets and nobody to move them: not OK, whatever the lag (every instance crashed,
     // or a job that finished); STOP, DATA_LOST and the like still win.
     const memberless = members.length === 0 && views.some((v) => v.committedOffset !== null);
@@ -474,6 +487,7 @@ export function evaluateCycle(snapshot: LagClusterSnapshot, history: LagHistory,
         status: shown,
         statusSince: shownSince,
         totalLag,
+        maxLag,
         unknownLagPartitions,
         messagesLost,
         memberless,
@@ -506,7 +520,7 @@ export function evaluateCycle(snapshot: LagClusterSnapshot, history: LagHistory,
       const w = marks.get(partitionRefKey(topic, p));
       const from = oldest.highs.get(p);
       const rate = w && from !== undefined ? offsetRate({ at: oldest.at, value: from }, { at, value: w.high }) : 0;
-      return { partition: p, low: w?.low ?? 0, high: w?.high ?? 0, lastStable: w?.lastStable ?? null, highWatermark: w?.highWatermark ?? null, rate, stuckTransactionSince: stuckSince.get(partitionRefKey(topic, p)) ?? null };
+      return { partition: p, low: w?.low ?? null, high: w?.high ?? null, lastStable: w?.lastStable ?? null, highWatermark: w?.highWatermark ?? null, rate, stuckTransactionSince: stuckSince.get(partitionRefKey(topic, p)) ?? null };
     });
     const { hottest, ...balance } = partitionBalance(partitions.map((p) => p.rate));
     topicViews.push({ topic, produceRate: balance.totalRate, balance: { ...balance, hottestPartition: hottest >= 0 ? (partitions[hottest]?.partition ?? null) : null }, partitions });
