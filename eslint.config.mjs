@@ -6,7 +6,7 @@
 //   type:tool    -> type:infra, type:domain        (workspace scripts under tools/; nothing imports them)
 // Clients stay behind their adapters:
 //   @confluentinc/*              only libs/kafka/src (and libs/schemas/src for @confluentinc/schemaregistry)
-//   pg                           only the persister's store files (PG_ADAPTERS below)
+//   pg                           only the persister's store files and the ops CLI's pg-offsets (PG_ADAPTERS below)
 //   specs and test code (libs/testing, libs/kafka-integration, e2e, bench, tools/checks, the
 //   persister's testing/ folder) import what they need.
 import nx from '@nx/eslint-plugin';
@@ -29,15 +29,18 @@ const boundaries = (allowTesting) => [
   },
 ];
 
-/** The only production files that talk to PostgreSQL through `pg` (api.ts reads through the store's Pool). */
-const PG_ADAPTERS = ['store', 'db', 'migrate', 'pg-copy', 'api'].map((f) => `apps/dedup-persister/src/${f}.ts`);
+/**
+ * The only production files that talk to PostgreSQL through `pg` (api.ts reads through the store's Pool),
+ * and the ops CLI's adapter of the persister's offsets table (reset-offsets moves the persister there).
+ */
+const PG_ADAPTERS = [...['store', 'db', 'migrate', 'pg-copy', 'api'].map((f) => `apps/dedup-persister/src/${f}.ts`), 'tools/ops/src/pg-offsets.ts'];
 
 /** Test code: free to import clients directly. */
 const TEST_CODE = ['**/*.spec.ts', 'libs/testing/**', 'libs/kafka-integration/**', 'e2e/**', 'bench/**', 'tools/checks/**', 'apps/*/testing/**'];
 
 const KAFKA_CLIENT = { group: ['@confluentinc/*'], message: 'Only libs/kafka talks to the Kafka client (libs/schemas to the registry client): use @wikimonitor/kafka or @wikimonitor/schemas.' };
 const KAFKA_CLIENT_BUT_REGISTRY = { ...KAFKA_CLIENT, group: ['@confluentinc/*', '!@confluentinc/schemaregistry'] };
-const PG_CLIENT = { group: ['pg', 'pg/*'], message: "Only the persister's store files (store, db, migrate, pg-copy, api) import pg." };
+const PG_CLIENT = { group: ['pg', 'pg/*'], message: "Only the persister's store files (store, db, migrate, pg-copy, api) and tools/ops/src/pg-offsets.ts import pg." };
 const restrict = (...patterns) => ['error', { patterns }];
 
 export default [

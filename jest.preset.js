@@ -21,4 +21,8 @@ module.exports = {
   testTimeout: 120_000,
   // Kills app processes a test file left running (a timed-out test), so no run hangs on them.
   setupFilesAfterEnv: [path.join(__dirname, 'libs/testing/src/jest-teardown.ts')],
+  // Deletes the Kafka topics and groups the run's tests created (names from uniqueName), once all
+  // files are done, so a developer's stack is not polluted (libs/testing/src/cleanup.ts).
+  globalSetup: path.join(__dirname, 'libs/testing/src/jest-global-setup.ts'),
+  globalTeardown: path.join(__dirname, 'libs/testing/src/jest-global-teardown.ts'),
 };

@@ -139,4 +139,11 @@ describe('lag-monitor app (fake cluster)', () => {
   ])('groupFilter should apply GROUPS, GROUP_ALLOW and GROUP_DENY (%j)', (cfg, ids, expected) => {
     expect(ids.filter(groupFilter(cfg))).toEqual(expected);
   });
+
+  it('groupFilter should hide the groups GROUP_DENY matches (e.g. test groups left on a shared stack) and, by default, none', () => {
+    const ids = ['filter-router', 'aggregator', 'dedup-persister', 'it.lm.status-mx1-ab12cd34.g1', 'it.dp.crash-group-mx2-ef56ab78'];
+    expect(ids.filter(groupFilter(loadConfig({})))).toEqual(ids);
+    expect(ids.filter(groupFilter(loadConfig({ GROUP_DENY: '^it[.]' })))).toEqual(['filter-router', 'aggregator', 'dedup-persister']);
+    expect(() => loadConfig({ GROUP_DENY: '^it[.' })).toThrow(/GROUP_DENY/);
+  });
 });

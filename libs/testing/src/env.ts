@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KafkaConnection } from '@wikimonitor/kafka';
 import { REPO_ROOT } from './recorded';
+import { registerTestBroker } from './test-registry';
 import type { TestEnv } from './types';
 
 let cached: Promise<TestEnv> | undefined;
@@ -14,7 +15,11 @@ let cached: Promise<TestEnv> | undefined;
  * 3. the project's local stack (`npm run stack -- up`, idempotent; started here if it is down).
  */
 export function getTestEnv(): Promise<TestEnv> {
-  cached ??= resolveEnv();
+  cached ??= resolveEnv().then((env) => {
+    // The run's cleanup deletes the tests' topics and groups there (a container is thrown away anyway).
+    if (env.source !== 'testcontainers') registerTestBroker(env.bootstrapServers);
+    return env;
+  });
   return cached;
 }
 

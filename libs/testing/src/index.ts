@@ -5,3 +5,5 @@ export * from './env';
 export * from './processes';
 export * from './kafka';
 export * from './poison';
+export * from './test-registry';
+export * from './cleanup';

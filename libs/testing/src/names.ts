@@ -1,8 +1,15 @@
 import { randomBytes } from 'node:crypto';
+import { registerTestName } from './test-registry';
 
-/** A unique name for a test's topic or group, so tests never share state and can run in parallel. */
+/**
+ * A unique name for a test's topic or group, so tests never share state and can run in parallel.
+ * Registered for the run's cleanup: topics and groups whose name contains it are deleted when the
+ * jest run ends (cleanup.ts), so derive a test's names from it (`${prefix}.in`, `${prefix}-group`).
+ */
 export function uniqueName(prefix: string): string {
-  return `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+  const name = `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+  registerTestName(name);
+  return name;
 }
 
 /** Polls `check` until it returns a truthy value or the timeout passes (then throws with `what`). */

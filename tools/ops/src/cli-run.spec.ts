@@ -12,8 +12,9 @@ const noCtx = (): OpsContext => {
 
 describe('ops CLI arguments', () => {
   it.each([
-    [['--group', 'g', '--to-earliest'], { group: 'g', topics: [], target: { kind: 'earliest' }, dryRun: false }],
-    [['--group', 'g', '--topic', 'a', '--topic', 'b', '--to-latest', '--dry-run'], { topics: ['a', 'b'], target: { kind: 'latest' }, dryRun: true }],
+    [['--group', 'g', '--to-earliest'], { group: 'g', topics: [], target: { kind: 'earliest' }, execute: false }],
+    [['--group', 'g', '--to-earliest', '--execute'], { group: 'g', target: { kind: 'earliest' }, execute: true }],
+    [['--group', 'g', '--topic', 'a', '--topic', 'b', '--to-latest', '--dry-run'], { topics: ['a', 'b'], target: { kind: 'latest' }, execute: false }],
     [['--group', 'g', '--to-offset', '42', '--partitions', '0, 2'], { target: { kind: 'offset', offset: 42 }, partitions: [0, 2] }],
     [['--group', 'g', '--to-datetime', '2026-11-21T10:00:00Z'], { target: { kind: 'timestamp', timestamp: Date.parse('2026-11-21T10:00:00Z') } }],
     [['--group', 'g', '--to-datetime', '1700000000000'], { target: { kind: 'timestamp', timestamp: 1_700_000_000_000 } }],
@@ -30,6 +31,8 @@ describe('ops CLI arguments', () => {
     [['--group', 'g', '--to-datetime', 'yesterday'], /not an ISO-8601 time/],
     [['--group', 'g', '--to-earliest', '--bogus'], /unknown flag --bogus/],
     [['--group', 'g', '--to-earliest', '--dryrun'], /unknown flag --dryrun \(did you mean --dry-run\?\)/],
+    [['--group', 'g', '--to-earliest', '--exectue'], /unknown flag --exectue \(did you mean --execute\?\)/],
+    [['--group', 'g', '--to-earliest', '--execute', '--dry-run'], /--execute and --dry-run contradict each other/],
   ])('parseResetArgs should reject %j', (args, message) => {
     expect(() => parseResetArgs(args)).toThrow(message);
   });

@@ -1,4 +1,4 @@
-import type { ResetTarget } from '@wikimonitor/domain';
+import type { OffsetHome, ResetTarget } from '@wikimonitor/domain';
 import { type CliOptions, type CliValues, describeError, parseCommandLine } from '@wikimonitor/service-kit';
 import { type OpsContext, type ReplayOptions, type ResetOptions, describeGroups, describeTopics, replayDeadLetters, resetOffsets } from './ops';
 
@@ -12,7 +12,7 @@ Usage: ops-cli <command> [options]
   from source:  npx nx run ops-cli:cli -- <command>
 
 Commands:
-  reset-offsets     Move a stopped group's committed offsets.
+  reset-offsets     Plan (default) or, with --execute, move a stopped group's position.
       --group <id>              the consumer group (required)
       --topic <name>            topic to reset (repeatable; default: every topic the group committed)
       --partitions <0,1,...>    only these partitions
@@ -22,8 +22,14 @@ Commands:
       --to-offset <n>           this offset (kept within the retained range)
       --to-datetime <time>      the first record at/after an ISO-8601 time or epoch ms
       --shift-by=<n>            current offset + n (e.g. --shift-by=-100 re-reads 100 records)
-      --dry-run                 show the plan, change nothing
+      --execute                 apply the plan (without it nothing changes, like kafka-consumer-groups.sh)
+      --dry-run                 the default, accepted for old scripts: show the plan, change nothing
+      The plan shows per partition the current position, the target and the delta.
       Refused (exit 3) while the group has active members: stop its consumers first.
+      dedup-persister (POSTGRES_OFFSET_GROUPS, or any group with rows there): its position is the
+        PostgreSQL table consumer_offsets; reset there (with DATABASE_URL) or refused without it.
+      aggregator (CHANGELOG_STATE_GROUPS): backward resets refused (window state in its changelog
+        would count records twice); forward ones (--to-latest) allowed.
 
   describe-groups [group ...]   State, members, and per partition the committed offset, end offset,
                                 lag in messages and lag in seconds (all groups when none named).
@@ -49,15 +55,18 @@ Commands:
 Global options: --json (machine-readable output), --help
 Environment: KAFKA_BOOTSTRAP_SERVERS (default 127.0.0.1:9092), KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM,
   KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD, KAFKA_SSL_CA_LOCATION, ADMIN_TIMEOUT_MS (default 10000),
-  DLQ_TOPIC (default wiki.dlq), RAW_TOPIC (default wiki.raw.changes), DLQ_REPLAYED_TOPIC (default
+  DATABASE_URL (the persister's offsets), POSTGRES_OFFSET_GROUPS (default dedup-persister),
+  CHANGELOG_STATE_GROUPS (default aggregator), DLQ_TOPIC (default wiki.dlq), RAW_TOPIC (default wiki.raw.changes), DLQ_REPLAYED_TOPIC (default
   wiki.dlq.replayed), REPLAY_TRANSACTIONAL_ID (default wikimonitor-ops-replay), TOPIC_REPLICATION_FACTOR
   (default 1), SCHEMA_REGISTRY_URL (producer dead letters only), LOG_LEVEL (see tools/ops/README.md).
 Examples:
   ops-cli describe-groups filter-router aggregator
-  ops-cli reset-offsets --group aggregator --topic wiki.changes.all --to-datetime 2026-11-21T10:00:00Z --dry-run
+  ops-cli reset-offsets --group filter-router --to-datetime 2026-11-21T10:00:00Z            # plan only
+  ops-cli reset-offsets --group filter-router --to-datetime 2026-11-21T10:00:00Z --execute  # apply
   ops-cli replay-dlq --app dedup-persister --error-code DB_FAILED --dry-run
   ops-cli replay-dlq --app producer --error-code EVENT_TIME_FUTURE
-Exit codes: 0 done, 1 failed, 2 usage error, 3 refused (group has active members).`;
+Exit codes: 0 done (a plan too), 1 failed, 2 usage error, 3 refused (active members, or a reset the group's
+  position cannot take).`;
 
 export interface CliIo {
   out: (line: string) => void;
@@ -101,9 +110,11 @@ export function parseResetArgs(args: string[]): ResetOptions {
     'to-offset': { type: 'string' },
     'to-datetime': { type: 'string' },
     'shift-by': { type: 'string' },
+    execute: { type: 'boolean' },
     'dry-run': { type: 'boolean' },
     json: { type: 'boolean' },
   });
+  if (values.execute && values['dry-run']) throw new UsageError('reset-offsets: --execute and --dry-run contradict each other (planning is the default)');
   if (!values.group) throw new UsageError('reset-offsets: --group is required');
   const targets: ResetTarget[] = [];
   if (values['to-earliest']) targets.push({ kind: 'earliest' });
@@ -113,7 +124,7 @@ export function parseResetArgs(args: string[]): ResetOptions {
   if (values['shift-by'] !== undefined) targets.push({ kind: 'shift', by: parseIntFlag(values['shift-by'], '--shift-by') });
   if (targets.length !== 1) throw new UsageError('reset-offsets: give exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime, --shift-by');
   const partitions = values.partitions?.split(',').map((p) => parseIntFlag(p.trim(), '--partitions'));
-  return { group: values.group, topics: values.topic ?? [], partitions, target: targets[0] as ResetTarget, dryRun: values['dry-run'] === true };
+  return { group: values.group, topics: values.topic ?? [], partitions, target: targets[0] as ResetTarget, execute: values.execute === true };
 }
 
 /** Parses replay-dlq options (exported for unit tests). */
@@ -161,6 +172,12 @@ function describeTarget(t: ResetTarget): string {
   }
 }
 
+const HOME_TEXT: Record<OffsetHome, string> = {
+  kafka: 'Kafka committed offsets',
+  postgres: 'PostgreSQL table consumer_offsets (the dedup-persister)',
+  changelog: 'Kafka committed offsets + window state in a changelog (the aggregator)',
+};
+
 const fmtSeconds = (s: number | null) => (s === null ? null : s.toFixed(1));
 
 /** Runs one CLI invocation; returns the exit code. All output goes through `io`. */
@@ -178,14 +195,21 @@ export async function runCli(argv: string[], io: CliIo, ctx: () => OpsContext, d
         const r = await resetOffsets(ctx(), opts);
         if (json) io.out(JSON.stringify(r, null, 2));
         else {
-          io.out(`group ${r.group} (state ${r.state}, ${r.members} member(s)): reset to ${describeTarget(opts.target)}${opts.dryRun ? ' [dry run: nothing changed]' : ''}`);
-          io.out(table(r.plan.map((p) => [p.topic, p.partition, p.current, p.target, p.low, p.high, p.lagAfter, p.clamped ? 'clamped' : '']), ['TOPIC', 'PARTITION', 'CURRENT', 'NEW', 'LOG-START', 'END', 'LAG-AFTER', '']));
+          io.out(`group ${r.group} (state ${r.state}, ${r.members} member(s)), position in ${HOME_TEXT[r.home]}: reset to ${describeTarget(opts.target)}`);
+          io.out(
+            table(
+              r.plan.map((p) => [p.topic, p.partition, p.current, p.target, p.delta === null ? null : p.delta > 0 ? `+${p.delta}` : p.delta, p.low, p.high, p.lagAfter, p.clamped ? 'clamped' : '']),
+              ['TOPIC', 'PARTITION', 'CURRENT', 'TARGET', 'DELTA', 'LOG-START', 'END', 'LAG-AFTER', ''],
+            ),
+          );
+          if (!r.refused) for (const w of r.warnings) io.out(`note: ${w}`);
         }
         if (r.refused) {
-          io.err(opts.dryRun ? `note: ${r.refused}` : r.refused);
-          return opts.dryRun ? EXIT.ok : EXIT.refused;
+          io.err(opts.execute ? r.refused : `note: --execute would be refused: ${r.refused}`);
+          if (!opts.execute && !json) io.out('plan only: nothing changed.');
+          return opts.execute ? EXIT.refused : EXIT.ok;
         }
-        if (r.executed && !json) io.out(`committed new offsets for ${r.plan.length} partition(s) of group ${r.group}`);
+        if (!json) io.out(r.executed ? `committed new offsets for ${r.plan.length} partition(s) of group ${r.group}${r.home === 'postgres' ? ' (PostgreSQL table consumer_offsets, and Kafka)' : ''}` : 'plan only: nothing changed. Run again with --execute to apply it.');
         return EXIT.ok;
       }
       case 'describe-groups': {

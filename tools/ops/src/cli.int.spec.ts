@@ -77,7 +77,7 @@ describe('ops CLI on the real broker', () => {
       expect(ends.reduce((a, b) => a + b, 0)).toBe(120);
 
       // Active group: refused, with a clear message and exit code 3; nothing changes.
-      const refused = await cli('reset-offsets', '--group', groupId, '--topic', topic, '--to-earliest');
+      const refused = await cli('reset-offsets', '--group', groupId, '--topic', topic, '--to-earliest', '--execute');
       expect(refused.code).toBe(3);
       expect(refused.output).toContain(`refusing to reset offsets of group '${groupId}': it has 1 active member(s)`);
       expect(await committed()).toEqual(ends);
@@ -85,13 +85,24 @@ describe('ops CLI on the real broker', () => {
       await first.close();
       await waitFor(async () => (await admin.describeGroups([groupId]))[0]?.state === 'EMPTY', 'the group empty');
 
+      // Without --execute it only plans (as kafka-consumer-groups.sh does): per partition current, target, delta.
+      const plan = await cli('reset-offsets', '--group', groupId, '--topic', topic, '--to-earliest');
+      expect(plan.code).toBe(0);
+      expect(plan.output).toContain('plan only: nothing changed. Run again with --execute to apply it.');
+      expect(plan.output).toMatch(/TOPIC\s+PARTITION\s+CURRENT\s+TARGET\s+DELTA/);
+      for (const [p, end] of ends.entries()) expect(plan.output).toMatch(new RegExp(`${topic.replace(/\./g, '\\.')}\\s+${p}\\s+${end}\\s+0\\s+-${end}\\s`));
+      expect(await committed()).toEqual(ends);
+      // --dry-run, kept for old scripts, is the same plan.
       const dry = await cli('reset-offsets', '--group', groupId, '--topic', topic, '--to-earliest', '--dry-run');
       expect(dry.code).toBe(0);
-      expect(dry.output).toContain('[dry run: nothing changed]');
-      expect(dry.output).toMatch(/TOPIC\s+PARTITION\s+CURRENT\s+NEW/);
+      expect(dry.output).toContain('plan only: nothing changed.');
+      expect(await committed()).toEqual(ends);
+      const typo = await cli('reset-offsets', '--group', groupId, '--topic', topic, '--to-earliest', '--exectue');
+      expect(typo.code).toBe(2);
+      expect(typo.output).toContain('unknown flag --exectue (did you mean --execute?)');
       expect(await committed()).toEqual(ends);
 
-      const done = await cli('reset-offsets', '--group', groupId, '--topic', topic, '--to-earliest');
+      const done = await cli('reset-offsets', '--group', groupId, '--topic', topic, '--to-earliest', '--execute');
       expect(done.code).toBe(0);
       expect(done.output).toContain(`committed new offsets for 3 partition(s) of group ${groupId}`);
       expect(await committed()).toEqual([0, 0, 0]);

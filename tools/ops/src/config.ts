@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { DEFAULT_TOPICS, kafkaConfigShape } from '@wikimonitor/kafka';
 import { registryConfigShape } from '@wikimonitor/schemas';
 import { baseConfigShape, env, parseConfig } from '@wikimonitor/service-kit';
-import { DEFAULT_REPLAY } from './ops';
+import { DEFAULT_OFFSET_HOMES, DEFAULT_REPLAY } from './ops';
 
 export const DEFAULT_ADMIN_TIMEOUT_MS = 10_000;
 
@@ -20,6 +20,15 @@ export const cliConfigSchema = z.object({
   REPLAY_TRANSACTIONAL_ID: env.string(DEFAULT_REPLAY.transactionalId),
   /** Replication factor of the marker topic when replay-dlq creates it. */
   TOPIC_REPLICATION_FACTOR: env.int(DEFAULT_REPLAY.replicationFactor, { min: 1 }),
+  /**
+   * reset-offsets: the dedup-persister's database (its offsets table consumer_offsets). Unset: a
+   * persister group is refused, since resetting its Kafka offsets alone would have no effect.
+   */
+  DATABASE_URL: env.optionalString(),
+  /** reset-offsets: groups whose offsets live in PostgreSQL (the persister's CONSUMER_GROUP); any group with rows there counts too. */
+  POSTGRES_OFFSET_GROUPS: env.list([...DEFAULT_OFFSET_HOMES.postgresGroups]),
+  /** reset-offsets: groups with window state in a changelog (the aggregator's GROUP_ID): backward resets refused. */
+  CHANGELOG_STATE_GROUPS: env.list([...DEFAULT_OFFSET_HOMES.changelogGroups]),
   /** The registry is contacted only to replay producer dead letters (Avro-encoded like the producer's records). */
   ...registryConfigShape,
 });

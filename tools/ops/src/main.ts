@@ -4,6 +4,7 @@ import { createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas'
 import { createLogger } from '@wikimonitor/service-kit';
 import { runCli } from './cli-run';
 import { loadCliConfig } from './config';
+import { createPersisterOffsets } from './pg-offsets';
 
 /** Entry of the ops CLI: wiring only; the commands live in ops.ts, parsing and output in cli-run.ts. */
 async function main(): Promise<number> {
@@ -24,6 +25,8 @@ async function main(): Promise<number> {
   const ctx = () => ({
     connection: kafkaConnectionFromEnv(config, 'wikimonitor-ops-cli'), log, adminTimeoutMs: config.ADMIN_TIMEOUT_MS,
     changeEncoder,
+    persisterOffsets: config.DATABASE_URL ? () => createPersisterOffsets(config.DATABASE_URL as string, config.ADMIN_TIMEOUT_MS) : undefined,
+    offsetHomes: { postgresGroups: config.POSTGRES_OFFSET_GROUPS, changelogGroups: config.CHANGELOG_STATE_GROUPS },
     replay: { markerTopic: config.DLQ_REPLAYED_TOPIC, transactionalId: config.REPLAY_TRANSACTIONAL_ID, replicationFactor: config.TOPIC_REPLICATION_FACTOR },
   });
   return runCli(process.argv.slice(2), io, ctx, { dlqTopic: config.DLQ_TOPIC, rawTopic: config.RAW_TOPIC });

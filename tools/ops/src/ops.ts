@@ -3,6 +3,8 @@ import {
   DEFAULT_MAX_FUTURE_SKEW_MS,
   type GroupDetailView,
   type LagSettings,
+  type OffsetHome,
+  type OffsetHomeRules,
   type ResetPlanEntry,
   type ResetTarget,
   changeKey,
@@ -10,8 +12,11 @@ import {
   evaluateCycle,
   groupDetail,
   normalizeRecentChangeText,
+  offsetHomeOf,
   planOffsetReset,
+  resetPolicyRefusal,
   resetRefusal,
+  resetWarnings,
 } from '@wikimonitor/domain';
 import {
   DEFAULT_TOPICS,
@@ -34,6 +39,7 @@ import {
 } from '@wikimonitor/kafka';
 import { createFirstRecordReader, gatherLagSnapshot } from '@wikimonitor/lag';
 import { type Logger, WikiMonitorError, describeError } from '@wikimonitor/service-kit';
+import type { PersisterOffsets } from './pg-offsets';
 
 export interface OpsContext {
   connection: KafkaConnection;
@@ -46,7 +52,14 @@ export interface OpsContext {
   changeEncoder?: (topic: string) => Promise<(change: WikiChange) => Buffer>;
   /** replay-dlq: how it marks what it replayed (default: DEFAULT_REPLAY). */
   replay?: Partial<ReplaySettings>;
+  /** reset-offsets: the dedup-persister's offsets in PostgreSQL, when a database is configured. */
+  persisterOffsets?: () => PersisterOffsets;
+  /** reset-offsets: which groups keep their position elsewhere than in Kafka (default: DEFAULT_OFFSET_HOMES). */
+  offsetHomes?: OffsetHomeRules;
 }
+
+/** The pipeline's default group ids: the persister's CONSUMER_GROUP and the aggregator's GROUP_ID. */
+export const DEFAULT_OFFSET_HOMES: OffsetHomeRules = { postgresGroups: ['dedup-persister'], changelogGroups: ['aggregator'] };
 
 export interface ReplaySettings {
   /** The compacted topic of replay markers, one per replayed dead letter, written in the replay's transaction. */
@@ -74,75 +87,103 @@ async function withAdmin<T>(ctx: OpsContext, isolation: 'read_committed' | 'read
 
 export interface ResetOptions {
   group: string;
-  /** Topics to reset; empty = every topic the group has committed offsets for. */
+  /** Topics to reset; empty = every topic the group has a position on. */
   topics: string[];
   /** Partitions to reset (all when absent). */
   partitions?: number[];
   target: ResetTarget;
-  dryRun: boolean;
+  /** Apply the plan (--execute); otherwise only plan, like kafka-consumer-groups.sh. */
+  execute: boolean;
 }
 
 export interface ResetResult {
   group: string;
   state: string;
   members: number;
+  /** Where the group's position lives and so what a reset moves (see OffsetHome in libs/domain). */
+  home: OffsetHome;
   plan: ResetPlanEntry[];
-  /** Why execution was refused (active members), if it was. */
+  /** Why applying the plan is (or would be) refused: active members, or where the position lives. */
   refused: string | null;
+  /** What an applied reset leaves for the operator to know. */
+  warnings: string[];
   executed: boolean;
 }
 
 /**
- * Plans, and unless dry-run commits, new offsets for a group. Only an inactive group can be reset:
+ * Plans, and with `execute` applies, new positions for a group where they live: its Kafka committed
+ * offsets, or for the dedup-persister the rows of its PostgreSQL offsets table (and its Kafka
+ * offsets, kept for lag monitoring) in one transaction; a backward reset of the aggregator is
+ * refused (its window state would count records twice). Only an inactive group can be reset: the
  * offsets are committed by a group-less client with the group's id, which the broker accepts only
- * while the group has no members (so a consumer joining meanwhile makes the commit fail, not race).
+ * while the group has no members (so a consumer joining meanwhile makes the commit fail, not race;
+ * for the persister that failure rolls the PostgreSQL transaction back).
  */
 export async function resetOffsets(ctx: OpsContext, opts: ResetOptions): Promise<ResetResult> {
-  return withAdmin(ctx, 'read_uncommitted', async (admin) => {
-    const [desc] = await admin.describeGroups([opts.group]);
-    const state = desc?.state ?? 'DEAD';
-    const members = desc?.members.length ?? 0;
-    const refused = resetRefusal({ groupId: opts.group, state, members });
-    const committed = await admin.fetchCommitted(opts.group);
-    const topics = opts.topics.length ? opts.topics : [...new Set(committed.map((c) => c.topic))].sort();
-    if (!topics.length) throw new WikiMonitorError('INVALID_EVENT', `group '${opts.group}' has no committed offsets; name the topics with --topic`);
-    const partitionsByTopic = await admin.fetchPartitions(topics);
-    const missing = topics.filter((t) => !partitionsByTopic.has(t));
-    if (missing.length) throw new WikiMonitorError('TOPIC_MISMATCH', `unknown topic(s): ${missing.join(', ')}`);
-    const tps = [...partitionsByTopic].flatMap(([topic, ids]) => ids.filter((p) => !opts.partitions || opts.partitions.includes(p)).map((partition) => ({ topic, partition })));
-    const marks = await admin.fetchWatermarks(tps);
-    const byTime = new Map<string, number>();
-    if (opts.target.kind === 'timestamp') {
-      for (const topic of topics) {
-        for (const o of await admin.offsetsForTimestamp(topic, opts.target.timestamp)) byTime.set(`${topic}/${o.partition}`, o.offset);
+  const pgOffsets = ctx.persisterOffsets?.();
+  try {
+    return await withAdmin(ctx, 'read_uncommitted', async (admin) => {
+      const [desc] = await admin.describeGroups([opts.group]);
+      const state = desc?.state ?? 'DEAD';
+      const members = desc?.members.length ?? 0;
+      const stored = pgOffsets ? await pgOffsets.load(opts.group) : null;
+      const home = offsetHomeOf(opts.group, ctx.offsetHomes ?? DEFAULT_OFFSET_HOMES, stored ? stored.length : null);
+      const fromPg = home === 'postgres' && stored !== null;
+      const committed = fromPg ? stored.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.nextOffset })) : await admin.fetchCommitted(opts.group);
+      const topics = opts.topics.length ? opts.topics : [...new Set(committed.map((c) => c.topic))].sort();
+      if (!topics.length) throw new WikiMonitorError('INVALID_EVENT', `group '${opts.group}' has no committed offsets; name the topics with --topic`);
+      const partitionsByTopic = await admin.fetchPartitions(topics);
+      const missing = topics.filter((t) => !partitionsByTopic.has(t));
+      if (missing.length) throw new WikiMonitorError('TOPIC_MISMATCH', `unknown topic(s): ${missing.join(', ')}`);
+      const tps = [...partitionsByTopic].flatMap(([topic, ids]) => ids.filter((p) => !opts.partitions || opts.partitions.includes(p)).map((partition) => ({ topic, partition })));
+      const marks = await admin.fetchWatermarks(tps);
+      const byTime = new Map<string, number>();
+      if (opts.target.kind === 'timestamp') {
+        for (const topic of topics) {
+          for (const o of await admin.offsetsForTimestamp(topic, opts.target.timestamp)) byTime.set(`${topic}/${o.partition}`, o.offset);
+        }
       }
-    }
-    const states = tps.map(({ topic, partition }) => {
-      const w = marks.find((m) => m.topic === topic && m.partition === partition);
-      if (!w) throw new WikiMonitorError('KAFKA_ADMIN_FAILED', `no offsets for ${topic}/${partition}`, { retriable: true });
-      return {
-        topic,
-        partition,
-        current: committed.find((c) => c.topic === topic && c.partition === partition)?.offset ?? null,
-        low: w.low,
-        high: w.high,
-        offsetForTimestamp: byTime.get(`${topic}/${partition}`),
-      };
-    });
-    const plan = planOffsetReset(states, opts.target);
-    const result: ResetResult = { group: opts.group, state, members, plan, refused, executed: false };
-    if (opts.dryRun || refused) return result;
+      const states = tps.map(({ topic, partition }) => {
+        const w = marks.find((m) => m.topic === topic && m.partition === partition);
+        if (!w) throw new WikiMonitorError('KAFKA_ADMIN_FAILED', `no offsets for ${topic}/${partition}`, { retriable: true });
+        return {
+          topic,
+          partition,
+          current: committed.find((c) => c.topic === topic && c.partition === partition)?.offset ?? null,
+          low: w.low,
+          high: w.high,
+          offsetForTimestamp: byTime.get(`${topic}/${partition}`),
+        };
+      });
+      const plan = planOffsetReset(states, opts.target);
+      const refused = resetRefusal({ groupId: opts.group, state, members }) ?? resetPolicyRefusal({ groupId: opts.group, home, plan, postgresAvailable: fromPg });
+      const result: ResetResult = { group: opts.group, state, members, home, plan, refused, warnings: resetWarnings(home, plan), executed: false };
+      if (!opts.execute || refused) return result;
 
-    try {
-      await commitGroupOffsets(ctx.connection, opts.group, plan.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.target })));
-    } catch (err) {
-      throw new WikiMonitorError('KAFKA_ADMIN_FAILED', `the broker rejected the new offsets (did a consumer join the group?): ${(err as Error).message}`, { cause: err });
-    }
-    const after = await admin.fetchCommitted(opts.group);
-    const wrong = plan.filter((p) => after.find((a) => a.topic === p.topic && a.partition === p.partition)?.offset !== p.target);
-    if (wrong.length) throw new WikiMonitorError('KAFKA_ADMIN_FAILED', `offsets not applied for ${wrong.map((w) => `${w.topic}/${w.partition}`).join(', ')}`);
-    return { ...result, executed: true };
-  });
+      const offsets = plan.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.target }));
+      const commitToKafka = async () => {
+        try {
+          await commitGroupOffsets(ctx.connection, opts.group, offsets);
+        } catch (err) {
+          throw new WikiMonitorError('KAFKA_ADMIN_FAILED', `the broker rejected the new offsets (did a consumer join the group?): ${(err as Error).message}`, { cause: err });
+        }
+      };
+      if (fromPg && pgOffsets) {
+        await pgOffsets.write(opts.group, offsets.map((o) => ({ topic: o.topic, partition: o.partition, nextOffset: o.offset })), commitToKafka);
+        const after = await pgOffsets.load(opts.group);
+        const wrong = plan.filter((p) => after.find((a) => a.topic === p.topic && a.partition === p.partition)?.nextOffset !== p.target);
+        if (wrong.length) throw new WikiMonitorError('DB_FAILED', `offsets not applied in PostgreSQL for ${wrong.map((w) => `${w.topic}/${w.partition}`).join(', ')}`);
+      } else {
+        await commitToKafka();
+      }
+      const after = await admin.fetchCommitted(opts.group);
+      const wrong = plan.filter((p) => after.find((a) => a.topic === p.topic && a.partition === p.partition)?.offset !== p.target);
+      if (wrong.length) throw new WikiMonitorError('KAFKA_ADMIN_FAILED', `offsets not applied for ${wrong.map((w) => `${w.topic}/${w.partition}`).join(', ')}`);
+      return { ...result, executed: true };
+    });
+  } finally {
+    await pgOffsets?.close();
+  }
 }
 
 // ---------------------------------------------------------------- describe

@@ -1,4 +1,4 @@
-import { type ResetPartitionState, type ResetTarget, planOffsetReset, resetRefusal } from './reset-plan';
+import { type OffsetHome, type ResetPartitionState, type ResetTarget, offsetHomeOf, planOffsetReset, resetPolicyRefusal, resetRefusal, resetWarnings } from './reset-plan';
 
 const P: ResetPartitionState = { topic: 't', partition: 0, current: 40, low: 10, high: 100 };
 
@@ -30,5 +30,55 @@ describe('resetRefusal', () => {
     const reason = resetRefusal(group);
     expect(reason !== null).toBe(refused);
     if (reason) expect(reason).toMatch(/active member/);
+  });
+});
+
+describe('planOffsetReset delta', () => {
+  it('planOffsetReset should give target - current as the delta, and none without a position', () => {
+    const [back, fresh] = planOffsetReset([P, { ...P, partition: 1, current: null }], { kind: 'offset', offset: 25 });
+    expect(back).toMatchObject({ current: 40, target: 25, delta: -15 });
+    expect(fresh).toMatchObject({ current: null, target: 25, delta: null });
+  });
+});
+
+describe('offsetHomeOf', () => {
+  const rules = { postgresGroups: ['dedup-persister'], changelogGroups: ['aggregator'] };
+  it.each([
+    ['dedup-persister', null, 'postgres'],
+    ['dedup-persister', 0, 'postgres'],
+    ['persister-under-another-name', 3, 'postgres'],
+    ['aggregator', null, 'changelog'],
+    ['aggregator', 2, 'changelog'],
+    ['filter-router', null, 'kafka'],
+    ['filter-router', 0, 'kafka'],
+  ] as const)('offsetHomeOf should place group %s (%p rows in PostgreSQL) in %s', (group, rows, home) => {
+    expect(offsetHomeOf(group, rules, rows)).toBe(home);
+  });
+});
+
+describe('resetPolicyRefusal', () => {
+  const plan = (target: ResetTarget, states: ResetPartitionState[] = [P, { ...P, partition: 1, current: 100 }]) => planOffsetReset(states, target);
+  const cases: Array<[string, OffsetHome, ReturnType<typeof plan>, boolean, RegExp | null]> = [
+    ['a Kafka group backwards', 'kafka', plan({ kind: 'earliest' }), false, null],
+    ['the aggregator backwards', 'changelog', plan({ kind: 'earliest' }), false, /backwards \(t\/0 40 -> 10, t\/1 100 -> 10\).*changelog.*count them again/],
+    ['the aggregator by a negative shift', 'changelog', plan({ kind: 'shift', by: -1 }), false, /t\/0 40 -> 39, t\/1 100 -> 99/],
+    ['the aggregator to the end', 'changelog', plan({ kind: 'latest' }), false, null],
+    ['the aggregator forward by a shift', 'changelog', plan({ kind: 'shift', by: 5 }), false, null],
+    ['the aggregator where one partition only goes back', 'changelog', plan({ kind: 'offset', offset: 50 }), false, /t\/1 100 -> 50/],
+    ['the aggregator without a position, not to the end', 'changelog', plan({ kind: 'offset', offset: 50 }, [{ ...P, current: null }]), false, /t\/0 none -> 50/],
+    ['the aggregator without a position on an empty partition', 'changelog', plan({ kind: 'earliest' }, [{ ...P, current: null, low: 7, high: 7 }]), false, null],
+    ['the persister with its database', 'postgres', plan({ kind: 'earliest' }), true, null],
+    ['the persister without its database', 'postgres', plan({ kind: 'earliest' }), false, /PostgreSQL \(table consumer_offsets\).*no effect.*DATABASE_URL/],
+  ];
+  it.each(cases)('resetPolicyRefusal should judge %s', (_n, home, p, postgresAvailable, expected) => {
+    const reason = resetPolicyRefusal({ groupId: 'g', home, plan: p, postgresAvailable });
+    if (expected) expect(reason).toMatch(expected);
+    else expect(reason).toBeNull();
+  });
+
+  it('resetWarnings should count the records a forward reset of the aggregator skips, and say where persister offsets go', () => {
+    expect(resetWarnings('changelog', plan({ kind: 'latest' }))).toEqual([expect.stringMatching(/^60 record\(s\) skipped are never counted/)]);
+    expect(resetWarnings('kafka', plan({ kind: 'latest' }))).toEqual([]);
+    expect(resetWarnings('postgres', plan({ kind: 'earliest' }))[0]).toMatch(/PostgreSQL table consumer_offsets/);
   });
 });
