@@ -3,9 +3,9 @@ import { getTestEnv, testConnection, uniqueName, waitFor } from '@wikimonitor/te
 import { createConsumerRunner, createProducer, provisionTopics } from '@wikimonitor/kafka';
 
 /** A logger whose lines the test reads. */
-function recordingLog(): { log: Logger; lines: Array<Record<string, unknown> & { msg: string }> } {
+function recordingLog(level: 'warn' | 'info' = 'warn'): { log: Logger; lines: Array<Record<string, unknown> & { msg: string }> } {
   const lines: Array<Record<string, unknown> & { msg: string }> = [];
-  return { lines, log: createLogger('test', 'warn', { write: (l: string) => void lines.push(JSON.parse(l) as { msg: string }) }) };
+  return { lines, log: createLogger('test', level, { write: (l: string) => void lines.push(JSON.parse(l) as { msg: string }) }) };
 }
 
 describe('consumer runner stall warning (real broker)', () => {
@@ -52,5 +52,40 @@ describe('consumer runner stall warning (real broker)', () => {
     const warning = loud.lines.find((l) => /received nothing/.test(l.msg)) as unknown as { behind: Array<{ partition: number; position: number; end: number }> };
     expect(warning.behind).toEqual([{ topic, partition: 0, position: expect.any(Number), end: 200 }]);
     expect(warning.behind[0]?.position).toBeLessThan(200);
+  });
+
+  it('consumer runner should assign every partition at an explicit position: the committed offset, or the beginning where none is committed', async () => {
+    // librdkafka's own committed-offset fetch (an assignment without offsets) can leave a partition
+    // whose fetcher never starts; so no partition is ever handed to it without a position.
+    const conn = testConnection(await getTestEnv());
+    const topic = uniqueName('it.kafka.positions');
+    const groupId = uniqueName('g');
+    await provisionTopics(conn, [{ topic, partitions: 2, replicationFactor: 1 }]);
+    const producer = createProducer({ connection: conn, log: createLogger('test', 'silent') });
+    await producer.start();
+    for (let i = 0; i < 10; i++) await producer.send({ topic, partition: 0, key: 'k', value: Buffer.from(String(i)) });
+    await producer.close();
+    // A first member commits partition 0's records (10 records: next offset 10); partition 1 has none.
+    let handled = 0;
+    const first = createConsumerRunner({ connection: conn, log: createLogger('test', 'silent'), groupId, topics: [topic], offsets: 'kafka', handle: async (b) => void (handled += b.length) });
+    await first.start();
+    try {
+      await waitFor(async () => handled === 10, '10 records handled');
+    } finally {
+      await first.close();
+    }
+    const rec = recordingLog('info');
+    const second = createConsumerRunner({ connection: conn, log: rec.log, groupId, topics: [topic], offsets: 'kafka', handle: async () => undefined });
+    await second.start();
+    try {
+      await waitFor(async () => rec.lines.some((l) => l.msg === 'partitions assigned'), 'an assignment', 30_000, 50);
+    } finally {
+      await second.close();
+    }
+    const assigned = rec.lines.find((l) => l.msg === 'partitions assigned') as unknown as { partitions: Array<{ partition: number; offset?: number }> };
+    expect([...assigned.partitions].sort((a, b) => a.partition - b.partition)).toEqual([
+      { topic, partition: 0, offset: 10 },
+      { topic, partition: 1, offset: -2 },
+    ]);
   });
 });

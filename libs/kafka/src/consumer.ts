@@ -64,6 +64,12 @@ const ERR_ASSIGN = -175;
 const ERR_REVOKE = -174;
 /** librdkafka ERR__FATAL: the client instance is unusable (e.g. a fenced static group member). */
 const ERR_FATAL = -150;
+const OFFSET_BEGINNING = -2;
+const OFFSET_END = -1;
+/** Committed-offset reads worth repeating: timed out, coordinator moving or loading, offsets pending in an open transaction. */
+const COMMITTED_RETRY_CODES: ReadonlySet<number> = new Set([-185 /* timed out */, 14 /* coordinator loading */, 15 /* coordinator not available */, 16 /* not coordinator */, 88 /* unstable offset commit */]);
+/** Longer than transaction.timeout.ms (60 s): a crashed writer's open transaction ends first. */
+const COMMITTED_WAIT_MS = 180_000;
 
 /**
  * Consume loop on the callback API: batches of up to `batchSize`, the next batch only after the
@@ -119,11 +125,15 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
   async function onRebalance(err: LibrdKafkaError, assignment: Assignment[]): Promise<void> {
     const tps = assignment.map((a) => ({ topic: a.topic, partition: a.partition }));
     if (err.code === ERR_ASSIGN) {
-      let withPositions: Assignment[] = tps;
-      if (opts.positionsOnAssign && tps.length) {
-        const positions = await opts.positionsOnAssign(tps);
-        withPositions = tps.map((tp) => positions.find((p) => p.topic === tp.topic && p.partition === tp.partition) ?? tp);
-      }
+      const positions = opts.positionsOnAssign && tps.length ? await opts.positionsOnAssign(tps) : [];
+      const given = (tp: TopicPartition) => positions.find((p) => p.topic === tp.topic && p.partition === tp.partition && typeof p.offset === 'number');
+      // Every partition is assigned at an explicit position, never "the committed offset": librdkafka's
+      // own committed-offset fetch can end in a state where the partition's fetcher never starts, and
+      // nothing says so (assigned, position INVALID, no error; seen here about 1 start in 15, and
+      // confluentinc/librdkafka#5586). Read here, a failed read is retried or fails loudly.
+      const missing = tps.filter((tp) => !given(tp));
+      const committed = missing.length ? await committedPositions(missing) : [];
+      const withPositions: Assignment[] = tps.map((tp) => given(tp) ?? committed.find((c) => c.topic === tp.topic && c.partition === tp.partition) ?? { ...tp, offset: resetOffset });
       consumer.incrementalAssign(withPositions);
       assigned = [...assigned, ...tps];
       lastDelivery = Date.now();
@@ -135,6 +145,39 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       log.info({ partitions: tps }, 'partitions revoked');
     } else {
       log.error({ code: err.code, err: err.message }, 'rebalance error');
+    }
+  }
+
+  /** Where a partition without a committed offset starts (auto.offset.reset, explicit). */
+  const resetOffset = opts.fromBeginning === false ? OFFSET_END : OFFSET_BEGINNING;
+
+  const committedOnce = (tps: TopicPartition[]) =>
+    new Promise<TopicPartitionOffset[]>((resolve, reject) => consumer.committed(tps, 10_000, (err, r) => (err ? reject(err) : resolve(r))));
+
+  /**
+   * The group's committed positions of `tps` (the reset position where none). Under read_committed
+   * the read is stable: offsets still pending in a crashed member's open transaction hold it back
+   * until that transaction ends, so timeouts and unstable answers are retried up to a deadline
+   * beyond transaction.timeout.ms.
+   */
+  async function committedPositions(tps: TopicPartition[]): Promise<TopicPartitionOffset[]> {
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const r = await committedOnce(tps);
+        return tps.map((tp) => {
+          const c = r.find((x) => x.topic === tp.topic && x.partition === tp.partition);
+          return { ...tp, offset: c && c.offset >= 0 ? c.offset : resetOffset };
+        });
+      } catch (err) {
+        const code = (err as LibrdKafkaError).code;
+        const waitedMs = Date.now() - started;
+        if (!COMMITTED_RETRY_CODES.has(code) || waitedMs >= COMMITTED_WAIT_MS || abort.signal.aborted) {
+          throw new WikiMonitorError('KAFKA_CONSUME_FAILED', `reading the committed offsets of ${tps.length} assigned partition(s) of ${opts.groupId}: ${(err as Error).message}`, { cause: err, retriable: true });
+        }
+        log.warn({ partitions: tps.length, waitedMs, attempt: attempt + 1, err: (err as Error).message }, 'committed offsets not readable yet; retrying');
+        await sleep(Math.min(2_000, 100 * 2 ** attempt), abort.signal).catch(() => undefined);
+      }
     }
   }
 
@@ -194,8 +237,16 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     }
   }
 
+  /** A partition's watermarks; the native call's own timeout is not trusted: a stall check must not stall. */
   const watermarks = (tp: TopicPartition) =>
-    new Promise<{ lowOffset: number; highOffset: number }>((resolve, reject) => consumer.queryWatermarkOffsets(tp.topic, tp.partition, 5_000, (err, w) => (err ? reject(err) : resolve(w))));
+    new Promise<{ lowOffset: number; highOffset: number }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('watermark query did not answer in 6 s')), 6_000);
+      consumer.queryWatermarkOffsets(tp.topic, tp.partition, 5_000, (err, w) => {
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve(w);
+      });
+    });
 
   /** A consumer that is assigned, not busy, and gets nothing although records wait is a stall: say so. */
   async function checkStall(): Promise<void> {
@@ -209,9 +260,16 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       let w: { lowOffset: number; highOffset: number };
       try {
         position = consumer.position([tp])[0]?.offset ?? -1;
-        w = await watermarks(tp);
       } catch (err) {
         unreadable.push(`${tp.topic}[${tp.partition}]: ${(err as Error).message}`);
+        continue;
+      }
+      try {
+        w = await watermarks(tp);
+      } catch (err) {
+        // No position after a whole stall period: the fetcher never started, whatever the end is.
+        if (position < 0) behind.push({ ...tp, position, end: -1 });
+        else unreadable.push(`${tp.topic}[${tp.partition}]: ${(err as Error).message}`);
         continue;
       }
       if ((position >= 0 && position < w.highOffset) || (position < 0 && w.highOffset > w.lowOffset)) behind.push({ ...tp, position, end: w.highOffset });
