@@ -332,7 +332,7 @@ describe('aggregator on the real broker', () => {
         90_000,
         50,
       ).catch((err: unknown) => {
-        // What the process did instead (a failure seen once in a fresh-clone CI run, not reproduced since).
+        // What the process did instead (the stall of an assignment without positions, fixed in the consumer runner).
         throw new Error(`${(err as Error).message} (run ${kill + 1}, seen ${JSON.stringify(seen)}); aggregator log ${proc.logFile}, last lines:\n${proc.output().split('\n').slice(-40).join('\n')}`);
       });
       proc.kill('SIGKILL');
@@ -341,7 +341,12 @@ describe('aggregator on the real broker', () => {
     }
     const { proc, port } = await start();
     try {
-      const got = await waitForAggregates(env, conn, topics.aggregates, expected.aggregates.length);
+      const got = await waitForAggregates(env, conn, topics.aggregates, expected.aggregates.length, 120_000).catch(async (err: unknown) => {
+        // What the last process did instead: its counters and the tail of its log.
+        const m = async (name: string) => (await processMetric(port, name)) ?? 'n/a';
+        const figures = { consumed: await m('aggregator_records_consumed_total'), transactions: await m('aggregator_transactions_total'), openWindows: await m('aggregator_open_windows'), runs };
+        throw new Error(`${(err as Error).message} (last run ${JSON.stringify(figures)}); aggregator log ${proc.logFile}, last lines:\n${proc.output().split('\n').slice(-40).join('\n')}`);
+      });
       expect(got).toEqual(expected.aggregates);
       expect(await readLateIds(conn, topics.late)).toEqual(expected.lateIds);
       const consumedLast = (await processMetric(port, 'aggregator_records_consumed_total')) ?? -1;
@@ -355,7 +360,9 @@ describe('aggregator on the real broker', () => {
       proc.kill('SIGTERM');
       expect(await proc.exited()).toBe(0);
     }
-  });
+    // Three starts (each up to 90 s to ready and 90 s to process) and the final wait: the waits above
+    // fail with what the process did, before jest's own timeout could cut them short without it.
+  }, 480_000);
 
   it('two instances sharing the partitions should hand over window state (join, then one shuts down with work in flight) and still match the recount', async () => {
     const { conn, topics } = await setup(env, 'two');
