@@ -49,7 +49,11 @@ describe('test cleanup (topics and groups the tests created)', () => {
     await stopped.start();
     await active.start();
     try {
-      await waitFor(async () => (await listed(env.bootstrapServers)).groups.includes(`${prefix}-stopped`), 'the groups listed');
+      // Both groups must exist (their members joined) before the cleanup runs: the active one is what it must leave.
+      await waitFor(async () => {
+        const { groups } = await listed(env.bootstrapServers);
+        return groups.includes(`${prefix}-stopped`) && groups.includes(`${prefix}-active`);
+      }, 'the groups listed');
       await stopped.close();
       const s = await deleteTestResources(env.bootstrapServers, [prefix], { groupWaitMs: 0 });
       expect(s.error).toBeUndefined();
