@@ -112,7 +112,10 @@ async function setup(env: TestEnv, prefix: string): Promise<{ conn: KafkaConnect
   const topics: Topics = { input: `${n}.in`, aggregates: `${n}.aggregates`, alerts: `${n}.alerts`, late: `${n}.late`, dlq: `${n}.dlq`, changelog: `${n}.changelog`, group: `${n}.group` };
   const admin = await createAdmin(conn);
   try {
-    await ensureTopics(admin, [{ topic: topics.input, partitions: 6, replicationFactor: 1 }]);
+    // The records carry their event time (2018-2026, see produceChanges): under the default 7-day
+    // retention the broker deletes them at its next retention check (every 5 minutes), and a test
+    // whose input vanished midway waits for aggregates that can never come (failed 1 run in ~12).
+    await ensureTopics(admin, [{ topic: topics.input, partitions: 6, replicationFactor: 1, configs: { 'retention.ms': '-1' } }]);
   } finally {
     await admin.disconnect();
   }
@@ -332,7 +335,7 @@ describe('aggregator on the real broker', () => {
         90_000,
         50,
       ).catch((err: unknown) => {
-        // What the process did instead (the stall of an assignment without positions, fixed in the consumer runner).
+        // What the process did instead: its counters and the tail of its log.
         throw new Error(`${(err as Error).message} (run ${kill + 1}, seen ${JSON.stringify(seen)}); aggregator log ${proc.logFile}, last lines:\n${proc.output().split('\n').slice(-40).join('\n')}`);
       });
       proc.kill('SIGKILL');

@@ -1,6 +1,6 @@
 import { type Logger, createLogger } from '@wikimonitor/service-kit';
 import { getTestEnv, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
-import { createConsumerRunner, createProducer, provisionTopics } from '@wikimonitor/kafka';
+import { commitGroupOffsets, createConsumerRunner, createGroupAdmin, createProducer, provisionTopics } from '@wikimonitor/kafka';
 
 /** A logger whose lines the test reads. */
 function recordingLog(level: 'warn' | 'info' = 'warn'): { log: Logger; lines: Array<Record<string, unknown> & { msg: string }> } {
@@ -55,8 +55,7 @@ describe('consumer runner stall warning (real broker)', () => {
   });
 
   it('consumer runner should assign every partition at an explicit position: the committed offset, or the beginning where none is committed', async () => {
-    // librdkafka's own committed-offset fetch (an assignment without offsets) can leave a partition
-    // whose fetcher never starts; so no partition is ever handed to it without a position.
+    // The runner knows where it resumes (and so can tell when retention deleted records there).
     const conn = testConnection(await getTestEnv());
     const topic = uniqueName('it.kafka.positions');
     const groupId = uniqueName('g');
@@ -87,5 +86,37 @@ describe('consumer runner stall warning (real broker)', () => {
       { topic, partition: 0, offset: 10 },
       { topic, partition: 1, offset: -2 },
     ]);
+  });
+
+  it('consumer runner should warn with the count when records were deleted before the group read them, and resume at the log start', async () => {
+    // What retention does to a group that stopped: its committed offset falls below the log start,
+    // and librdkafka's reset to the log start says nothing.
+    const conn = testConnection(await getTestEnv());
+    const topic = uniqueName('it.kafka.deleted');
+    const groupId = uniqueName('g');
+    await provisionTopics(conn, [{ topic, partitions: 1, replicationFactor: 1 }]);
+    const producer = createProducer({ connection: conn, log: createLogger('test', 'silent') });
+    await producer.start();
+    for (let i = 0; i < 30; i++) await producer.send({ topic, partition: 0, key: 'k', value: Buffer.from(String(i)) });
+    await producer.close();
+    // The group read 4 records and stopped.
+    await commitGroupOffsets(conn, groupId, [{ topic, partition: 0, offset: 4 }]);
+    const admin = await createGroupAdmin({ connection: conn, timeoutMs: 10_000, isolation: 'read_committed' });
+    try {
+      await admin.deleteRecordsBefore(topic, [{ partition: 0, before: 20 }]);
+    } finally {
+      await admin.close();
+    }
+    const rec = recordingLog('info');
+    const after: string[] = [];
+    const second = createConsumerRunner({ connection: conn, log: rec.log, groupId, topics: [topic], offsets: 'kafka', handle: async (b) => void after.push(...b.map((m) => String(m.value))) });
+    await second.start();
+    try {
+      await waitFor(async () => after.length >= 10 && rec.lines.some((l) => l['code'] === 'RECORDS_DELETED_BEFORE_READ'), 'the rest read and the loss reported', 30_000, 50);
+    } finally {
+      await second.close();
+    }
+    expect(after).toEqual(Array.from({ length: 10 }, (_, i) => String(20 + i)));
+    expect(rec.lines.find((l) => l['code'] === 'RECORDS_DELETED_BEFORE_READ')).toMatchObject({ topic, partition: 0, position: 4, logStart: 20, lost: 16 });
   });
 });

@@ -127,17 +127,18 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     if (err.code === ERR_ASSIGN) {
       const positions = opts.positionsOnAssign && tps.length ? await opts.positionsOnAssign(tps) : [];
       const given = (tp: TopicPartition) => positions.find((p) => p.topic === tp.topic && p.partition === tp.partition && typeof p.offset === 'number');
-      // Every partition is assigned at an explicit position, never "the committed offset": librdkafka's
-      // own committed-offset fetch can end in a state where the partition's fetcher never starts, and
-      // nothing says so (assigned, position INVALID, no error; seen here about 1 start in 15, and
-      // confluentinc/librdkafka#5586). Read here, a failed read is retried or fails loudly.
+      // Every partition is assigned at an explicit position, the group's committed offset read here
+      // (a failed read is retried or fails loudly): so the runner knows where it resumes, and says so
+      // when retention deleted records there before this group read them (librdkafka's reset to the
+      // log start is silent).
       const missing = tps.filter((tp) => !given(tp));
       const committed = missing.length ? await committedPositions(missing) : [];
-      const withPositions: Assignment[] = tps.map((tp) => given(tp) ?? committed.find((c) => c.topic === tp.topic && c.partition === tp.partition) ?? { ...tp, offset: resetOffset });
+      const withPositions: TopicPartitionOffset[] = tps.map((tp) => given(tp) ?? committed.find((c) => c.topic === tp.topic && c.partition === tp.partition) ?? { ...tp, offset: resetOffset });
       consumer.incrementalAssign(withPositions);
       assigned = [...assigned, ...tps];
       lastDelivery = Date.now();
       log.info({ partitions: withPositions }, 'partitions assigned');
+      void reportDeletedBeforeRead(withPositions);
     } else if (err.code === ERR_REVOKE) {
       if (opts.onRevoke && tps.length) await opts.onRevoke(tps);
       consumer.incrementalUnassign(assignment);
@@ -247,6 +248,28 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
         else resolve(w);
       });
     });
+
+  /**
+   * Records between a resumed position and the log start are gone (retention or a delete-records):
+   * the consumer restarts at the log start without a word, so the loss is logged here, per partition.
+   */
+  async function reportDeletedBeforeRead(positions: TopicPartitionOffset[]): Promise<void> {
+    for (const p of positions) {
+      if (p.offset < 0) continue;
+      let w: { lowOffset: number; highOffset: number };
+      try {
+        w = await watermarks(p);
+      } catch {
+        continue; // the stall check reports a partition that stays unreadable
+      }
+      if (p.offset < w.lowOffset) {
+        log.warn(
+          { code: 'RECORDS_DELETED_BEFORE_READ', topic: p.topic, partition: p.partition, position: p.offset, logStart: w.lowOffset, lost: w.lowOffset - p.offset },
+          `${w.lowOffset - p.offset} record(s) of ${p.topic}[${p.partition}] were deleted (retention) before ${opts.groupId} read them: resuming at the log start ${w.lowOffset}, not ${p.offset}`,
+        );
+      }
+    }
+  }
 
   /** A consumer that is assigned, not busy, and gets nothing although records wait is a stall: say so. */
   async function checkStall(): Promise<void> {

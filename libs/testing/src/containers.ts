@@ -32,6 +32,7 @@ export async function startContainers(): Promise<TestEnv> {
       KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: '1',
       KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: '1',
       KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+      KAFKA_LOG_RETENTION_CHECK_INTERVAL_MS: '10000',
       KAFKA_AUTO_CREATE_TOPICS_ENABLE: 'false',
     })
     .withWaitStrategy(Wait.forLogMessage(/Kafka Server started/))
