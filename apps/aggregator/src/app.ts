@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { WikiAggregate, WikiAlert, WikiChange } from '@wikimonitor/contracts';
 import { WikiAggregateSchema, WikiAlertSchema, WikiChangeSchema } from '@wikimonitor/contracts';
 import type { WindowConfig } from '@wikimonitor/domain';
-import { type KafkaConnection, type TopicId, type TransactionalLoop, type TransactionalProducer, createProducer, createTransactionalLoop, ensureTopics, kafkaConnectionFromEnv, topicSpecsFor, withAdmin } from '@wikimonitor/kafka';
+import { type KafkaConnection, type TopicId, type TransactionalLoop, type TransactionalProducer, createProducer, createTransactionalLoop, ensureTopics, groupMembershipOverrides, kafkaConnectionFromEnv, topicSpecsFor, withAdmin } from '@wikimonitor/kafka';
 import { createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
 import { type Logger, type ServiceHandle, WikiMonitorError, createMetricsRegistry, lifecycle, runHttpService } from '@wikimonitor/service-kit';
 import { getTracer } from '@wikimonitor/telemetry';
@@ -140,8 +140,7 @@ export function createApp(opts: AggregatorAppOptions): AggregatorApp {
     tick: { everyMs: Math.max(50, Math.min(1_000, Math.floor(config.IDLE_CLOSE_MS / 4))), run: steps.closeIdle },
     batchSize: config.BATCH_SIZE,
     consumerOverrides: {
-      'session.timeout.ms': config.CONSUMER_SESSION_TIMEOUT_MS,
-      ...(config.GROUP_INSTANCE_ID ? { 'group.instance.id': config.GROUP_INSTANCE_ID } : {}),
+      ...groupMembershipOverrides(config),
     },
     retry: { initialMs: 200, maxMs: 5_000, maxAttempts: config.MAX_TRANSACTION_RETRIES },
     hooks: {

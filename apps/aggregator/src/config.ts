@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { registryConfigShape } from '@wikimonitor/schemas';
 import { baseConfigShape, env, parseConfig } from '@wikimonitor/service-kit';
-import { DEFAULT_TOPICS, TOPOLOGY, kafkaConfigShape } from '@wikimonitor/kafka';
+import { DEFAULT_TOPICS, TOPOLOGY, groupMembershipConfigShape, kafkaConfigShape } from '@wikimonitor/kafka';
 import { telemetryConfigShape } from '@wikimonitor/telemetry';
 import { DEFAULT_MAX_FUTURE_SKEW_MS, DEFAULT_SPIKE_CONFIG } from '@wikimonitor/domain';
 
@@ -18,6 +18,7 @@ export const DEFAULT_BATCH_SIZE = 500;
 export const configSchema = z.object({
   ...baseConfigShape,
   ...kafkaConfigShape,
+  ...groupMembershipConfigShape,
   ...telemetryConfigShape,
   ...registryConfigShape,
   /** WikiChange records keyed by wiki (the filter-router's every-record route). */
@@ -31,12 +32,6 @@ export const configSchema = z.object({
   GROUP_ID: env.string(DEFAULT_GROUP_ID),
   /** Stable per instance (a restarted instance fences its predecessor); default `<GROUP_ID>-<hostname>`. */
   TRANSACTIONAL_ID: env.optionalString(),
-  /**
-   * Static group membership (KIP-345): a restarted instance with the same id takes its partitions back at
-   * once instead of after the session timeout. Unset: dynamic membership (a graceful stop hands over at once).
-   */
-  GROUP_INSTANCE_ID: env.optionalString(),
-  CONSUMER_SESSION_TIMEOUT_MS: env.int(30_000, { min: 6_000 }),
   WINDOW_SIZE_MS: env.int(DEFAULT_WINDOW_SIZE_MS, { min: 1_000 }),
   ALLOWED_LATENESS_MS: env.int(DEFAULT_ALLOWED_LATENESS_MS, { min: 0 }),
   /**

@@ -5,6 +5,7 @@ import {
   type Message,
   type TopicPartition,
   createConsumerRunner,
+  groupMembershipOverrides,
   createProducer,
   ensureTopics,
   headersFromMessage,
@@ -170,7 +171,7 @@ export function createApp(opts: DedupPersisterOptions): DedupPersisterApp {
     batchSize: config.BATCH_SIZE,
     handle: (batch, ctx) => handle(batch, ctx.signal),
     // A consumed topic created after start (its producer started later) is picked up within this time.
-    overrides: { 'topic.metadata.refresh.interval.ms': METADATA_REFRESH_MS },
+    overrides: { 'topic.metadata.refresh.interval.ms': METADATA_REFRESH_MS, ...groupMembershipOverrides(config) },
     onFatal: () => void service.close(1),
   });
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { registryConfigShape } from '@wikimonitor/schemas';
 import { baseConfigShape, env, parseConfig } from '@wikimonitor/service-kit';
-import { DEFAULT_TOPICS, kafkaConfigShape } from '@wikimonitor/kafka';
+import { DEFAULT_TOPICS, groupMembershipConfigShape, kafkaConfigShape } from '@wikimonitor/kafka';
 import { telemetryConfigShape } from '@wikimonitor/telemetry';
 
 export const DEFAULT_DATABASE_URL = 'postgres://wikimonitor:wikimonitor@127.0.0.1:55432/wikimonitor';
@@ -20,6 +20,7 @@ const topicList = (def: string[]) =>
 export const configSchema = z.object({
   ...baseConfigShape,
   ...kafkaConfigShape,
+  ...groupMembershipConfigShape,
   ...telemetryConfigShape,
   ...registryConfigShape,
   DATABASE_URL: env.string(DEFAULT_DATABASE_URL),

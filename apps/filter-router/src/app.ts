@@ -1,6 +1,6 @@
 import { type WikiChange, WikiChangeSchema } from '@wikimonitor/contracts';
 import type { RoutingRules } from '@wikimonitor/domain';
-import { type KafkaConnection, type LoopStats, type TransactionalProducer, createProducer, createTransactionalLoop, provisionTopics, kafkaConnectionFromEnv, topicSpecsFor } from '@wikimonitor/kafka';
+import { type KafkaConnection, type LoopStats, type TransactionalProducer, createProducer, createTransactionalLoop, groupMembershipOverrides, provisionTopics, kafkaConnectionFromEnv, topicSpecsFor } from '@wikimonitor/kafka';
 import { type AvroCodec, createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
 import { type Logger, type ServiceHandle, createMetricsRegistry, lifecycle, runHttpService } from '@wikimonitor/service-kit';
 import { SpanStatusCode, getTracer } from '@wikimonitor/telemetry';
@@ -100,8 +100,7 @@ export function createApp(opts: FilterRouterOptions): FilterRouterApp {
     initialState: () => undefined,
     batchSize: config.BATCH_SIZE,
     consumerOverrides: {
-      'session.timeout.ms': config.CONSUMER_SESSION_TIMEOUT_MS,
-      ...(config.GROUP_INSTANCE_ID ? { 'group.instance.id': config.GROUP_INSTANCE_ID } : {}),
+      ...groupMembershipOverrides(config),
     },
     retry: { initialMs: config.RETRY_INITIAL_MS, maxMs: config.RETRY_MAX_MS },
     hooks: {

@@ -2,17 +2,17 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { registryConfigShape } from '@wikimonitor/schemas';
 import { baseConfigShape, env, parseConfig } from '@wikimonitor/service-kit';
-import { DEFAULT_TOPICS, ROUTE_TOPIC, TOPOLOGY, kafkaConfigShape } from '@wikimonitor/kafka';
+import { DEFAULT_TOPICS, ROUTE_TOPIC, TOPOLOGY, groupMembershipConfigShape, kafkaConfigShape } from '@wikimonitor/kafka';
 import { telemetryConfigShape } from '@wikimonitor/telemetry';
 
 export const APP_NAME = 'filter-router';
 /** Chosen by bench/filter-router (fewer, larger transactions amortize their commit cost); at live rates batches stay small. */
 export const DEFAULT_BATCH_SIZE = 2_000;
-export const DEFAULT_SESSION_TIMEOUT_MS = 30_000;
 
 export const configSchema = z.object({
   ...baseConfigShape,
   ...kafkaConfigShape,
+  ...groupMembershipConfigShape,
   ...telemetryConfigShape,
   ...registryConfigShape,
   INPUT_TOPIC: env.string(DEFAULT_TOPICS.raw),
@@ -20,8 +20,6 @@ export const configSchema = z.object({
   /** JSON rule file; unset = the default rules built into the app (rules/default-rules.json). */
   ROUTES_FILE: env.optionalString(),
   GROUP_ID: env.string(APP_NAME),
-  /** Static group membership: a restarted instance takes its partitions back without a rebalance. */
-  GROUP_INSTANCE_ID: env.optionalString(),
   /**
    * Must be unique per running instance and stable across its restarts: a restart then fences its
    * predecessor and aborts its open transaction at once instead of after transaction.timeout.ms.
@@ -29,7 +27,6 @@ export const configSchema = z.object({
   TRANSACTIONAL_ID: env.string(`${APP_NAME}-${hostname()}`),
   /** Most records read, routed and committed in one transaction. */
   BATCH_SIZE: env.int(DEFAULT_BATCH_SIZE, { min: 1, max: 100_000 }),
-  CONSUMER_SESSION_TIMEOUT_MS: env.int(DEFAULT_SESSION_TIMEOUT_MS, { min: 1_000 }),
   /** Backoff between attempts after an aborted transaction. */
   RETRY_INITIAL_MS: env.int(200, { min: 1 }),
   RETRY_MAX_MS: env.int(10_000, { min: 1 }),

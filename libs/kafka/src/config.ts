@@ -17,6 +17,39 @@ export const kafkaConfigShape = {
 };
 
 export const kafkaConfigSchema = z.object(kafkaConfigShape);
+
+/**
+ * Session timeout of a consuming app's group member: the chaos suite's value (libs/testing
+ * INSTANCE_SESSION_TIMEOUT_MS, which Kubernetes must match). A member that dies without coming back
+ * loses its partitions after this long; one that comes back (static membership) takes them back at once.
+ */
+export const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
+
+/** Consumer group membership, the same settings in every consuming app. */
+export const groupMembershipConfigShape = {
+  /**
+   * Static group membership (KIP-345): the instance's stable identity (a StatefulSet pod's name). A
+   * restart within the session timeout takes its partitions back without a rebalance of the others.
+   */
+  GROUP_INSTANCE_ID: env.optionalString(),
+  /** The broker accepts 6 s to 300 s by default (group.min/max.session.timeout.ms). */
+  CONSUMER_SESSION_TIMEOUT_MS: env.int(DEFAULT_SESSION_TIMEOUT_MS, { min: 6_000, max: 300_000 }),
+};
+
+export interface GroupMembershipEnv {
+  GROUP_INSTANCE_ID?: string | undefined;
+  CONSUMER_SESSION_TIMEOUT_MS: number;
+}
+
+/** librdkafka consumer properties for the membership settings (cooperative-sticky assignment is the runner's own). */
+export function groupMembershipOverrides(cfg: GroupMembershipEnv): Record<string, string | number> {
+  return {
+    'session.timeout.ms': cfg.CONSUMER_SESSION_TIMEOUT_MS,
+    // Three heartbeats per session, as the Java client's default ratio (3 s of 10 s... 45 s).
+    'heartbeat.interval.ms': Math.max(1_000, Math.floor(cfg.CONSUMER_SESSION_TIMEOUT_MS / 3)),
+    ...(cfg.GROUP_INSTANCE_ID ? { 'group.instance.id': cfg.GROUP_INSTANCE_ID } : {}),
+  };
+}
 export type KafkaConfigEnv = z.output<typeof kafkaConfigSchema>;
 
 export interface KafkaConnection {

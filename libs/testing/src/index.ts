@@ -7,3 +7,4 @@ export * from './kafka';
 export * from './poison';
 export * from './test-registry';
 export * from './cleanup';
+export * from './instances';
