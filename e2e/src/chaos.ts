@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { WikiAlert } from '@wikimonitor/contracts';
 import { createProducer } from '@wikimonitor/kafka';
 import { createLogger } from '@wikimonitor/service-kit';
-import { type AppName, REPO_ROOT, uniqueName } from '@wikimonitor/testing';
+import { type AppName, INSTANCE_STOP_GRACE_MS, REPO_ROOT, uniqueName } from '@wikimonitor/testing';
 import { type PoisonOutcome, type TopicCopies, checkAggregates, copyAndAggregateFailures, countCopies, countTopicCopies, letterHolds, poisonOutcomes, rowDuplicates, windowKey } from './checks';
 import { type Input, seededRandom, writeInput } from './input';
 import { type Pipeline, ROUTES, connection, createPipeline, deleteTopics, dropDatabase, provisionTopics, runNames } from './pipeline';
@@ -72,6 +72,8 @@ export interface ScenarioResult {
   recoverySeconds: number | null;
   aggregates: { compared: number; openAtEnd: number; late: number; diff: AggregateDiff; topicDiff: AggregateDiff } | null;
   groups: Array<{ groupId: string; status: string; totalLag: number; ageSeconds: number }>;
+  /** The largest lag in seconds lag-monitor reported for each group while the scenario ran (rebalances included), by group suffix. */
+  maxLagSeconds: Record<string, number>;
   alert: { expected: boolean; raised: boolean; detail: string };
   crashes: Partial<Record<AppName, number>>;
   actions: string[];
@@ -143,6 +145,7 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
     recoverySeconds: null,
     aggregates: null,
     groups: [],
+    maxLagSeconds: {},
     alert: { expected: false, raised: false, detail: '' },
     crashes: {},
     actions,
@@ -162,6 +165,8 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
   let pipeline: Pipeline | undefined;
   const poisonSent: PoisonRecord[] = [];
   const alertWindows: Array<{ group: string; from: number; to: number }> = [];
+  let sampling = false;
+  let lagSampler: Promise<void> | undefined;
   try {
     if (opts.useProxy) {
       if (!stack.proxy) throw new Error('the stack has no proxied listener');
@@ -178,6 +183,7 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
       aggregator: CHAOS_AGGREGATOR,
       lagMonitor: { ...CHAOS_LAG_MONITOR, webhookUrl: webhook.url },
       extraEnv: { aggregator: { TOP_PAGES: String(CHAOS_AGGREGATOR.topPages) } },
+      instances: scenario.instances,
       workDir: opts.workDir,
       logDir: join(opts.workDir, 'logs'),
       log,
@@ -208,10 +214,28 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
         actions.push(line);
         log(line);
       },
-      kill: async (app, restartAfterMs) => {
-        ctx.note(`kill -9 ${app} (restart in ${(restartAfterMs / 1000).toFixed(1)} s)`);
-        await p.apps[app].kill9(restartAfterMs);
+      kill: async (app, restartAfterMs, ordinal = 0) => {
+        const target = p.instances(app)[ordinal];
+        if (!target) throw new Error(`${app} has no instance ${ordinal}`);
+        ctx.note(`kill -9 ${app}${ordinal ? `-${ordinal}` : ''} (restart in ${(restartAfterMs / 1000).toFixed(1)} s)`);
+        await target.kill9(restartAfterMs);
       },
+      scale: async (app, count) => {
+        const from = p.instances(app).length;
+        ctx.note(`scale ${app} ${from} -> ${count}`);
+        await p.scale(app, count);
+        ctx.note(`${app}: ${count} instance(s) ${count > from ? 'ready' : 'left'}`);
+      },
+      restart: async (app, ordinal) => {
+        const target = p.instances(app)[ordinal];
+        if (!target) throw new Error(`${app} has no instance ${ordinal}`);
+        ctx.note(`SIGTERM ${app}-${ordinal} (rolling restart)`);
+        await target.stop(INSTANCE_STOP_GRACE_MS);
+        target.start();
+        await target.waitReady('/readyz', 180_000);
+        ctx.note(`${app}-${ordinal} ready again`);
+      },
+      instances: (app) => p.instances(app).length,
       poison: async (records) => {
         const producer = createProducer({ connection: connection(stack.bootstrapServers, 'wikimonitor-e2e-poison'), log: createLogger('e2e-poison', 'silent') });
         await producer.start();
@@ -226,6 +250,24 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
       },
       expectAlert: (group, from, to) => alertWindows.push({ group, from, to }),
     };
+
+    // The largest lag in seconds of every group while the scenario runs, from whichever lag-monitor instance answers.
+    const groupIdsForLag = Object.values(names.groups);
+    sampling = true;
+    lagSampler = (async () => {
+      while (sampling) {
+        for (const lm of p.instances('lag-monitor')) {
+          const gs = await lagMonitorGroups(lm.url);
+          if (!gs) continue;
+          for (const g of gs.filter((x) => groupIdsForLag.includes(x.groupId) && x.maxLagSeconds !== null)) {
+            const key = g.groupId.replace(`${names.prefix}-`, '');
+            result.maxLagSeconds[key] = Math.max(result.maxLagSeconds[key] ?? 0, g.maxLagSeconds as number);
+          }
+          break;
+        }
+        await sleep(1_000);
+      }
+    })();
 
     // Bounded: a scenario's faults get the input's duration plus two minutes, unless it says otherwise.
     await Promise.race([
@@ -260,6 +302,8 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
       result.recoverySeconds = Math.max(0, (complete - settledFrom) / 1000);
       log(`PostgreSQL complete ${result.recoverySeconds.toFixed(1)} s after faults and input ended`);
     } else failures.push(`PostgreSQL did not reach ${input.ids.length} rows within ${recoveryTimeout / 1000} s`);
+    sampling = false;
+    await lagSampler;
 
     // Exactly the expected ids in PostgreSQL.
     const stored = await storedChangeIds(p.databaseUrl);
@@ -276,7 +320,7 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
     const groupIds = Object.values(names.groups);
     let lastGroups: Awaited<ReturnType<typeof lagMonitorGroups>>;
     const groupsOk = await waitUntil(complete ? (opts.groupsTimeoutMs ?? 120_000) : 15_000, async () => {
-      lastGroups = await lagMonitorGroups(p.apps['lag-monitor'].url);
+      lastGroups = await lagMonitorGroups((p.instances('lag-monitor')[0] ?? p.apps['lag-monitor']).url);
       const mine = (lastGroups ?? []).filter((g) => groupIds.includes(g.groupId));
       // A fresh cycle only: a monitor whose cycles stopped would report its last state forever.
       const fresh = mine.every((g) => Date.now() - g.observedAt < Math.max(5_000, 5 * CHAOS_LAG_MONITOR.cycleMs));
@@ -363,13 +407,15 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
       const raised = alerts.filter((a) => a.kind === 'consumer_status' && a.status !== 'OK');
       result.alert.detail = raised.length ? `${raised.length} (${[...new Set(raised.map((a) => `${a.subject.replace(`${names.prefix}-`, '')}:${a.status}`))].join(', ')})` : 'none';
     }
-    for (const app of Object.keys(p.apps) as AppName[]) {
-      const crashes = p.apps[app].counts().crashes;
-      if (crashes) result.crashes[app] = crashes;
+    for (const proc of p.allInstances()) {
+      const crashes = proc.counts().crashes;
+      if (crashes) result.crashes[proc.name] = (result.crashes[proc.name] ?? 0) + crashes;
     }
   } catch (err) {
     failures.push(`error: ${(err as Error).message}`);
   } finally {
+    sampling = false;
+    await lagSampler;
     await pipeline?.stop().catch((err: unknown) => log(`stopping the pipeline failed: ${(err as Error).message}`));
     await proxy?.close();
     if (!opts.keep) {
@@ -410,6 +456,12 @@ export async function runChaosSuite(opts: ChaosOptions): Promise<SuiteResult> {
 const fmt = (v: number | null) => (v === null ? '-' : v.toFixed(1));
 const topicShort = (topic: string) => topic.slice(topic.indexOf('.') + 1);
 
+/** The largest lag in seconds of any group, and whose ("12.3 (dedup-persister)"). */
+export function maxLagCell(byGroup: Record<string, number>): string {
+  const top = Object.entries(byGroup).sort((a, b) => b[1] - a[1])[0];
+  return top ? `${top[1].toFixed(1)} (${top[0]})` : '-';
+}
+
 /** Per topic extra copies, e.g. "raw.changes 3, changes.all 3" (or "0"). */
 export function topicBreakdown(r: Pick<ScenarioResult, 'topics'>): string {
   const dup = r.topics.filter((t) => t.extraCopies > 0);
@@ -427,6 +479,8 @@ export function scenarioFigures(r: ScenarioResult) {
     rowDuplicates: r.rowDuplicates,
     aggregatesEqualRecount: r.aggregatesEqualRecount,
     sourceConnections: r.sourceConnections,
+    recoverySeconds: r.recoverySeconds,
+    maxLagSeconds: r.maxLagSeconds,
     aggregates: r.aggregates ? { closedWindows: r.aggregates.compared, equalStored: r.aggregates.diff.equal, equalOnTopic: r.aggregates.topicDiff.equal, late: r.aggregates.late } : null,
   };
 }
@@ -434,7 +488,7 @@ export function scenarioFigures(r: ScenarioResult) {
 /** The summary table: lost, topic duplicates (and where), row duplicates, aggregates vs the recount, and the other checks. */
 export function summaryTable(results: ScenarioResult[]): string {
   const rows = [
-    ['scenario', 'events in', 'stored', 'lost', 'topic duplicates', 'row duplicates', 'aggregates = recount', 'dead-lettered', 'recovery (s)', 'groups lag 0 / OK', 'lag alert', 'result'],
+    ['scenario', 'events in', 'stored', 'lost', 'topic duplicates', 'row duplicates', 'aggregates = recount', 'dead-lettered', 'recovery (s)', 'max lag (s)', 'groups lag 0 / OK', 'lag alert', 'result'],
     ...results.map((r) => [
       r.scenario,
       String(r.eventsIn),
@@ -445,6 +499,7 @@ export function summaryTable(results: ScenarioResult[]): string {
       r.aggregates ? `${r.aggregatesEqualRecount ? 'yes' : 'NO'}: ${r.aggregates.diff.equal}/${r.aggregates.compared} windows${r.aggregates.late ? `, ${r.aggregates.late} late` : ''}` : '-',
       `${r.deadLettered}/${r.expectedDeadLetters}`,
       fmt(r.recoverySeconds),
+      maxLagCell(r.maxLagSeconds),
       r.groups.length ? (r.groups.every((g) => g.totalLag === 0 && g.status === 'OK') ? 'yes' : 'NO') : '-',
       r.alert.expected ? (r.alert.raised ? `yes: ${r.alert.detail}` : 'MISSING') : r.alert.detail,
       r.passed ? 'PASS' : 'FAIL',

@@ -131,7 +131,9 @@ rows minus distinct ids could never be non-zero); *aggregates = recount* = every
 offline recount of the DISTINCT input (the input file's events, once each, in the order \`changes.all\` holds them) equal, field
 by field, in PostgreSQL and on the aggregates topic, nothing else there, late topic = the recount's late set;
 *dead-lettered* = poison found in the DLQ / poison sent (no other dead letter may appear); *recovery* = from the later of
-(last fault lifted, last event sent by the source) until PostgreSQL held every expected id; *lag alert* = lag-monitor's
+(last fault lifted, last event sent by the source) until PostgreSQL held every expected id; *max lag* = the largest lag in
+seconds lag-monitor reported for any of the run's groups while it ran (kills, restarts and rebalances included), and whose;
+*lag alert* = lag-monitor's
 consumer_status alert during the stall (others: alerts seen, informational).
 
 ${suite.results

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TOPIC_IDS, TOPOLOGY } from '@wikimonitor/kafka';
-import { ROUTES, runNames, writeRoutesFile } from './pipeline';
+import { ROUTES, instanceEnv, runNames, writeRoutesFile } from './pipeline';
 
 describe('e2e run names', () => {
   it('runNames should give every topology topic its own name under the run prefix', () => {
@@ -27,5 +27,20 @@ describe('e2e run names', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('e2e instances', () => {
+  it('instanceEnv should give each consumer instance its own stable identity, the same on every restart', () => {
+    expect(instanceEnv('run-1', 'filter-router', 0)).toEqual({ CONSUMER_SESSION_TIMEOUT_MS: '10000', GROUP_INSTANCE_ID: 'run-1-filter-router-0', TRANSACTIONAL_ID: 'run-1-filter-router-0' });
+    expect(instanceEnv('run-1', 'filter-router', 2)).toMatchObject({ GROUP_INSTANCE_ID: 'run-1-filter-router-2', TRANSACTIONAL_ID: 'run-1-filter-router-2' });
+    expect(instanceEnv('run-1', 'dedup-persister', 1)).toEqual({ CONSUMER_SESSION_TIMEOUT_MS: '10000', GROUP_INSTANCE_ID: 'run-1-dedup-persister-1' });
+    expect(instanceEnv('run-1', 'aggregator', 1)).toEqual(instanceEnv('run-1', 'aggregator', 1));
+  });
+
+  it('instanceEnv should give the producer one transactional id whatever the ordinal (a fenced singleton)', () => {
+    expect(instanceEnv('run-1', 'producer', 0)).toEqual({ PRODUCER_TRANSACTIONAL_ID: 'run-1-producer-0' });
+    expect(instanceEnv('run-1', 'producer', 3)).toEqual(instanceEnv('run-1', 'producer', 0));
+    expect(instanceEnv('run-1', 'sse-source', 0)).toEqual({});
   });
 });

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { type KafkaConnection, type RouteName, type TopicId, ROUTE_TOPIC_IDS, TOPOLOGY, createAdmin, ensureTopics, topicSpec } from '@wikimonitor/kafka';
-import { type AppName, type AppProcess, REPO_ROOT, createAppProcess, freePort } from '@wikimonitor/testing';
+import { type AppName, type AppProcess, INSTANCE_SETTINGS, INSTANCE_STOP_GRACE_MS, REPO_ROOT, createAppProcess, freePort, instanceIdentity } from '@wikimonitor/testing';
 import type { StackEndpoints } from './stack';
 
 /**
@@ -35,7 +35,6 @@ export interface RunNames {
   /** The run's name of every topology topic, by topic id. */
   topicsById: Record<TopicId, string>;
   groups: { router: string; aggregator: string; persister: string };
-  transactionalIds: { router: string; aggregator: string };
   checkpointKey: string;
   database: string;
 }
@@ -58,7 +57,6 @@ export function runNames(prefix: string): RunNames {
     },
     topicsById: byId,
     groups: { router: `${prefix}-filter-router`, aggregator: `${prefix}-aggregator`, persister: `${prefix}-dedup-persister` },
-    transactionalIds: { router: `${prefix}-filter-router-0`, aggregator: `${prefix}-aggregator-0` },
     checkpointKey: `${prefix}-producer`,
     database: prefix.replace(/[^a-z0-9]/gi, '_').toLowerCase(),
   };
@@ -149,14 +147,42 @@ export interface PipelineOptions {
   lagMonitor: { cycleMs: number; windowCycles: number; webhookUrl?: string };
   /** Per-app extra environment. */
   extraEnv?: Partial<Record<AppName, Record<string, string>>>;
+  /** Instances of each consumer app that start() brings up (default 1). */
+  instances?: Partial<Record<ScalableApp, number>>;
   workDir: string;
   logDir: string;
   log: (line: string) => void;
 }
 
+/** Apps that run as several instances in a run (the consumers); the producer is a fenced singleton. */
+export const SCALABLE_APPS = ['filter-router', 'aggregator', 'dedup-persister', 'lag-monitor'] as const satisfies readonly AppName[];
+export type ScalableApp = (typeof SCALABLE_APPS)[number];
+
+/**
+ * The environment that makes a process instance `ordinal` of `app` (libs/testing INSTANCE_SETTINGS):
+ * the fixed settings, and every identity setting set to the instance's stable identity (the
+ * singleton's one identity), the way a StatefulSet pod gets its name.
+ */
+export function instanceEnv(prefix: string, app: AppName, ordinal: number): Record<string, string> {
+  if (app === 'sse-source') return {};
+  const s = INSTANCE_SETTINGS[app];
+  const id = instanceIdentity(prefix, app, s.singleton ? 0 : ordinal);
+  return { ...s.env, ...Object.fromEntries(s.identity.map((k) => [k, id])) };
+}
+
 export interface Pipeline {
   names: RunNames;
+  /** Instance 0 of every app (it runs from start to end; scaling adds and removes the others). */
   apps: Record<AppName, AppProcess>;
+  /** The instances of `app` now part of the run (started and not scaled away), by ordinal. */
+  instances(app: AppName): AppProcess[];
+  /** Every process instance the run started, also scaled-away ones (for crash counts). */
+  allInstances(): AppProcess[];
+  /**
+   * Scales a consumer app to `count` instances: new ordinals are started (and awaited ready), the
+   * highest ones stopped gracefully (SIGTERM), as a StatefulSet scales.
+   */
+  scale(app: ScalableApp, count: number): Promise<void>;
   /** The run's own database. */
   databaseUrl: string;
   sourceUrl: string;
@@ -167,9 +193,9 @@ export interface Pipeline {
 }
 
 /**
- * Wires the five apps and the SSE source for one run with the run's unique names. Every app gets
- * stable instance identities (transactional ids, static group membership) so a restarted process
- * replaces its predecessor the way a StatefulSet pod does.
+ * Wires the five apps and the SSE source for one run with the run's unique names. Every instance gets
+ * a stable identity (transactional id, static group membership: {@link instanceEnv}) so a restarted
+ * process replaces its predecessor the way a StatefulSet pod does, and the consumers scale to N.
  */
 export async function createPipeline(opts: PipelineOptions): Promise<Pipeline> {
   const { names } = opts;
@@ -205,9 +231,6 @@ export async function createPipeline(opts: PipelineOptions): Promise<Pipeline> {
       DLQ_TOPIC: t.dlq,
       ROUTES_FILE: routesFile,
       GROUP_ID: names.groups.router,
-      GROUP_INSTANCE_ID: `${names.groups.router}-0`,
-      TRANSACTIONAL_ID: names.transactionalIds.router,
-      CONSUMER_SESSION_TIMEOUT_MS: '10000',
       RETRY_MAX_MS: '2000',
     },
     aggregator: {
@@ -219,9 +242,6 @@ export async function createPipeline(opts: PipelineOptions): Promise<Pipeline> {
       DLQ_TOPIC: t.dlq,
       CHANGELOG_TOPIC: t.changelog,
       GROUP_ID: names.groups.aggregator,
-      GROUP_INSTANCE_ID: `${names.groups.aggregator}-0`,
-      TRANSACTIONAL_ID: names.transactionalIds.aggregator,
-      CONSUMER_SESSION_TIMEOUT_MS: '10000',
       WINDOW_SIZE_MS: String(opts.aggregator.windowMs),
       ALLOWED_LATENESS_MS: String(opts.aggregator.latenessMs),
       IDLE_CLOSE_MS: String(opts.aggregator.idleCloseMs),
@@ -247,35 +267,61 @@ export async function createPipeline(opts: PipelineOptions): Promise<Pipeline> {
     },
   };
   const sourceArgs = ['--port', String(ports['sse-source']), '--host', '127.0.0.1', '--data', opts.data, '--keepalive-ms', '1000', ...opts.sourceArgs];
-  const apps = {} as Record<AppName, AppProcess>;
-  for (const name of Object.keys(envs) as AppName[]) {
-    apps[name] = createAppProcess({
+  const instance = (name: AppName, ordinal: number, httpPort: number) =>
+    createAppProcess({
       name,
-      label: names.prefix,
-      httpPort: ports[name],
-      env: { ...envs[name], ...(opts.extraEnv?.[name] ?? {}) },
+      label: ordinal === 0 ? names.prefix : `${names.prefix}-${ordinal}`,
+      httpPort,
+      env: { ...envs[name], ...instanceEnv(names.prefix, name, ordinal), ...(opts.extraEnv?.[name] ?? {}) },
       args: name === 'sse-source' ? sourceArgs : [],
       logDir: opts.logDir,
       log: opts.log,
     });
-  }
+  const apps = {} as Record<AppName, AppProcess>;
+  for (const name of Object.keys(envs) as AppName[]) apps[name] = instance(name, 0, ports[name]);
+  // Ordinal -> process of every instance ever started; `active` holds the ordinals now in the run.
+  const started = new Map<AppName, AppProcess[]>(Object.entries(apps).map(([a, p]) => [a as AppName, [p]]));
+  const active = new Map<AppName, number>((Object.keys(apps) as AppName[]).map((a) => [a, 1]));
 
-  return {
+  const pipeline: Pipeline = {
     names,
     apps,
+    instances: (app) => (started.get(app) ?? []).slice(0, active.get(app) ?? 0),
+    allInstances: () => [...started.values()].flat(),
+    async scale(app, count) {
+      if (count < 1) throw new Error(`scale ${app} to ${count}: instance 0 stays`);
+      const list = started.get(app) ?? [];
+      const now = active.get(app) ?? 1;
+      if (count > now) {
+        for (let i = now; i < count; i++) list[i] ??= instance(app, i, await freePort());
+        const added = list.slice(now, count);
+        for (const p of added) p.start();
+        active.set(app, count);
+        await Promise.all(added.map((p) => p.waitReady('/readyz', 180_000)));
+      } else if (count < now) {
+        active.set(app, count);
+        // Highest ordinals first, as a StatefulSet scales down.
+        for (const p of list.slice(count, now).reverse()) await p.stop(INSTANCE_STOP_GRACE_MS);
+      }
+      started.set(app, list);
+    },
     databaseUrl,
     sourceUrl,
     async start() {
       apps['sse-source'].start();
       await apps['sse-source'].waitReady('/readyz', 30_000);
       // The consumers first, so the run's first events meet a ready pipeline; the producer last.
-      for (const a of ['dedup-persister', 'aggregator', 'filter-router', 'lag-monitor'] as AppName[]) apps[a].start();
-      await Promise.all((['dedup-persister', 'aggregator', 'filter-router', 'lag-monitor'] as AppName[]).map((a) => apps[a].waitReady('/readyz', 180_000)));
+      for (const a of SCALABLE_APPS) apps[a].start();
+      await Promise.all(SCALABLE_APPS.map((a) => apps[a].waitReady('/readyz', 180_000)));
+      await Promise.all(SCALABLE_APPS.map((a) => pipeline.scale(a, opts.instances?.[a] ?? 1)));
       apps.producer.start();
       await apps.producer.waitReady('/healthz', 60_000);
     },
     async stop() {
-      for (const a of ['producer', 'filter-router', 'aggregator', 'dedup-persister', 'lag-monitor', 'sse-source'] as AppName[]) await apps[a].stop();
+      for (const a of ['producer', 'filter-router', 'aggregator', 'dedup-persister', 'lag-monitor', 'sse-source'] as AppName[]) {
+        await Promise.all((started.get(a) ?? []).map((p) => p.stop(INSTANCE_STOP_GRACE_MS)));
+      }
     },
   };
+  return pipeline;
 }

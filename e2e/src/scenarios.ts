@@ -1,7 +1,7 @@
 import { PRODUCER_TUNING } from '@wikimonitor/kafka';
 import type { AppName } from '@wikimonitor/testing';
 import type { PoisonEvent } from './input';
-import type { Pipeline } from './pipeline';
+import { type Pipeline, SCALABLE_APPS, type ScalableApp } from './pipeline';
 import { poisonEvents } from './poison-input';
 import type { PrivateStack } from './stack';
 import type { TcpProxy } from './tcp-proxy';
@@ -32,8 +32,14 @@ export interface ScenarioContext {
   sleep(ms: number): Promise<void>;
   /** Records a fault action in the scenario's log. */
   note(text: string): void;
-  /** Kill -9 and restart after `restartAfterMs`. */
-  kill(app: AppName, restartAfterMs: number): Promise<void>;
+  /** Kill -9 of instance `ordinal` (default 0) of `app`, restarted after `restartAfterMs`. */
+  kill(app: AppName, restartAfterMs: number, ordinal?: number): Promise<void>;
+  /** Scales a consumer app to `count` instances (new ones awaited ready; the highest ordinals stopped with SIGTERM). */
+  scale(app: ScalableApp, count: number): Promise<void>;
+  /** SIGTERM of one instance, started again and awaited ready (one step of a Kubernetes rollout). */
+  restart(app: ScalableApp, ordinal: number): Promise<void>;
+  /** How many instances of `app` are part of the run now. */
+  instances(app: AppName): number;
   /** Produces poison records into the run's topics (expected in the DLQ afterwards). */
   poison(records: PoisonRecord[]): Promise<void>;
   /** Declares that lag-monitor must raise a non-OK alert for `group` between `from` and `to` (epoch ms). */
@@ -56,6 +62,8 @@ export interface Scenario {
    * cannot pass without resuming (e.g. a lifetime flag the source ignored).
    */
   minConnections?: (inputMs: number) => number;
+  /** Instances of each consumer app started before the input flows (default 1 each). */
+  instances?: Partial<Record<ScalableApp, number>>;
   /** Bound on the scenario's faults (default: the input's duration + 2 min). */
   faultBudgetMs?: (inputMs: number) => number;
   /** Injects the faults while the input flows; resolves when the last fault is lifted. */
@@ -65,14 +73,14 @@ export interface Scenario {
 const between = (rng: () => number, lo: number, hi: number) => lo + rng() * (hi - lo);
 
 /** `count` kill -9s of the given apps spread over the input (one per slot, at a random moment in it). */
-function killSeries(apps: AppName[] | 'random', count: number, pick?: (ctx: ScenarioContext, i: number) => AppName) {
+function killSeries(apps: AppName[] | 'random', count: number, pick?: (ctx: ScenarioContext, i: number) => AppName, ordinal?: (ctx: ScenarioContext, app: AppName) => number) {
   return async (ctx: ScenarioContext) => {
     const from = 0.1 * ctx.inputMs;
     const slot = (0.75 * ctx.inputMs) / count;
     for (let i = 0; i < count; i++) {
       await ctx.at(from + i * slot + ctx.rng() * slot * 0.6);
       const app = pick ? pick(ctx, i) : apps === 'random' ? 'producer' : (apps[i % apps.length] as AppName);
-      await ctx.kill(app, Math.round(between(ctx.rng, 300, 3000)));
+      await ctx.kill(app, Math.round(between(ctx.rng, 300, 3000)), ordinal?.(ctx, app) ?? 0);
     }
   };
 }
@@ -99,8 +107,8 @@ export const LONG_OUTAGE_MS = MESSAGE_TIMEOUT_MS + 15_000;
 /** eventstreams-resume: the source's connection lifetime. */
 export const RESUME_LIFETIME_MS = 3_000;
 
-/** Every scenario of the full suite, in the order they run. */
-export const SCENARIOS: Scenario[] = [
+/** The scenarios with one instance of each app. */
+const SINGLE_INSTANCE_SCENARIOS: Scenario[] = [
   {
     name: 'kill-producer',
     description: 'kill -9 of the producer at 3 random moments, restarted after 0.3-3 s',
@@ -316,8 +324,61 @@ export const SCENARIOS: Scenario[] = [
   },
 ];
 
-/** The short version CI runs (a few minutes): EventStreams resume with producer kills, kill -9s of random apps, a PostgreSQL restart with its alert, poison. */
-export const CI_SCENARIOS = ['eventstreams-resume', 'kill-random', 'postgres-restart', 'poison'];
+/** Three instances of every consumer app. */
+const THREE_EACH: Record<ScalableApp, number> = { 'filter-router': 3, aggregator: 3, 'dedup-persister': 3, 'lag-monitor': 3 };
+
+/** Multi-instance scenarios: rebalances under load (issue 14). */
+export const SCALING_SCENARIOS: Scenario[] = [
+  {
+    name: 'scale-out',
+    description: 'every consumer app scaled 1 -> 3 instances at 15% of the input (all four at once, new instances join while input flows)',
+    needs: [],
+    faultBudgetMs: (inputMs) => inputMs + 240_000,
+    async run(ctx) {
+      await ctx.at(0.15 * ctx.inputMs);
+      await Promise.all(SCALABLE_APPS.map((a) => ctx.scale(a, 3)));
+    },
+  },
+  {
+    name: 'scale-in',
+    description: 'three instances of every consumer app from the start, scaled 3 -> 1 at 40% of the input (SIGTERM of the highest ordinals, all four apps at once)',
+    needs: [],
+    instances: THREE_EACH,
+    faultBudgetMs: (inputMs) => inputMs + 240_000,
+    async run(ctx) {
+      await ctx.at(0.4 * ctx.inputMs);
+      await Promise.all(SCALABLE_APPS.map((a) => ctx.scale(a, 1)));
+    },
+  },
+  {
+    name: 'rolling-restart',
+    description: 'three instances of every consumer app; from 10% of the input each instance is SIGTERMed and replaced in turn, highest ordinal first, waiting for readiness between steps (a Kubernetes rollout), the four apps rolled at once',
+    needs: [],
+    instances: THREE_EACH,
+    faultBudgetMs: (inputMs) => inputMs + 300_000,
+    async run(ctx) {
+      await ctx.at(0.1 * ctx.inputMs);
+      await Promise.all(
+        SCALABLE_APPS.map(async (a) => {
+          for (let i = ctx.instances(a) - 1; i >= 0; i--) await ctx.restart(a, i);
+        }),
+      );
+    },
+  },
+  {
+    name: 'kill-one-of-three',
+    description: 'three instances of every consumer app; kill -9 of one random instance of each app in turn (filter-router, aggregator, dedup-persister, lag-monitor), restarted after 0.3-3 s',
+    needs: [],
+    instances: THREE_EACH,
+    run: killSeries(SCALABLE_APPS.slice(), SCALABLE_APPS.length, undefined, (ctx, app) => Math.floor(ctx.rng() * ctx.instances(app))),
+  },
+];
+
+/** Every scenario of the full suite, in the order they run. */
+export const SCENARIOS: Scenario[] = [...SINGLE_INSTANCE_SCENARIOS, ...SCALING_SCENARIOS];
+
+/** The short version CI runs (a few minutes): EventStreams resume with producer kills, kill -9s of random apps, a PostgreSQL restart with its alert, poison, and kill -9 of one of three instances of each consumer app. */
+export const CI_SCENARIOS = ['eventstreams-resume', 'kill-random', 'postgres-restart', 'poison', 'kill-one-of-three'];
 
 export function selectScenarios(names: string[] | undefined): Scenario[] {
   if (!names || names.length === 0) return SCENARIOS;

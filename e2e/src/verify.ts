@@ -127,6 +127,8 @@ export interface GroupState {
   groupId: string;
   status: string;
   totalLag: number;
+  /** The largest lag in seconds of its partitions (null while unknown). */
+  maxLagSeconds: number | null;
   /** When lag-monitor's cycle observed it (epoch ms). */
   observedAt: number;
 }
@@ -137,7 +139,7 @@ export async function lagMonitorGroups(lagMonitorUrl: string): Promise<GroupStat
     const res = await fetch(`${lagMonitorUrl}/api/groups`, { signal: AbortSignal.timeout(3000) });
     if (!res.ok) return undefined;
     const body = (await res.json()) as { observedAt: number; groups: GroupState[] };
-    return body.groups.map((g) => ({ groupId: g.groupId, status: g.status, totalLag: g.totalLag, observedAt: body.observedAt }));
+    return body.groups.map((g) => ({ groupId: g.groupId, status: g.status, totalLag: g.totalLag, maxLagSeconds: g.maxLagSeconds ?? null, observedAt: body.observedAt }));
   } catch {
     return undefined;
   }
