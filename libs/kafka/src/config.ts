@@ -45,7 +45,7 @@ export interface GroupMembershipEnv {
 export function groupMembershipOverrides(cfg: GroupMembershipEnv): Record<string, string | number> {
   return {
     'session.timeout.ms': cfg.CONSUMER_SESSION_TIMEOUT_MS,
-    // Three heartbeats per session, as the Java client's default ratio (3 s of 10 s... 45 s).
+    // At most a third of the session, as Kafka's documentation of heartbeat.interval.ms advises.
     'heartbeat.interval.ms': Math.max(1_000, Math.floor(cfg.CONSUMER_SESSION_TIMEOUT_MS / 3)),
     ...(cfg.GROUP_INSTANCE_ID ? { 'group.instance.id': cfg.GROUP_INSTANCE_ID } : {}),
   };

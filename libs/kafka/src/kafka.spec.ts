@@ -1,4 +1,5 @@
-import { kafkaConnectionFromEnv, kafkaConfigSchema, rdkafkaBaseConfig } from './config';
+import { z } from 'zod';
+import { groupMembershipConfigShape, groupMembershipOverrides, kafkaConnectionFromEnv, kafkaConfigSchema, rdkafkaBaseConfig } from './config';
 import { DLQ_HEADERS, deadLetterRecord, parseDeadLetter } from './dlq';
 import { headersFromMessage, headersToMessage } from './headers';
 import { PRODUCER_SAFETY } from './producer';
@@ -13,6 +14,21 @@ describe('kafka lib (pure parts)', () => {
       'app',
     );
     expect(rdkafkaBaseConfig(sasl)).toMatchObject({ 'security.protocol': 'sasl_ssl', 'sasl.mechanisms': 'SCRAM-SHA-512', 'sasl.username': 'u', 'sasl.password': 'p', 'ssl.ca.location': '/ca.pem', 'client.id': 'x' });
+  });
+
+  it('group membership settings should default to dynamic membership with the 10 s session the chaos suite runs', () => {
+    const membership = z.object(groupMembershipConfigShape);
+    const defaults = membership.parse({});
+    expect(defaults).toEqual({ CONSUMER_SESSION_TIMEOUT_MS: 10_000 });
+    expect(groupMembershipOverrides(defaults)).toEqual({ 'session.timeout.ms': 10_000, 'heartbeat.interval.ms': 3_333 });
+    expect(groupMembershipOverrides(membership.parse({ GROUP_INSTANCE_ID: 'filter-router-2', CONSUMER_SESSION_TIMEOUT_MS: '45000' }))).toEqual({
+      'session.timeout.ms': 45_000,
+      'heartbeat.interval.ms': 15_000,
+      'group.instance.id': 'filter-router-2',
+    });
+    // Outside the broker's default group.min/max.session.timeout.ms the join would be refused at run time.
+    expect(membership.safeParse({ CONSUMER_SESSION_TIMEOUT_MS: '5000' }).success).toBe(false);
+    expect(membership.safeParse({ CONSUMER_SESSION_TIMEOUT_MS: '300001' }).success).toBe(false);
   });
 
   it('producer safety settings should be acks=all with idempotence', () => {
