@@ -1,9 +1,11 @@
 // deploy/k8s: every overlay renders with kustomize, every object validates against the Kubernetes OpenAPI
-// (JSON) schemas offline, and the objects hold what the deployment promises (probes, limits, security,
-// budgets, network policies, autoscaling bounded by partitions).
+// (JSON) schemas offline (custom resources against their own structural checks), and the objects hold what the
+// deployment promises (StatefulSets, probes, limits, security, budgets, network policies, autoscaling on lag
+// bounded by partitions).
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
+  APP_WORKLOAD_KIND,
   AUTOSCALED,
   INSTALL_TIMEOUT_MS,
   K8S_APPS,
@@ -14,6 +16,8 @@ import {
   type NetworkPolicySpec,
   type PodSpec,
   type WorkloadSpec,
+  appContainer,
+  appWorkload,
   configuredTopics,
   containerEnv,
   find,
@@ -29,7 +33,11 @@ import {
 const K8S_VERSION = '1.33.0';
 const NAMESPACE = 'wikimonitor';
 /** Kinds of CRDs (not in the Kubernetes schemas) the manifests may hold, each checked by its own spec. */
-const CUSTOM_RESOURCES = ['monitoring.coreos.com/v1/PrometheusRule'];
+const PROMETHEUS_RULE = 'monitoring.coreos.com/v1/PrometheusRule';
+const SCALED_OBJECT = 'keda.sh/v1alpha1/ScaledObject';
+const CUSTOM_RESOURCES = [PROMETHEUS_RULE, SCALED_OBJECT];
+/** The custom resources each overlay's cluster has CRDs for: kind installs none (no Prometheus operator, no KEDA). */
+const CLUSTER_CRDS: Record<string, string[]> = { 'deploy/k8s/base': CUSTOM_RESOURCES, 'deploy/k8s/overlays/kind': [] };
 const CLUSTER_SCOPED = ['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'PersistentVolume', 'StorageClass', 'CustomResourceDefinition'];
 
 /** What each app may reach (egress), besides DNS. */
@@ -44,14 +52,6 @@ const EGRESS: Record<string, string[]> = {
 beforeAll(() => {
   tools();
 }, INSTALL_TIMEOUT_MS);
-
-function appContainer(objects: K8sObject[], app: string): Container {
-  const dep = find(objects, 'Deployment', app);
-  if (!dep) throw new Error(`no Deployment ${app}`);
-  const c = (dep.spec as WorkloadSpec).template.spec.containers.find((x) => x.name === app);
-  if (!c) throw new Error(`Deployment ${app} has no container ${app}`);
-  return c;
-}
 
 function selects(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
   return Object.entries(selector ?? {}).every(([k, v]) => labels?.[k] === v);
@@ -70,6 +70,100 @@ function egressTargets(spec: NetworkPolicySpec): string[] {
   return out.sort();
 }
 
+/** Not a built-in kind: its API group is a domain outside *.k8s.io (built-in groups are "", apps, batch, ...). */
+function isCustomResource(o: K8sObject): boolean {
+  const group = o.apiVersion.includes('/') ? (o.apiVersion.split('/')[0] as string) : '';
+  return group.includes('.') && !group.endsWith('.k8s.io');
+}
+
+interface HpaRules {
+  stabilizationWindowSeconds?: number;
+  policies?: { type: string; value: number; periodSeconds: number }[];
+}
+interface Trigger {
+  type?: string;
+  metricType?: string;
+  metadata?: Record<string, unknown>;
+}
+interface ScaledObjectSpec {
+  scaleTargetRef?: { apiVersion?: string; kind?: string; name?: string };
+  minReplicaCount?: number;
+  maxReplicaCount?: number;
+  advanced?: { horizontalPodAutoscalerConfig?: { behavior?: { scaleUp?: HpaRules; scaleDown?: HpaRules } } };
+  triggers?: Trigger[];
+}
+
+/** Fields of a KEDA 2.x ScaledObject's spec and of one trigger: the CRD's structural schema silently drops others. */
+const SCALED_OBJECT_FIELDS = ['scaleTargetRef', 'pollingInterval', 'cooldownPeriod', 'initialCooldownPeriod', 'idleReplicaCount', 'minReplicaCount', 'maxReplicaCount', 'fallback', 'advanced', 'triggers'];
+const TRIGGER_FIELDS = ['type', 'name', 'metadata', 'metricType', 'authenticationRef', 'useCachedMetrics'];
+const LAG_SECONDS_METRIC = 'lag_monitor_group_lag_seconds';
+
+/** Metric names lag-monitor registers (prom-client `name: '...'` in its metrics.ts). */
+function lagMonitorMetrics(): Set<string> {
+  const source = readFileSync(join(ROOT, 'apps/lag-monitor/src/metrics.ts'), 'utf8');
+  return new Set([...source.matchAll(/name:\s*'([a-z][a-z0-9_]*)'/g)].map((m) => m[1] as string));
+}
+
+/** The most members that can own a partition: the largest partition count among the app's input topics. */
+function inputPartitions(env: Record<string, string>): number {
+  const partitions = new Map(loadTopics().map((t) => [t.name, t.partitions]));
+  const inputs = configuredTopics(env).filter((t) => /^(INPUT_TOPIC|[A-Z]+_TOPICS)$/.test(t.key));
+  return Math.max(0, ...inputs.map((t) => partitions.get(t.topic) ?? 0));
+}
+
+/**
+ * What is wrong with a ScaledObject, empty when KEDA would scale its app's StatefulSet on that app's own consumer
+ * group lag seconds (which lag-monitor reports), one pod per step, between 1 and its input topics' partitions.
+ */
+function scaledObjectProblems(objects: K8sObject[], so: K8sObject): string[] {
+  const where = `ScaledObject ${so.metadata.name}`;
+  const spec = (so.spec ?? {}) as ScaledObjectSpec;
+  const problems = Object.keys(spec)
+    .filter((k) => !SCALED_OBJECT_FIELDS.includes(k))
+    .map((k) => `${where}: spec.${k} is not a ScaledObject field (its CRD drops it)`);
+  const ref = spec.scaleTargetRef ?? {};
+  const target = ref.apiVersion === 'apps/v1' && ref.kind === APP_WORKLOAD_KIND ? find(objects, APP_WORKLOAD_KIND, ref.name ?? '') : undefined;
+  if (!target || !ref.name) return [...problems, `${where}: scales ${ref.apiVersion}/${ref.kind} ${ref.name}, not a rendered apps/v1 ${APP_WORKLOAD_KIND}`];
+  const app = ref.name;
+  // The ScaledObject owns the replica count: a fixed one in the StatefulSet would reset it on every apply.
+  if ((target.spec as WorkloadSpec).replicas !== undefined) problems.push(`${where}: ${APP_WORKLOAD_KIND} ${app} fixes its replicas`);
+  const env = containerEnv(objects, appContainer(objects, app)).env;
+  const bound = inputPartitions(env);
+  if (spec.minReplicaCount !== 1) problems.push(`${where}: minReplicaCount ${spec.minReplicaCount}, not 1 (a group always keeps a member)`);
+  const max = spec.maxReplicaCount ?? 0;
+  if (max < 2 || max > bound) problems.push(`${where}: maxReplicaCount ${spec.maxReplicaCount} is not within 2..${bound} (the partitions of its input topics)`);
+  const behavior = spec.advanced?.horizontalPodAutoscalerConfig?.behavior;
+  for (const dir of ['scaleUp', 'scaleDown'] as const) {
+    const policies = behavior?.[dir]?.policies ?? [];
+    // Every step rebalances the group.
+    if (!policies.length || policies.some((p) => p.type !== 'Pods' || p.value !== 1)) problems.push(`${where}: ${dir} is not one pod per step`);
+  }
+  const triggers = spec.triggers ?? [];
+  if (triggers.length !== 1 || triggers[0]?.type !== 'prometheus') return [...problems, `${where}: needs exactly one prometheus trigger, has ${triggers.map((t) => t.type).join(', ') || 'none'}`];
+  const trigger = triggers[0];
+  problems.push(...Object.keys(trigger).filter((k) => !TRIGGER_FIELDS.includes(k)).map((k) => `${where}: trigger.${k} is not a trigger field (its CRD drops it)`));
+  // The lag of a group is one value for the whole StatefulSet, not a sum to share out per pod (AverageValue).
+  if (trigger.metricType !== 'Value') problems.push(`${where}: trigger metricType ${trigger.metricType}, not Value`);
+  const meta = trigger.metadata ?? {};
+  for (const [k, v] of Object.entries(meta)) if (typeof v !== 'string') problems.push(`${where}: trigger metadata.${k} is a ${typeof v}; the CRD takes strings`);
+  if (!/^https?:\/\/[^/\s]+/.test(String(meta['serverAddress']))) problems.push(`${where}: serverAddress ${String(meta['serverAddress'])} is not an http(s) URL`);
+  if (!(Number(meta['threshold']) > 0)) problems.push(`${where}: threshold ${String(meta['threshold'])} is not a positive number`);
+  // Absent is not 0: without it an unknown lag (or lag-monitor down) would scale the app down to one pod.
+  if (meta['ignoreNullValues'] !== 'false') problems.push(`${where}: ignoreNullValues is not "false"`);
+  const query = String(meta['query'] ?? '');
+  const unknown = [...query.matchAll(/\b(lag_monitor_[a-z0-9_]+)\b/g)].map((m) => m[1] as string).filter((n) => !lagMonitorMetrics().has(n));
+  if (unknown.length) problems.push(`${where}: the query names ${unknown.join(', ')}, which lag-monitor does not export`);
+  const group = env['GROUP_ID'] ?? env['CONSUMER_GROUP'];
+  const queried = new RegExp(`\\b${LAG_SECONDS_METRIC}\\{group="([^"]*)"\\}`).exec(query)?.[1];
+  if (queried !== group) problems.push(`${where}: the query reads the lag of group ${JSON.stringify(queried)}, not of ${app}'s group ${JSON.stringify(group)}`);
+  // lag-monitor reports only the groups it is told to watch: a group it skips would have no lag to scale on.
+  const monitor = containerEnv(objects, appContainer(objects, 'lag-monitor')).env;
+  const watched = (g: string) =>
+    (!monitor['GROUPS'] || monitor['GROUPS'].split(',').includes(g)) && (!monitor['GROUP_ALLOW'] || new RegExp(monitor['GROUP_ALLOW']).test(g)) && !(monitor['GROUP_DENY'] && new RegExp(monitor['GROUP_DENY']).test(g));
+  if (group && !watched(group)) problems.push(`${where}: lag-monitor does not watch group ${group} (GROUPS, GROUP_ALLOW, GROUP_DENY)`);
+  return problems;
+}
+
 describe.each(OVERLAYS)('kustomize build %s', (overlay) => {
   it(`${overlay} should render with kustomize`, () => {
     const { objects } = renderKustomize(overlay);
@@ -78,7 +172,8 @@ describe.each(OVERLAYS)('kustomize build %s', (overlay) => {
 
   it(`${overlay} should validate against the Kubernetes ${K8S_VERSION} schemas (strict, offline)`, () => {
     // Custom resources have no schema there (kubernetes-validate warns): the PrometheusRule is checked by
-    // deploy/tests/prometheus-rules.spec.ts (its rules by promtool). Any other kind still has to validate.
+    // deploy/tests/prometheus-rules.spec.ts (its rules by promtool), the ScaledObjects below (their queries by
+    // promtool too). Any other kind still has to validate.
     const objects = renderKustomize(overlay).objects.filter((o) => !CUSTOM_RESOURCES.includes(`${o.apiVersion}/${o.kind}`));
     const file = writeTemp('rendered.yaml', objects.map((o) => JSON.stringify(o)).join('\n---\n'));
     const r = run(tools().kubernetesValidate, ['--kubernetes-version', K8S_VERSION, '--strict', '--quiet', file]);
@@ -177,13 +272,23 @@ describe.each(OVERLAYS)('kustomize build %s', (overlay) => {
       const c = appContainer(objects, app);
       expect(c.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
       expect(c.volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
-      const pod = (find(objects, 'Deployment', app)?.spec as WorkloadSpec).template.spec;
+      const pod = appWorkload(objects, app).spec.template.spec;
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
+    });
+
+    it(`${app} should run as a StatefulSet whose pods start in parallel and update one at a time, governed by a headless Service`, () => {
+      const { objects } = renderKustomize(overlay);
+      const spec = appWorkload(objects, app).spec;
+      expect(find(objects, 'Deployment', app)).toBeUndefined();
+      expect({ podManagementPolicy: spec.podManagementPolicy, updateStrategy: spec.updateStrategy }).toEqual({ podManagementPolicy: 'Parallel', updateStrategy: { type: 'RollingUpdate' } });
+      const governing = find(objects, 'Service', spec.serviceName ?? '')?.spec as { clusterIP?: string; selector?: Record<string, string> } | undefined;
+      expect(governing?.clusterIP).toBe('None');
+      expect(governing?.selector && selects(governing.selector, spec.template.metadata?.labels)).toBe(true);
     });
 
     it(`${app} should have a Service, a PodDisruptionBudget and a NetworkPolicy selecting its pods`, () => {
       const { objects } = renderKustomize(overlay);
-      const labels = (find(objects, 'Deployment', app)?.spec as WorkloadSpec).template.metadata?.labels;
+      const labels = appWorkload(objects, app).spec.template.metadata?.labels;
       const svc = find(objects, 'Service', app)?.spec as { selector?: Record<string, string> } | undefined;
       expect(svc?.selector && selects(svc.selector, labels)).toBe(true);
       const pdb = find(objects, 'PodDisruptionBudget', app)?.spec as { selector?: { matchLabels?: Record<string, string> }; maxUnavailable?: number } | undefined;
@@ -199,7 +304,7 @@ describe.each(OVERLAYS)('kustomize build %s', (overlay) => {
       const np = find(objects, 'NetworkPolicy', app)?.spec as NetworkPolicySpec;
       expect(egressTargets(np)).toEqual([...(EGRESS[app] ?? [])].sort());
       // The destination's ingress policy must admit this app's pods (by the client labels it carries).
-      const labels = (find(objects, 'Deployment', app)?.spec as WorkloadSpec).template.metadata?.labels ?? {};
+      const labels = appWorkload(objects, app).spec.template.metadata?.labels ?? {};
       for (const target of EGRESS[app] ?? []) {
         const [name, port] = target.split(':');
         if (name === 'internet') continue;
@@ -219,28 +324,45 @@ describe.each(OVERLAYS)('kustomize build %s', (overlay) => {
     });
   });
 
-  it.each(AUTOSCALED)(`${overlay}: %s should autoscale between 1 and at most the partitions of its input topics`, (app) => {
-    const { objects } = renderKustomize(overlay);
-    const hpa = find(objects, 'HorizontalPodAutoscaler', app)?.spec as { scaleTargetRef: { kind: string; name: string }; minReplicas: number; maxReplicas: number } | undefined;
-    expect(hpa?.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: app });
-    expect(hpa?.minReplicas).toBe(1);
-    // The HPA owns the replica count: a fixed one in the Deployment would reset it on every apply.
-    expect((find(objects, 'Deployment', app)?.spec as WorkloadSpec).replicas).toBeUndefined();
-    const env = containerEnv(objects, appContainer(objects, app)).env;
-    const partitions = new Map(loadTopics().map((t) => [t.name, t.partitions]));
-    const inputs = configuredTopics(env).filter((t) => /^(INPUT_TOPIC|[A-Z]+_TOPICS)$/.test(t.key));
-    expect(inputs.length).toBeGreaterThan(0);
-    const bound = Math.max(...inputs.map((t) => partitions.get(t.topic) ?? 0));
-    expect(hpa?.maxReplicas).toBeGreaterThan(1);
-    expect(hpa?.maxReplicas).toBeLessThanOrEqual(bound);
+  it(`${overlay} should render only the custom resources its cluster has CRDs for`, () => {
+    const custom = renderKustomize(overlay).objects.filter(isCustomResource);
+    expect(custom.filter((o) => !(CLUSTER_CRDS[overlay] ?? []).includes(`${o.apiVersion}/${o.kind}`)).map((o) => `${o.apiVersion}/${o.kind} ${o.metadata.name}`)).toEqual([]);
   });
 
-  it(`${overlay}: only the consumer apps should autoscale`, () => {
-    const scaled = renderKustomize(overlay)
-      .objects.filter((o) => o.kind === 'HorizontalPodAutoscaler')
-      .map((o) => o.metadata.name)
-      .sort();
-    expect(scaled).toEqual([...AUTOSCALED].sort());
+  it(`${overlay}: only the consumer apps should autoscale, each by one KEDA ScaledObject where KEDA runs, never by a second HPA`, () => {
+    const { objects } = renderKustomize(overlay);
+    const scaled = objects.filter((o) => o.kind === 'ScaledObject').map((o) => (o.spec as ScaledObjectSpec).scaleTargetRef?.name);
+    expect(scaled.sort()).toEqual((CLUSTER_CRDS[overlay] ?? []).includes(SCALED_OBJECT) ? [...AUTOSCALED].sort() : []);
+    // KEDA makes its own HorizontalPodAutoscaler per ScaledObject: another one on the same StatefulSet would fight it.
+    expect(objects.filter((o) => o.kind === 'HorizontalPodAutoscaler').map((o) => o.metadata.name)).toEqual([]);
+  });
+});
+
+describe('KEDA ScaledObject (deploy/k8s/base)', () => {
+  it.each(AUTOSCALED)('ScaledObject %s should scale its StatefulSet on its own group lag seconds, from 1 to at most its input partitions', (app) => {
+    const { objects } = renderKustomize('deploy/k8s/base');
+    const so = find(objects, 'ScaledObject', app);
+    expect(so?.apiVersion).toBe('keda.sh/v1alpha1');
+    expect(so && scaledObjectProblems(objects, so)).toEqual([]);
+  });
+
+  it('scaledObjectProblems should report fields KEDA drops, a non-string setting, another group and bounds past the partitions (it can fail)', () => {
+    const objects = structuredClone(renderKustomize('deploy/k8s/base').objects);
+    const so = find(objects, 'ScaledObject', 'filter-router') as K8sObject & { spec: ScaledObjectSpec & Record<string, unknown> };
+    const trigger = so.spec.triggers?.[0] as Trigger & { metadata: Record<string, unknown> };
+    // An HPA's field names, a number where the CRD takes a string, the aggregator's lag, more pods than partitions.
+    so.spec['minReplicas'] = 1;
+    delete so.spec.minReplicaCount;
+    so.spec.maxReplicaCount = 12;
+    trigger.metadata['threshold'] = 30;
+    trigger.metadata['query'] = String(trigger.metadata['query']).replace('group="filter-router"', 'group="aggregator"');
+    expect(scaledObjectProblems(objects, so)).toEqual([
+      'ScaledObject filter-router: spec.minReplicas is not a ScaledObject field (its CRD drops it)',
+      'ScaledObject filter-router: minReplicaCount undefined, not 1 (a group always keeps a member)',
+      'ScaledObject filter-router: maxReplicaCount 12 is not within 2..6 (the partitions of its input topics)',
+      'ScaledObject filter-router: trigger metadata.threshold is a number; the CRD takes strings',
+      'ScaledObject filter-router: the query reads the lag of group "aggregator", not of filter-router\'s group "filter-router"',
+    ]);
   });
 });
 

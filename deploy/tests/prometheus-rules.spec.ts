@@ -1,11 +1,12 @@
 // deploy/prometheus/wikimonitor-rules.yml: valid for `promtool check rules`, its alerts fire as
 // `promtool test rules` expects (deploy/prometheus/wikimonitor-rules.test.yml), it queries only metrics
-// lag-monitor exports, and the PrometheusRule of the kustomize base holds the same groups. promtool comes from
-// Debian's `prometheus` package (scripts/bootstrap.sh installs it); PROMTOOL overrides the binary.
+// lag-monitor exports, and the PrometheusRule of the kustomize base holds the same groups. The KEDA ScaledObjects'
+// lag queries are evaluated by promtool too. promtool comes from Debian's `prometheus` package
+// (scripts/bootstrap.sh installs it); PROMTOOL overrides the binary.
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { INSTALL_TIMEOUT_MS, ROOT, type K8sObject, find, readYamlFile, renderKustomize, run, tools } from './support';
+import { AUTOSCALED, INSTALL_TIMEOUT_MS, ROOT, type K8sObject, find, readYamlFile, renderKustomize, run, tools } from './support';
 
 const PROMTOOL = process.env['PROMTOOL'] ?? 'promtool';
 const RULES = 'deploy/prometheus/wikimonitor-rules.yml';
@@ -104,5 +105,38 @@ describe('Prometheus alert rules', () => {
     expect(rule?.spec.groups).toEqual(groups);
     // kind has no Prometheus operator (no CRD): its overlay leaves the rule out.
     expect(find(renderKustomize('deploy/k8s/overlays/kind').objects, 'PrometheusRule', 'wikimonitor')).toBeUndefined();
+  });
+});
+
+describe('KEDA lag queries', () => {
+  it('each ScaledObject query should give its group largest lag seconds as one value, and nothing when no lag-monitor reports it', () => {
+    const scaled = renderKustomize('deploy/k8s/base').objects.filter((o) => o.kind === 'ScaledObject');
+    expect(scaled.map((o) => o.metadata.name).sort()).toEqual([...AUTOSCALED].sort());
+    // Two lag-monitor pods report every group; another group's lag must not count. [pod 0, pod 1, expected]
+    const lag: Record<string, [number, number, number]> = { 'filter-router': [40, 25, 40], aggregator: [5, 70, 70], 'dedup-persister': [12, 12, 12], other: [900, 900, 900] };
+    const series = Object.entries(lag).flatMap(([group, values]) =>
+      [0, 1].map((pod) => ({ series: `lag_monitor_group_lag_seconds{group="${group}",pod="lag-monitor-${pod}"}`, values: String(values[pod]) })),
+    );
+    const tests = scaled.map((o) => {
+      const trigger = (o.spec as { triggers: { metadata: { query: string } }[] }).triggers[0];
+      const expr = trigger?.metadata.query ?? '';
+      // A single sample at 0m: gone from every query after Prometheus' 5-minute lookback.
+      return [
+        { expr, eval_time: '0m', exp_samples: [{ labels: '{}', value: lag[o.metadata.name]?.[2] }] },
+        { expr, eval_time: '10m', exp_samples: [] },
+      ];
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'wm-keda-'));
+    try {
+      writeFileSync(join(dir, 'keda.test.yml'), JSON.stringify({ rule_files: [], tests: [{ interval: '1m', input_series: series, promql_expr_test: tests.flat() }] }));
+      const r = promtool(['test', 'rules', join(dir, 'keda.test.yml')]);
+      expect({ status: r.status, out: `${r.stdout}${r.stderr}`.trim() }).toEqual({ status: 0, out: expect.stringContaining('SUCCESS') });
+      // It can fail: the same queries summed over both pods.
+      const summed = tests.flat().map((t) => ({ ...t, expr: t.expr.replace(/^max\(/, 'sum(') }));
+      writeFileSync(join(dir, 'keda.test.yml'), JSON.stringify({ rule_files: [], tests: [{ interval: '1m', input_series: series, promql_expr_test: summed }] }));
+      expect(promtool(['test', 'rules', join(dir, 'keda.test.yml')]).status).not.toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

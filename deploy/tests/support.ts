@@ -13,8 +13,10 @@ export const APPS: string[] = readdirSync(join(ROOT, 'apps'))
 /** Apps that run only in docker-compose (the local replay source, profile "offline"), not in Kubernetes. */
 export const COMPOSE_ONLY = ['sse-source'];
 export const K8S_APPS = APPS.filter((a) => !COMPOSE_ONLY.includes(a));
-/** Consumer apps scaled by a HorizontalPodAutoscaler, bounded by their input topics' partitions. */
+/** Consumer apps scaled on their lag by a KEDA ScaledObject (base only), bounded by their input topics' partitions. */
 export const AUTOSCALED = ['filter-router', 'aggregator', 'dedup-persister'];
+/** What every app runs as: a pod keeps its name, the identity the chaos suite gives each instance (parity.spec.ts). */
+export const APP_WORKLOAD_KIND = 'StatefulSet';
 export const OVERLAYS = ['deploy/k8s/base', 'deploy/k8s/overlays/kind'];
 /** The first run installs the tools (about a minute on a fresh machine). */
 export const INSTALL_TIMEOUT_MS = 600_000;
@@ -93,7 +95,7 @@ export interface SecurityContext {
 export interface EnvVar {
   name: string;
   value?: string;
-  valueFrom?: unknown;
+  valueFrom?: { fieldRef?: { fieldPath: string }; configMapKeyRef?: unknown; secretKeyRef?: unknown; resourceFieldRef?: unknown };
 }
 export interface EnvFromSource {
   prefix?: string;
@@ -120,12 +122,17 @@ export interface PodSpec {
   securityContext?: SecurityContext;
   volumes?: { name: string; configMap?: { name: string }; secret?: { secretName: string } }[];
   enableServiceLinks?: boolean;
+  terminationGracePeriodSeconds?: number;
 }
 export interface WorkloadSpec {
   replicas?: number;
   selector?: { matchLabels?: Record<string, string> };
   template: { metadata?: Metadata; spec: PodSpec };
   volumeClaimTemplates?: unknown[];
+  /** StatefulSet only. */
+  serviceName?: string;
+  podManagementPolicy?: string;
+  updateStrategy?: { type?: string };
 }
 export interface LabelSelector {
   matchLabels?: Record<string, string>;
@@ -149,12 +156,26 @@ export function podSpecOf(o: K8sObject): PodSpec | undefined {
   return (o.spec as WorkloadSpec | undefined)?.template.spec;
 }
 
+/** An app's workload (the StatefulSet named after it). */
+export function appWorkload(objects: K8sObject[], app: string): K8sObject & { spec: WorkloadSpec } {
+  const w = find(objects, APP_WORKLOAD_KIND, app);
+  if (!w) throw new Error(`no ${APP_WORKLOAD_KIND} ${app}`);
+  return w as K8sObject & { spec: WorkloadSpec };
+}
+
+/** The container named after the app in its workload. */
+export function appContainer(objects: K8sObject[], app: string): Container {
+  const c = appWorkload(objects, app).spec.template.spec.containers.find((x) => x.name === app);
+  if (!c) throw new Error(`${APP_WORKLOAD_KIND} ${app} has no container ${app}`);
+  return c;
+}
+
 const rendered = new Map<string, { yaml: string; objects: K8sObject[] }>();
-/** `kustomize build <dir>` with the pinned kustomize, parsed. */
+/** `kustomize build <dir>` with the pinned kustomize, parsed; `dir` relative to the repository root, or absolute. */
 export function renderKustomize(dir: string): { yaml: string; objects: K8sObject[] } {
   const hit = rendered.get(dir);
   if (hit) return hit;
-  const r = run(tools().kustomize, ['build', join(ROOT, dir)]);
+  const r = run(tools().kustomize, ['build', resolve(ROOT, dir)]);
   if (r.status !== 0) throw new Error(`kustomize build ${dir} failed:\n${r.stderr}`);
   const result = { yaml: r.stdout, objects: parseYamlDocs(r.stdout) as K8sObject[] };
   rendered.set(dir, result);

@@ -66,6 +66,9 @@ kind load docker-image --name "$CLUSTER" "${images[@]}"
 
 # 4. apply (a finished topic Job is immutable: delete it so the current topic list is applied again)
 kubectl -n "$NS" delete job kafka-topics --ignore-not-found >/dev/null 2>&1 || true
+# The apps ran as Deployments (with HPAs) before they were StatefulSets, and apply does not delete them: an old
+# producer with another transactional id would not be fenced by the new one. Gone (pods too) before the apply.
+kubectl -n "$NS" delete deployment,hpa "${APPS[@]}" --ignore-not-found --cascade=foreground --timeout=120s
 say "kubectl apply -k deploy/k8s/overlays/kind"
 kubectl apply -k deploy/k8s/overlays/kind
 
@@ -75,9 +78,13 @@ kubectl -n "$NS" rollout status statefulset/kafka --timeout=300s
 kubectl -n "$NS" rollout status statefulset/postgres --timeout=300s
 say "waiting for the topics"
 kubectl -n "$NS" wait --for=condition=complete job/kafka-topics --timeout=300s
-for d in registry jaeger "${APPS[@]}"; do
+for d in registry jaeger; do
   say "waiting for deployment/$d"
   kubectl -n "$NS" rollout status "deployment/$d" --timeout=300s
+done
+for app in "${APPS[@]}"; do
+  say "waiting for statefulset/$app"
+  kubectl -n "$NS" rollout status "statefulset/$app" --timeout=300s
 done
 kubectl -n "$NS" get pods -o wide
 

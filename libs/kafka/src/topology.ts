@@ -227,7 +227,7 @@ export function renderTopicsFile(): string {
     '#',
     '# Topics of the WikiMonitor pipeline, created by create-topics.sh (the kafka-topics Job in Kubernetes,',
     "# the kafka-init service in docker-compose). One topic a line: name, partitions, then topic configs.",
-    "# Partition counts bound the consumer apps' autoscaling (HPA maxReplicas <= partitions of their input);",
+    "# Partition counts bound the consumer apps' autoscaling (ScaledObject maxReplicaCount <= partitions of their input);",
     '# the deploy project\'s tests check that, and that every topic an app is configured with is listed here.',
     '# The apps create missing topics themselves too (PROVISION_TOPICS, same settings): whoever comes first wins.',
   ];
