@@ -1,6 +1,6 @@
 import { createLogger } from '@wikimonitor/service-kit';
 import { getTestEnv, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
-import { createAdmin, ensureTopics, type Message, createConsumerRunner, createProducer, deadLetterRecord, parseDeadLetter, headersFromMessage, provisionTopics } from '@wikimonitor/kafka';
+import { createAdmin, createGroupAdmin, ensureTopics, type Message, createConsumerRunner, createProducer, deadLetterRecord, parseDeadLetter, headersFromMessage, provisionTopics } from '@wikimonitor/kafka';
 
 const log = createLogger('test', 'silent');
 
@@ -45,6 +45,26 @@ describe('kafka lib on the real broker', () => {
     expect(firstRun).toBeGreaterThanOrEqual(100);
     expect(seen).toHaveLength(400);
     expect(new Set(seen).size).toBe(400);
+  });
+
+  it('group admin should retry a failed offsets request once on a new offsets client, and keep working on it (regression: lag-monitor stale for minutes after a long broker outage, every cycle "Local: No such entry")', async () => {
+    const { conn, topic } = await setup(2);
+    const lines: Array<Record<string, unknown>> = [];
+    const recording = createLogger('test', 'warn');
+    const spy = { ...recording, warn: (obj: Record<string, unknown>, msg?: string) => void lines.push({ ...obj, msg }) } as typeof recording;
+    const admin = await createGroupAdmin({ connection: conn, timeoutMs: 5_000, isolation: 'read_committed', log: spy });
+    try {
+      // A request whose every partition has no leader fails whole (librdkafka: "No leaders found").
+      await expect(admin.fetchWatermarks([{ topic: uniqueName('it.kafka.absent'), partition: 0 }])).rejects.toThrow(/No such entry/);
+      expect(lines.filter((l) => l['msg'] === 'listing offsets failed: retrying on a new offsets client').length).toBeGreaterThanOrEqual(1);
+      const marks = await admin.fetchWatermarks([0, 1].map((partition) => ({ topic, partition })));
+      expect(marks.map((m) => [m.partition, m.low, m.high])).toEqual([
+        [0, 0, 0],
+        [1, 0, 0],
+      ]);
+    } finally {
+      await admin.close();
+    }
   });
 
   it('ensureTopics should return only once the created topics are in the metadata with every partition led (regression: the aggregator failed its start with "Unknown topic or partition" right after creating its topics)', async () => {

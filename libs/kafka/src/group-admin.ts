@@ -89,29 +89,53 @@ export async function createGroupAdmin(opts: GroupAdminOptions): Promise<GroupAd
       ),
     );
 
+  let renewedAt = 0;
+  /** Replaced clients, disconnected once a request still on them has timed out (or at close). */
+  const retired = new Set<IAdminClient>();
   /**
-   * The end offsets under one isolation level. Partitions answered with a stale-leader error get
-   * one more try on a new client: after a broker restart the offsets client kept asking the old
-   * leader epoch and got FENCED_LEADER_EPOCH for those partitions on every cycle (seen in the chaos
-   * suite's broker-restart: their lag unknown for good), while a new client's metadata is current.
+   * Replaces the offsets client `used` (unless another call already did). The three calls of a cycle
+   * run at once: only the first to see the stale client replaces it, and the old one is closed only
+   * after any request still on it has timed out. False when no new client could be made.
+   */
+  const renew = (used: IAdminClient, why: Record<string, unknown>, msg: string): boolean => {
+    if (raw !== used || closed) return true;
+    // While the broker is down every call fails: one new client per request timeout, not one per call.
+    if (Date.now() - renewedAt < timeout) return false;
+    renewedAt = Date.now();
+    opts.log?.warn(why, msg);
+    try {
+      raw = createRaw();
+    } catch (err) {
+      opts.log?.warn({ err: (err as Error).message }, 'new offsets client failed; keeping the old one');
+      return false;
+    }
+    retired.add(used);
+    setTimeout(() => {
+      if (retired.delete(used)) used.disconnect();
+    }, timeout + 1_000).unref();
+    return true;
+  };
+
+  /**
+   * The end offsets under one isolation level, retried once on a new client when the client's view
+   * of the cluster is stale. After a broker restart the offsets client kept asking the old leader
+   * epoch and got FENCED_LEADER_EPOCH for some partitions on every cycle (chaos broker-restart), or
+   * failed the whole request with "Local: No such entry" on every cycle for minutes after a long
+   * outage (chaos broker-outage-long: lag-monitor stale until it was stopped), while a new client's
+   * metadata is current.
    */
   const listOffsetsFresh = async (partitions: PartitionRef[], spec: OffsetSpec, level?: IsolationLevel): Promise<ListOffsetsResult[]> => {
     const used = raw;
-    const first = await listOffsets(partitions, spec, level, used);
+    let first: ListOffsetsResult[];
+    try {
+      first = await listOffsets(partitions, spec, level, used);
+    } catch (err) {
+      if (!renew(used, { err: (err as Error).message }, 'listing offsets failed: retrying on a new offsets client')) throw err;
+      return listOffsets(partitions, spec, level);
+    }
     const stale = first.filter((r) => r.error && STALE_LEADER_CODES.has(r.error.code));
     if (!stale.length) return first;
-    // The three calls of a cycle run at once: only the first to see the stale client replaces it,
-    // and the old one is closed only after any request still on it has timed out.
-    if (raw === used && !closed) {
-      opts.log?.warn({ partitions: stale.length, code: stale[0]?.error?.code, err: stale[0]?.error?.message }, 'offsets answered with a stale leader: retrying them on a new offsets client');
-      try {
-        raw = createRaw();
-      } catch (err) {
-        opts.log?.warn({ err: (err as Error).message }, 'new offsets client failed; keeping the old one');
-        return first;
-      }
-      setTimeout(() => used.disconnect(), timeout + 1_000).unref();
-    }
+    if (!renew(used, { partitions: stale.length, code: stale[0]?.error?.code, err: stale[0]?.error?.message }, 'offsets answered with a stale leader: retrying them on a new offsets client')) return first;
     const again = new Map((await listOffsets(stale, spec, level)).map((r) => [`${r.topic}\u0000${r.partition}`, r]));
     return first.map((r) => again.get(`${r.topic}\u0000${r.partition}`) ?? r);
   };
@@ -214,6 +238,8 @@ export async function createGroupAdmin(opts: GroupAdminOptions): Promise<GroupAd
     close() {
       closed ??= (async () => {
         raw.disconnect();
+        for (const old of retired) old.disconnect();
+        retired.clear();
         await admin.disconnect();
       })();
       return closed;
