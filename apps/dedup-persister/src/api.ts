@@ -54,6 +54,7 @@ export async function queryChanges(pool: Pool, q: ChangesQuery) {
   if (q.types) w.add((p) => `type = ANY(${p}::text[])`, q.types);
   if (q.user !== undefined) w.add((p) => `user_name = ${p}`, q.user);
   if (q.bot !== undefined) w.add((p) => `bot = ${p}`, q.bot);
+  if (q.namespaces) w.add((p) => `namespace = ANY(${p}::int4[])`, q.namespaces);
   if (q.from !== undefined) w.add((p) => `event_time >= ${p}`, new Date(q.from));
   if (q.to !== undefined) w.add((p) => `event_time < ${p}`, new Date(q.to));
   if (q.cursor) w.addPair((a, b) => `(event_time, id) < (${a}, ${b})`, new Date(q.cursor.time), q.cursor.id);
