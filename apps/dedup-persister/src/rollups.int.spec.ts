@@ -1,5 +1,5 @@
 import type { WikiAggregate, WikiChange } from '@wikimonitor/contracts';
-import { LARGE_REMOVAL_BYTES, REVERT_COMMENT_RE, aggregateRow, changeRow, normalizeRecentChange } from '@wikimonitor/domain';
+import { AGGREGATE_COLUMNS, CHANGE_COLUMNS, LARGE_REMOVAL_BYTES, REVERT_COMMENT_RE, aggregateRow, changeRow, normalizeRecentChange } from '@wikimonitor/domain';
 import { createLogger } from '@wikimonitor/service-kit';
 import { getTestEnv, loadRecordedEvents } from '@wikimonitor/testing';
 import pg from 'pg';
@@ -126,7 +126,6 @@ describe('analytics rollups (real database)', () => {
       for (const r of rows) await client.query(sql, r);
     };
     // v1 rows, written as v1 wrote them (through the same row builders).
-    const { AGGREGATE_COLUMNS, CHANGE_COLUMNS } = await import('@wikimonitor/domain');
     const place = (n: number) => Array.from({ length: n }, (_, i) => `$${i + 1}`).join(', ');
     await ins(`INSERT INTO wiki_changes (${CHANGE_COLUMNS.join(', ')}) VALUES (${place(CHANGE_COLUMNS.length)}) ON CONFLICT DO NOTHING`, changes.slice(0, 300).map((c, i) => changeRow(c, at(i))));
     await ins(`INSERT INTO wiki_aggregates (${AGGREGATE_COLUMNS.join(', ')}) VALUES (${place(AGGREGATE_COLUMNS.length)})`, [aggregateRow(agg(), at(0)), aggregateRow(agg({ wiki: 'dewiki' }), at(1))]);
