@@ -74,6 +74,23 @@ export async function readWindowsForUpdate(c: pg.ClientBase, rows: SqlValue[][])
   return new Map(res.rows.map((r) => [windowKey(String(r['wiki']), ms(r['window_start']), ms(r['window_end'])), countsFromStored(r)]));
 }
 
+type Key = { level: RollupLevel; wiki: string; bucket_start: number };
+const byKey = (a: Key, b: Key) => (a.level < b.level ? -1 : a.level > b.level ? 1 : a.wiki < b.wiki ? -1 : a.wiki > b.wiki ? 1 : a.bucket_start - b.bucket_start);
+const sortedKeys = (keys: Iterable<Key>): Key[] => [...keys].sort(byKey);
+
+/*
+ * Read-modify-write of shared rows (the all-wikis '*' rows) by several persister instances at once:
+ * every touched row is first made to exist (INSERT .. ON CONFLICT DO NOTHING waits for another
+ * transaction inserting the same key), then locked FOR UPDATE, both in key order (no deadlock
+ * cycles). Without the first step, two transactions could both find a new bucket missing and the
+ * second upsert would overwrite the first one's counts.
+ */
+const ENSURE_WINDOW_ROLLUPS =
+  'INSERT INTO window_rollups (level, wiki, bucket_start, windows, total, count_edit, count_new, count_log, count_categorize, count_external, count_unknown, bot, human, bytes_added, bytes_removed, top_pages) ' +
+  "SELECT l, w, b, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '[]'::jsonb FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS k(l, w, b) ORDER BY l, w, b ON CONFLICT DO NOTHING";
+const ENSURE_EDITOR_ROLLUPS =
+  "INSERT INTO editor_rollups (level, wiki, bucket_start, changes, top_editors) SELECT l, w, b, 0, '[]'::jsonb FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS k(l, w, b) ORDER BY l, w, b ON CONFLICT DO NOTHING";
+
 const WINDOW_ROLLUP_COLS = ['level', 'wiki', 'bucket_start', 'windows', 'total', 'count_edit', 'count_new', 'count_log', 'count_categorize', 'count_external', 'count_unknown', 'bot', 'human', 'bytes_added', 'bytes_removed', 'top_pages'];
 const WINDOW_ROLLUP_TYPES = ['text', 'text', 'timestamptz', 'int8', 'int8', 'int8', 'int8', 'int8', 'int8', 'int8', 'int8', 'int8', 'int8', 'int8', 'int8', 'text'];
 
@@ -92,11 +109,13 @@ export async function maintainWindowRollups(c: pg.ClientBase, rows: SqlValue[][]
   }
   const keys = new Map<string, { level: RollupLevel; wiki: string; bucket_start: number }>();
   for (const w of writes) for (const side of [w.before, w.after]) if (side) for (const k of rollupKeysOf(side.wiki, side.window_start)) keys.set(rollupKey(k.level, k.wiki, k.bucket_start), k);
-  const list = [...keys.values()];
+  const list = sortedKeys(keys.values());
+  const keyArgs = [list.map((k) => k.level), list.map((k) => k.wiki), list.map((k) => new Date(k.bucket_start).toISOString())];
+  await c.query({ name: 'dp_window_rollups_ensure', text: ENSURE_WINDOW_ROLLUPS, values: keyArgs });
   const cur = await c.query<Row>({
     name: 'dp_window_rollups_for_update',
-    text: 'SELECT r.* FROM window_rollups r JOIN unnest($1::text[], $2::text[], $3::timestamptz[]) AS k(l, w, b) ON r.level = k.l AND r.wiki = k.w AND r.bucket_start = k.b FOR UPDATE OF r',
-    values: [list.map((k) => k.level), list.map((k) => k.wiki), list.map((k) => new Date(k.bucket_start).toISOString())],
+    text: 'SELECT r.* FROM window_rollups r JOIN unnest($1::text[], $2::text[], $3::timestamptz[]) AS k(l, w, b) ON r.level = k.l AND r.wiki = k.w AND r.bucket_start = k.b ORDER BY r.level, r.wiki, r.bucket_start FOR UPDATE OF r',
+    values: keyArgs,
   });
   const existing = new Map<string, WindowRollup>();
   for (const r of cur.rows) {
@@ -104,7 +123,7 @@ export async function maintainWindowRollups(c: pg.ClientBase, rows: SqlValue[][]
     const level = String(r['level']) as RollupLevel;
     existing.set(rollupKey(level, s.wiki, ms(r['bucket_start'])), { level, wiki: s.wiki, bucket_start: ms(r['bucket_start']), windows: num(r['windows']), total: s.total, by_type: s.by_type, bot: s.bot, human: s.human, bytes_added: s.bytes_added, bytes_removed: s.bytes_removed, top_pages: r['top_pages'] as TopEntry[] });
   }
-  const next = applyWindowWrites(existing, writes);
+  const next = applyWindowWrites(existing, writes).sort(byKey);
   const cols: unknown[][] = WINDOW_ROLLUP_COLS.map(() => []);
   for (const r of next) {
     const values = [r.level, r.wiki, new Date(r.bucket_start).toISOString(), r.windows, r.total, r.by_type.edit, r.by_type.new, r.by_type.log, r.by_type.categorize, r.by_type.external, r.by_type.unknown, r.bot, r.human, r.bytes_added, r.bytes_removed, JSON.stringify(r.top_pages)];
@@ -169,11 +188,13 @@ export async function maintainChangeRollups(c: pg.ClientBase, inserted: SqlValue
     ],
   });
 
-  const keys = editorRollupKeys(facts);
+  const keys = sortedKeys(editorRollupKeys(facts));
+  const keyArgs = [keys.map((k) => k.level), keys.map((k) => k.wiki), keys.map((k) => new Date(k.bucket_start).toISOString())];
+  await c.query({ name: 'dp_editor_rollups_ensure', text: ENSURE_EDITOR_ROLLUPS, values: keyArgs });
   const cur = await c.query<Row>({
     name: 'dp_editor_rollups_for_update',
-    text: 'SELECT r.* FROM editor_rollups r JOIN unnest($1::text[], $2::text[], $3::timestamptz[]) AS k(l, w, b) ON r.level = k.l AND r.wiki = k.w AND r.bucket_start = k.b FOR UPDATE OF r',
-    values: [keys.map((k) => k.level), keys.map((k) => k.wiki), keys.map((k) => new Date(k.bucket_start).toISOString())],
+    text: 'SELECT r.* FROM editor_rollups r JOIN unnest($1::text[], $2::text[], $3::timestamptz[]) AS k(l, w, b) ON r.level = k.l AND r.wiki = k.w AND r.bucket_start = k.b ORDER BY r.level, r.wiki, r.bucket_start FOR UPDATE OF r',
+    values: keyArgs,
   });
   const existing = new Map<string, EditorRollup>();
   for (const r of cur.rows) {
@@ -181,7 +202,7 @@ export async function maintainChangeRollups(c: pg.ClientBase, inserted: SqlValue
     if (!EDITOR_LEVELS.includes(level)) continue;
     existing.set(rollupKey(level, String(r['wiki']), ms(r['bucket_start'])), { level, wiki: String(r['wiki']), bucket_start: ms(r['bucket_start']), changes: num(r['changes']), top_editors: r['top_editors'] as TopEntry[] });
   }
-  const next = applyEditorChanges(existing, facts);
+  const next = applyEditorChanges(existing, facts).sort(byKey);
   await c.query({
     name: 'dp_upsert_editor_rollups',
     text:

@@ -136,6 +136,37 @@ describe('analytics rollups (real database)', () => {
     expect((await client.query(`SELECT top_pages FROM window_rollups WHERE level = 'minute' AND wiki = 'enwiki'`)).rows[0].top_pages).toEqual([{ name: 'Main Page', count: 2 }]);
   });
 
+  it('rollups should lose nothing when two persister instances add to the same all-wikis rows at once', async () => {
+    const { db, client } = await fresh();
+    await migrate(client, loadMigrations(defaultMigrationsDir()), log, { apply: true });
+    const pools = [new pg.Pool({ connectionString: db.url, max: 1 }), new pg.Pool({ connectionString: db.url, max: 1 })];
+    const stores = pools.map((pool) => createPgStore({ databaseUrl: db.url, groupId: 'g', method: 'copy', connectTimeoutMs: 5000, log, pool }));
+    try {
+      // Instance 0 owns enwiki, instance 1 dewiki; each round both write a new minute's window (a new '*' row) and changes.
+      for (let round = 0; round < 15; round++) {
+        const start = 1_772_121_000_000 + round * 60_000;
+        await Promise.all(
+          stores.map((store, i) => {
+            const wiki = i === 0 ? 'enwiki' : 'dewiki';
+            const mine = changes.slice(round * 20 + i * 10, round * 20 + i * 10 + 10).map((c) => ({ ...c, wiki, event_time: start + 1_000 }));
+            return store.write({
+              changes: mine.map((c, k) => changeRow(c, at(k))),
+              aggregates: [aggregateRow(agg({ wiki, window_start: start, window_end: start + 60_000, total: 10 + i }), at(round))],
+              alerts: [],
+              offsets: [],
+            });
+          }),
+        );
+      }
+      expect((await client.query(WINDOW_ROLLUPS)).rows).toEqual((await client.query(WINDOW_GROUP_BY)).rows);
+      expect((await client.query(EDITOR_TOTALS)).rows).toEqual((await client.query(EDITOR_GROUP_BY)).rows);
+      expect((await client.query(`SELECT total::int FROM window_rollups WHERE level = 'day' AND wiki = '*'`)).rows).toEqual([{ total: 15 * 21 }]);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+      await Promise.all(pools.map((p) => p.end()));
+    }
+  });
+
   it("migration 002's signal rules should be the domain's (REVERT_COMMENT_RE, LARGE_REMOVAL_BYTES)", () => {
     const sql = loadMigrations(defaultMigrationsDir()).find((m) => m.version === 2)?.sql ?? '';
     const alternatives = /\((revert[^)]*\)[^)]*)\)/.exec(REVERT_COMMENT_RE.source)?.[1];
