@@ -156,23 +156,37 @@ export interface ChangeRollupDelta {
 
 /** The additive change-rollup increments of newly stored changes, summed per row key. */
 export function changeRollupDeltas(facts: readonly ChangeFacts[]): ChangeRollupDelta[] {
-  const out = new Map<string, ChangeRollupDelta>();
+  // Minute rows first (one pass over the changes), then hours and days from the minute rows.
+  const minutes = new Map<string, ChangeRollupDelta>();
   for (const c of facts) {
-    const d = sizeDelta(c);
-    for (const level of ROLLUP_LEVELS) {
-      const bucket = floorTo(c.event_time, LEVEL_MS[level]);
-      const k = `${level}|${c.wiki}|${bucket}|${c.namespace}|${c.type}|${c.bot}`;
-      let row = out.get(k);
-      if (!row) {
-        row = { level, wiki: c.wiki, bucket_start: bucket, domain: c.domain, namespace: c.namespace, type: c.type, bot: c.bot, changes: 0, bytes_added: 0, bytes_removed: 0 };
-        out.set(k, row);
-      }
-      row.changes++;
-      if (d > 0) row.bytes_added += d;
-      else row.bytes_removed -= d;
+    const bucket = floorTo(c.event_time, LEVEL_MS.minute);
+    const k = `${c.wiki}|${bucket}|${c.namespace}|${c.type}|${c.bot}`;
+    let row = minutes.get(k);
+    if (!row) {
+      row = { level: 'minute', wiki: c.wiki, bucket_start: bucket, domain: c.domain, namespace: c.namespace, type: c.type, bot: c.bot, changes: 0, bytes_added: 0, bytes_removed: 0 };
+      minutes.set(k, row);
     }
+    const d = sizeDelta(c);
+    row.changes++;
+    if (d > 0) row.bytes_added += d;
+    else row.bytes_removed -= d;
   }
-  return [...out.values()];
+  const out: ChangeRollupDelta[] = [...minutes.values()];
+  for (const level of ['hour', 'day'] as const) {
+    const rows = new Map<string, ChangeRollupDelta>();
+    for (const m of minutes.values()) {
+      const bucket = floorTo(m.bucket_start, LEVEL_MS[level]);
+      const k = `${m.wiki}|${bucket}|${m.namespace}|${m.type}|${m.bot}`;
+      const row = rows.get(k);
+      if (row) {
+        row.changes += m.changes;
+        row.bytes_added += m.bytes_added;
+        row.bytes_removed += m.bytes_removed;
+      } else rows.set(k, { ...m, level, bucket_start: bucket });
+    }
+    out.push(...rows.values());
+  }
+  return out;
 }
 
 /** Levels of the editor rollups: minute rows would be nearly one per change, so edges are read from the changes. */
@@ -203,12 +217,21 @@ export function editorRollupKeys(facts: readonly ChangeFacts[]): Array<{ level: 
 
 /** Adds newly stored changes to their editor-rollup rows (`existing`: current rows by key). */
 export function applyEditorChanges(existing: ReadonlyMap<string, EditorRollup>, facts: readonly ChangeFacts[], topN = ROLLUP_TOP_N): EditorRollup[] {
+  // Changes per editor and hour first (an editor makes many changes a batch), then into the rows.
+  const perEditor = new Map<string, { wiki: string; user: string; hour: number; n: number }>();
+  for (const c of facts) {
+    const hour = floorTo(c.event_time, LEVEL_MS.hour);
+    const k = `${c.wiki}\u0000${c.user}\u0000${hour}`;
+    const e = perEditor.get(k);
+    if (e) e.n++;
+    else perEditor.set(k, { wiki: c.wiki, user: c.user, hour, n: 1 });
+  }
   const rows = new Map<string, EditorRollup>();
   const deltas = new Map<string, Map<string, TopEntry>>();
-  for (const c of facts) {
+  for (const e of perEditor.values()) {
     for (const level of EDITOR_LEVELS) {
-      for (const wiki of [c.wiki, ALL_WIKIS]) {
-        const bucket = floorTo(c.event_time, LEVEL_MS[level]);
+      const bucket = floorTo(e.hour, LEVEL_MS[level]);
+      for (const wiki of [e.wiki, ALL_WIKIS]) {
         const k = rollupKey(level, wiki, bucket);
         let row = rows.get(k);
         if (!row) {
@@ -216,10 +239,13 @@ export function applyEditorChanges(existing: ReadonlyMap<string, EditorRollup>, 
           row = cur ? { ...cur } : { level, wiki, bucket_start: bucket, changes: 0, top_editors: [] };
           rows.set(k, row);
         }
-        row.changes++;
-        const d = deltas.get(k) ?? new Map<string, TopEntry>();
-        deltas.set(k, d);
-        addTop(d, wiki === ALL_WIKIS ? { wiki: c.wiki, name: c.user, count: 1 } : { name: c.user, count: 1 });
+        row.changes += e.n;
+        let d = deltas.get(k);
+        if (!d) {
+          d = new Map<string, TopEntry>();
+          deltas.set(k, d);
+        }
+        addTop(d, wiki === ALL_WIKIS ? { wiki: e.wiki, name: e.user, count: e.n } : { name: e.user, count: e.n });
       }
     }
   }
