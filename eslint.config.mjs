@@ -33,7 +33,7 @@ const boundaries = (allowTesting) => [
  * The only production files that talk to PostgreSQL through `pg` (api.ts reads through the store's Pool),
  * and the ops CLI's adapter of the persister's offsets table (reset-offsets moves the persister there).
  */
-const PG_ADAPTERS = [...['store', 'db', 'migrate', 'pg-copy', 'api'].map((f) => `apps/dedup-persister/src/${f}.ts`), 'tools/ops/src/pg-offsets.ts'];
+const PG_ADAPTERS = [...['store', 'rollup-store', 'db', 'migrate', 'pg-copy', 'api', 'analytics-api'].map((f) => `apps/dedup-persister/src/${f}.ts`), 'tools/ops/src/pg-offsets.ts'];
 
 /** Test code: free to import clients directly. */
 const TEST_CODE = ['**/*.spec.ts', 'libs/testing/**', 'libs/kafka-integration/**', 'e2e/**', 'bench/**', 'tools/checks/**', 'apps/*/testing/**'];

@@ -24,6 +24,8 @@ npx nx run-many -t test --parallel=2 --outputStyle=static || rc=1
 node scripts/test-summary.mjs || rc=1
 # What developers run: npx nx run-many -t serve, every app ready on its port (then stopped).
 node tools/pipeline/serve-check.mjs || rc=1
+# The analytics range benchmark in its short mode: only that it runs (figures: bench/results/analytics.md).
+TSX_TSCONFIG_PATH=tsconfig.base.json node --import tsx bench/analytics/range-bench.ts --short >/dev/null || rc=1
 
 if [ "$started_stack" = 1 ] && [ "${WM_KEEP_STACK:-0}" != 1 ]; then
   node tools/stack/stack.mjs down >/dev/null || true

@@ -103,7 +103,8 @@ async function up() {
     }
   }
   await status();
-  log(`dashboard: http://127.0.0.1:${APPS[5].port}/   Jaeger UI: http://127.0.0.1:${process.env.WM_JAEGER_UI_PORT ?? 16686}/   stop: npm run pipeline -- down`);
+  const persister = APPS.find((a) => a.name === 'dedup-persister');
+  log(`dashboard: http://127.0.0.1:${APPS[5].port}/   analytics: http://127.0.0.1:${persister?.port}/analytics/   Jaeger UI: http://127.0.0.1:${process.env.WM_JAEGER_UI_PORT ?? 16686}/   stop: npm run pipeline -- down`);
 }
 
 async function down() {

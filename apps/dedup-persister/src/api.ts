@@ -1,5 +1,7 @@
 import {
   classifyDbError,
+  diffUrl,
+  type LinkableChange,
   type AggregatesQuery,
   type AlertsQuery,
   type ChangesBucket,
@@ -23,8 +25,11 @@ import type { Pool } from 'pg';
 
 type Row = Record<string, unknown>;
 
-/** A stored change as the API returns it (the WikiChange field names, ISO times, persisted_at). */
-const changeOut = (r: Row) => recordFromRow(WIKI_CHANGES, r, { times: 'iso', withDefaults: true });
+/** A stored change as the API returns it (the WikiChange field names, ISO times, persisted_at, and the link to it on its wiki). */
+const changeOut = (r: Row) => {
+  const c = recordFromRow(WIKI_CHANGES, r, { times: 'iso', withDefaults: true });
+  return { ...c, diff_url: diffUrl(c as unknown as LinkableChange) };
+};
 
 /** A stored alert as the API returns it (the WikiAlert field names, ISO times). */
 const alertOut = (r: Row) => recordFromRow(WIKI_ALERTS, r, { times: 'iso' });
@@ -54,6 +59,7 @@ export async function queryChanges(pool: Pool, q: ChangesQuery) {
   if (q.types) w.add((p) => `type = ANY(${p}::text[])`, q.types);
   if (q.user !== undefined) w.add((p) => `user_name = ${p}`, q.user);
   if (q.bot !== undefined) w.add((p) => `bot = ${p}`, q.bot);
+  if (q.namespaces) w.add((p) => `namespace = ANY(${p}::int4[])`, q.namespaces);
   if (q.from !== undefined) w.add((p) => `event_time >= ${p}`, new Date(q.from));
   if (q.to !== undefined) w.add((p) => `event_time < ${p}`, new Date(q.to));
   if (q.cursor) w.addPair((a, b) => `(event_time, id) < (${a}, ${b})`, new Date(q.cursor.time), q.cursor.id);

@@ -17,6 +17,7 @@ import { registryClientFromConfig } from '@wikimonitor/schemas';
 import { type Logger, type ServiceHandle, createMetricsRegistry, lifecycle, retry, runHttpService } from '@wikimonitor/service-kit';
 import { SpanStatusCode, context, getTracer, startBatchProcessSpan, trace } from '@wikimonitor/telemetry';
 import type { Registry } from 'prom-client';
+import { analyticsRoutes, createAnalyticsHub } from './analytics-api';
 import { historyRoutes } from './api';
 import type { AppConfig } from './config';
 import { createDatabase } from './db';
@@ -100,6 +101,7 @@ export function createApp(opts: DedupPersisterOptions): DedupPersisterApp {
   const tracer = opts.tracingEnabled ? getTracer(APP_NAME) : null;
   const owned = () => new Set(runner.assignments().map((tp) => `${tp.topic}:${tp.partition}`));
 
+  const hub = createAnalyticsHub();
   const persister = createPersister({
     store,
     decoders,
@@ -122,6 +124,7 @@ export function createApp(opts: DedupPersisterOptions): DedupPersisterApp {
         log.debug({ err: (err as Error).message }, 'kafka offset commit skipped');
       }
     },
+    onCommitted: (c) => hub.publish(c),
     app: APP_NAME,
   });
 
@@ -176,11 +179,19 @@ export function createApp(opts: DedupPersisterOptions): DedupPersisterApp {
   });
 
   const { service, http } = runHttpService({
-    http: { port: config.HTTP_PORT, registry, routes: historyRoutes({ pool: db.pool, log, dbUp: () => db.isUp() }) },
+    http: {
+      port: config.HTTP_PORT,
+      registry,
+      routes: (app) => {
+        // Analytics first: the history routes end with the /api 404 handler.
+        analyticsRoutes({ pool: db.pool, log, dbUp: () => db.isUp(), hub })(app);
+        historyRoutes({ pool: db.pool, log, dbUp: () => db.isUp() })(app);
+      },
+    },
     name: APP_NAME,
     log,
     // Closed in reverse: stop consuming (the in-flight batch commits), then producer, writer, pool.
-    components: [db, storeComponent, producer, setup, runner],
+    components: [db, storeComponent, producer, setup, lifecycle('analytics-streams', { close: async () => hub.close() }), runner],
     finally: opts.finally,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     handleSignals: opts.handleSignals,

@@ -70,6 +70,7 @@ function setup(store = fakeStore(), extra: { owned?: () => ReadonlySet<string>; 
   const dead = () => letters.map((r) => parseDeadLetter(r.key ?? null, r.value, r.headers ?? {}));
   const dbStates: boolean[] = [];
   const committed: unknown[] = [];
+  const published: Array<{ changes: WikiChange[] }> = [];
   const persister = createPersister({
     store,
     decoders,
@@ -82,11 +83,21 @@ function setup(store = fakeStore(), extra: { owned?: () => ReadonlySet<string>; 
     onDbState: (up) => dbStates.push(up),
     owned: extra.owned,
     afterCommit: (o) => committed.push(o),
+    onCommitted: (c) => published.push(c),
   });
-  return { persister, store, metrics, dead, dbStates, committed };
+  return { persister, store, metrics, dead, dbStates, committed, published };
 }
 
 describe('persister (unit, fake store)', () => {
+  it('persister should publish to live pages, after the commit, each stored record once and no dead letter', async () => {
+    const failing = fakeStore([() => dbError(Object.assign(new Error('connection reset'), { code: '08006' }), 'writing')]);
+    const { persister, published } = setup(failing);
+    const batch = [changeMsg(recorded[0] as WikiChange, 0), changeMsg(recorded[0] as WikiChange, 1), msg('changes', 0, 2, Buffer.from('garbage')), changeMsg(recorded[1] as WikiChange, 3)];
+    await persister.handle(batch);
+    expect(published).toHaveLength(1); // the failed attempt published nothing
+    expect(published[0]?.changes.map((c) => c.id)).toEqual([recorded[0]?.id, recorded[1]?.id]);
+  });
+
   it('persister should write each meta.id once and count in-batch and stored duplicates', async () => {
     const { persister, store, metrics } = setup();
     const batch1 = recorded.slice(0, 100).map((c, i) => changeMsg(c, i));

@@ -48,6 +48,8 @@ export interface PersisterDeps {
   owned?: () => ReadonlySet<string>;
   /** After the database commit: offsets for Kafka's own (secondary) commit. */
   afterCommit?: (offsets: NextOffset[]) => void;
+  /** After the database commit: the records of the batch's stored rows (live pages). */
+  onCommitted?: (committed: { changes: WikiChange[]; aggregates: WikiAggregate[]; alerts: WikiAlert[] }) => void;
   app?: string;
 }
 
@@ -253,6 +255,13 @@ export function createPersister(deps: PersisterDeps) {
     metrics.batchSize.observe(batch.length);
     metrics.batchLatency.observe((performance.now() - started) / 1000);
     deps.afterCommit?.(rows.offsets);
+    if (deps.onCommitted) {
+      const keptOf = <T>(list: Array<Decoded<T>>, t: TableKind) => {
+        const kept = new Set(sources[t]);
+        return list.filter((d) => kept.has(d.message)).map((d) => d.value);
+      };
+      deps.onCommitted({ changes: keptOf(uc.unique, 'changes'), aggregates: keptOf(ua.unique, 'aggregates'), alerts: keptOf(ul.unique, 'alerts') });
+    }
     return { records: owned.length, written, duplicates, deadLettered: deadCount, offsets: rows.offsets };
   }
 

@@ -11,6 +11,7 @@ import {
   classifyDbError,
   copyTextLine,
 } from '@wikimonitor/domain';
+import { maintainChangeRollups, maintainWindowRollups, readWindowsForUpdate } from './rollup-store';
 import { type Logger, WikiMonitorError } from '@wikimonitor/service-kit';
 import pg from 'pg';
 import { CopyFrom } from './pg-copy';
@@ -66,12 +67,12 @@ const unnestArgs = (cols: readonly string[], types: Record<string, string>) => c
 const selectList = (cols: readonly string[], types: Record<string, string>) => cols.map((c) => (types[c] === 'jsonb' ? `${c}::jsonb` : c)).join(', ');
 
 export const SQL = {
-  insertChanges: `INSERT INTO wiki_changes (${list(CHANGE_COLUMNS)}) SELECT * FROM unnest(${unnestArgs(CHANGE_COLUMNS, CHANGE_COLUMN_TYPES)}) ON CONFLICT (id) DO NOTHING`,
+  insertChanges: `INSERT INTO wiki_changes (${list(CHANGE_COLUMNS)}) SELECT * FROM unnest(${unnestArgs(CHANGE_COLUMNS, CHANGE_COLUMN_TYPES)}) ON CONFLICT (id) DO NOTHING RETURNING id`,
   createStage: `CREATE TEMP TABLE IF NOT EXISTS stage_changes (LIKE wiki_changes INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`,
   copyStage: `COPY stage_changes (${list(CHANGE_COLUMNS)}) FROM STDIN`,
   copyDirect: `COPY wiki_changes (${list(CHANGE_COLUMNS)}) FROM STDIN`,
   storedIds: `SELECT id FROM wiki_changes WHERE id = ANY($1::text[])`,
-  mergeStage: `INSERT INTO wiki_changes (${list(CHANGE_COLUMNS)}) SELECT ${list(CHANGE_COLUMNS)} FROM stage_changes ON CONFLICT (id) DO NOTHING`,
+  mergeStage: `INSERT INTO wiki_changes (${list(CHANGE_COLUMNS)}) SELECT ${list(CHANGE_COLUMNS)} FROM stage_changes ON CONFLICT (id) DO NOTHING RETURNING id`,
   insertAlerts: `INSERT INTO wiki_alerts (${list(ALERT_COLUMNS)}) SELECT * FROM unnest(${unnestArgs(ALERT_COLUMNS, ALERT_COLUMN_TYPES)}) ON CONFLICT (id) DO NOTHING`,
   upsertAggregates: (() => {
     const keys = ['wiki', 'window_start', 'window_end'];
@@ -81,7 +82,9 @@ export const SQL = {
       `INSERT INTO wiki_aggregates (${list(AGGREGATE_COLUMNS)}) ` +
       `SELECT ${selectList(AGGREGATE_COLUMNS, AGGREGATE_COLUMN_TYPES)} FROM unnest(${unnestArgs(AGGREGATE_COLUMNS, AGGREGATE_COLUMN_TYPES)}) AS u(${list(AGGREGATE_COLUMNS)}) ` +
       `ON CONFLICT (wiki, window_start, window_end) DO UPDATE SET ${[...data, ...pos].map((c) => `${c} = EXCLUDED.${c}`).join(', ')}, persisted_at = now() ` +
-      `WHERE (${data.map((c) => `wiki_aggregates.${c}`).join(', ')}) IS DISTINCT FROM (${data.map((c) => `EXCLUDED.${c}`).join(', ')})`
+      `WHERE (${data.map((c) => `wiki_aggregates.${c}`).join(', ')}) IS DISTINCT FROM (${data.map((c) => `EXCLUDED.${c}`).join(', ')}) ` +
+      // The windows inserted or changed: only these move the rollups.
+      `RETURNING wiki, window_start, window_end`
     );
   })(),
   upsertOffsets:
@@ -92,6 +95,13 @@ export const SQL = {
     `SELECT o.topic, o.partition, o.next_offset FROM consumer_offsets o ` +
     `JOIN unnest($2::text[], $3::int4[]) AS u(t, p) ON o.topic = u.t AND o.partition = u.p WHERE o.consumer_group = $1`,
 };
+
+/** The rows whose id PostgreSQL returned (INSERT .. RETURNING id): the ones that were new. */
+function insertedOf(rows: SqlValue[][], returned: Array<{ id: string }>): SqlValue[][] {
+  if (returned.length === rows.length) return rows;
+  const ids = new Set(returned.map((r) => r.id));
+  return rows.filter((r) => ids.has(r[0] as string));
+}
 
 /** Rows to column arrays, for `unnest($1::type[], ...)`. */
 export function columnsOf(rows: readonly SqlValue[][], width: number): SqlValue[][] {
@@ -151,21 +161,43 @@ export function createPgStore(opts: PgStoreOptions): PersistStore {
 
   async function insertRows(c: pg.Client, table: TableKind, rows: SqlValue[][], method: WriteMethod): Promise<number> {
     if (!rows.length) return 0;
-    if (table === 'changes' && method === 'copy') return copyChanges(c, rows);
-    if (table === 'changes' && method === 'stage') return stageChanges(c, rows);
+    if (table === 'changes') return (await insertChanges(c, rows, method)).length;
+    return (await insertOthers(c, table, rows)).rowCount ?? 0;
+  }
+
+  /** Writes change rows; returns the rows that were new (the rest were stored already). */
+  async function insertChanges(c: pg.Client, rows: SqlValue[][], method: WriteMethod): Promise<SqlValue[][]> {
+    if (!rows.length) return [];
+    if (method === 'copy') return copyChanges(c, rows);
+    if (method === 'stage') return stageChanges(c, rows);
+    const res = await c.query<{ id: string }>({ name: 'dp_insert_changes', text: SQL.insertChanges, values: columnsOf(rows, CHANGE_COLUMNS.length) });
+    return insertedOf(rows, res.rows);
+  }
+
+  async function insertOthers(c: pg.Client, table: 'aggregates' | 'alerts', rows: SqlValue[][]) {
     const [name, text, width] =
-      table === 'changes'
-        ? ['dp_insert_changes', SQL.insertChanges, CHANGE_COLUMNS.length]
-        : table === 'alerts'
-          ? ['dp_insert_alerts', SQL.insertAlerts, ALERT_COLUMNS.length]
-          : ['dp_upsert_aggregates', SQL.upsertAggregates, AGGREGATE_COLUMNS.length];
-    return (await c.query({ name, text, values: columnsOf(rows, width) })).rowCount ?? 0;
+      table === 'alerts'
+        ? ['dp_insert_alerts', SQL.insertAlerts, ALERT_COLUMNS.length]
+        : ['dp_upsert_aggregates', SQL.upsertAggregates, AGGREGATE_COLUMNS.length];
+    return c.query<Record<string, unknown>>({ name, text, values: columnsOf(rows, width) });
+  }
+
+  /**
+   * Windows: the stored versions are read (locked) first, then upserted; the windows PostgreSQL
+   * reports as inserted or changed move the rollups by (new - stored), in this same transaction.
+   */
+  async function writeWindows(c: pg.Client, rows: SqlValue[][]): Promise<number> {
+    if (!rows.length) return 0;
+    const before = await readWindowsForUpdate(c, rows);
+    const res = await insertOthers(c, 'aggregates', rows);
+    await maintainWindowRollups(c, rows, before, res.rows);
+    return res.rowCount ?? 0;
   }
 
   /** COPY into a temporary staging table, then INSERT .. SELECT .. ON CONFLICT DO NOTHING. */
-  async function stageChanges(c: pg.Client, rows: SqlValue[][]): Promise<number> {
+  async function stageChanges(c: pg.Client, rows: SqlValue[][]): Promise<SqlValue[][]> {
     await c.query(new CopyFrom(SQL.copyStage, rows.map(copyTextLine))).done;
-    return (await c.query(SQL.mergeStage)).rowCount ?? 0;
+    return insertedOf(rows, (await c.query<{ id: string }>(SQL.mergeStage)).rows);
   }
 
   /**
@@ -174,15 +206,15 @@ export function createPgStore(opts: PgStoreOptions): PersistStore {
    * the COPY fails on the primary key; the batch then goes through the staging path instead, in the
    * same transaction, so the outcome is the same either way.
    */
-  async function copyChanges(c: pg.Client, rows: SqlValue[][]): Promise<number> {
+  async function copyChanges(c: pg.Client, rows: SqlValue[][]): Promise<SqlValue[][]> {
     const stored = new Set((await c.query<{ id: string }>({ name: 'dp_stored_ids', text: SQL.storedIds, values: [rows.map((r) => r[0])] })).rows.map((r) => r.id));
     const fresh = stored.size ? rows.filter((r) => !stored.has(r[0] as string)) : rows;
-    if (!fresh.length) return 0;
+    if (!fresh.length) return [];
     await c.query('SAVEPOINT dp_direct_copy');
     try {
-      const n = await c.query(new CopyFrom(SQL.copyDirect, fresh.map(copyTextLine))).done;
+      await c.query(new CopyFrom(SQL.copyDirect, fresh.map(copyTextLine))).done;
       await c.query('RELEASE SAVEPOINT dp_direct_copy');
-      return n;
+      return fresh;
     } catch (err) {
       if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
       await c.query('ROLLBACK TO SAVEPOINT dp_direct_copy');
@@ -211,9 +243,12 @@ export function createPgStore(opts: PgStoreOptions): PersistStore {
       return inTransaction(
         'writing a batch',
         async (c) => {
+          // Rollups move only with the rows that are new in this transaction: a redelivered row adds nothing.
+          const inserted = await insertChanges(c, batch.changes, opts.method);
+          await maintainChangeRollups(c, inserted);
           const written = {
-            changes: await insertRows(c, 'changes', batch.changes, opts.method),
-            aggregates: await insertRows(c, 'aggregates', batch.aggregates, opts.method),
+            changes: inserted.length,
+            aggregates: await writeWindows(c, batch.aggregates),
             alerts: await insertRows(c, 'alerts', batch.alerts, opts.method),
           };
           if (batch.offsets.length) {

@@ -5,3 +5,4 @@ export * from './routing';
 export * from './persistence';
 export * from './aggregation';
 export * from './lag';
+export * from './analytics';

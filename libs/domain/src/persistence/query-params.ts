@@ -27,6 +27,8 @@ export interface ChangesQuery {
   types?: ChangeType[];
   user?: string;
   bot?: boolean;
+  /** Namespace numbers (0 = articles). */
+  namespaces?: number[];
   from?: number;
   to?: number;
   limit: number;
@@ -52,7 +54,8 @@ export interface AlertsQuery {
   cursor?: Cursor;
 }
 
-class BadParam extends Error {
+/** A parameter the API refuses (400 naming it). */
+export class BadParam extends Error {
   constructor(
     readonly param: string,
     readonly reason: string,
@@ -69,7 +72,8 @@ const MAX_TIME = 8_640_000_000_000_000;
 
 type Raw = Record<string, unknown>;
 
-function reader(raw: Raw, allowed: readonly string[]) {
+/** Reads query parameters: unknown or repeated ones, and bad values, throw BadParam. */
+export function queryReader(raw: Raw, allowed: readonly string[]) {
   for (const k of Object.keys(raw)) {
     if (!allowed.includes(k)) throw new BadParam(k, `unknown parameter (allowed: ${allowed.join(', ')})`);
   }
@@ -103,6 +107,15 @@ function reader(raw: Raw, allowed: readonly string[]) {
     time(name: string): number | undefined {
       const v = one(name);
       return v === undefined ? undefined : parseTime(name, v);
+    },
+    ints(name: string, min: number, max: number): number[] | undefined {
+      const v = one(name);
+      if (v === undefined) return undefined;
+      const parts = v.split(',');
+      for (const p of parts) {
+        if (!/^-?\d{1,9}$/.test(p) || Number(p) < min || Number(p) > max) throw new BadParam(name, `must be one or more integers from ${min} to ${max} (comma-separated); got ${JSON.stringify(p.slice(0, 40))}`);
+      }
+      return [...new Set(parts.map(Number))];
     },
     int(name: string, def: number, min: number, max: number, cap: boolean): number {
       const v = one(name);
@@ -142,11 +155,12 @@ function parseTime(name: string, v: string): number {
   return t;
 }
 
-function checkRange(from: number | undefined, to: number | undefined): void {
+export function checkRange(from: number | undefined, to: number | undefined): void {
   if (from !== undefined && to !== undefined && from >= to) throw new BadParam('from', 'must be before to');
 }
 
-function run<T>(fn: () => T): ParamResult<T> {
+/** Runs a parser, turning BadParam into the 400 answer's `{ ok: false, param, message }`. */
+export function runParams<T>(fn: () => T): ParamResult<T> {
   try {
     return { ok: true, value: fn() };
   } catch (err) {
@@ -181,8 +195,8 @@ export function decodeCursor(s: string): Cursor | null {
 
 /** GET /api/changes: wiki, type (list), user, bot, from, to (on event time), limit (capped), cursor. */
 export function parseChangesQuery(raw: Raw): ParamResult<ChangesQuery> {
-  return run(() => {
-    const r = reader(raw, ['wiki', 'type', 'user', 'bot', 'from', 'to', 'limit', 'cursor']);
+  return runParams(() => {
+    const r = queryReader(raw, ['wiki', 'type', 'user', 'bot', 'namespace', 'from', 'to', 'limit', 'cursor']);
     const q: ChangesQuery = { limit: r.int('limit', API_LIMITS.defaultLimit, 1, API_LIMITS.maxLimit, true) };
     const wiki = r.wiki('wiki');
     if (wiki !== undefined) q.wiki = wiki;
@@ -192,6 +206,8 @@ export function parseChangesQuery(raw: Raw): ParamResult<ChangesQuery> {
     if (user !== undefined) q.user = user;
     const bot = r.bool('bot');
     if (bot !== undefined) q.bot = bot;
+    const namespaces = r.ints('namespace', -2, 100_000);
+    if (namespaces) q.namespaces = namespaces;
     const from = r.time('from');
     const to = r.time('to');
     checkRange(from, to);
@@ -205,8 +221,8 @@ export function parseChangesQuery(raw: Raw): ParamResult<ChangesQuery> {
 
 /** GET /api/aggregates: wiki (required), from/to (default: the hour before now), bucket, top. */
 export function parseAggregatesQuery(raw: Raw, now: number): ParamResult<AggregatesQuery> {
-  return run(() => {
-    const r = reader(raw, ['wiki', 'from', 'to', 'bucket', 'top']);
+  return runParams(() => {
+    const r = queryReader(raw, ['wiki', 'from', 'to', 'bucket', 'top']);
     const wiki = r.wiki('wiki');
     if (wiki === undefined) throw new BadParam('wiki', 'is required');
     const to = r.time('to') ?? now;
@@ -227,8 +243,8 @@ export function parseAggregatesQuery(raw: Raw, now: number): ParamResult<Aggrega
 
 /** GET /api/alerts: kind (list), severity (list), subject, from/to (on created_at), limit (capped), cursor. */
 export function parseAlertsQuery(raw: Raw): ParamResult<AlertsQuery> {
-  return run(() => {
-    const r = reader(raw, ['kind', 'severity', 'subject', 'from', 'to', 'limit', 'cursor']);
+  return runParams(() => {
+    const r = queryReader(raw, ['kind', 'severity', 'subject', 'from', 'to', 'limit', 'cursor']);
     const q: AlertsQuery = { limit: r.int('limit', API_LIMITS.defaultLimit, 1, API_LIMITS.maxLimit, true) };
     const kinds = r.list('kind', AlertKindSymbols);
     if (kinds) q.kinds = kinds;
