@@ -263,6 +263,10 @@ export async function createPipeline(opts: PipelineOptions): Promise<Pipeline> {
       WINDOW_CYCLES: String(opts.lagMonitor.windowCycles),
       ALERTS_TOPIC: t.alerts,
       PROBE_TOPIC: t.probe,
+      // The run's own leader lease and alert transactional id (every instance of the run shares them).
+      LEASE_TOPIC: names.topicsById.lease,
+      LEASE_GROUP_ID: `${names.prefix}-lag-monitor-leader`,
+      ALERTS_TRANSACTIONAL_ID: `${names.prefix}-lag-monitor-alerts`,
       ...(opts.lagMonitor.webhookUrl ? { ALERT_WEBHOOK_URL: opts.lagMonitor.webhookUrl, ALERT_WEBHOOK_ATTEMPTS: '3' } : {}),
     },
   };

@@ -75,11 +75,11 @@ describe('Alertmanager webhook payload', () => {
     }) as typeof fetch;
     const log = createLogger('test', 'silent');
     const am = createAlertSink({ log, fetchImpl, webhook: { url: 'http://am/hook', timeoutMs: 1000, attempts: 1, format: 'alertmanager', externalUrl: 'http://lag' } });
-    am.publish(change('OK', 'STOP', T));
-    am.publish(change('STOP', 'OK', T + 45_000));
+    am.raise(change('OK', 'STOP', T));
+    am.raise(change('STOP', 'OK', T + 45_000));
     await am.close();
     const native = createAlertSink({ log, fetchImpl, webhook: { url: 'http://native/hook', timeoutMs: 1000, attempts: 1 } });
-    native.publish(change('OK', 'WARN', T));
+    native.raise(change('OK', 'WARN', T));
     await native.close();
     expect(bodies.map((b) => b.url)).toEqual(['http://am/hook', 'http://am/hook', 'http://native/hook']);
     expect(bodies[0]?.body).toMatchObject({ version: '4', status: 'firing', alerts: [{ status: 'firing', labels: { status: 'STOP' } }] });

@@ -1,8 +1,8 @@
 import type { WikiAlert } from '@wikimonitor/contracts';
-import type { KafkaProducer } from '@wikimonitor/kafka';
-import { type Lifecycle, type Logger, WikiMonitorError, describeError, retry } from '@wikimonitor/service-kit';
+import { planAlertPublication, recentAlerts } from '@wikimonitor/domain';
+import { type Lifecycle, type Logger, WikiMonitorError, backoffDelay, describeError, retry, sleep } from '@wikimonitor/service-kit';
 import { alertmanagerPayload } from './alertmanager';
-import type { AppConfig } from './config';
+import { type AppConfig, DEFAULT_ALERT_LOOKBACK_MS } from './config';
 
 export interface AlertSinkHooks {
   onDelivered?: (sink: 'kafka' | 'webhook') => void;
@@ -23,25 +23,87 @@ export interface WebhookOptions {
 
 export interface AlertSinkOptions {
   log: Logger;
-  /** Kafka delivery (Avro WikiAlert keyed by subject); absent = no Kafka alerts. */
-  kafka?: { producer: KafkaProducer; topic: string; encode: (alert: WikiAlert) => Buffer };
+  /** Alerts disabled: nothing is published, the role is `off`. Default true. */
+  enabled?: boolean;
+  /**
+   * Kafka delivery under a leader lease: this instance publishes only while it holds the lease
+   * (`acquire` .. `lose`). Absent: no Kafka alerts, and this instance publishes alone (no election).
+   */
+  kafka?: AlertKafka;
   webhook?: WebhookOptions;
   hooks?: AlertSinkHooks;
   fetchImpl?: typeof fetch;
-  /** How many alert ids are remembered to publish each id once (default 10,000). */
-  rememberIds?: number;
+  /** How long evaluated and published alerts are remembered, and how far back a new leader reads the topic (ms). */
+  lookBackMs?: number;
+  /** How far apart two instances may see the same status change (ms): two cycle intervals. */
+  toleranceMs?: number;
+  /** Bound on the alerts remembered, evaluated and published each (default 10,000). */
+  rememberAlerts?: number;
+  now?: () => number;
+}
+
+/** One leadership term's writer: a transactional producer opened with the deployment's one transactional id. */
+export interface AlertTermWriter {
+  /** Writes the alerts in one transaction; ok once committed. `fatal`: this writer cannot go on (fenced by a newer leader). */
+  write(alerts: WikiAlert[]): Promise<{ ok: true } | { ok: false; fatal: boolean; err: unknown }>;
+  close(): Promise<void>;
+}
+
+export interface AlertKafka {
+  /** Opens a term: its producer's initTransactions fences every former leader and aborts a transaction one left open. */
+  openTerm(): Promise<AlertTermWriter>;
+  /** This service's consumer-status alerts committed on the alerts topic since `since` (epoch ms), in publication order per group. */
+  readPublished(since: number): Promise<WikiAlert[]>;
+}
+
+/** Who publishes alerts. */
+export interface Leadership {
+  /** `leader`: this instance publishes alerts; `standby`: another one does (or none holds the lease now); `off`: alerts disabled. */
+  role: 'leader' | 'standby' | 'off';
+  /** When this instance took its current role (epoch ms). */
+  since: number;
+  /** Leadership terms this instance began (fenced the former leader and caught up). */
+  terms: number;
 }
 
 export interface AlertSink extends Lifecycle {
   /**
-   * Hands an alert to every sink; delivery continues in the background and is awaited on close.
-   * An id already published is not published again (returns false): alert ids are per (group,
-   * transition, window bucket), so a status that flaps back and forth within one window would
-   * otherwise put the same id twice on the topic, which every reader takes for a duplicate.
+   * An alert this instance evaluated: remembered (for the look-back) and, on the leader, published
+   * unless the alerts topic already announces it. Never blocks: deliveries run in the background
+   * and are awaited on close. An alert id is published once: ids are per (group, transition, window
+   * bucket), so a status that flaps back and forth within one window repeats an id, which readers of
+   * the topic take for a duplicate.
    */
-  publish(alert: WikiAlert): boolean;
+  raise(alert: WikiAlert): void;
+  /**
+   * This instance gained the lease: opens a term (fencing every former leader), reads what the topic
+   * holds within the look-back, then publishes what was not announced yet. `signal` aborts it.
+   */
+  acquire(signal: AbortSignal): Promise<void>;
+  /** The lease ended: publishes what is pending (once more), then no more; resolves once the producer closed. */
+  lose(): Promise<void>;
+  leadership(): Leadership;
   inFlight(): number;
+  /** Resolves once no publication is running (tests). */
+  idle(): Promise<void>;
 }
+
+/** An alert and when it was remembered (pruned by that time, not by its creation time, which is another clock's). */
+interface Remembered {
+  alert: WikiAlert;
+  at: number;
+}
+
+interface Term {
+  /** Null without Kafka (no election, webhook only). */
+  writer: AlertTermWriter | null;
+  /** What the topic holds: read when the term began, then what this term published. */
+  published: Remembered[];
+  /** Ids whose decision was logged already (each once). */
+  reported: Set<string>;
+}
+
+const RETRY = { initialMs: 500, maxMs: 30_000 };
 
 /** HTTP status worth another attempt: server errors and throttling; other 4xx are our fault. */
 function retriableStatus(status: number): boolean {
@@ -49,23 +111,33 @@ function retriableStatus(status: number): boolean {
 }
 
 /**
- * Delivers alerts to `wiki.alerts` (acks=all, bounded retries) and to an optional webhook (JSON POST,
- * bounded retries with backoff). Deliveries never block the monitor cycle; `close()` waits for every
- * one in flight, so an alert raised just before shutdown is not lost.
+ * Publishes status-change alerts to `wiki.alerts` and an optional webhook, from one instance at a
+ * time. Every instance evaluates and remembers its alerts; the leader (lease holder) publishes them:
+ * each publication is one transaction of its term's producer, and a webhook call follows only a
+ * committed write, so a fenced former leader writes nothing and calls no webhook. What to publish is
+ * decided by `planAlertPublication` (libs/domain) against what the topic holds, so a change is
+ * announced once across leaders; a failed write is tried again (backoff) while the alert is within
+ * the look-back. Deliveries never block the monitor cycle; `close()` waits for every one in flight.
  */
 export function createAlertSink(opts: AlertSinkOptions): AlertSink {
   const { log } = opts;
+  const now = opts.now ?? Date.now;
+  const enabled = opts.enabled ?? true;
   const doFetch = opts.fetchImpl ?? fetch;
-  const inFlight = new Set<Promise<void>>();
+  const lookBackMs = opts.lookBackMs ?? DEFAULT_ALERT_LOOKBACK_MS;
+  const toleranceMs = opts.toleranceMs ?? 0;
+  const remember = opts.rememberAlerts ?? 10_000;
+  const webhooks = new Set<Promise<void>>();
+  let evaluated: Remembered[] = [];
+  let term: Term | undefined = enabled && !opts.kafka ? { writer: null, published: [], reported: new Set() } : undefined;
+  let terms = term ? 1 : 0;
+  let roleSince = now();
   let closing = false;
-  const rememberIds = opts.rememberIds ?? 10_000;
-  const published = new Set<string>();
-
-  async function toKafka(alert: WikiAlert): Promise<void> {
-    const k = opts.kafka;
-    if (!k) return;
-    await retry(() => k.producer.send({ topic: k.topic, key: alert.subject, value: k.encode(alert) }).then(() => undefined), { attempts: 5, initialMs: 200, maxMs: 5_000 });
-  }
+  let acquiring: Promise<void> | undefined;
+  let passing: Promise<void> | undefined;
+  let again = false;
+  let failures = 0;
+  let retryTimer: NodeJS.Timeout | undefined;
 
   // When each group's current bad status was alerted: the startsAt of the alert resolving it.
   const firingSince = new Map<string, { status: string; at: number }>();
@@ -103,44 +175,172 @@ export function createAlertSink(opts: AlertSinkOptions): AlertSink {
     );
   }
 
-  function track(sink: 'kafka' | 'webhook', alert: WikiAlert, deliver: () => Promise<void>) {
-    const p: Promise<void> = deliver()
+  function sendWebhook(alert: WikiAlert): void {
+    // Built here, in publication order: the Alertmanager format remembers when each status fired.
+    const body = webhookBody(alert);
+    if (body === null) return;
+    const p: Promise<void> = toWebhook(body)
       .then(
-        () => opts.hooks?.onDelivered?.(sink),
+        () => opts.hooks?.onDelivered?.('webhook'),
         (err: unknown) => {
-          opts.hooks?.onFailed?.(sink);
-          log.error({ sink, alert: alert.id, err: describeError(err) }, 'alert delivery failed');
+          opts.hooks?.onFailed?.('webhook');
+          log.error({ sink: 'webhook', alert: alert.id, err: describeError(err) }, 'alert delivery failed');
         },
       )
-      .finally(() => inFlight.delete(p));
-    inFlight.add(p);
+      .finally(() => webhooks.delete(p));
+    webhooks.add(p);
+  }
+
+  const prune = (items: Remembered[]) => recentAlerts(items, now() - lookBackMs, remember, (r) => r.at);
+  const alertsOf = (items: Remembered[]) => items.map((r) => r.alert);
+
+  /** One publication: plan against what the topic holds, write the new alerts in one transaction, then the webhook. */
+  async function publishPending(t: Term): Promise<void> {
+    evaluated = prune(evaluated);
+    t.published = prune(t.published);
+    const plan = planAlertPublication({ evaluated: alertsOf(evaluated), published: alertsOf(t.published), toleranceMs });
+    for (const d of plan) {
+      if (d.publish || t.reported.has(d.alert.id)) continue;
+      t.reported.add(d.alert.id);
+      log.debug({ alert: d.alert.id, reason: d.reason }, 'alert not published: the alerts topic announces it already');
+    }
+    // The plan keeps the evaluation order, one decision per evaluated alert.
+    const entries = evaluated.filter((_, i) => plan[i]?.publish);
+    const batch = entries.map((r) => r.alert);
+    if (!batch.length) return;
+    if (t.writer) {
+      const r = await t.writer.write(batch);
+      if (!r.ok) {
+        batch.forEach(() => opts.hooks?.onFailed?.('kafka'));
+        if (r.fatal) {
+          log.error({ err: describeError(r.err), alerts: batch.length }, 'alert producer fenced or failed: another instance leads now (or another deployment uses ALERTS_TRANSACTIONAL_ID); this one stops publishing');
+          if (term === t) endTerm();
+          await t.writer.close().catch(() => undefined);
+          return;
+        }
+        const delayMs = backoffDelay(failures++, RETRY);
+        log.warn({ err: describeError(r.err), alerts: batch.length, retryInMs: delayMs }, 'alert transaction failed; publishing again later');
+        if (term === t && !closing) retryTimer = setTimeout(kick, delayMs);
+        return;
+      }
+      failures = 0;
+      batch.forEach(() => opts.hooks?.onDelivered?.('kafka'));
+    }
+    // Committed (or no Kafka): published, whether or not the lease ended meanwhile.
+    // Remembered as long as the evaluated alert it is (same time): the id alignment of later plans holds.
+    t.published.push(...entries);
+    for (const alert of batch) {
+      t.reported.add(alert.id);
+      log.info({ alert: alert.id, subject: alert.subject, status: alert.status, previous: alert.previous_status }, alert.message);
+      if (opts.webhook) sendWebhook(alert);
+    }
+  }
+
+  /** Runs publications one at a time; a kick during one runs another after it. */
+  function kick(): void {
+    clearTimeout(retryTimer);
+    retryTimer = undefined;
+    if (passing) {
+      again = true;
+      return;
+    }
+    passing = (async () => {
+      do {
+        again = false;
+        const t = term;
+        if (!t) break;
+        try {
+          await publishPending(t);
+        } catch (err) {
+          log.error({ err: describeError(err) }, 'alert publication failed');
+        }
+      } while (again && term);
+    })().finally(() => (passing = undefined));
+  }
+
+  function endTerm(): void {
+    term = undefined;
+    roleSince = now();
+    clearTimeout(retryTimer);
+    retryTimer = undefined;
+  }
+
+  async function acquire(signal: AbortSignal): Promise<void> {
+    const kafka = opts.kafka;
+    if (!kafka || !enabled || closing) return;
+    const run = async () => {
+      const started = now();
+      let writer: AlertTermWriter | undefined;
+      for (let attempt = 0; !signal.aborted && !closing; attempt++) {
+        try {
+          writer ??= await kafka.openTerm();
+          if (signal.aborted || closing) break;
+          const published = await kafka.readPublished(now() - lookBackMs);
+          if (signal.aborted || closing) break;
+          const t: Term = { writer, published: published.map((alert) => ({ alert, at: alert.created_at })), reported: new Set() };
+          const plan = planAlertPublication({ evaluated: alertsOf(prune(evaluated)), published, toleranceMs });
+          term = t;
+          terms++;
+          roleSince = now();
+          writer = undefined;
+          log.info(
+            { term: terms, tookMs: now() - started, onTopic: published.length, toPublish: plan.filter((d) => d.publish).length, announcedAlready: plan.filter((d) => !d.publish).length },
+            'leadership gained: former leaders fenced, the alerts topic read; this instance publishes alerts now',
+          );
+          kick();
+          return;
+        } catch (err) {
+          const delayMs = backoffDelay(attempt, RETRY);
+          log.warn({ err: describeError(err), attempt: attempt + 1, retryInMs: delayMs }, 'starting a leadership term failed; retrying while the lease is held');
+          await sleep(delayMs, signal);
+        }
+      }
+      // The lease ended (or the service is closing) before the term began.
+      await writer?.close().catch(() => undefined);
+    };
+    const p = run().finally(() => {
+      if (acquiring === p) acquiring = undefined;
+    });
+    acquiring = p;
+    return p;
+  }
+
+  async function lose(): Promise<void> {
+    const t = term;
+    if (!opts.kafka || !t) return;
+    // What was raised before the lease ended is written first (one more attempt, the one in flight
+    // finished): the next leader then finds it on the topic. A fenced writer just fails.
+    kick();
+    while (passing) await passing;
+    endTerm();
+    log.info({ term: terms }, 'leadership lost: this instance no longer publishes alerts (standby)');
+    await t.writer?.close().catch((err: unknown) => log.warn({ err: describeError(err) }, 'closing the alert producer failed'));
   }
 
   return {
     name: 'alert-sink',
     start: () => Promise.resolve(),
-    publish(alert) {
-      if (published.has(alert.id)) {
-        log.debug({ alert: alert.id }, 'alert id already published (the same transition again within its window): not sent twice');
-        return false;
-      }
-      published.add(alert.id);
-      // Set order is insertion order: forget the oldest beyond the bound.
-      if (published.size > rememberIds) published.delete(published.values().next().value as string);
+    raise(alert) {
+      if (!enabled) return;
+      evaluated.push({ alert, at: now() });
       if (closing) log.warn({ alert: alert.id }, 'alert raised while shutting down; delivering it before exit');
-      log.info({ alert: alert.id, subject: alert.subject, status: alert.status, previous: alert.previous_status }, alert.message);
-      if (opts.kafka) track('kafka', alert, () => toKafka(alert));
-      if (opts.webhook) {
-        // Built here, in publish order: the Alertmanager format remembers when each status fired.
-        const body = webhookBody(alert);
-        if (body !== null) track('webhook', alert, () => toWebhook(body));
-      }
-      return true;
+      if (term) kick();
     },
-    inFlight: () => inFlight.size,
+    acquire,
+    lose,
+    leadership: () => ({ role: !enabled ? 'off' : term ? 'leader' : 'standby', since: roleSince, terms }),
+    inFlight: () => webhooks.size + (passing ? 1 : 0),
+    idle: async () => {
+      while (passing) await passing;
+    },
     async close() {
       closing = true;
-      while (inFlight.size) await Promise.allSettled([...inFlight]);
+      await acquiring;
+      while (passing) await passing;
+      clearTimeout(retryTimer);
+      if (opts.kafka) await lose();
+      else term = undefined;
+      while (webhooks.size) await Promise.allSettled([...webhooks]);
     },
     isLive: () => true,
     isReady: () => true,

@@ -3,7 +3,7 @@ import { type WikiAlert, WikiAlertSchema } from '@wikimonitor/contracts';
 import { createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
 import { createLogger } from '@wikimonitor/service-kit';
 import { freePort, getTestEnv, loadRecordedEvents, readTopic, startTsProcess, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
-import { changeCodec, createTopics, newProducer, produceChanges, toChanges, setGroupOffsets } from '../testing/int-support';
+import { changeCodec, createTopics, newProducer, produceChanges, toChanges, setGroupOffsets, testLeaseSettings } from '../testing/int-support';
 import type { ProbeStats } from './probe';
 
 const log = createLogger('test', 'silent');
@@ -49,6 +49,7 @@ describe('lag-monitor process (real broker)', () => {
       CYCLE_INTERVAL_MS: '500',
       WINDOW_CYCLES: '4',
       ALERTS_TOPIC: `${prefix}.alerts`,
+      ...testLeaseSettings(prefix),
       ALERT_WEBHOOK_URL: `http://127.0.0.1:${(hook.address() as { port: number }).port}/alerts`,
       PROBE_TOPIC: `${prefix}.probe`,
       PROBE_INTERVAL_MS: '200',

@@ -67,6 +67,9 @@ describe('lag-monitor app (fake cluster)', () => {
     expect(metrics).toContain('lag_monitor_cycle_duration_seconds_bucket');
     expect(metrics).toMatch(/lag_monitor_last_success_timestamp\{service="lag-monitor"\} \d{10}/);
     expect(metrics).toContain('lag_monitor_stale{service="lag-monitor"} 0');
+    // Alerts off: nobody leads.
+    expect(metrics).toContain('lag_monitor_leader{service="lag-monitor"} 0');
+    expect(((await (await fetch(`${base}/api/health`)).json()) as { leadership: { role: string } }).leadership.role).toBe('off');
     expect(await app.service.close()).toBe(0);
   });
 
@@ -114,6 +117,9 @@ describe('lag-monitor app (fake cluster)', () => {
     const app = createApp({ config, log, handleSignals: false, overrides: { admin: async () => cluster.admin, reader: cluster.reader } });
     try {
       for (let i = 0; i < 100 && !hook.alerts.some((a) => a.status === 'STOP'); i++) await app.nextCycle();
+      // Without Kafka alerts there is no election: the one instance publishes.
+      expect(app.leadership()).toMatchObject({ role: 'leader', terms: 1 });
+      expect(await app.registry.metrics()).toContain('lag_monitor_leader{service="lag-monitor"} 1');
       await app.service.close();
         // A group without members is INACTIVE (not OK) until the window makes it STOP.
       expect(hook.alerts.map((a) => `${a.previous_status}->${a.status}`)).toEqual(['null->INACTIVE', 'INACTIVE->STOP']);

@@ -1,11 +1,12 @@
 import { type WikiAlert, WikiAlertSchema } from '@wikimonitor/contracts';
 import { consumerStatusAlert, shouldAlert } from '@wikimonitor/domain';
-import { type GroupAdmin, type KafkaConnection, type KafkaProducer, createGroupAdmin, createProducer, provisionTopics, kafkaConnectionFromEnv, topicSpecsFor } from '@wikimonitor/kafka';
+import { type GroupAdmin, type KafkaConnection, type KafkaProducer, type Lease, createGroupAdmin, createLease, createProducer, groupMembershipOverrides, provisionTopics, kafkaConnectionFromEnv, topicSpecsFor } from '@wikimonitor/kafka';
 import { type FirstRecordReader, createFirstRecordReader } from '@wikimonitor/lag';
 import { createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
 import { type Lifecycle, type Logger, type ServiceHandle, createMetricsRegistry, describeError, lifecycle, runHttpService } from '@wikimonitor/service-kit';
 import type { Registry } from 'prom-client';
-import { type AlertSink, createAlertSink } from './alerts';
+import { createAlertKafka } from './alert-kafka';
+import { type AlertSink, type Leadership, createAlertSink } from './alerts';
 import { type CommitLog, createCommitLog } from './commit-log';
 import { type AppConfig, groupFilter, staleAfterMs } from './config';
 import { type Api, createApi } from './http-api';
@@ -38,6 +39,8 @@ export interface LagMonitorApp {
   /** Resolves after the next completed cycle (tests, benchmarks). */
   nextCycle(): Promise<CycleResult>;
   alertsInFlight(): number;
+  /** Whether this instance publishes alerts (holds the leader lease), and since when. */
+  leadership(): Leadership;
 }
 
 /**
@@ -49,7 +52,7 @@ export interface LagMonitorApp {
 export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
   const { config, log } = opts;
   const registry = createMetricsRegistry(APP_NAME);
-  const metrics = createMonitorMetrics(registry, { partitionSeries: config.METRICS_PARTITION_SERIES, clusterName: config.METRICS_CLUSTER_NAME, health: () => monitor.health() });
+  const metrics = createMonitorMetrics(registry, { partitionSeries: config.METRICS_PARTITION_SERIES, clusterName: config.METRICS_CLUSTER_NAME, health: () => monitor.health(), leadership: () => alerts.leadership() });
   const connection: KafkaConnection = kafkaConnectionFromEnv(config, `wikimonitor-${APP_NAME}`);
   const includeGroup = groupFilter(config);
   const usesKafka = !opts.overrides?.admin;
@@ -57,7 +60,8 @@ export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
   const probeOn = config.PROBE_ENABLED && usesKafka;
   const commitLogOn = config.COMMIT_LOG_ENABLED && usesKafka;
 
-  const producer: KafkaProducer | undefined = alertsToKafka || probeOn ? createProducer({ connection, log, overrides: { 'linger.ms': 0 } }) : undefined;
+  // The probe's producer; alerts have their own, transactional, one per leadership term.
+  const producer: KafkaProducer | undefined = probeOn ? createProducer({ connection, log, overrides: { 'linger.ms': 0 } }) : undefined;
   const codec = alertsToKafka
     ? createAvroCodec<WikiAlert>({
         client: registryClientFromConfig(config),
@@ -74,9 +78,9 @@ export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
           connection,
           topicSpecsFor('lag-monitor', {
             replicationFactor: config.TOPIC_REPLICATION_FACTOR,
-            names: { alerts: config.ALERTS_TOPIC, probe: config.PROBE_TOPIC },
+            names: { alerts: config.ALERTS_TOPIC, probe: config.PROBE_TOPIC, lease: config.LEASE_TOPIC },
             partitions: { alerts: config.ALERTS_TOPIC_PARTITIONS, probe: config.PROBE_PARTITIONS },
-            only: [...(alertsToKafka ? (['alerts'] as const) : []), ...(probeOn ? (['probe'] as const) : [])],
+            only: [...(alertsToKafka ? (['alerts', 'lease'] as const) : []), ...(probeOn ? (['probe'] as const) : [])],
           }),
           log,
         );
@@ -131,13 +135,34 @@ export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
 
   const alerts: AlertSink = createAlertSink({
     log,
-    kafka: producer && codec && alertsToKafka ? { producer, topic: config.ALERTS_TOPIC, encode: (a) => codec.encode(a) } : undefined,
+    enabled: config.ALERTS_ENABLED,
+    kafka: codec && alertsToKafka ? createAlertKafka({ connection, log, topic: config.ALERTS_TOPIC, transactionalId: config.ALERTS_TRANSACTIONAL_ID, codec, source: APP_NAME }) : undefined,
+    lookBackMs: config.ALERT_LOOKBACK_MS,
+    // Two instances' cycles run up to an interval apart, plus a slow cycle.
+    toleranceMs: 2 * config.CYCLE_INTERVAL_MS,
     webhook: config.ALERTS_ENABLED && config.ALERT_WEBHOOK_URL ? { url: config.ALERT_WEBHOOK_URL, timeoutMs: config.ALERT_WEBHOOK_TIMEOUT_MS, attempts: config.ALERT_WEBHOOK_ATTEMPTS, format: config.ALERT_WEBHOOK_FORMAT, externalUrl: config.ALERT_EXTERNAL_URL ?? '' } : undefined,
     hooks: {
       onDelivered: (sink) => metrics.alerts.inc({ sink, result: 'delivered' }),
       onFailed: (sink) => metrics.alerts.inc({ sink, result: 'failed' }),
     },
   });
+
+  // Several instances: the one assigned the lease partition publishes alerts; every one computes and serves.
+  const lease: Lease | undefined = alertsToKafka
+    ? createLease({
+        connection,
+        log,
+        groupId: config.LEASE_GROUP_ID,
+        topic: config.LEASE_TOPIC,
+        overrides: groupMembershipOverrides(config),
+        onAcquire: (signal) => void alerts.acquire(signal),
+        onLose: () => alerts.lose(),
+        onFatal: (err) => {
+          log.fatal({ err: describeError(err) }, 'the leader lease consumer failed for good (e.g. GROUP_INSTANCE_ID taken over by another instance): stopping');
+          void started.service.close(1); // only ever called once the service runs
+        },
+      })
+    : undefined;
 
   const probe: EndToEndProbe | undefined =
     probeOn && producer
@@ -157,14 +182,15 @@ export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
         })
       : undefined;
 
-  const api = createApi({ monitor, probe: () => probe?.stats() ?? null, log });
+  const api = createApi({ monitor, probe: () => probe?.stats() ?? null, leadership: () => alerts.leadership(), log });
   const waiters: Array<(r: CycleResult) => void> = [];
 
   function onCycle(result: CycleResult) {
     metrics.update(result, monitor, reader.stats(), commitLog?.caughtUp() ?? false);
     for (const change of result.changes) {
       log.info({ group: change.group, previous: change.previous, status: change.status, lag: change.totalLag, lagSeconds: change.maxLagSeconds }, 'group status changed');
-      if (config.ALERTS_ENABLED && shouldAlert(change)) alerts.publish(consumerStatusAlert(change, APP_NAME));
+      // Every instance remembers its alerts; the leader publishes them (a standby's, once it leads).
+      if (config.ALERTS_ENABLED && shouldAlert(change)) alerts.raise(consumerStatusAlert(change, APP_NAME));
     }
     api.broadcast();
     waiters.splice(0).forEach((w) => w(result));
@@ -206,8 +232,10 @@ export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
   });
 
   const streams = lifecycle('event-streams', { close: async () => api.close() });
-  const components: Lifecycle[] = [streams, ...(producer ? [producer] : []), setup, adminComponent, reader, ...(commitLog ? [commitLog] : []), alerts, ...(probe ? [probe] : []), loop];
-  const { service, http } = runHttpService({
+  // Closed in reverse: the loop stops raising alerts, the lease hands over (what is pending is
+  // written, the term's producer closes), then the sink's webhook calls drain.
+  const components: Lifecycle[] = [streams, ...(producer ? [producer] : []), setup, adminComponent, reader, ...(commitLog ? [commitLog] : []), alerts, ...(lease ? [lease] : []), ...(probe ? [probe] : []), loop];
+  const started = runHttpService({
     http: { port: config.HTTP_PORT, registry, routes: (app) => api.routes(app) },
     name: APP_NAME,
     log,
@@ -216,14 +244,16 @@ export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     handleSignals: opts.handleSignals,
   });
+  const { http } = started;
 
   return {
-    service,
+    service: started.service,
     registry,
     monitor,
     api,
     port: () => http.port(),
     nextCycle: () => new Promise<CycleResult>((resolve) => waiters.push(resolve)),
     alertsInFlight: () => alerts.inFlight(),
+    leadership: () => alerts.leadership(),
   };
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { registryConfigShape } from '@wikimonitor/schemas';
 import { baseConfigShape, env, parseConfig } from '@wikimonitor/service-kit';
-import { DEFAULT_TOPICS, TOPOLOGY, kafkaConfigShape } from '@wikimonitor/kafka';
+import { DEFAULT_TOPICS, TOPOLOGY, groupMembershipConfigShape, kafkaConfigShape } from '@wikimonitor/kafka';
 import { telemetryConfigShape } from '@wikimonitor/telemetry';
 
 export const DEFAULT_CYCLE_INTERVAL_MS = 5_000;
@@ -18,6 +18,18 @@ export const DEFAULT_METRICS_CLUSTER_NAME = 'default';
  * read_committed reader for 30 s, and the broker has not yet aborted it.
  */
 export const DEFAULT_STUCK_TRANSACTION_MS = 30_000;
+/** The one-partition topic whose assignment in LEASE_GROUP_ID makes an instance the leader (the one that publishes alerts). */
+export const DEFAULT_LEASE_TOPIC = DEFAULT_TOPICS.lease;
+/** The group every instance of one deployment joins for the leader lease. */
+export const DEFAULT_LEASE_GROUP_ID = 'lag-monitor-leader';
+/** One transactional id for the whole deployment: a new leader's initTransactions fences every former one. */
+export const DEFAULT_ALERTS_TRANSACTIONAL_ID = 'lag-monitor-alerts';
+/**
+ * How far back a new leader looks, on the alerts topic and among the changes it evaluated as a
+ * standby: longer than any time without a leader (a session timeout, 10 s by default), with room for
+ * a slow start.
+ */
+export const DEFAULT_ALERT_LOOKBACK_MS = 15 * 60_000;
 
 const regex = () =>
   z
@@ -40,6 +52,7 @@ export const configSchema = z.object({
   ...kafkaConfigShape,
   ...telemetryConfigShape,
   ...registryConfigShape,
+  ...groupMembershipConfigShape,
   /** Time between the starts of two monitoring cycles. */
   CYCLE_INTERVAL_MS: env.int(DEFAULT_CYCLE_INTERVAL_MS, { min: 100 }),
   /** Cycles in the sliding status window (window length = WINDOW_CYCLES x CYCLE_INTERVAL_MS). */
@@ -82,6 +95,14 @@ export const configSchema = z.object({
   ALERT_WEBHOOK_FORMAT: env.enum(['native', 'alertmanager'], 'native'),
   /** lag-monitor's URL as its users reach it (links in Alertmanager-format alerts). */
   ALERT_EXTERNAL_URL: optionalUrl(),
+  /** Leader lease (several instances: one publishes alerts): the lease topic, created with one partition if missing. */
+  LEASE_TOPIC: env.string(DEFAULT_LEASE_TOPIC),
+  /** The lease group; every instance of one deployment the same, another deployment its own. */
+  LEASE_GROUP_ID: env.string(DEFAULT_LEASE_GROUP_ID),
+  /** Transactional id of the alert producer: the same for every instance of one deployment, another deployment its own. */
+  ALERTS_TRANSACTIONAL_ID: env.string(DEFAULT_ALERTS_TRANSACTIONAL_ID),
+  /** How far back a new leader reads the alerts topic and the changes it evaluated as a standby. */
+  ALERT_LOOKBACK_MS: env.int(DEFAULT_ALERT_LOOKBACK_MS, { min: 10_000, max: 86_400_000 }),
   PROBE_ENABLED: env.bool(true),
   PROBE_TOPIC: env.string(DEFAULT_PROBE_TOPIC),
   PROBE_PARTITIONS: env.int(TOPOLOGY.probe.partitions, { min: 1 }),

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import express, { type Express, type Response } from 'express';
 import type { Logger } from '@wikimonitor/service-kit';
+import type { Leadership } from './alerts';
 import type { CycleHealth, LagMonitor, Snapshot } from './monitor';
 import type { ProbeStats } from './probe';
 
@@ -9,11 +10,14 @@ export interface DashboardSnapshot extends Snapshot {
   probe: ProbeStats | null;
   /** Whether this report is current: `stale` (with `staleSince`) once a cycle failed after it. */
   health: CycleHealth;
+  /** Whether this instance publishes alerts (`leader`) or another one does (`standby`). */
+  leadership: Leadership;
 }
 
 export interface ApiOptions {
   monitor: Pick<LagMonitor, 'snapshot' | 'group' | 'health'>;
   probe: () => ProbeStats | null;
+  leadership: () => Leadership;
   log: Logger;
   /** Folder with the dashboard's static files (index.html, dashboard.js, dashboard.css). */
   dashboardDir?: string;
@@ -42,7 +46,7 @@ export function createApi(opts: ApiOptions): Api {
 
   const full = (): DashboardSnapshot | undefined => {
     const s = opts.monitor.snapshot();
-    return s ? { ...s, probe: opts.probe(), health: opts.monitor.health() } : undefined;
+    return s ? { ...s, probe: opts.probe(), health: opts.monitor.health(), leadership: opts.leadership() } : undefined;
   };
   const warmingUp = (res: Response) => res.status(503).set('Retry-After', '1').json({ error: 'no monitoring cycle completed yet' });
   const send = (res: Response, s: DashboardSnapshot) => res.write(`event: snapshot\ndata: ${JSON.stringify(s)}\n\n`);
@@ -60,7 +64,7 @@ export function createApi(opts: ApiOptions): Api {
         if (!g) return res.status(404).json({ error: 'unknown group' });
         res.json({ ...g, health: opts.monitor.health() });
       });
-      app.get('/api/health', (_req, res) => res.json(opts.monitor.health()));
+      app.get('/api/health', (_req, res) => res.json({ ...opts.monitor.health(), leadership: opts.leadership() }));
       app.get('/api/topics', (_req, res) => {
         const s = opts.monitor.snapshot();
         if (!s) return warmingUp(res);

@@ -1,6 +1,7 @@
 import { CONSUMER_STATUSES, type CycleHealth, type PartitionOwner, statusCode } from '@wikimonitor/domain';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { CycleResult, LagMonitor } from './monitor';
+import type { Leadership } from './alerts';
 import type { FirstRecordStats as ReaderStats } from '@wikimonitor/lag';
 
 /**
@@ -68,7 +69,17 @@ export function aliasLabels(scheme: AliasScheme, twin: Partial<Record<string, st
  * closed set of statuses; no member ids, hosts or offsets as labels. Per-partition series can be
  * turned off (METRICS_PARTITION_SERIES=false) on clusters with very many partitions.
  */
-export function createMonitorMetrics(registry: Registry, opts: { partitionSeries: boolean; health?: () => CycleHealth; /** `cluster_name` of the kafka-lag-exporter names (METRICS_CLUSTER_NAME). */ clusterName: string }) {
+export function createMonitorMetrics(
+  registry: Registry,
+  opts: {
+    partitionSeries: boolean;
+    health?: () => CycleHealth;
+    /** `cluster_name` of the kafka-lag-exporter names (METRICS_CLUSTER_NAME). */
+    clusterName: string;
+    /** Whether this instance publishes alerts (read at scrape time). */
+    leadership?: () => Leadership;
+  },
+) {
   const registers = [registry];
   // Read at scrape time: a monitor whose cycles fail (or hang) must show it without a cycle ending.
   const health = opts.health;
@@ -102,6 +113,14 @@ export function createMonitorMetrics(registry: Registry, opts: { partitionSeries
       registers,
       collect() {
         this.set(health?.().consecutiveFailures ?? 0);
+      },
+    }),
+    leader: new Gauge({
+      name: 'lag_monitor_leader',
+      help: '1 while this instance is the leader (holds the lease and publishes alerts), else 0; one instance of a deployment at a time',
+      registers,
+      collect() {
+        this.set(opts.leadership?.().role === 'leader' ? 1 : 0);
       },
     }),
     partitionMessagesLost: new Gauge({ name: 'lag_monitor_partition_messages_lost', help: 'Records deleted by retention before the group read them (log start - committed offset)', labelNames: ['group', 'topic', 'partition'] as const, registers }),

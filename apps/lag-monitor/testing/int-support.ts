@@ -147,12 +147,23 @@ export function startStuckConsumer(conn: KafkaConnection, groupId: string, topic
   };
 }
 
+/**
+ * The leader lease and alert transactional id of a test's monitor(s): its own, so monitors of other
+ * tests on the shared stack never fence it or take its lease. The lease group's name is outside the
+ * `^<prefix>` the monitor watches (it would list its own lease group), and contains the prefix, so
+ * the run's cleanup deletes it.
+ */
+export function testLeaseSettings(prefix: string): Record<string, string> {
+  return { LEASE_TOPIC: `${prefix}.lease`, LEASE_GROUP_ID: `lm-lease.${prefix}`, ALERTS_TRANSACTIONAL_ID: `lm-alerts.${prefix}` };
+}
+
 /** Monitor settings for tests: fast cycles, short window, only the test's groups, nothing else on. */
 export function testMonitorConfig(conn: KafkaConnection, registryUrl: string, groupPrefix: string, extra: Record<string, string> = {}): AppConfig {
   return loadConfig({
     HTTP_PORT: '0',
     KAFKA_BOOTSTRAP_SERVERS: conn.bootstrapServers,
     SCHEMA_REGISTRY_URL: registryUrl,
+    ...testLeaseSettings(groupPrefix),
     GROUP_ALLOW: `^${groupPrefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`,
     CYCLE_INTERVAL_MS: '500',
     WINDOW_CYCLES: '6',

@@ -80,6 +80,21 @@ describe('partition reader on the real broker', () => {
     }
   });
 
+  it('readToEnd should start each partition at the first record at or after a timestamp, and read nothing of a partition with none that recent', async () => {
+    const { conn, topic } = await setup(2);
+    const producer = createProducer({ connection: conn, log });
+    await producer.start();
+    const now = Date.now();
+    for (const [minutesAgo, partition] of [[30, 0], [20, 0], [5, 0], [1, 0], [40, 1], [25, 1]] as const) {
+      await producer.send({ topic, partition, value: Buffer.from(`${partition}:${minutesAgo}`), timestamp: now - minutesAgo * 60_000 });
+    }
+    await producer.close();
+    const recent = await readToEnd({ connection: conn, log, topics: [topic], from: { timestamp: now - 10 * 60_000 } });
+    expect(recent.map((m) => m.value?.toString())).toEqual(['0:5', '0:1']);
+    const all = await readToEnd({ connection: conn, log, topics: [topic], from: { timestamp: now - 60 * 60_000 } });
+    expect(all).toHaveLength(6);
+  });
+
   it('tail should follow new records and say once when it caught up', async () => {
     const { conn, topic } = await setup(1);
     const producer = createProducer({ connection: conn, log });

@@ -10,3 +10,4 @@ export * from './topology';
 export * from './transactional-loop';
 export * from './offsets';
 export * from './transaction';
+export * from './lease';

@@ -8,8 +8,11 @@ import { connectClient } from './connect';
 export interface PartitionRange {
   topic: string;
   partition: number;
-  /** First offset to read: a number, or the partition's log start / current end. */
-  from: number | 'beginning' | 'end';
+  /**
+   * First offset to read: a number, the partition's log start / current end, or the first record
+   * whose timestamp is at or after `timestamp` (epoch ms; the end when there is none).
+   */
+  from: number | 'beginning' | 'end' | { timestamp: number };
   /** Offset to stop before (exclusive). Default: the partition's high watermark when the read starts. */
   to?: number;
 }
@@ -116,11 +119,22 @@ export function createPartitionReader(opts: PartitionReaderOptions): PartitionRe
   const consume = () => new Promise<Message[]>((resolve, reject) => consumer.consume(1000, (err, m) => (err ? reject(fail('consume')(err)) : resolve(m ?? []))));
   const position = (topic: string, partition: number) => consumer.position([{ topic, partition }])[0]?.offset ?? -1;
 
+  /** The first offset whose record timestamp is at or after `timestamp`; the high watermark when none is. */
+  const offsetForTime = (topic: string, partition: number, timestamp: number, high: number) =>
+    new Promise<number>((resolve, reject) =>
+      consumer.offsetsForTimes([{ topic, partition, offset: timestamp }], 10_000, (err, r) => {
+        if (err) return reject(fail(`offset of ${topic}[${partition}] at ${new Date(timestamp).toISOString()}`)(err));
+        const offset = r.find((x) => x.topic === topic && x.partition === partition)?.offset ?? -1;
+        resolve(offset >= 0 ? offset : high);
+      }),
+    );
+
   async function resolveRange(r: PartitionRange, withEnd: boolean): Promise<{ topic: string; partition: number; start: number; end: number }> {
     // Always asked: a start below the log start (retention moved it) begins at the log start, and
     // an empty partition is at its end at once (only an EOF would come, with no position to compare).
     const w = await watermarks(r.topic, r.partition);
-    const start = r.from === 'beginning' ? w.low : r.from === 'end' ? w.high : Math.max(r.from, w.low);
+    const from = typeof r.from === 'object' ? await offsetForTime(r.topic, r.partition, r.from.timestamp, w.high) : r.from;
+    const start = from === 'beginning' ? w.low : from === 'end' ? w.high : Math.max(from, w.low);
     return { topic: r.topic, partition: r.partition, start, end: withEnd ? (r.to ?? w.high) : Number.MAX_SAFE_INTEGER };
   }
 
@@ -267,8 +281,10 @@ export function createPartitionReader(opts: PartitionReaderOptions): PartitionRe
 
 export interface ReadToEndOptions extends Omit<PartitionReaderOptions, 'name'> {
   name?: string;
-  /** Every partition of these topics from the beginning, and/or explicit ranges. */
+  /** Every partition of these topics (from `from`), and/or explicit ranges. */
   topics?: string[];
+  /** Where the partitions of `topics` are read from (default their log start). */
+  from?: PartitionRange['from'];
   ranges?: PartitionRange[];
   timeoutMs?: number;
 }
@@ -283,7 +299,7 @@ export async function readToEnd(opts: ReadToEndOptions, onMessage?: OnMessage): 
   await reader.start();
   try {
     const ranges: PartitionRange[] = [...(opts.ranges ?? [])];
-    for (const topic of opts.topics ?? []) for (const partition of await reader.partitions(topic)) ranges.push({ topic, partition, from: 'beginning' });
+    for (const topic of opts.topics ?? []) for (const partition of await reader.partitions(topic)) ranges.push({ topic, partition, from: opts.from ?? 'beginning' });
     await reader.read(ranges, onMessage ?? ((m) => void out.push(m)), { timeoutMs: opts.timeoutMs });
     return out;
   } finally {

@@ -137,6 +137,17 @@ export const TOPOLOGY = {
     readers: ['lag-monitor'],
     provisionedBy: ['lag-monitor'],
   },
+  lease: {
+    name: 'wiki.lag-monitor.lease',
+    partitions: 1,
+    configs: { 'retention.ms': '3600000' },
+    key: '(none)',
+    value: { format: 'raw bytes', doc: "nothing is written: the lag-monitor instances' leader lease is the assignment of its one partition in their lease group" },
+    writers: [],
+    readers: ['lag-monitor'],
+    provisionedBy: ['lag-monitor'],
+    note: 'one partition: its assignee is the one instance that publishes alerts',
+  },
   dlqReplayed: {
     name: 'wiki.dlq.replayed',
     partitions: 1,
@@ -207,7 +218,7 @@ const SECTIONS: ReadonlyArray<{ title: string; ids: (id: TopicId) => boolean }> 
   { title: 'producer', ids: (id) => TOPOLOGY[id].writers[0] === 'producer' },
   { title: 'filter-router routes (apps/filter-router/rules/default-rules.json)', ids: (id) => 'route' in TOPOLOGY[id] },
   { title: 'aggregator', ids: (id) => TOPOLOGY[id].writers[0] === 'aggregator' },
-  { title: 'lag-monitor', ids: (id) => TOPOLOGY[id].writers[0] === 'lag-monitor' },
+  { title: 'lag-monitor', ids: (id) => TOPOLOGY[id].provisionedBy[0] === 'lag-monitor' },
   { title: 'ops-cli (tools/ops replay-dlq)', ids: (id) => TOPOLOGY[id].writers[0] === 'ops-cli' },
 ];
 
@@ -241,7 +252,8 @@ export function renderTopicsFile(): string {
       placed.add(id);
       const t: TopicDeclaration = TOPOLOGY[id];
       const readers = t.readers.length ? t.readers.join(', ') : '(no pipeline app)';
-      lines.push(`# ${t.name}: key ${t.key}, value ${describeValue(t.value)}; ${t.writers.join(', ')} -> ${readers}${t.note ? `; ${t.note}` : ''}`);
+      const writers = t.writers.length ? t.writers.join(', ') : '(no writer)';
+      lines.push(`# ${t.name}: key ${t.key}, value ${describeValue(t.value)}; ${writers} -> ${readers}${t.note ? `; ${t.note}` : ''}`);
       const configs = Object.entries(t.configs).map(([k, v]) => `${k}=${v}`);
       lines.push(`${t.name.padEnd(width)} ${String(t.partitions).padEnd(2)}${configs.length ? ` ${configs.join(' ')}` : ''}`.trimEnd());
     }

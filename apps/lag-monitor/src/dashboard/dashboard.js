@@ -154,6 +154,16 @@
     }
   }
 
+  // Every instance serves the same figures; one of them, the leader, publishes the alerts.
+  function renderRole(l) {
+    var box = document.getElementById('role');
+    if (!l || l.role === 'off') { box.hidden = true; return; }
+    box.hidden = false;
+    box.setAttribute('data-state', l.role);
+    box.textContent = l.role === 'leader' ? 'leader · publishes alerts' : 'standby · another instance publishes alerts';
+    box.title = (l.role === 'leader' ? 'leader' : 'standby') + ' since ' + fmtTime(l.since);
+  }
+
   function render(s) {
     // A failed cycle re-sends the last report (same cycle) marked stale: its data is no newer.
     var fresh = !lastSnapshot || s.cycle !== lastSnapshot.cycle;
@@ -166,6 +176,7 @@
     renderGroups(s);
     renderTopics(s);
     renderProbe(s.probe);
+    renderRole(s.leadership);
     renderMeta();
     document.body.setAttribute('data-cycle', String(s.cycle));
   }

@@ -7,3 +7,4 @@ export * from './alert';
 export * from './cycle';
 export * from './transactions';
 export * from './health';
+export * from './alert-publication';
