@@ -13,7 +13,7 @@ import {
 } from '@wikimonitor/domain';
 import { type Logger, WikiMonitorError } from '@wikimonitor/service-kit';
 import pg from 'pg';
-import { CopyFrom } from './pg-copy';
+import { copyFrom } from './pg-copy';
 
 export type TableKind = 'changes' | 'aggregates' | 'alerts';
 export type WriteMethod = 'copy' | 'stage' | 'insert';
@@ -164,7 +164,7 @@ export function createPgStore(opts: PgStoreOptions): PersistStore {
 
   /** COPY into a temporary staging table, then INSERT .. SELECT .. ON CONFLICT DO NOTHING. */
   async function stageChanges(c: pg.Client, rows: SqlValue[][]): Promise<number> {
-    await c.query(new CopyFrom(SQL.copyStage, rows.map(copyTextLine))).done;
+    await copyFrom(c, SQL.copyStage, rows.map(copyTextLine));
     return (await c.query(SQL.mergeStage)).rowCount ?? 0;
   }
 
@@ -180,7 +180,7 @@ export function createPgStore(opts: PgStoreOptions): PersistStore {
     if (!fresh.length) return 0;
     await c.query('SAVEPOINT dp_direct_copy');
     try {
-      const n = await c.query(new CopyFrom(SQL.copyDirect, fresh.map(copyTextLine))).done;
+      const n = await copyFrom(c, SQL.copyDirect, fresh.map(copyTextLine));
       await c.query('RELEASE SAVEPOINT dp_direct_copy');
       return n;
     } catch (err) {
