@@ -5,4 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -eq 0 ] || [ "$1" = up ]; then bash scripts/bootstrap.sh; fi
+# shellcheck source=scripts/node-env.sh
+source scripts/node-env.sh  # Node 22 first on PATH (bootstrap installs it where the machine's node is older)
 exec node tools/pipeline/pipeline.mjs "${@:-up}"

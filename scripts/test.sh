@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false FORCE_COLOR=0
 
 bash scripts/bootstrap.sh || exit 1
+# shellcheck source=scripts/node-env.sh
+source scripts/node-env.sh  # Node 22 first on PATH (bootstrap installs it where the machine's node is older)
+echo "test: node $(node --version) ($(command -v node))"
 
 started_stack=0
 if ! node tools/stack/stack.mjs status >/dev/null 2>&1; then

@@ -14,7 +14,7 @@ import pg from 'pg';
 import { analyticsRoutes, createAnalyticsHub } from '../../apps/dedup-persister/src/analytics-api';
 import { historyRoutes } from '../../apps/dedup-persister/src/api';
 import { defaultMigrationsDir, loadMigrations, migrate } from '../../apps/dedup-persister/src/migrate';
-import { CopyFrom } from '../../apps/dedup-persister/src/pg-copy';
+import { copyFrom } from '../../apps/dedup-persister/src/pg-copy';
 import { createTestDatabase } from '../../apps/dedup-persister/testing/test-support';
 import { benchArgs, machine, progress, stackEnv, table, writeReport } from '../lib/bench-kit';
 
@@ -74,7 +74,7 @@ async function load(url: string, now: number): Promise<Record<string, number>> {
         const copy = Math.floor(k / base.length);
         lines.push(copyTextLine(changeRow({ ...src, id: `${src.id}#${copy}`, event_time: start + Math.floor((k * span) / ROWS) }, { topic: 'bench', partition: 0, offset: k })));
       }
-      await c.query(new CopyFrom(`COPY wiki_changes (${CHANGE_COLUMNS.join(', ')}) FROM STDIN`, lines)).done;
+      await copyFrom(c, `COPY wiki_changes (${CHANGE_COLUMNS.join(', ')}) FROM STDIN`, lines);
       if ((from / CHUNK) % 20 === 0) progress(`  ${(from + lines.length).toLocaleString('en')} rows`);
     }
     times['copy_changes_s'] = (performance.now() - t0) / 1000;

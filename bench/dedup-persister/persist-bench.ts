@@ -10,7 +10,7 @@ import pg from 'pg';
 import { createApp } from '../../apps/dedup-persister/src/app';
 import { loadConfig } from '../../apps/dedup-persister/src/config';
 import { defaultMigrationsDir, loadMigrations, migrate } from '../../apps/dedup-persister/src/migrate';
-import { CopyFrom } from '../../apps/dedup-persister/src/pg-copy';
+import { copyFrom } from '../../apps/dedup-persister/src/pg-copy';
 import { createTestDatabase, createTopics, produceAvro } from '../../apps/dedup-persister/testing/test-support';
 import { benchArgs, machine, progress, stackEnv, table, writeReport } from '../lib/bench-kit';
 
@@ -67,7 +67,7 @@ async function bareCopy(url: string, changes: WikiChange[]): Promise<number> {
     await c.query('CHECKPOINT').catch(() => undefined);
     const t0 = performance.now();
     const lines = changes.map((ch, i) => copyTextLine(changeRow(ch, { topic: 'reference', partition: 0, offset: i })));
-    const n = await c.query(new CopyFrom(`COPY copy_reference (${CHANGE_COLUMNS.join(', ')}) FROM STDIN`, lines)).done;
+    const n = await copyFrom(c, `COPY copy_reference (${CHANGE_COLUMNS.join(', ')}) FROM STDIN`, lines);
     const seconds = (performance.now() - t0) / 1000;
     if (n !== changes.length) throw new Error(`COPY wrote ${n} rows, expected ${changes.length}`);
     return n / seconds;

@@ -36,10 +36,10 @@ describe('Dockerfiles', () => {
     expect(r.stdout).toMatch(/DL3006|DL3003/);
   });
 
-  it('the Dockerfile should build in stages and run the app on node 20 slim as a non-root numeric user', () => {
+  it('the Dockerfile should build in stages and run the app on node 22 slim as a non-root numeric user', () => {
     const froms = instructions.filter((l) => l.startsWith('FROM '));
     expect(froms.length).toBeGreaterThanOrEqual(4);
-    expect(text).toMatch(/ARG RUNTIME_IMAGE=node:20-bookworm-slim/);
+    expect(text).toMatch(/ARG RUNTIME_IMAGE=node:22-bookworm-slim/);
     expect(froms.at(-1)).toBe('FROM ${RUNTIME_IMAGE} AS runtime');
     expect(instructions.filter((l) => l.startsWith('USER ')).at(-1)).toBe('USER 1000:1000');
     expect(instructions.some((l) => l.startsWith('HEALTHCHECK ') && l.includes('healthcheck.cjs'))).toBe(true);

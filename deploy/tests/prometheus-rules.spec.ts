@@ -21,7 +21,7 @@ function promtool(args: string[]) {
   try {
     return run(PROMTOOL, args);
   } catch (err) {
-    throw new Error(`${PROMTOOL} not runnable (${(err as Error).message}); install Debian's prometheus package (bash scripts/bootstrap.sh) or set PROMTOOL`);
+    throw new Error(`${PROMTOOL} not runnable (${(err as Error).message}); install Debian's prometheus package (bash scripts/bootstrap.sh) or set PROMTOOL`, { cause: err });
   }
 }
 

@@ -37,11 +37,11 @@ async function describe(arg: string): Promise<SchemaInfo> {
   const app = isFile ? basename(arg, '.ts') : arg;
   const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   const exportName = pickExport(mod, app);
-  const shape = configShape(mod[exportName] as z.ZodTypeAny);
+  const shape = configShape(mod[exportName] as z.ZodType);
   if (!shape) throw new Error(`${relative(root, file)}: ${exportName} is not a z.object(...) (or a transform of one)`);
   const keys = Object.keys(shape).sort();
   const required = keys.filter((k) => {
-    const field = shape[k] as z.ZodTypeAny;
+    const field = shape[k] as z.ZodType;
     return !field.isOptional();
   });
   return { app, file: relative(root, file), exportName, keys, required };

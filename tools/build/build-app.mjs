@@ -33,7 +33,7 @@ const started = Date.now();
 const instrumentation = join(root, 'apps', name, 'src', 'instrumentation.ts');
 const hasInstrumentation = existsSync(instrumentation);
 /** @type {import('esbuild').BuildOptions} */
-const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, tsconfig: join(root, 'tsconfig.base.json'), logLevel: 'warning' };
+const common = { bundle: true, platform: 'node', target: 'node22', format: 'cjs', sourcemap: true, tsconfig: join(root, 'tsconfig.base.json'), logLevel: 'warning' };
 if (hasInstrumentation) {
   await build({ ...common, entryPoints: [instrumentation], outfile: join(outdir, 'instrumentation.js'), external });
 }

@@ -21,7 +21,7 @@ export async function bundleOpsCli(outfile) {
     outfile,
     bundle: true,
     platform: 'node',
-    target: 'node20',
+    target: 'node22',
     format: 'cjs',
     sourcemap: true,
     tsconfig: join(root, 'tsconfig.base.json'),

@@ -6,6 +6,15 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+// The apps run under this node (process.execPath), and node_modules' native Kafka addon is built
+// for Node 22 (scripts/bootstrap.sh): an older node cannot load it, so say so before starting anything.
+const NODE_MAJOR = 22;
+if (Number(process.versions.node.split('.')[0]) < NODE_MAJOR) {
+  console.error(`tools/pipeline: Node.js ${NODE_MAJOR}+ is needed, this is ${process.version} (${process.execPath}). ` +
+    'Run `bash scripts/bootstrap.sh` (installs Node 22 into .stack/cache/node22 if missing), then `source scripts/node-env.sh`.');
+  process.exit(1);
+}
+
 /** @type {(name: string, def: number) => number} */
 const port = (name, def) => Number(process.env[name] ?? def);
 

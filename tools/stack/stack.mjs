@@ -905,6 +905,7 @@ Commands:
   down [--purge]       stop everything; --purge also deletes the data directory
   status               table of services; exit code 0 only if all are healthy
   env                  print shell exports, e.g. eval "$(node tools/stack/stack.mjs env)"
+  check                are the tools the stack needs here? (Java ${APICURIO_MIN_JAVA}+, Maven, Go, PostgreSQL ${VERSIONS.postgres}); exit 1 lists what is missing
   logs [svc] [--follow|-f]  last 200 log lines (of one service or all); --follow keeps tailing
   start <svc>          start one service (and what it depends on)
   stop <svc>           stop one service
@@ -964,6 +965,7 @@ async function main(argv) {
     }
     case 'status': return cmdStatus();
     case 'env': printEnv(); return 0;
+    case 'check': return cmdCheck();
     case 'logs': cmdLogs(arg, flags.follow); return null;
     default: usageError('stack', HELP.trimEnd(), `unknown command "${command}"`);
   }
@@ -1087,12 +1089,11 @@ function portFree(port) {
 const javaCache = new Map();
 /**
  * @param {number} minMajor
- * @param {string} who
- * @returns {string}
+ * @returns {{ java: string } | { problem: string }}
  */
-function requireJava(minMajor, who) {
+function findJava(minMajor) {
   const cached = javaCache.get(minMajor);
-  if (cached !== undefined) return cached;
+  if (cached !== undefined) return { java: cached };
   const jvmDir = '/usr/lib/jvm';
   const candidates = [
     ...[process.env.WM_JAVA_HOME, process.env.JAVA_HOME].filter((h) => h !== undefined && h !== '').map((h) => join(String(h), 'bin', 'java')),
@@ -1110,11 +1111,44 @@ function requireJava(minMajor, who) {
   const best = found.filter((j) => j.major >= minMajor).sort((a, b) => a.major - b.major)[0];
   if (!best) {
     const seen = found.length ? `found only ${found.map((j) => `${j.java} (${j.major})`).join(', ')}` : 'no java found';
-    fail(`${who} needs Java ${minMajor}+, ${seen}. Install a JDK ${minMajor}+ (Debian 12: apt-get install -y ` +
-      `openjdk-17-jre-headless covers Java 17 only; for 21+ use a Temurin JDK) or point WM_JAVA_HOME at one`);
+    return { problem: `Java ${minMajor}+ is needed, ${seen}. Install a JDK ${minMajor}+ (Debian 12: apt-get install -y ` +
+      `openjdk-17-jre-headless covers Java 17 only; for 21+ use a Temurin JDK) or point WM_JAVA_HOME at one` };
   }
   javaCache.set(minMajor, best.java);
-  return best.java;
+  return { java: best.java };
+}
+
+/**
+ * @param {number} minMajor
+ * @param {string} who
+ * @returns {string}
+ */
+function requireJava(minMajor, who) {
+  const r = findJava(minMajor);
+  return 'java' in r ? r.java : fail(`${who}: ${r.problem}`);
+}
+
+/**
+ * `check`: every tool the stack needs on this machine, all problems at once. Maven and Go are only
+ * needed until the jars are downloaded and Jaeger is built (then they are in .stack/cache).
+ * @returns {number}
+ */
+function cmdCheck() {
+  /** @type {string[]} */
+  const problems = [];
+  const java = findJava(APICURIO_MIN_JAVA); // Kafka's 17 is covered by Apicurio's 21
+  if ('problem' in java) problems.push(`Apicurio Registry ${VERSIONS.apicurio} (and Kafka ${VERSIONS.kafka}): ${java.problem}`);
+  if ((!existsSync(PATHS.kafkaLibs) || !existsSync(apicurioAppDir())) && spawnSync('mvn', ['-v'], { stdio: 'ignore' }).error) {
+    problems.push('Maven downloads Kafka and Apicurio from Maven Central: install Apache Maven (Debian: apt-get install -y maven)');
+  }
+  if (CFG.jaegerEnabled && !existsSync(PATHS.jaegerBin) && spawnSync('go', ['version'], { stdio: 'ignore' }).status !== 0) {
+    problems.push('Go builds Jaeger from the Go module proxy: install Go (Debian: apt-get install -y golang), or set WM_JAEGER=off');
+  }
+  if (!existsSync(join(CFG.pgBin, 'pg_ctl'))) {
+    problems.push(`PostgreSQL ${VERSIONS.postgres} binaries not found in ${CFG.pgBin} (Debian 12: apt-get install -y postgresql; or set WM_PG_BIN)`);
+  }
+  for (const p of problems) console.error(`stack: ${p}`);
+  return problems.length ? 1 : 0;
 }
 
 /** @param {string[]} args */

@@ -15,7 +15,7 @@ const topicList = (def: string[]) =>
   z
     .string()
     .transform((v) => (v.trim().toLowerCase() === 'none' ? [] : v.split(',').map((s) => s.trim()).filter(Boolean)))
-    .default(def.join(','));
+    .prefault(def.join(','));
 
 export const configSchema = z.object({
   ...baseConfigShape,

@@ -14,7 +14,7 @@ import {
 import { maintainChangeRollups, maintainWindowRollups, readWindowsForUpdate } from './rollup-store';
 import { type Logger, WikiMonitorError } from '@wikimonitor/service-kit';
 import pg from 'pg';
-import { CopyFrom } from './pg-copy';
+import { copyFrom } from './pg-copy';
 
 export type TableKind = 'changes' | 'aggregates' | 'alerts';
 export type WriteMethod = 'copy' | 'stage' | 'insert';
@@ -196,7 +196,7 @@ export function createPgStore(opts: PgStoreOptions): PersistStore {
 
   /** COPY into a temporary staging table, then INSERT .. SELECT .. ON CONFLICT DO NOTHING. */
   async function stageChanges(c: pg.Client, rows: SqlValue[][]): Promise<SqlValue[][]> {
-    await c.query(new CopyFrom(SQL.copyStage, rows.map(copyTextLine))).done;
+    await copyFrom(c, SQL.copyStage, rows.map(copyTextLine));
     return insertedOf(rows, (await c.query<{ id: string }>(SQL.mergeStage)).rows);
   }
 
@@ -212,7 +212,7 @@ export function createPgStore(opts: PgStoreOptions): PersistStore {
     if (!fresh.length) return [];
     await c.query('SAVEPOINT dp_direct_copy');
     try {
-      await c.query(new CopyFrom(SQL.copyDirect, fresh.map(copyTextLine))).done;
+      await copyFrom(c, SQL.copyDirect, fresh.map(copyTextLine));
       await c.query('RELEASE SAVEPOINT dp_direct_copy');
       return fresh;
     } catch (err) {

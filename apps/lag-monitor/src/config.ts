@@ -45,7 +45,7 @@ const regex = () =>
     }, 'must be a valid regular expression')
     .optional();
 
-const optionalUrl = () => z.string().url('must be a URL').optional();
+const optionalUrl = () => z.url('must be a URL').optional();
 
 export const configSchema = z.object({
   ...baseConfigShape,

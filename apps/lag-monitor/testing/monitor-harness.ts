@@ -41,7 +41,7 @@ export function monitorHarness(target: () => HarnessTarget, log: Logger) {
           partitions: last.partitions.map((p) => [p.committedOffset, p.lowWatermark, p.lastStableOffset, p.logHighWatermark, p.lag, p.status, p.rule, p.lastCommitAt && last && last.observedAt - p.lastCommitAt]),
           context: t.context?.(),
         };
-        throw new Error(`${(err as Error).message}; last seen ${JSON.stringify(seen)}`);
+        throw new Error(`${(err as Error).message}; last seen ${JSON.stringify(seen)}`, { cause: err });
       }
     },
     /** The consumer_status alert for a group's status, once it is on the alerts topic (Avro WikiAlert). */

@@ -33,7 +33,7 @@ async function plainClient(url: string, resumeOf: (lastId: string) => string): P
     const parser = new SseParser();
     const decoder = new TextDecoder();
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-    let cut = false;
+    let cut: boolean;
     try {
       for (;;) {
         const { done, value } = await reader.read();

@@ -43,7 +43,7 @@ const spec = <T>(parse: (raw: string) => Parsed<T>) =>
       if (raw === undefined || raw.trim() === '' || raw.trim() === 'none') return undefined;
       const result = parse(raw);
       if (result.ok) return result.value;
-      for (const message of result.problems) ctx.addIssue({ code: z.ZodIssueCode.custom, message });
+      for (const message of result.problems) ctx.addIssue({ code: 'custom', message });
       return z.NEVER;
     });
 
@@ -82,7 +82,7 @@ export const configSchema = z
         if (raw === undefined || raw.trim() === '') return DEFAULT_LIFETIME_MS;
         const ms = parseDurationMs(raw);
         if (ms !== undefined) return ms;
-        ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be a duration like 900000, 500ms, 5s or 15m (0 = never)' });
+        ctx.addIssue({ code: 'custom', message: 'must be a duration like 900000, 500ms, 5s or 15m (0 = never)' });
         return z.NEVER;
       }),
     SSE_SOURCE_DATACENTER: env.enum([...DATACENTER_SETTINGS], 'eqiad'),

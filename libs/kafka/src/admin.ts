@@ -53,7 +53,7 @@ const TOPIC_VISIBLE_TIMEOUT_MS = 30_000;
  */
 async function waitForTopics(admin: KafkaAdmin, specs: TopicSpec[]): Promise<void> {
   const deadline = Date.now() + TOPIC_VISIBLE_TIMEOUT_MS;
-  let last = '';
+  let last: string;
   for (;;) {
     try {
       const meta = await admin.fetchTopicMetadata({ topics: specs.map((s) => s.topic) });

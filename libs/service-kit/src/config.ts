@@ -15,7 +15,7 @@ export interface ParseConfigOptions {
  * problems are also in `details.problems`, one line each. A variable that is a near miss of one of the
  * schema's keys (`KAFKA_BOOTSTRAP_SERVER`) gets a warning naming the key it probably meant.
  */
-export function parseConfig<S extends z.ZodTypeAny>(schema: S, source: Record<string, string | undefined>, options: ParseConfigOptions = {}): z.output<S> {
+export function parseConfig<S extends z.ZodType>(schema: S, source: Record<string, string | undefined>, options: ParseConfigOptions = {}): z.output<S> {
   // An empty variable (`FOO=` in compose or a ConfigMap) means "not set": the default applies.
   const env: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(source)) if (v !== '') env[k] = v;
@@ -31,7 +31,9 @@ export function parseConfig<S extends z.ZodTypeAny>(schema: S, source: Record<st
     const key = issue.path.join('.') || '(root)';
     const value = issue.path.length === 1 ? env[String(issue.path[0])] : undefined;
     const shown = value === undefined ? 'missing' : `got ${JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)}`;
-    return `${key}: ${issue.message} (${shown})`;
+    // zod's own text for an absent key reads "Invalid input: expected string, received undefined".
+    const message = value === undefined && issue.code === 'invalid_type' ? 'required' : issue.message;
+    return `${key}: ${message} (${shown})`;
   });
   return throwConfig(problems);
 }
@@ -50,7 +52,7 @@ const FOREIGN_PREFIXES = ['OTEL_', 'NODE_', 'npm_'];
  * its keys (KAFKA_, SSE_, ...) and a near miss of one key. Other variables, however many, are not ours
  * to judge (the environment holds PATH, HOME, the stack's WM_* ports, ...).
  */
-export function misspeltSettings(schema: z.ZodTypeAny, names: readonly string[], who: string): string[] {
+export function misspeltSettings(schema: z.ZodType, names: readonly string[], who: string): string[] {
   const keys = Object.keys(configShape(schema) ?? {});
   if (keys.length === 0) return [];
   const known = new Set(keys);
@@ -65,14 +67,16 @@ export function misspeltSettings(schema: z.ZodTypeAny, names: readonly string[],
   return out;
 }
 
-/** The fields of the z.object inside transforms, refinements, pipes and defaults (undefined when there is none). */
-export function configShape(schema: z.ZodTypeAny): Record<string, z.ZodTypeAny> | undefined {
-  let s: z.ZodTypeAny | undefined = schema;
+/**
+ * The fields of the z.object inside transforms, pipes and defaults (undefined when there is none).
+ * Refinements are checks on the object itself in zod 4; a transform is a pipe into a ZodTransform.
+ */
+export function configShape(schema: z.ZodType): Record<string, z.ZodType> | undefined {
+  let s: z.ZodType | undefined = schema;
   for (let depth = 0; s && depth < 10; depth++) {
-    if (s instanceof z.ZodObject) return s.shape as Record<string, z.ZodTypeAny>;
-    if (s instanceof z.ZodEffects) s = s.innerType() as z.ZodTypeAny;
-    else if (s instanceof z.ZodPipeline) s = s._def.in as z.ZodTypeAny;
-    else if (s instanceof z.ZodDefault || s instanceof z.ZodOptional) s = s._def.innerType as z.ZodTypeAny;
+    if (s instanceof z.ZodObject) return s.shape as Record<string, z.ZodType>;
+    if (s instanceof z.ZodPipe) s = s.in as z.ZodType;
+    else if (s instanceof z.ZodDefault || s instanceof z.ZodPrefault || s instanceof z.ZodOptional) s = s.def.innerType as z.ZodType;
     else return undefined;
   }
   return undefined;
@@ -84,9 +88,12 @@ function throwConfig(problems: string[]): never {
   });
 }
 
-/** Environment-variable field helpers: strings from env coerced with a clear message. */
+/**
+ * Environment-variable field helpers: strings from env coerced with a clear message. Defaults are the
+ * variable's text (`prefault`), so they go through the same coercion and checks as a value that is set.
+ */
 export const env = {
-  string: (def?: string) => (def === undefined ? z.string().min(1, 'required') : z.string().min(1).default(def)),
+  string: (def?: string) => (def === undefined ? z.string().min(1, 'required') : z.string().min(1).prefault(def)),
   optionalString: () => z.string().min(1).optional(),
   int: (def: number, opts: { min?: number; max?: number } = {}) =>
     z
@@ -94,26 +101,26 @@ export const env = {
       .regex(/^-?\d+$/, 'must be an integer')
       .transform(Number)
       .pipe(z.number().int().min(opts.min ?? Number.MIN_SAFE_INTEGER).max(opts.max ?? Number.MAX_SAFE_INTEGER))
-      .default(String(def)),
+      .prefault(String(def)),
   number: (def: number, opts: { min?: number; max?: number } = {}) =>
     z
       .string()
       .regex(/^-?\d+(\.\d+)?$/, 'must be a number')
       .transform(Number)
       .pipe(z.number().min(opts.min ?? -Infinity).max(opts.max ?? Infinity))
-      .default(String(def)),
+      .prefault(String(def)),
   bool: (def: boolean) =>
     z
       .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
       .transform((v) => v === 'true' || v === '1' || v === 'yes')
-      .default(def ? 'true' : 'false'),
-  url: (def?: string) => (def === undefined ? z.string().url('must be a URL') : z.string().url('must be a URL').default(def)),
+      .prefault(def ? 'true' : 'false'),
+  url: (def?: string) => (def === undefined ? z.url('must be a URL') : z.url('must be a URL').prefault(def)),
   list: (def: string[]) =>
     z
       .string()
       .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
-      .default(def.join(',')),
-  enum: <const T extends [string, ...string[]]>(values: T, def: T[number]) => z.enum(values).default(def as never),
+      .prefault(def.join(',')),
+  enum: <const T extends [string, ...string[]]>(values: T, def: T[number]) => z.enum(values).prefault(def as never),
 };
 
 /** Settings every service shares: HTTP port for health/metrics, log level, service identity. */

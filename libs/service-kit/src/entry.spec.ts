@@ -46,10 +46,10 @@ describe('runMain', () => {
       level: 'fatal',
       service: 'producer',
       code: 'CONFIG_INVALID',
-      msg: 'invalid configuration:\n  - KAFKA_BOOTSTRAP_SERVERS: Required (missing)\n  - HTTP_PORT: must be an integer (got "eighty")',
-      problems: ['KAFKA_BOOTSTRAP_SERVERS: Required (missing)', 'HTTP_PORT: must be an integer (got "eighty")'],
+      msg: 'invalid configuration:\n  - KAFKA_BOOTSTRAP_SERVERS: required (missing)\n  - HTTP_PORT: must be an integer (got "eighty")',
+      problems: ['KAFKA_BOOTSTRAP_SERVERS: required (missing)', 'HTTP_PORT: must be an integer (got "eighty")'],
     });
-    expect(err.mock.calls[1][0]).toBe('producer: invalid configuration (CONFIG_INVALID)\n  KAFKA_BOOTSTRAP_SERVERS: Required (missing)\n  HTTP_PORT: must be an integer (got "eighty")');
+    expect(err.mock.calls[1][0]).toBe('producer: invalid configuration (CONFIG_INVALID)\n  KAFKA_BOOTSTRAP_SERVERS: required (missing)\n  HTTP_PORT: must be an integer (got "eighty")');
   });
 
   it('formatStartupError should keep a plain error on one line', () => {

@@ -1,12 +1,15 @@
 import { TraceFlags, context, propagation, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { AlwaysOffSampler, AlwaysOnSampler, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { AlwaysOffSampler, AlwaysOnSampler, InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { extractTraceContext, injectTraceHeaders, startBatchProcessSpan, startProcessSpan, startPublishSpan, traceHeadersFor } from './propagation';
 
 const exporter = new InMemorySpanExporter();
-const provider = new NodeTracerProvider({ sampler: new AlwaysOnSampler(), spanProcessors: [new SimpleSpanProcessor(exporter)] });
-provider.register({ propagator: new W3CTraceContextPropagator() });
+const provider = new TracerProvider({ sampler: new AlwaysOnSampler(), spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+// What NodeTracerProvider.register() did before SDK 3 (sdk-trace-node is gone): context manager, propagator, provider.
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+trace.setGlobalTracerProvider(provider);
 const tracer = trace.getTracer('test');
 
 afterEach(() => exporter.reset());
@@ -67,7 +70,7 @@ describe('trace context on Kafka headers', () => {
   });
 
   it('traceHeadersFor should give no headers for an unsampled span', () => {
-    const off = new NodeTracerProvider({ sampler: new AlwaysOffSampler() }).getTracer('off');
+    const off = new TracerProvider({ sampler: new AlwaysOffSampler() }).getTracer('off');
     const span = startPublishSpan(off, { topic: 't' });
     expect(span.spanContext().traceFlags & TraceFlags.SAMPLED).toBe(0);
     expect(traceHeadersFor(span)).toBeUndefined();

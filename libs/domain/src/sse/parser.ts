@@ -297,7 +297,7 @@ export class SseParser {
         const prefix = copy(bytes);
         out.events.push({ type, data: this.lossy.decode(prefix), lastEventId: this.lastEventId, hasId: this.sawId, problem: { code: 'EVENT_TOO_LARGE', size: this.size, sha256, prefix } });
       } else {
-        let data: string | null = null;
+        let data: string | null;
         try {
           data = this.strict.decode(bytes);
         } catch {
