@@ -159,6 +159,36 @@ describe('dedup-persister end to end (Kafka + Schema Registry + PostgreSQL)', ()
     }
   });
 
+  it('dedup-persister should mirror the offsets stored in PostgreSQL to Kafka as soon as it is assigned, before any new record (regression: lag STOP on a fully stored partition after a scale-out)', async () => {
+    ctx = await setup('it.dp.mirror');
+    const c = ctx;
+    await produceAvro({ connection: c.connection, registryUrl: c.env.registryUrl, topic: c.topics.changes, schema: WikiChangeSchema, records: recorded.slice(0, 300), key: (ch) => ch.wiki, log });
+    const kafkaTotal = async () => {
+      const admin = await createAdmin(c.connection);
+      try {
+        const offsets = await admin.fetchOffsets({ groupId: c.group, topics: [c.topics.changes] });
+        return offsets.flatMap((t) => t.partitions).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+      } finally {
+        await admin.disconnect();
+      }
+    };
+    // Stored in PostgreSQL only: the group's Kafka offsets stay where a refused mirror commit leaves them.
+    const first = c.start({ COMMIT_TO_KAFKA: 'false' });
+    try {
+      await waitFor(async () => (await c.storedOffsets()) === 300, 'all 300 records stored', 60_000, 100);
+    } finally {
+      expect(await first.service.close()).toBe(0);
+    }
+    expect(await kafkaTotal()).toBe(0);
+    // No new record arrives: only the assignment can bring Kafka's offsets to what PostgreSQL holds.
+    const second = c.start();
+    try {
+      await waitFor(async () => (await kafkaTotal()) === 300, 'Kafka offsets equal to the stored ones', 30_000, 200);
+    } finally {
+      expect(await second.service.close()).toBe(0);
+    }
+  });
+
   it('dedup-persister should finish and commit the in-flight batch on shutdown, then resume exactly where it stopped', async () => {
     ctx = await setup('it.dp.shutdown');
     const c = ctx;

@@ -30,6 +30,8 @@ export interface ConsumerRunnerOptions {
   offsets: 'kafka' | 'external';
   /** For `external` offsets: where each newly assigned partition should start (undefined = committed). */
   positionsOnAssign?: (partitions: TopicPartition[]) => Promise<TopicPartitionOffset[]>;
+  /** Called once newly assigned partitions are assigned, with the position each starts at (-2 / -1: the reset position). */
+  onAssigned?: (positions: TopicPartitionOffset[]) => void;
   /** Called after partitions are revoked (in-flight batch finished). */
   onRevoke?: (partitions: TopicPartition[]) => Promise<void>;
   batchSize?: number;
@@ -138,6 +140,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       assigned = [...assigned, ...tps];
       lastDelivery = Date.now();
       log.info({ partitions: withPositions }, 'partitions assigned');
+      if (opts.onAssigned && withPositions.length) opts.onAssigned(withPositions);
       void reportDeletedBeforeRead(withPositions);
     } else if (err.code === ERR_REVOKE) {
       if (opts.onRevoke && tps.length) await opts.onRevoke(tps);
