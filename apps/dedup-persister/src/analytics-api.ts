@@ -7,7 +7,6 @@ import {
   LEVEL_MS,
   ROLLUP_TOP_N,
   type BreakdownQuery,
-  type ParamResult,
   type RangeTile,
   type SeriesQuery,
   type StoredSignal,
@@ -15,7 +14,6 @@ import {
   type TopEntry,
   DEFAULT_REVERT_BURST,
   LARGE_REMOVAL_BYTES,
-  classifyDbError,
   diffUrl,
   findLargeRemovals,
   findRevertBursts,
@@ -28,8 +26,9 @@ import {
   topOfRange,
 } from '@wikimonitor/domain';
 import type { Logger } from '@wikimonitor/service-kit';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import express, { type Express, type Response } from 'express';
 import type { Pool } from 'pg';
+import { endpoint } from './api';
 
 type Row = Record<string, unknown>;
 const num = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
@@ -276,32 +275,15 @@ export function openApiPath(): string | undefined {
   return [join(__dirname, 'openapi.json'), join(__dirname, '..', 'openapi.json')].find((p) => existsSync(p));
 }
 
-function endpoint<Q>(parse: (raw: Record<string, unknown>, now: number) => ParamResult<Q>, run: (q: Q) => Promise<unknown>, now: () => number, dbUp: () => boolean) {
-  return (req: Request, res: Response, next: NextFunction) => {
-    const parsed = parse(req.query as Record<string, unknown>, now());
-    if (!parsed.ok) {
-      res.status(400).json({ error: 'bad_request', parameter: parsed.param, message: parsed.message });
-      return;
-    }
-    run(parsed.value).then(
-      (body) => res.json(body),
-      (err: unknown) => {
-        const code = (err as { code?: unknown }).code;
-        if ((typeof code === 'string' && classifyDbError(code) === 'retriable') || !dbUp()) res.status(503).json({ error: 'unavailable', message: 'the database is not reachable; try again' });
-        else next(err);
-      },
-    );
-  };
-}
 
 /** GET /analytics/ (the page), /api/analytics/{series,breakdown,suspicious,events}, /api/openapi.json. */
 export function analyticsRoutes(opts: { pool: Pool; log: Logger; dbUp: () => boolean; hub: ReturnType<typeof createAnalyticsHub>; now?: () => number; pageDir?: string }) {
   const { pool, dbUp, hub } = opts;
   const now = opts.now ?? Date.now;
   return (app: Express) => {
-    app.get('/api/analytics/series', endpoint(parseSeriesQuery, (q) => querySeries(pool, q), now, dbUp));
-    app.get('/api/analytics/breakdown', endpoint(parseBreakdownQuery, (q) => queryBreakdown(pool, q), now, dbUp));
-    app.get('/api/analytics/suspicious', endpoint(parseSuspiciousQuery, (q) => querySuspicious(pool, q), now, dbUp));
+    app.get('/api/analytics/series', endpoint((raw) => parseSeriesQuery(raw, now()), (q) => querySeries(pool, q), dbUp));
+    app.get('/api/analytics/breakdown', endpoint((raw) => parseBreakdownQuery(raw, now()), (q) => queryBreakdown(pool, q), dbUp));
+    app.get('/api/analytics/suspicious', endpoint((raw) => parseSuspiciousQuery(raw, now()), (q) => querySuspicious(pool, q), dbUp));
     app.get('/api/analytics/events', (req, res) => {
       if (Object.keys(req.query).length) {
         res.status(400).json({ error: 'bad_request', parameter: Object.keys(req.query)[0], message: 'unknown parameter (this endpoint takes none)' });

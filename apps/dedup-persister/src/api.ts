@@ -169,7 +169,7 @@ export async function queryAggregates(pool: Pool, q: AggregatesQuery) {
 }
 
 /** Answers 400 naming the parameter, or runs the query; unexpected failures go to the error handler (500, no details). */
-function endpoint<Q>(parse: (raw: Record<string, unknown>) => ParamResult<Q>, run: (q: Q) => Promise<unknown>, dbUp: () => boolean) {
+export function endpoint<Q>(parse: (raw: Record<string, unknown>) => ParamResult<Q>, run: (q: Q) => Promise<unknown>, dbUp: () => boolean) {
   return (req: Request, res: Response, next: NextFunction) => {
     const parsed = parse(req.query as Record<string, unknown>);
     if (!parsed.ok) {
