@@ -159,7 +159,7 @@ describe('dedup-persister end to end (Kafka + Schema Registry + PostgreSQL)', ()
     }
   });
 
-  it('dedup-persister should mirror the offsets stored in PostgreSQL to Kafka as soon as it is assigned, before any new record (regression: lag STOP on a fully stored partition after a scale-out)', async () => {
+  it('dedup-persister should mirror the offsets stored in PostgreSQL to Kafka as soon as it is assigned, before any new record (Kafka offsets of the group behind those in PostgreSQL: written without COMMIT_TO_KAFKA, or a mirror commit refused while the partition moved)', async () => {
     ctx = await setup('it.dp.mirror');
     const c = ctx;
     await produceAvro({ connection: c.connection, registryUrl: c.env.registryUrl, topic: c.topics.changes, schema: WikiChangeSchema, records: recorded.slice(0, 300), key: (ch) => ch.wiki, log });

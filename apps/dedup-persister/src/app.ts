@@ -115,7 +115,10 @@ export function createApp(opts: DedupPersisterOptions): DedupPersisterApp {
     retry: { attempts: config.DB_RETRY_ATTEMPTS, initialMs: config.DB_RETRY_INITIAL_MS, maxMs: config.DB_RETRY_MAX_MS },
     onDbState: (up) => db.report(up),
     owned,
-    afterCommit: (offsets) => mirrorToKafka(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.nextOffset }))),
+    // Secondary, for lag monitoring: assignment always seeks to the offsets in PostgreSQL.
+    afterCommit: (offsets) => {
+      if (config.COMMIT_TO_KAFKA && offsets.length) runner.mirror(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.nextOffset })));
+    },
     onCommitted: (c) => hub.publish(c),
     app: APP_NAME,
   });
@@ -140,16 +143,6 @@ export function createApp(opts: DedupPersisterOptions): DedupPersisterApp {
     }
   };
 
-  /** Secondary, asynchronous, for lag monitoring: assignment always seeks to the offsets in PostgreSQL. */
-  function mirrorToKafka(offsets: Array<{ topic: string; partition: number; offset: number }>): void {
-    if (!config.COMMIT_TO_KAFKA || !offsets.length) return;
-    try {
-      runner.consumer.commit(offsets);
-    } catch (err) {
-      log.debug({ err: (err as Error).message }, 'kafka offset commit skipped');
-    }
-  }
-
   const positionsOnAssign = async (partitions: TopicPartition[]) => {
     const stored = await retry(() => store.loadOffsets(partitions), {
       attempts: config.DB_RETRY_ATTEMPTS,
@@ -173,10 +166,8 @@ export function createApp(opts: DedupPersisterOptions): DedupPersisterApp {
     topics: consumed,
     offsets: 'external',
     positionsOnAssign,
-    // The previous owner's last mirror commit can be refused in the rebalance that moved the partition
-    // (its generation is over): without this the group's Kafka offset stayed behind PostgreSQL until the
-    // next record came, and lag-monitor showed a lag (STOP) for a partition that was fully stored (chaos scale-out).
-    onAssigned: (positions) => mirrorToKafka(positions.filter((p) => p.offset >= 0)),
+    // Kafka's offsets follow PostgreSQL's for lag monitoring, confirmed (see mirrorOffsets).
+    mirrorOffsets: config.COMMIT_TO_KAFKA,
     batchSize: config.BATCH_SIZE,
     handle: (batch, ctx) => handle(batch, ctx.signal),
     // A consumed topic created after start (its producer started later) is picked up within this time.

@@ -30,8 +30,14 @@ export interface ConsumerRunnerOptions {
   offsets: 'kafka' | 'external';
   /** For `external` offsets: where each newly assigned partition should start (undefined = committed). */
   positionsOnAssign?: (partitions: TopicPartition[]) => Promise<TopicPartitionOffset[]>;
-  /** Called once newly assigned partitions are assigned, with the position each starts at (-2 / -1: the reset position). */
-  onAssigned?: (positions: TopicPartitionOffset[]) => void;
+  /**
+   * For `external` offsets: also keep the group's Kafka offsets equal to the external ones (for lag
+   * monitoring), through {@link ConsumerRunner.mirror} and at every assignment (the positions given by
+   * `positionsOnAssign`). A mirror commit is repeated until the broker confirms it: one sent while the
+   * group rebalances is refused, and a partition whose last batch's commit was refused would otherwise
+   * keep a stale Kafka offset until its next record (lag-monitor: STOP on a fully stored partition).
+   */
+  mirrorOffsets?: boolean;
   /** Called after partitions are revoked (in-flight batch finished). */
   onRevoke?: (partitions: TopicPartition[]) => Promise<void>;
   batchSize?: number;
@@ -52,6 +58,8 @@ export interface ConsumerRunner extends Lifecycle {
   assignments(): TopicPartition[];
   /** Messages consumed since start (for metrics and tests). */
   consumed(): number;
+  /** With `mirrorOffsets`: the next offsets of these partitions, committed to Kafka until confirmed (only while owned). */
+  mirror(offsets: TopicPartitionOffset[]): void;
 }
 
 // Present in the JS API, missing from its type declarations.
@@ -140,15 +148,54 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       assigned = [...assigned, ...tps];
       lastDelivery = Date.now();
       log.info({ partitions: withPositions }, 'partitions assigned');
-      if (opts.onAssigned && withPositions.length) opts.onAssigned(withPositions);
+      if (opts.mirrorOffsets) mirror(withPositions.filter((p) => p.offset >= 0));
       void reportDeletedBeforeRead(withPositions);
     } else if (err.code === ERR_REVOKE) {
       if (opts.onRevoke && tps.length) await opts.onRevoke(tps);
       consumer.incrementalUnassign(assignment);
       assigned = assigned.filter((a) => !tps.some((t) => t.topic === a.topic && t.partition === a.partition));
+      for (const t of tps) mirrorPending.delete(tpKey(t));
       log.info({ partitions: tps }, 'partitions revoked');
     } else {
       log.error({ code: err.code, err: err.message }, 'rebalance error');
+    }
+  }
+
+  const tpKey = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
+  /** Mirror offsets not yet confirmed by the broker, by partition (the latest wins). */
+  const mirrorPending = new Map<string, TopicPartitionOffset>();
+
+  let mirrorInFlight = false;
+  let mirrorFailures = 0;
+  let mirrorTimer: NodeJS.Timeout | undefined;
+
+  function mirror(offsets: TopicPartitionOffset[]): void {
+    for (const o of offsets) mirrorPending.set(tpKey(o), { topic: o.topic, partition: o.partition, offset: o.offset });
+    flushMirror();
+  }
+
+  /** Commits the pending mirror offsets of owned partitions; confirmed ones are dropped, refused ones stay for the next try. */
+  function flushMirror(): void {
+    if (mirrorInFlight || !connected) return;
+    const owned = new Set(assigned.map(tpKey));
+    const batch = [...mirrorPending.values()].filter((o) => owned.has(tpKey(o)));
+    if (!batch.length) return;
+    mirrorInFlight = true;
+    try {
+      consumer.commitCb(batch, (err) => {
+        mirrorInFlight = false;
+        if (err) {
+          // Refused while the group rebalances (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION...): the timer tries again.
+          if (++mirrorFailures % 10 === 0) log.warn({ code: err.code, err: err.message, partitions: batch.length, failures: mirrorFailures }, 'mirror offset commit keeps failing; retrying');
+          else log.debug({ code: err.code, err: err.message }, 'mirror offset commit refused; retrying');
+          return;
+        }
+        mirrorFailures = 0;
+        for (const o of batch) if (mirrorPending.get(tpKey(o))?.offset === o.offset) mirrorPending.delete(tpKey(o));
+      });
+    } catch (err) {
+      mirrorInFlight = false;
+      log.debug({ err: (err as Error).message }, 'mirror offset commit not sent; retrying');
     }
   }
 
@@ -329,12 +376,17 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
           .finally(() => (stallCheck = undefined));
       }, Math.max(10, Math.min(5_000, Math.floor(stallWarnMs / 4))));
       stallTimer.unref();
+      if (opts.mirrorOffsets) {
+        mirrorTimer = setInterval(flushMirror, 1_000);
+        mirrorTimer.unref();
+      }
     },
     close() {
       closed ??= (async () => {
         running = false;
         abort.abort();
         clearInterval(stallTimer);
+        clearInterval(mirrorTimer);
         await stallCheck;
         await loop;
         await busy;
@@ -347,6 +399,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     },
     assignments: () => [...assigned],
     consumed: () => consumedCount,
+    mirror,
     isLive: () => true,
     isReady: () => connected && running,
   };

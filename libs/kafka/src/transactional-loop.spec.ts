@@ -155,7 +155,7 @@ function setup(over: Partial<TransactionalLoopOptions<Count, string>> = {}, chan
       offsetControl,
       createRunner: (o) => {
         runnerOpts = o;
-        return { name: 'fake', consumer: {} as KafkaConsumer, start: async () => undefined, close: async () => undefined, isLive: () => true, isReady: () => true, assignments: () => [], consumed: () => 0 } satisfies ConsumerRunner;
+        return { name: 'fake', consumer: {} as KafkaConsumer, start: async () => undefined, close: async () => undefined, isLive: () => true, isReady: () => true, assignments: () => [], consumed: () => 0, mirror: () => undefined } satisfies ConsumerRunner;
       },
       createReader: () =>
         ({
@@ -496,7 +496,7 @@ describe('transactional loop', () => {
       const { loop } = setup({
         tick: { everyMs: 10, run: () => null },
         adapters: {
-          createRunner: () => ({ name: 'fake', consumer: {} as KafkaConsumer, start: async () => undefined, close: async () => Promise.reject(new Error('close failed')), isLive: () => true, isReady: () => true, assignments: () => [], consumed: () => 0 }),
+          createRunner: () => ({ name: 'fake', consumer: {} as KafkaConsumer, start: async () => undefined, close: async () => Promise.reject(new Error('close failed')), isLive: () => true, isReady: () => true, assignments: () => [], consumed: () => 0, mirror: () => undefined }),
         },
       });
       await loop.start();
