@@ -119,6 +119,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       'fetch.wait.max.ms': 100,
       // A subscribed topic created after start is picked up within seconds, not librdkafka's 5 min.
       'topic.metadata.refresh.interval.ms': 10_000,
+      ...(opts.mirrorOffsets ? { offset_commit_cb: (err: LibrdKafkaError | null | undefined, offsets: TopicPartitionOffset[] | undefined) => onMirrorCommitted(err, offsets) } : {}),
       ...opts.overrides,
       rebalance_cb: (err: LibrdKafkaError, assignment: Assignment[]) => {
         // Apply rebalances after the in-flight batch so its offsets are committed by their owner.
@@ -165,7 +166,6 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
   /** Mirror offsets not yet confirmed by the broker, by partition (the latest wins). */
   const mirrorPending = new Map<string, TopicPartitionOffset>();
 
-  let mirrorInFlight = false;
   let mirrorFailures = 0;
   let mirrorTimer: NodeJS.Timeout | undefined;
 
@@ -174,29 +174,35 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
     flushMirror();
   }
 
-  /** Commits the pending mirror offsets of owned partitions; confirmed ones are dropped, refused ones stay for the next try. */
+  /**
+   * Sends the pending mirror offsets of owned partitions (again, every second, until the broker's answer
+   * confirms them in {@link onMirrorCommitted}). The binding's commit callbacks only say the commit was
+   * queued; the broker's answer (e.g. ILLEGAL_GENERATION for a commit sent while the group rebalances)
+   * comes through librdkafka's offset_commit_cb.
+   */
   function flushMirror(): void {
-    if (mirrorInFlight || !connected) return;
+    if (!connected) return;
     const owned = new Set(assigned.map(tpKey));
     const batch = [...mirrorPending.values()].filter((o) => owned.has(tpKey(o)));
     if (!batch.length) return;
-    mirrorInFlight = true;
     try {
-      consumer.commitCb(batch, (err) => {
-        mirrorInFlight = false;
-        if (err) {
-          // Refused while the group rebalances (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION...): the timer tries again.
-          if (++mirrorFailures % 10 === 0) log.warn({ code: err.code, err: err.message, partitions: batch.length, failures: mirrorFailures }, 'mirror offset commit keeps failing; retrying');
-          else log.debug({ code: err.code, err: err.message }, 'mirror offset commit refused; retrying');
-          return;
-        }
-        mirrorFailures = 0;
-        for (const o of batch) if (mirrorPending.get(tpKey(o))?.offset === o.offset) mirrorPending.delete(tpKey(o));
-      });
+      consumer.commit(batch);
     } catch (err) {
-      mirrorInFlight = false;
       log.debug({ err: (err as Error).message }, 'mirror offset commit not sent; retrying');
     }
+  }
+
+  /** The broker's answer to a commit: confirmed offsets leave the pending set, refused ones stay for the next second. */
+  function onMirrorCommitted(err: LibrdKafkaError | null | undefined, offsets: Array<TopicPartitionOffset & { error?: unknown }> | undefined): void {
+    const refused = err ? (offsets ?? []) : (offsets ?? []).filter((o) => o.error);
+    for (const o of offsets ?? []) if (!err && !o.error && mirrorPending.get(tpKey(o))?.offset === o.offset) mirrorPending.delete(tpKey(o));
+    if (!refused.length) {
+      mirrorFailures = 0;
+      return;
+    }
+    // Refused while the group rebalances (ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS...): sent again by the timer.
+    if (++mirrorFailures % 10 === 0) log.warn({ code: err?.code, err: err?.message, partitions: refused.length, failures: mirrorFailures }, 'mirror offset commit keeps being refused; retrying');
+    else log.debug({ code: err?.code, err: err?.message, partitions: refused.length }, 'mirror offset commit refused; retrying');
   }
 
   /** Where a partition without a committed offset starts (auto.offset.reset, explicit). */
