@@ -29,7 +29,7 @@ describe('lag-monitor app (fake cluster)', () => {
     cluster.commit('filter-router', 'wiki.raw.changes', 0, 15);
     cluster.commit('filter-router', 'wiki.raw.changes', 1, 3);
     cluster.setMembers('filter-router', [{ memberId: 'm', clientId: 'wikimonitor-filter-router', host: '/10.0.0.7', assignment: [{ topic: 'wiki.raw.changes', partition: 0 }, { topic: 'wiki.raw.changes', partition: 1 }] }]);
-    const config = loadConfig({ HTTP_PORT: '0', CYCLE_INTERVAL_MS: '100', WINDOW_CYCLES: '3', PROBE_ENABLED: 'false', COMMIT_LOG_ENABLED: 'false', ALERTS_ENABLED: 'false' });
+    const config = loadConfig({ HTTP_PORT: '0', CYCLE_INTERVAL_MS: '60000', WINDOW_CYCLES: '3', PROBE_ENABLED: 'false', COMMIT_LOG_ENABLED: 'false', ALERTS_ENABLED: 'false' });
     const app = createApp({ config, log, handleSignals: false, overrides: { admin: async () => cluster.admin, reader: cluster.reader } });
     await app.nextCycle();
     const base = `http://127.0.0.1:${app.port()}`;
