@@ -19,9 +19,6 @@ module.exports = {
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   // Integration tests talk to a real broker; give them room, never assert on timing.
   testTimeout: 120_000,
-  // A handle a test leaves open (a native client not closed) must not keep the run, and CI, waiting
-  // forever after every test finished: seen once in a fresh-clone run (lag-monitor's project, 10 min idle).
-  forceExit: true,
   // Kills app processes a test file left running (a timed-out test), so no run hangs on them.
   setupFilesAfterEnv: [path.join(__dirname, 'libs/testing/src/jest-teardown.ts')],
   // Deletes the Kafka topics and groups the run's tests created (names from uniqueName), once all
