@@ -68,7 +68,18 @@ describe('filter-router killed -9 during a replay', () => {
         // This incarnation has committed (so its predecessor's open transaction is aborted), then it is
         // killed the moment one of its transactions has written records it has not committed yet.
         await waitFor(async () => (await committedSum()) > before, `incarnation ${i} to commit a transaction`, 60_000, 20);
-        const open = await waitFor(() => openTransaction(), `incarnation ${i} to be inside a transaction`, 10_000, 1).catch(() => false);
+        // Seen open, the process is frozen (SIGSTOP) and the transaction checked again after any request
+        // already on the wire has had time to land: a commit racing the kill cannot then leave nothing
+        // to abort. Not open any more: thawed, and the next transaction is waited for.
+        const frozenInTransaction = async () => {
+          if (!(await openTransaction())) return false;
+          proc.kill('SIGSTOP');
+          await new Promise((r) => setTimeout(r, 300));
+          if (await openTransaction()) return true;
+          proc.kill('SIGCONT');
+          return false;
+        };
+        const open = await waitFor(frozenInTransaction, `incarnation ${i} to be frozen inside a transaction`, 20_000, 1).catch(() => false);
         proc.kill('SIGKILL');
         await proc.exited();
         openAtKill.push(open);
@@ -98,6 +109,7 @@ describe('filter-router killed -9 during a replay', () => {
       expect([...ids].sort()).toEqual([...(expected[route.name] ?? [])].sort()); // none missing, none extra
     }
     // The kills landed inside transactions: the log holds aborted copies that read_committed never showed.
+    expect(openAtKill.filter(Boolean).length).toBeGreaterThan(0);
     expect(report['all']?.inLog).toBeGreaterThan(report['all']?.committed ?? Infinity);
     const dlq = (await readTopic(conn, vars['DLQ_TOPIC'] as string)).map((m) => parseDeadLetter(m.key, m.value, headersFromMessage(m.headers)));
     expect(dlq.map((d) => `${d.sourcePartition}/${d.sourceOffset}`).sort()).toEqual(input.corrupt.map((c) => `${c.partition}/${c.offset}`).sort());
