@@ -19,6 +19,8 @@ describe('workspace scripts command lines', () => {
     ['tools/pipeline/pipeline.mjs', ['upp'], /unknown command "upp"/],
     ['tools/stack/stack.mjs', ['status', '--bogus'], /^stack: error: unknown flag --bogus$/m],
     ['tools/stack/stack.mjs', ['start', 'zookeeper'], /unknown service "zookeeper"/],
+    ['tools/stack/stack.mjs', ['up', '--with', 'grafana'], /--with must be one of prometheus \(got "grafana"\)/],
+    ['tools/stack/stack.mjs', ['status', '--with', 'prometheus'], /--with only goes with "up"/],
     ['tools/codegen/avro-types.mjs', ['--chek'], /^avro-types: error: unknown flag --chek$/m],
     ['tools/build/build-app.mjs', ['no-such-app'], /no app "no-such-app"/],
     ['tools/pipeline/serve.mjs', ['producer', '--wach'], /^serve: error: unknown flag --wach$/m],
