@@ -1,8 +1,9 @@
-// The local pipeline's apps, their ports and how each one is started: shared by `pipeline up`
+// The local pipeline's apps (and their ports, from ports.mjs) and how each one is started: shared by `pipeline up`
 // (background processes under supervise.mjs) and `nx serve <app>` (serve.mjs, in the foreground).
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { APPS } from './ports.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -15,18 +16,7 @@ if (Number(process.versions.node.split('.')[0]) < NODE_MAJOR) {
   process.exit(1);
 }
 
-/** @type {(name: string, def: number) => number} */
-const port = (name, def) => Number(process.env[name] ?? def);
-
-/** Every app on its own port (they all default to 8080 when run bare); the sse-source first. */
-export const APPS = [
-  { name: 'sse-source', port: port('WM_SSE_SOURCE_PORT', 8092), optional: true },
-  { name: 'producer', port: port('WM_PRODUCER_PORT', 8101) },
-  { name: 'filter-router', port: port('WM_FILTER_ROUTER_PORT', 8102) },
-  { name: 'aggregator', port: port('WM_AGGREGATOR_PORT', 8103) },
-  { name: 'dedup-persister', port: port('WM_DEDUP_PERSISTER_PORT', 8104) },
-  { name: 'lag-monitor', port: port('WM_LAG_MONITOR_PORT', 8105) },
-];
+export { APPS };
 
 export const WIKIMEDIA_URL = 'https://stream.wikimedia.org/v2/stream/recentchange';
 export const SOURCES = ['auto', 'local', 'wikimedia'];

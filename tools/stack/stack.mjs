@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // WikiMonitor local stack: PostgreSQL 15, Apache Kafka 4.1.1 (KRaft) and Apicurio Registry 3.3.3,
-// run as plain local processes (no Docker). Zero dependencies: node: builtins only.
+// Jaeger, and on request Prometheus (Debian's package), run as plain local processes (no Docker).
+// Zero dependencies: node: builtins only.
 //
-//   node tools/stack/stack.mjs up | down [--purge] | status | env | logs [service] [--follow]
+//   node tools/stack/stack.mjs up [--with prometheus] | down [--purge] | status | env | logs [service] [--follow]
 //                              start|stop|restart <service> | --help
 //
 // All state lives in one directory (default <repo>/.stack, override with WM_STACK_DIR):
@@ -27,6 +28,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parseCommandLine, usageError } from '../lib/cli.mjs';
+import { APPS } from '../pipeline/ports.mjs';
+import { prometheusConfig, ruleFileNames } from './prometheus-config.mjs';
 
 /** @typedef {(msg: string) => void} Log */
 /**
@@ -43,6 +46,7 @@ import { parseCommandLine, usageError } from '../lib/cli.mjs';
  * @property {() => Promise<boolean>} healthy
  * @property {(log: Log) => Promise<void>} [ready]
  * @property {() => number[]} [leftovers]
+ * @property {boolean} [optional] started by `up` only when asked for (--with, WM_STACK_PROMETHEUS=1)
  */
 
 const execFileP = promisify(execFile);
@@ -106,6 +110,8 @@ const CFG = {
   jaegerUiPort: envInt('WM_JAEGER_UI_PORT', 16686),
   jaegerHealthPort: envInt('WM_JAEGER_HEALTH_PORT', 13133),
   jaegerEnabled: process.env.WM_JAEGER !== 'off',
+  prometheusPort: envInt('WM_PROMETHEUS_PORT', 9090),
+  prometheusBin: process.env.WM_PROMETHEUS_BIN || '',
   startTimeoutMs: (Number(process.env.WM_STACK_TIMEOUT) || 120) * 1000,
   stopTimeoutMs: 20_000,
 };
@@ -121,6 +127,10 @@ const PATHS = {
   apicurioRun: join(DIRS.run, 'apicurio'),
   jaegerBin: join(DIRS.cache, `jaeger-${VERSIONS.jaeger}`, 'jaeger'),
   jaegerRun: join(DIRS.run, 'jaeger'),
+  // Debian's prometheus package unpacked (apt-get download + dpkg -x): no root, no system service.
+  prometheusDeb: join(DIRS.cache, 'prometheus-deb'),
+  prometheusRun: join(DIRS.run, 'prometheus'),
+  prometheusData: join(DIRS.data, 'prometheus'),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -196,7 +206,24 @@ const SERVICES = /** @type {Service[]} */ ([
     launch: launchJaeger,
     healthy: () => httpOk(`http://127.0.0.1:${CFG.jaegerUiPort}/api/services`),
   },
+  {
+    name: 'prometheus',
+    aliases: ['prom'],
+    optional: true,
+    ports: () => [{ port: CFG.prometheusPort, env: 'WM_PROMETHEUS_PORT' }],
+    deps: [],
+    stopSignal: 'SIGTERM',
+    owns: (argv) => argv.includes(`--config.file=${join(PATHS.prometheusRun, 'prometheus.yml')}`) && Boolean(argv[0]?.endsWith('/prometheus')),
+    prepare: preparePrometheus,
+    launch: launchPrometheus,
+    healthy: () => httpOk(`http://127.0.0.1:${CFG.prometheusPort}/-/ready`),
+  },
 ]).filter((svc) => svc.name !== 'jaeger' || CFG.jaegerEnabled);
+
+/** Optional services `up` starts: --with <name> (repeatable) or WM_STACK_PROMETHEUS=1. */
+const OPTIONAL = SERVICES.filter((s) => s.optional).map((s) => s.name);
+/** @type {Set<string>} */
+const WANTED = new Set(process.env.WM_STACK_PROMETHEUS === '1' ? ['prometheus'] : []);
 
 const ENV_EXPORTS = () => ({
   KAFKA_BOOTSTRAP_SERVERS: `127.0.0.1:${CFG.kafkaPort}`,
@@ -623,6 +650,63 @@ function launchJaeger(logFd) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Prometheus (optional): Debian's package, unpacked into the cache; scrapes every app of the local
+// pipeline on its port and evaluates deploy/prometheus's alert rules
+// ---------------------------------------------------------------------------------------------
+
+/** WM_PROMETHEUS_BIN, else Debian's package unpacked into the cache (downloaded the first time). @param {Log} log */
+function prometheusBin(log) {
+  if (CFG.prometheusBin) {
+    if (!existsSync(CFG.prometheusBin)) fail(`WM_PROMETHEUS_BIN=${CFG.prometheusBin} does not exist`);
+    return CFG.prometheusBin;
+  }
+  const bin = join(PATHS.prometheusDeb, 'usr', 'bin', 'prometheus');
+  if (existsSync(bin)) return bin;
+  log('downloading Debian\'s prometheus package (apt-get download, unpacked with dpkg -x; first time only)…');
+  const tmp = `${PATHS.prometheusDeb}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(join(tmp, 'deb'), { recursive: true });
+  const dl = spawnSync('apt-get', ['download', 'prometheus'], { cwd: join(tmp, 'deb'), encoding: 'utf8' });
+  if (dl.error || dl.status !== 0) {
+    rmSync(tmp, { recursive: true, force: true });
+    fail(`prometheus: apt-get download prometheus failed (${dl.error?.message ?? dl.stderr.trim()}); on Debian run apt-get update first, or point WM_PROMETHEUS_BIN at a prometheus binary`);
+  }
+  const deb = readdirSync(join(tmp, 'deb')).find((f) => f.endsWith('.deb'));
+  if (!deb) fail('prometheus: apt-get download left no .deb');
+  run('dpkg', ['-x', join(tmp, 'deb', deb), join(tmp, 'root')], { what: 'dpkg -x prometheus' });
+  renameSync(join(tmp, 'root'), PATHS.prometheusDeb);
+  rmSync(tmp, { recursive: true, force: true });
+  log(`unpacked ${deb} into ${PATHS.prometheusDeb}`);
+  return bin;
+}
+
+/** The alert rule files of deploy/prometheus, as absolute paths. */
+function prometheusRuleFiles() {
+  const dir = join(REPO_ROOT, 'deploy', 'prometheus');
+  return existsSync(dir) ? ruleFileNames(readdirSync(dir)).map((f) => join(dir, f)) : [];
+}
+
+/** @param {Log} log */
+function preparePrometheus(log) {
+  prometheusBin(log);
+  mkdirSync(PATHS.prometheusRun, { recursive: true });
+  mkdirSync(PATHS.prometheusData, { recursive: true });
+  const ruleFiles = prometheusRuleFiles();
+  writeFileSync(join(PATHS.prometheusRun, 'prometheus.yml'), prometheusConfig({ apps: APPS, ruleFiles, port: CFG.prometheusPort }));
+  log(`scraping ${APPS.map((a) => `${a.name}:${a.port}`).join(', ')}; rules: ${ruleFiles.map((f) => f.slice(REPO_ROOT.length + 1)).join(', ') || 'none'}`);
+}
+
+/** @param {number} logFd */
+function launchPrometheus(logFd) {
+  return spawnDetached(prometheusBin(() => undefined), [
+    `--config.file=${join(PATHS.prometheusRun, 'prometheus.yml')}`,
+    `--web.listen-address=127.0.0.1:${CFG.prometheusPort}`,
+    `--storage.tsdb.path=${PATHS.prometheusData}`,
+    '--storage.tsdb.retention.time=2d',
+  ], { logFd, cwd: PATHS.prometheusRun });
+}
+
+// ---------------------------------------------------------------------------------------------
 // Generic service lifecycle
 // ---------------------------------------------------------------------------------------------
 
@@ -839,17 +923,22 @@ function openLog(svc) {
 // Commands
 // ---------------------------------------------------------------------------------------------
 
+/** Started by `up` and counted by `status`: the default services and the optional ones asked for. @param {Service} svc */
+const wanted = (svc) => !svc.optional || WANTED.has(svc.name);
+
 async function cmdUp() {
   const t0 = Date.now();
   const seen = new Set();
-  for (const svc of SERVICES) await startService(svc, seen);
+  for (const svc of SERVICES.filter(wanted)) await startService(svc, seen);
   console.error(`stack: all services healthy (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  if (WANTED.has('prometheus')) console.error(`stack: Prometheus on http://127.0.0.1:${CFG.prometheusPort} (targets: /api/v1/targets)`);
   printEnv();
 }
 
 /** @param {boolean} purge */
 async function cmdDown(purge) {
-  for (const svc of [...SERVICES].reverse()) await stopService(svc);
+  // Optional services too, when they run (started by an earlier `up --with`).
+  for (const svc of [...SERVICES].reverse()) if (wanted(svc) || runningPid(svc)) await stopService(svc);
   if (purge) {
     rmSync(DIRS.data, { recursive: true, force: true });
     console.log(`stack: deleted ${DIRS.data}`);
@@ -861,6 +950,7 @@ async function cmdStatus() {
   let allHealthy = true;
   for (const svc of SERVICES) {
     const pid = runningPid(svc);
+    if (!wanted(svc) && !pid) continue;
     const healthy = pid ? await svc.healthy() : false;
     allHealthy &&= healthy;
     rows.push([svc.name, String(pid ?? '-'), svc.ports().map((p) => p.port).join(','),
@@ -901,7 +991,10 @@ Runs PostgreSQL ${VERSIONS.postgres}, Kafka ${VERSIONS.kafka} (KRaft) and Apicur
 processes, without Docker. State: ${STACK_DIR}
 
 Commands:
-  up                   start everything (idempotent); returns once all services are healthy
+  up [--with prometheus]  start everything (idempotent); returns once all services are healthy.
+                       --with prometheus (or WM_STACK_PROMETHEUS=1) also starts Prometheus ${'(Debian\'s package,'}
+                       unpacked into cache/ the first time): it scrapes every app of the local pipeline on
+                       its port (${APPS.map((a) => a.port).join(', ')}) and loads deploy/prometheus's alert rules
   down [--purge]       stop everything; --purge also deletes the data directory
   status               table of services; exit code 0 only if all are healthy
   env                  print shell exports, e.g. eval "$(node tools/stack/stack.mjs env)"
@@ -910,7 +1003,7 @@ Commands:
   start <svc>          start one service (and what it depends on)
   stop <svc>           stop one service
   restart <svc>        stop + start one service
-Services: ${SERVICES.map((s) => [s.name, ...s.aliases].join('|')).join(', ')}
+Services: ${SERVICES.map((s) => [s.name, ...s.aliases].join('|') + (s.optional ? ' (optional)' : '')).join(', ')}
 
 Environment (defaults):
   WM_STACK_DIR                 state directory (<repo>/.stack)
@@ -926,6 +1019,10 @@ Environment (defaults):
   WM_REGISTRY_HEAP             Apicurio max heap (512m)
   WM_JAVA_HOME                 preferred JDK (else JAVA_HOME, PATH, /usr/lib/jvm/*: lowest version that fits)
   WM_STACK_TIMEOUT             seconds to wait for each service to become healthy (120)
+  WM_STACK_PROMETHEUS=1        \`up\` starts Prometheus too (as --with prometheus)
+  WM_PROMETHEUS_PORT           Prometheus HTTP port (9090)
+  WM_PROMETHEUS_BIN            a prometheus binary to use instead of Debian's package
+  WM_*_PORT                    the apps' ports Prometheus scrapes (node tools/pipeline/pipeline.mjs --help)
 
 Exit codes: 0 done (status: all healthy), 1 failed, 2 usage error (unknown command, flag or service).
 `;
@@ -936,7 +1033,14 @@ Exit codes: 0 done (status: all healthy), 1 failed, 2 usage error (unknown comma
  */
 async function main(argv) {
   const { values, positionals } = parseCommandLine(
-    { name: 'stack', usage: HELP.trimEnd(), options: { purge: { type: 'boolean' }, follow: { type: 'boolean', short: 'f' } }, allowPositionals: true, maxPositionals: 2 },
+    {
+      name: 'stack',
+      usage: HELP.trimEnd(),
+      options: { purge: { type: 'boolean' }, follow: { type: 'boolean', short: 'f' }, with: { type: 'string', multiple: true } },
+      choices: { with: OPTIONAL },
+      allowPositionals: true,
+      maxPositionals: 2,
+    },
     argv,
   );
   const [command, arg] = positionals;
@@ -953,6 +1057,8 @@ async function main(argv) {
   if (arg !== undefined && !['start', 'stop', 'restart', 'logs'].includes(command)) usageError('stack', HELP.trimEnd(), `unexpected argument "${arg}"`);
   if (command === 'logs' && arg !== undefined) needService();
   const flags = { purge: values.purge === true, follow: values.follow === true };
+  if (values.with?.length && command !== 'up') usageError('stack', HELP.trimEnd(), '--with only goes with "up" (start <service> starts an optional one)');
+  for (const name of values.with ?? []) WANTED.add(name);
 
   switch (command) {
     case 'up': return withLock(cmdUp).then(() => 0);

@@ -19,8 +19,12 @@ describe('workspace scripts command lines', () => {
     ['tools/pipeline/pipeline.mjs', ['upp'], /unknown command "upp"/],
     ['tools/stack/stack.mjs', ['status', '--bogus'], /^stack: error: unknown flag --bogus$/m],
     ['tools/stack/stack.mjs', ['start', 'zookeeper'], /unknown service "zookeeper"/],
+    ['tools/stack/stack.mjs', ['up', '--with', 'grafana'], /--with must be one of prometheus \(got "grafana"\)/],
+    ['tools/stack/stack.mjs', ['status', '--with', 'prometheus'], /--with only goes with "up"/],
     ['tools/codegen/avro-types.mjs', ['--chek'], /^avro-types: error: unknown flag --chek$/m],
     ['tools/build/build-app.mjs', ['no-such-app'], /no app "no-such-app"/],
+    ['tools/pipeline/serve.mjs', ['producer', '--wach'], /^serve: error: unknown flag --wach$/m],
+    ['tools/pipeline/serve.mjs', ['no-such-app'], /the app must be one of/],
   ])('%s %j should exit 2 with the problem and the usage', (script, args, message) => {
     const r = run(script, args);
     expect(r.status).toBe(2);
@@ -29,7 +33,7 @@ describe('workspace scripts command lines', () => {
     expect(r.stdout).toBe('');
   });
 
-  it.each([['tools/pipeline/pipeline.mjs'], ['tools/stack/stack.mjs'], ['tools/codegen/avro-types.mjs'], ['tools/build/build-app.mjs']])('%s --help should print the usage and exit 0', (script) => {
+  it.each([['tools/pipeline/pipeline.mjs'], ['tools/stack/stack.mjs'], ['tools/codegen/avro-types.mjs'], ['tools/build/build-app.mjs'], ['tools/pipeline/serve.mjs']])('%s --help should print the usage and exit 0', (script) => {
     const r = run(script, ['--help']);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/Usage: node tools\//);
