@@ -14,7 +14,8 @@ import { countStoredChanges } from './verify';
 // while the stream flows. Every figure the test expects comes from the run (the recordings, the
 // database), not from records the test made up.
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const OUT = join(__dirname, '..', 'test-output');
+// Under the app's test output, beside the persister-level test's screenshots.
+const OUT = join(REPO_ROOT, 'apps', 'dedup-persister', 'test-output');
 const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const RATE = 100;
 const SPIKE = { wiki: 'wikidatawiki', atS: 32, count: 3000 };
