@@ -153,7 +153,7 @@ describe('dedup-persister under a flood of API requests and event-stream clients
               const { url, init } = request(base, kind, i);
               const res = await fetch(url, init);
               const text = await res.text();
-              let error = '';
+              let error: string;
               try {
                 error = (JSON.parse(text) as { error?: string }).error ?? '';
               } catch {
