@@ -180,6 +180,14 @@ function queryFailed(res: Response, next: NextFunction, err: unknown, dbUp: () =
 }
 
 /**
+ * Whether another query would exceed the bound: every connection of the pool in use and `maxWaiting`
+ * queries already queued for one (0: no queue at all).
+ */
+export function poolBusy(pool: Pick<Pool, 'waitingCount' | 'idleCount' | 'totalCount'>, size: number, maxWaiting: number): boolean {
+  return pool.idleCount === 0 && pool.totalCount >= size && pool.waitingCount >= maxWaiting;
+}
+
+/**
  * Answers 503 (Retry-After) when the API pool's queue is full: the queue is bounded, so a flood
  * costs each caller a fast refusal instead of memory and latency for all. Checked after the
  * parameters, so a bad request is a 400 whatever the load.

@@ -18,7 +18,7 @@ import { type Logger, type ServiceHandle, createMetricsRegistry, lifecycle, retr
 import { SpanStatusCode, context, getTracer, startBatchProcessSpan, trace } from '@wikimonitor/telemetry';
 import type { Registry } from 'prom-client';
 import { analyticsRoutes, createAnalyticsHub } from './analytics-api';
-import { historyRoutes } from './api';
+import { historyRoutes, poolBusy } from './api';
 import type { AppConfig } from './config';
 import { createApiPool, createDatabase, pgTls } from './db';
 import { createDecoders, topicKinds } from './decoders';
@@ -187,7 +187,7 @@ export function createApp(opts: DedupPersisterOptions): DedupPersisterApp {
       registry,
       routes: (app) => {
         // Queries beyond the pool and its bounded queue are refused, not queued (event streams have their own limit).
-        const busy = () => apiPool.waitingCount >= config.API_MAX_WAITING;
+        const busy = () => poolBusy(apiPool, config.API_POOL_SIZE, config.API_MAX_WAITING);
         // Analytics first: the history routes end with the /api 404 handler.
         analyticsRoutes({ pool: apiPool, log, dbUp: () => db.isUp(), busy, hub })(app);
         historyRoutes({ pool: apiPool, log, dbUp: () => db.isUp(), busy })(app);
