@@ -157,7 +157,7 @@ async function main() {
   try {
     const loadTimes = await load(db.url, now);
     const app = express();
-    analyticsRoutes({ pool, log, dbUp: () => true, hub: createAnalyticsHub(), now: () => now })(app);
+    analyticsRoutes({ pool, log, dbUp: () => true, hub: createAnalyticsHub({ maxClients: 10 }), now: () => now })(app);
     historyRoutes({ pool, log, dbUp: () => true })(app);
     server.on('request', app);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -2,7 +2,9 @@
 // (JSON) schemas offline (custom resources against their own structural checks), and the objects hold what the
 // deployment promises (StatefulSets, probes, limits, security, budgets, network policies, autoscaling on lag
 // bounded by partitions).
-import { readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
   APP_WORKLOAD_KIND,
@@ -15,12 +17,14 @@ import {
   type K8sObject,
   type NetworkPolicySpec,
   type PodSpec,
+  type Volume,
   type WorkloadSpec,
   appContainer,
   appWorkload,
   configuredTopics,
   containerEnv,
   find,
+  scriptSecrets,
   loadTopics,
   podSpecOf,
   renderKustomize,
@@ -52,6 +56,68 @@ const EGRESS: Record<string, string[]> = {
 beforeAll(() => {
   tools();
 }, INSTALL_TIMEOUT_MS);
+
+/** Where every Kafka client finds its user name, password and the CA (deploy/k8s/base/kafka/client-config.yaml). */
+const KAFKA_CREDENTIALS_DIR = '/var/run/secrets/wikimonitor/kafka';
+
+const secretValue = (o: K8sObject | undefined, key: string) => Buffer.from(o?.data?.[key] ?? '', 'base64').toString('utf8');
+
+/** Every ConfigMap and Secret a pod template refers to (envFrom, env valueFrom, volumes, projected sources). */
+function references(objects: K8sObject[]): { where: string; kind: string; name: string; optional: boolean }[] {
+  const out: { where: string; kind: string; name: string; optional: boolean }[] = [];
+  for (const o of objects) {
+    const pod = podSpecOf(o);
+    if (!pod) continue;
+    const where = `${o.kind}/${o.metadata.name}`;
+    for (const c of [...pod.containers, ...(pod.initContainers ?? [])]) {
+      for (const src of c.envFrom ?? []) {
+        if (src.configMapRef) out.push({ where, kind: 'ConfigMap', name: src.configMapRef.name, optional: src.configMapRef.optional === true });
+        if (src.secretRef) out.push({ where, kind: 'Secret', name: src.secretRef.name, optional: src.secretRef.optional === true });
+      }
+    }
+    for (const v of pod.volumes ?? []) {
+      if (v.configMap) out.push({ where, kind: 'ConfigMap', name: v.configMap.name, optional: v.configMap.optional === true });
+      if (v.secret) out.push({ where, kind: 'Secret', name: v.secret.secretName, optional: v.secret.optional === true });
+      for (const p of v.projected?.sources ?? []) {
+        if (p.secret) out.push({ where, kind: 'Secret', name: p.secret.name, optional: p.secret.optional === true });
+        if (p.configMap) out.push({ where, kind: 'ConfigMap', name: p.configMap.name, optional: p.configMap.optional === true });
+      }
+    }
+  }
+  return out;
+}
+
+/** The file a path in a container comes from: "<Secret name>/<key>" through a mounted secret or projected volume. */
+function fileSource(pod: PodSpec, c: Container, path: string): string | undefined {
+  for (const m of c.volumeMounts ?? []) {
+    if (!path.startsWith(`${m.mountPath}/`)) continue;
+    const rel = path.slice(m.mountPath.length + 1);
+    const v: Volume | undefined = pod.volumes?.find((x) => x.name === m.name);
+    if (v?.secret) return `${v.secret.secretName}/${rel}`;
+    for (const p of v?.projected?.sources ?? []) {
+      const item = p.secret?.items?.find((i) => i.path === rel);
+      if (p.secret && item) return `${p.secret.name}/${item.key}`;
+    }
+  }
+  return undefined;
+}
+
+/** Credentials written into the manifests: env values, ConfigMap data, Secret data in a kustomization's output. */
+function secretLiteralProblems(objects: K8sObject[]): string[] {
+  const problems: string[] = [];
+  const credentialKey = /(PASSWORD|PASSWD|TOKEN|SECRET|CREDENTIALS?|API_KEY)$/i;
+  const urlWithPassword = /:\/\/[^/\s:@]+:[^@\s/]+@/;
+  const check = (where: string, key: string, value: string) => {
+    if (credentialKey.test(key) && value !== '') problems.push(`${where}: ${key} is written in plain text`);
+    else if (urlWithPassword.test(value)) problems.push(`${where}: ${key} holds a URL with a password`);
+  };
+  for (const o of objects) {
+    if (o.kind === 'ConfigMap') for (const [k, v] of Object.entries(o.data ?? {})) check(`ConfigMap/${o.metadata.name}`, k, v);
+    const pod = podSpecOf(o);
+    for (const c of [...(pod?.containers ?? []), ...(pod?.initContainers ?? [])]) for (const e of c.env ?? []) if (e.value !== undefined) check(`${o.kind}/${o.metadata.name}/${c.name}`, e.name, e.value);
+  }
+  return problems;
+}
 
 function selects(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
   return Object.entries(selector ?? {}).every(([k, v]) => labels?.[k] === v);
@@ -189,18 +255,13 @@ describe.each(OVERLAYS)('kustomize build %s', (overlay) => {
     expect(find(objects, 'Namespace', NAMESPACE)).toBeDefined();
   });
 
-  it(`${overlay} should only reference ConfigMaps and Secrets it renders`, () => {
+  it(`${overlay} should only reference ConfigMaps and Secrets it renders, or (the base) Secrets tools/deploy/kafka-secrets.sh makes`, () => {
     const { objects } = renderKustomize(overlay);
-    const missing: string[] = [];
-    for (const o of objects) {
-      const pod = podSpecOf(o);
-      if (!pod) continue;
-      for (const c of [...pod.containers, ...(pod.initContainers ?? [])]) missing.push(...containerEnv(objects, c).problems);
-      for (const v of pod.volumes ?? []) {
-        if (v.configMap && !find(objects, 'ConfigMap', v.configMap.name)) missing.push(`${o.kind}/${o.metadata.name}: volume ConfigMap ${v.configMap.name}`);
-        if (v.secret && !find(objects, 'Secret', v.secret.secretName)) missing.push(`${o.kind}/${o.metadata.name}: volume Secret ${v.secret.secretName}`);
-      }
-    }
+    // The base ships no credential: it references Secrets made outside it. An overlay renders what it uses.
+    const external = overlay === 'deploy/k8s/base' ? new Set(scriptSecrets().map((o) => o.metadata.name)) : new Set<string>();
+    const missing = references(objects)
+      .filter((r) => !find(objects, r.kind, r.name) && !(r.kind === 'Secret' && external.has(r.name)) && !(r.optional && overlay !== 'deploy/k8s/base'))
+      .map((r) => `${r.where}: ${r.optional ? 'optional ' : ''}${r.kind} ${r.name}`);
     expect(missing).toEqual([]);
   });
 
@@ -240,9 +301,12 @@ describe.each(OVERLAYS)('kustomize build %s', (overlay) => {
       const ss = find(objects, 'StatefulSet', name)?.spec as WorkloadSpec | undefined;
       expect(ss?.volumeClaimTemplates?.length).toBe(1);
     }
-    const kafka = (find(objects, 'StatefulSet', 'kafka')?.spec as WorkloadSpec).template.spec.containers[0] as Container;
-    expect(kafka.env?.find((e) => e.name === 'KAFKA_PROCESS_ROLES')?.value).toBe('broker,controller');
-    expect(kafka.env?.find((e) => e.name === 'KAFKA_AUTO_CREATE_TOPICS_ENABLE')?.value).toBe('false');
+    const kafkaPod = (find(objects, 'StatefulSet', 'kafka')?.spec as WorkloadSpec).template.spec;
+    // The broker's settings are rendered by start-kafka.sh (run with stand-ins below), from its ConfigMap.
+    expect(kafkaPod.containers[0]?.command).toEqual(['/bin/bash', '/opt/wikimonitor/start-kafka.sh']);
+    const script = find(objects, 'ConfigMap', kafkaPod.volumes?.find((v) => v.name === 'scripts')?.configMap?.name ?? '')?.data?.['start-kafka.sh'] ?? '';
+    expect(script).toContain('process.roles=broker,controller');
+    expect(script).toContain('auto.create.topics.enable=false');
     const job = find(objects, 'Job', 'kafka-topics');
     const jobPod = job && podSpecOf(job);
     const cmName = jobPod?.volumes?.find((v) => v.configMap)?.configMap?.name ?? '';
@@ -271,7 +335,10 @@ describe.each(OVERLAYS)('kustomize build %s', (overlay) => {
       const { objects } = renderKustomize(overlay);
       const c = appContainer(objects, app);
       expect(c.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
-      expect(c.volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
+      expect(c.volumeMounts).toEqual([
+        { name: 'tmp', mountPath: '/tmp' },
+        { name: 'kafka-credentials', mountPath: KAFKA_CREDENTIALS_DIR, readOnly: true },
+      ]);
       const pod = appWorkload(objects, app).spec.template.spec;
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
     });
@@ -362,6 +429,170 @@ describe('KEDA ScaledObject (deploy/k8s/base)', () => {
       'ScaledObject filter-router: maxReplicaCount 12 is not within 2..6 (the partitions of its input topics)',
       'ScaledObject filter-router: trigger metadata.threshold is a number; the CRD takes strings',
       'ScaledObject filter-router: the query reads the lag of group "aggregator", not of filter-router\'s group "filter-router"',
+    ]);
+  });
+});
+
+describe('Kafka: three brokers with SASL_SSL in the base, one PLAINTEXT broker in kind', () => {
+  const base = () => renderKustomize('deploy/k8s/base').objects;
+  const kind = () => renderKustomize('deploy/k8s/overlays/kind').objects;
+  const kafkaOf = (objects: K8sObject[]) => {
+    const ss = find(objects, 'StatefulSet', 'kafka') as K8sObject & { spec: WorkloadSpec };
+    const c = ss.spec.template.spec.containers[0] as Container;
+    return { ss, pod: ss.spec.template.spec, c, env: containerEnv(objects, c).env };
+  };
+  /** Runs the rendered start-kafka.sh as pod `pod` with stand-ins for Kafka's tools: what it would format and run. */
+  const startScript = (objects: K8sObject[], pod: string, scramUsers: string[]) => {
+    const { pod: spec, env } = kafkaOf(objects);
+    const cm = spec.volumes?.find((v) => v.name === 'scripts')?.configMap?.name ?? '';
+    const dir = mkdtempSync(join(tmpdir(), 'wm-kafka-start-'));
+    try {
+      writeFileSync(join(dir, 'start-kafka.sh'), find(objects, 'ConfigMap', cm)?.data?.['start-kafka.sh'] ?? '');
+      execFileSync('mkdir', ['-p', join(dir, 'bin'), join(dir, 'tls'), join(dir, 'scram'), join(dir, 'run'), join(dir, 'data')]);
+      writeFileSync(join(dir, 'bin', 'kafka-storage.sh'), '#!/bin/bash\necho "FORMAT $*"\n', { mode: 0o755 });
+      writeFileSync(join(dir, 'bin', 'kafka-server-start.sh'), '#!/bin/bash\necho "START $*"; cat "$1"\n', { mode: 0o755 });
+      for (const f of ['ca.crt', 'tls.crt', 'tls.key']) writeFileSync(join(dir, 'tls', f), `${f}\n`);
+      for (const u of scramUsers) writeFileSync(join(dir, 'scram', u), `pw-${u}`);
+      const paths = { KAFKA_HOME: dir, KAFKA_RUN_DIR: join(dir, 'run'), KAFKA_TLS_DIR: join(dir, 'tls'), KAFKA_SCRAM_DIR: join(dir, 'scram'), KAFKA_DATA_DIR: join(dir, 'data') };
+      const out = execFileSync('bash', [join(dir, 'start-kafka.sh')], { env: { PATH: process.env['PATH'], ...env, POD_NAME: pod, POD_NAMESPACE: 'wikimonitor', ...paths }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const props = Object.fromEntries(out.split('\n').filter((l) => /^[a-z][a-z0-9.-]*=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+      return { props, format: out.split('\n').find((l) => l.startsWith('FORMAT ')) ?? '' };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('the base should run three KRaft nodes with replication 3 and min.insync.replicas 2, provisioning topics with RF 3', () => {
+    const objects = base();
+    const { ss, env } = kafkaOf(objects);
+    expect((ss.spec as WorkloadSpec).replicas).toBe(3);
+    expect({ nodes: env['KAFKA_NODES'], rf: env['DEFAULT_REPLICATION_FACTOR'], minIsr: env['MIN_INSYNC_REPLICAS'], security: env['KAFKA_SECURITY'] }).toEqual({ nodes: '3', rf: '3', minIsr: '2', security: 'sasl_ssl' });
+    const { props, format } = startScript(objects, 'kafka-2', ['producer']);
+    expect(props).toMatchObject({
+      'process.roles': 'broker,controller',
+      'node.id': '3',
+      'default.replication.factor': '3',
+      'min.insync.replicas': '2',
+      'offsets.topic.replication.factor': '3',
+      'transaction.state.log.replication.factor': '3',
+      'transaction.state.log.min.isr': '2',
+    });
+    expect(props['controller.quorum.voters']?.split(',')).toEqual([1, 2, 3].map((n) => `${n}@kafka-${n - 1}.kafka-headless.wikimonitor.svc.cluster.local:9093`));
+    expect(format).toContain('--add-scram SCRAM-SHA-512=[name=producer,password=pw-producer]');
+    const job = find(objects, 'Job', 'kafka-topics') as K8sObject;
+    const jobEnv = containerEnv(objects, (podSpecOf(job) as PodSpec).containers[0] as Container).env;
+    expect(jobEnv['REPLICATION_FACTOR']).toBe('3');
+    for (const app of K8S_APPS) expect({ app, rf: containerEnv(objects, appContainer(objects, app)).env['TOPIC_REPLICATION_FACTOR'] }).toEqual({ app, rf: '3' });
+  });
+
+  it('the base brokers should take clients over SASL_SSL (SCRAM-SHA-512) only, and talk mutual TLS among themselves', () => {
+    const { props } = startScript(base(), 'kafka-0', ['producer']);
+    const map = Object.fromEntries((props['listener.security.protocol.map'] ?? '').split(',').map((x) => x.split(':') as [string, string]));
+    expect(map).toEqual({ CLIENT: 'SASL_SSL', CONTROLLER: 'SSL', INTERNAL: 'SSL' });
+    expect(props['listeners']).toBe('CLIENT://:9092,CONTROLLER://:9093,INTERNAL://:9094');
+    expect(props['sasl.enabled.mechanisms']).toBe('SCRAM-SHA-512');
+    expect(props['inter.broker.listener.name']).toBe('INTERNAL');
+    expect({ internal: props['listener.name.internal.ssl.client.auth'], controller: props['listener.name.controller.ssl.client.auth'] }).toEqual({ internal: 'required', controller: 'required' });
+    // Without the certificate or users it refuses to start rather than fall back to anything open.
+    expect(() => startScript(base(), 'kafka-0', [])).toThrow(/no SCRAM users/);
+  });
+
+  it('the kind overlay should keep one PLAINTEXT node with replication 1', () => {
+    const objects = kind();
+    const { ss, env } = kafkaOf(objects);
+    expect((ss.spec as WorkloadSpec).replicas).toBe(1);
+    expect({ nodes: env['KAFKA_NODES'], rf: env['DEFAULT_REPLICATION_FACTOR'], minIsr: env['MIN_INSYNC_REPLICAS'], security: env['KAFKA_SECURITY'] }).toEqual({ nodes: '1', rf: '1', minIsr: '1', security: 'plaintext' });
+    const { props } = startScript(objects, 'kafka-0', []);
+    expect(props['controller.quorum.voters']).toBe('1@kafka-0.kafka-headless.wikimonitor.svc.cluster.local:9093');
+    expect(props['listener.security.protocol.map']).toBe('PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT');
+    for (const app of K8S_APPS) expect(containerEnv(objects, appContainer(objects, app)).env['KAFKA_SECURITY_PROTOCOL']).toBeUndefined();
+  });
+
+  it.each(K8S_APPS)('the base should connect %s to Kafka with SASL_SSL as its own user, its password and the CA read from mounted Secrets', (app) => {
+    const objects = base();
+    const c = appContainer(objects, app);
+    const pod = appWorkload(objects, app).spec.template.spec;
+    const env = containerEnv(objects, c).env;
+    expect({ protocol: env['KAFKA_SECURITY_PROTOCOL'], mechanism: env['KAFKA_SASL_MECHANISM'] }).toEqual({ protocol: 'sasl_ssl', mechanism: 'SCRAM-SHA-512' });
+    expect(env['KAFKA_SASL_PASSWORD']).toBeUndefined();
+    expect({
+      username: fileSource(pod, c, env['KAFKA_SASL_USERNAME_FILE'] ?? ''),
+      password: fileSource(pod, c, env['KAFKA_SASL_PASSWORD_FILE'] ?? ''),
+      ca: fileSource(pod, c, env['KAFKA_SSL_CA_LOCATION'] ?? ''),
+    }).toEqual({ username: `kafka-user-${app}/username`, password: `kafka-user-${app}/password`, ca: 'kafka-ca/ca.crt' });
+    // The brokers store this user's password (their scram volume) and the script makes its Secret.
+    const scram = kafkaOf(objects).pod.volumes?.find((v) => v.name === 'scram')?.projected?.sources ?? [];
+    expect(scram.some((p) => p.secret?.name === `kafka-user-${app}` && p.secret.items?.some((i) => i.key === 'password' && i.path === app))).toBe(true);
+    expect(secretValue(find(scriptSecrets(), 'Secret', `kafka-user-${app}`), 'username')).toBe(app);
+  });
+
+  it('kafka-secrets.sh should make a broker certificate its CA verifies for every broker name and the bootstrap name, and random passwords', () => {
+    const secrets = scriptSecrets();
+    const tls = find(secrets, 'Secret', 'kafka-broker-tls');
+    const dir = mkdtempSync(join(tmpdir(), 'wm-kafka-tls-'));
+    try {
+      for (const k of ['ca.crt', 'tls.crt']) writeFileSync(join(dir, k), secretValue(tls, k));
+      expect(secretValue(find(secrets, 'Secret', 'kafka-ca'), 'ca.crt')).toBe(secretValue(tls, 'ca.crt'));
+      expect(secretValue(tls, 'tls.key')).toMatch(/^-----BEGIN PRIVATE KEY-----/); // PKCS#8, as Kafka's PEM key store needs
+      for (const host of ['kafka-0.kafka-headless.wikimonitor.svc.cluster.local', 'kafka-2.kafka-headless.wikimonitor.svc.cluster.local', 'kafka']) {
+        const r = run('openssl', ['verify', '-CAfile', join(dir, 'ca.crt'), '-verify_hostname', host, join(dir, 'tls.crt')]);
+        expect({ host, out: r.stdout.trim() }).toEqual({ host, out: `${join(dir, 'tls.crt')}: OK` });
+      }
+      expect(run('openssl', ['verify', '-CAfile', join(dir, 'ca.crt'), '-verify_hostname', 'evil.example', join(dir, 'tls.crt')]).status).not.toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const passwords = secrets.filter((o) => o.metadata.name.startsWith('kafka-user-')).map((o) => secretValue(o, 'password'));
+    expect(passwords).toHaveLength(6);
+    expect(new Set(passwords).size).toBe(6);
+    for (const p of passwords) expect(p).toMatch(/^[0-9a-f]{48}$/);
+  });
+});
+
+describe.each(OVERLAYS)('credentials and network policies (%s)', (overlay) => {
+  it(`${overlay} should write no credential in an env value or a ConfigMap`, () => {
+    expect(secretLiteralProblems(renderKustomize(overlay).objects)).toEqual([]);
+    if (overlay === 'deploy/k8s/base') expect(renderKustomize(overlay).objects.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name)).toEqual([]);
+  });
+
+  it(`${overlay} should admit each port only from named callers: no ingress rule open to every pod`, () => {
+    const problems: string[] = [];
+    for (const np of renderKustomize(overlay).objects.filter((o) => o.kind === 'NetworkPolicy')) {
+      const spec = np.spec as NetworkPolicySpec;
+      for (const rule of spec.ingress ?? []) {
+        if (!rule.from?.length) problems.push(`${np.metadata.name}: ports ${(rule.ports ?? []).map((p) => p.port).join(',') || 'all'} open to every caller`);
+        for (const peer of rule.from ?? []) if (peer.namespaceSelector && !peer.podSelector) problems.push(`${np.metadata.name}: a whole namespace admitted`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it(`${overlay} should admit the apps' HTTP port from Prometheus, and the dashboards' from the ingress controller, only`, () => {
+    const objects = renderKustomize(overlay).objects;
+    const callers = (name: string, port: number) =>
+      ((find(objects, 'NetworkPolicy', name)?.spec as NetworkPolicySpec).ingress ?? [])
+        .filter((r) => (r.ports ?? []).some((p) => p.port === port))
+        .flatMap((r) => (r.from ?? []).map((p) => `${p.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] ?? '(same namespace)'}/${Object.values(p.podSelector?.matchLabels ?? {}).join(',')}`))
+        .sort();
+    const dashboards = ['dedup-persister', 'lag-monitor'];
+    for (const app of K8S_APPS) expect({ app, callers: callers(app, 8080) }).toEqual({ app, callers: dashboards.includes(app) ? ['ingress-nginx/ingress-nginx', 'monitoring/prometheus'] : ['monitoring/prometheus'] });
+    expect(callers('kafka', 9092)).toEqual(['(same namespace)/kafka', '(same namespace)/true']);
+    expect(callers('kafka', 9093)).toEqual(['(same namespace)/kafka']);
+    expect(callers('kafka', 9094)).toEqual(['(same namespace)/kafka']);
+    expect(callers('postgres', 5432)).toEqual(['(same namespace)/true']);
+  });
+});
+
+describe('secretLiteralProblems', () => {
+  it('secretLiteralProblems should find a password in an env value, a token in a ConfigMap and a URL carrying a password (it can fail)', () => {
+    const objects = structuredClone(renderKustomize('deploy/k8s/overlays/kind').objects);
+    const c = appContainer(objects, 'dedup-persister');
+    c.env = [...(c.env ?? []), { name: 'DATABASE_URL', value: 'postgres://u:pw@postgres/db' }, { name: 'KAFKA_SASL_PASSWORD', value: 'x' }, { name: 'KAFKA_SASL_PASSWORD_FILE', value: '/run/pw' }];
+    objects.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'leaky' }, data: { API_TOKEN: 'abc' } });
+    expect(secretLiteralProblems(objects)).toEqual([
+      'StatefulSet/dedup-persister/dedup-persister: DATABASE_URL holds a URL with a password',
+      'StatefulSet/dedup-persister/dedup-persister: KAFKA_SASL_PASSWORD is written in plain text',
+      'ConfigMap/leaky: API_TOKEN is written in plain text',
     ]);
   });
 });

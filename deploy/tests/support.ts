@@ -99,8 +99,19 @@ export interface EnvVar {
 }
 export interface EnvFromSource {
   prefix?: string;
-  configMapRef?: { name: string };
-  secretRef?: { name: string };
+  configMapRef?: { name: string; optional?: boolean };
+  secretRef?: { name: string; optional?: boolean };
+}
+export interface ProjectedSource {
+  secret?: { name: string; optional?: boolean; items?: { key: string; path: string }[] };
+  configMap?: { name: string; optional?: boolean; items?: { key: string; path: string }[] };
+}
+export interface Volume {
+  name: string;
+  configMap?: { name: string; optional?: boolean };
+  secret?: { secretName: string; optional?: boolean };
+  projected?: { sources: ProjectedSource[] };
+  emptyDir?: unknown;
 }
 export interface Container {
   name: string;
@@ -114,13 +125,14 @@ export interface Container {
   livenessProbe?: Probe;
   readinessProbe?: Probe;
   startupProbe?: Probe;
-  volumeMounts?: { name: string; mountPath: string }[];
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+  command?: string[];
 }
 export interface PodSpec {
   containers: Container[];
   initContainers?: Container[];
   securityContext?: SecurityContext;
-  volumes?: { name: string; configMap?: { name: string }; secret?: { secretName: string } }[];
+  volumes?: Volume[];
   enableServiceLinks?: boolean;
   terminationGracePeriodSeconds?: number;
 }
@@ -182,6 +194,16 @@ export function renderKustomize(dir: string): { yaml: string; objects: K8sObject
   return result;
 }
 
+let madeSecrets: K8sObject[] | undefined;
+/**
+ * The Secrets tools/deploy/kafka-secrets.sh prints (run once, offline, with openssl): every credential the base
+ * references without rendering it.
+ */
+export function scriptSecrets(): K8sObject[] {
+  madeSecrets ??= parseYamlDocs(execFileSync('bash', [join(ROOT, 'tools/deploy/kafka-secrets.sh')], { cwd: ROOT, encoding: 'utf8' })) as K8sObject[];
+  return madeSecrets;
+}
+
 export function find(objects: K8sObject[], kind: string, name: string): K8sObject | undefined {
   return objects.find((o) => o.kind === kind && o.metadata.name === name);
 }
@@ -194,11 +216,12 @@ export function containerEnv(objects: K8sObject[], c: Container): { env: Record<
   const env: Record<string, string> = {};
   const problems: string[] = [];
   for (const src of c.envFrom ?? []) {
-    const ref = src.configMapRef ? { kind: 'ConfigMap', name: src.configMapRef.name } : src.secretRef ? { kind: 'Secret', name: src.secretRef.name } : undefined;
+    const ref = src.configMapRef ? { kind: 'ConfigMap', ...src.configMapRef } : src.secretRef ? { kind: 'Secret', ...src.secretRef } : undefined;
     if (!ref) continue;
     const obj = find(objects, ref.kind, ref.name);
     if (!obj) {
-      problems.push(`${c.name}: envFrom ${ref.kind} ${ref.name} is not among the rendered objects`);
+      // An optional one that is absent gives nothing (a Secret made outside the manifests is checked by kubernetes.spec.ts).
+      if (!ref.optional) problems.push(`${c.name}: envFrom ${ref.kind} ${ref.name} is not among the rendered objects`);
       continue;
     }
     const prefix = src.prefix ?? '';
@@ -287,9 +310,11 @@ export function loadSchemas(args: string[] = []): SchemaInfo[] {
  * What is wrong with the variables `source` gives an app: names its schema doesn't know, and required
  * keys (no default) it doesn't give. Empty when they agree.
  */
-export function driftProblems(source: string, app: string, given: string[], schema: Pick<SchemaInfo, 'file' | 'exportName' | 'keys' | 'required'>): string[] {
+export function driftProblems(source: string, app: string, givenNames: string[], schema: Pick<SchemaInfo, 'file' | 'exportName' | 'keys' | 'required'>): string[] {
   const known = new Set(schema.keys);
   const problems: string[] = [];
+  // `<KEY>_FILE` gives KEY from a file (libs/service-kit readSecretFiles), for keys of the schema.
+  const given = givenNames.map((n) => (n.endsWith('_FILE') && !known.has(n) && known.has(n.slice(0, -5)) ? n.slice(0, -5) : n));
   for (const name of given) {
     if (!known.has(name)) problems.push(`${source} gives ${name} to ${app} but its config schema (${schema.exportName} in ${schema.file}) doesn't know it`);
   }

@@ -94,6 +94,9 @@ const CFG = {
   pgUser: 'wikimonitor',
   pgPassword: 'wikimonitor',
   pgDatabases: ['wikimonitor', 'apicurio'],
+  // TLS on PostgreSQL's TCP port (server certificate for 127.0.0.1 and localhost from a CA the stack
+  // makes); clients verify it with DATABASE_SSL_MODE=verify-full and DATABASE_SSL_CA. Off by default.
+  pgTls: process.env.WM_PG_TLS === 'on',
   kafkaPort: envInt('WM_KAFKA_PORT', 9092),
   kafkaControllerPort: envInt('WM_KAFKA_CONTROLLER_PORT', 9093),
   kafkaHeap: process.env.WM_KAFKA_HEAP || '512m',
@@ -119,6 +122,7 @@ const CFG = {
 const PATHS = {
   pgData: join(DIRS.data, 'pg'),
   pgSocketDir: join(DIRS.run, 'pg'),
+  pgTls: join(DIRS.data, 'pg-tls'),
   kafkaLibs: join(DIRS.cache, `kafka-${VERSIONS.kafka}`, 'libs'),
   kafkaRun: join(DIRS.run, 'kafka'),
   kafkaData: join(DIRS.data, 'kafka'),
@@ -229,6 +233,7 @@ const ENV_EXPORTS = () => ({
   KAFKA_BOOTSTRAP_SERVERS: `127.0.0.1:${CFG.kafkaPort}`,
   SCHEMA_REGISTRY_URL: `http://127.0.0.1:${CFG.registryPort}/apis/ccompat/v7`,
   DATABASE_URL: `postgres://${CFG.pgUser}:${CFG.pgPassword}@127.0.0.1:${CFG.pgPort}/wikimonitor`,
+  ...(CFG.pgTls ? { DATABASE_SSL_MODE: 'verify-full', DATABASE_SSL_CA: join(PATHS.pgTls, 'ca.crt') } : {}),
   ...(CFG.jaegerEnabled ? { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${CFG.jaegerOtlpHttpPort}`, JAEGER_QUERY_URL: `http://127.0.0.1:${CFG.jaegerUiPort}` } : {}),
 });
 
@@ -260,6 +265,7 @@ async function preparePostgres(log) {
   if (IS_ROOT && spawnSync('test', ['-w', PATHS.pgData, '-a', '-w', PATHS.pgSocketDir], { uid, gid }).status !== 0) {
     fail(`the postgres user cannot reach ${PATHS.pgData}; set WM_STACK_DIR to a directory whose parents are world-traversable`);
   }
+  if (CFG.pgTls) preparePgTls(log, uid, gid);
   if (existsSync(join(PATHS.pgData, 'PG_VERSION'))) return clearCrashedPostmaster(log);
 
   log('initialising data directory…');
@@ -274,6 +280,36 @@ async function preparePostgres(log) {
   } finally {
     rmSync(pwFile, { force: true });
   }
+}
+
+/**
+ * A CA and a server certificate for 127.0.0.1 and localhost (made once, kept in the data directory):
+ * ca.crt is what clients trust; server.key belongs to the postgres user, mode 0600, as PostgreSQL demands.
+ * @param {Log} log
+ * @param {number | undefined} uid
+ * @param {number | undefined} gid
+ */
+function preparePgTls(log, uid, gid) {
+  const dir = PATHS.pgTls;
+  const file = (/** @type {string} */ name) => join(dir, name);
+  if (!existsSync(file('server.crt'))) {
+    log('making a CA and a server certificate for TLS…');
+    mkdirSync(dir, { recursive: true });
+    const ssl = (/** @type {string[]} */ args) => run('openssl', args, { what: 'openssl' });
+    ssl(['req', '-x509', '-new', '-nodes', '-newkey', 'rsa:2048', '-sha256', '-days', '3650', '-subj', '/CN=WikiMonitor local stack CA',
+      '-keyout', file('ca.key'), '-out', file('ca.crt')]);
+    ssl(['req', '-new', '-nodes', '-newkey', 'rsa:2048', '-sha256', '-subj', '/CN=127.0.0.1', '-keyout', file('server.key'), '-out', file('server.csr')]);
+    writeFileSync(file('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n');
+    ssl(['x509', '-req', '-sha256', '-days', '825', '-in', file('server.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial',
+      '-extfile', file('server.ext'), '-out', file('server.crt')]);
+    rmSync(file('server.csr'), { force: true });
+  }
+  chmodSync(dir, 0o755);
+  chmodSync(file('ca.crt'), 0o644);
+  chmodSync(file('server.crt'), 0o644);
+  chmodSync(file('server.key'), 0o600);
+  chmodSync(file('ca.key'), 0o600);
+  if (IS_ROOT) chownSync(file('server.key'), /** @type {number} */ (uid), /** @type {number} */ (gid));
 }
 
 /** @param {Log} log */
@@ -325,6 +361,7 @@ function launchPostgres(logFd) {
     '-c', 'listen_addresses=127.0.0.1',
     '-c', `unix_socket_directories=${PATHS.pgSocketDir}`,
     '-c', 'max_connections=200',
+    ...(CFG.pgTls ? ['-c', 'ssl=on', '-c', `ssl_cert_file=${join(PATHS.pgTls, 'server.crt')}`, '-c', `ssl_key_file=${join(PATHS.pgTls, 'server.key')}`] : []),
   ], { logFd, uid, gid, cwd: PATHS.pgData });
 }
 
@@ -1009,6 +1046,8 @@ Environment (defaults):
   WM_STACK_DIR                 state directory (<repo>/.stack)
   WM_PG_PORT                   PostgreSQL port (55432); user/password/db ${CFG.pgUser}/${CFG.pgPassword}/wikimonitor
   WM_PG_BIN                    PostgreSQL binaries (/usr/lib/postgresql/${VERSIONS.postgres}/bin)
+  WM_PG_TLS=on                 TLS on PostgreSQL's port: a CA and a certificate for 127.0.0.1/localhost
+                               (data/pg-tls); env then exports DATABASE_SSL_MODE=verify-full, DATABASE_SSL_CA
   WM_KAFKA_PORT                Kafka client port (9092)
   WM_KAFKA_CONTROLLER_PORT     Kafka KRaft controller port (9093)
   WM_KAFKA_HEAP                Kafka max heap (512m)

@@ -4,7 +4,7 @@ import { WikiAggregateSchema, WikiAlertSchema, WikiChangeSchema } from '@wikimon
 import type { WindowConfig } from '@wikimonitor/domain';
 import { type KafkaConnection, type TopicId, type TransactionalLoop, type TransactionalProducer, createProducer, createTransactionalLoop, ensureTopics, groupMembershipOverrides, kafkaConnectionFromEnv, topicSpecsFor, withAdmin } from '@wikimonitor/kafka';
 import { createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
-import { type Logger, type ServiceHandle, WikiMonitorError, createMetricsRegistry, lifecycle, runHttpService } from '@wikimonitor/service-kit';
+import { type Logger, type ServiceHandle, WikiMonitorError, createMetricsRegistry, lifecycle, httpSettings, runHttpService } from '@wikimonitor/service-kit';
 import { getTracer } from '@wikimonitor/telemetry';
 import type { Registry } from 'prom-client';
 import type { AppConfig } from './config';
@@ -177,7 +177,7 @@ export function createApp(opts: AggregatorAppOptions): AggregatorApp {
   });
 
   const { service, http } = runHttpService({
-    http: { port: config.HTTP_PORT, registry },
+    http: { ...httpSettings(config), registry },
     name: APP_NAME,
     log,
     // Started in order, closed in reverse: the loop stops consuming first (its in-flight batch

@@ -25,8 +25,8 @@ import {
   tileRange,
   topOfRange,
 } from '@wikimonitor/domain';
-import type { Logger } from '@wikimonitor/service-kit';
-import express, { type Express, type Response } from 'express';
+import { type Logger, createEventStreams } from '@wikimonitor/service-kit';
+import express, { type Express, type Request, type Response } from 'express';
 import type { Pool } from 'pg';
 import { endpoint } from './api';
 
@@ -231,21 +231,15 @@ export interface AnalyticsHub {
   close(): void;
 }
 
-export function createAnalyticsHub(): AnalyticsHub & { attach(res: Response): void } {
-  const streams = new Set<Response>();
-  let heartbeat: NodeJS.Timeout | undefined;
-  const send = (event: string, data: unknown) => {
-    const text = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-    for (const r of streams) r.write(text);
-  };
+export function createAnalyticsHub(opts: { maxClients: number }): AnalyticsHub & { attach(req: Request, res: Response): void } {
+  const streams = createEventStreams({ maxClients: opts.maxClients });
+  const send = (event: string, data: unknown) => streams.send(event, data);
   return {
-    attach(res) {
-      streams.add(res);
-      res.on('close', () => streams.delete(res));
-      heartbeat ??= setInterval(() => streams.forEach((r) => r.write(': keep-alive\n\n')), 15_000).unref();
+    attach(req, res) {
+      streams.open(req, res);
     },
     publish(c) {
-      if (!streams.size) return;
+      if (!streams.clients()) return;
       for (const a of c.aggregates) send('window', { wiki: a.wiki, window_start: iso(a.window_start), window_end: iso(a.window_end), total: a.total, bot: a.bot, human: a.human });
       for (const a of c.alerts) send('alert', { id: a.id, kind: a.kind, subject: a.subject, severity: a.severity, observed: a.observed, expected: a.expected, message: a.message, window_start: a.window_start === null ? null : iso(a.window_start), window_end: a.window_end === null ? null : iso(a.window_end), created_at: iso(a.created_at) });
       if (c.changes.length) {
@@ -255,12 +249,8 @@ export function createAnalyticsHub(): AnalyticsHub & { attach(res: Response): vo
         );
       }
     },
-    clients: () => streams.size,
-    close() {
-      clearInterval(heartbeat);
-      for (const r of streams) r.end();
-      streams.clear();
-    },
+    clients: () => streams.clients(),
+    close: () => streams.close(),
   };
 }
 
@@ -277,22 +267,19 @@ export function openApiPath(): string | undefined {
 
 
 /** GET /analytics/ (the page), /api/analytics/{series,breakdown,suspicious,events}, /api/openapi.json. */
-export function analyticsRoutes(opts: { pool: Pool; log: Logger; dbUp: () => boolean; hub: ReturnType<typeof createAnalyticsHub>; now?: () => number; pageDir?: string }) {
-  const { pool, dbUp, hub } = opts;
+export function analyticsRoutes(opts: { pool: Pool; log: Logger; dbUp: () => boolean; busy?: () => boolean; hub: ReturnType<typeof createAnalyticsHub>; now?: () => number; pageDir?: string }) {
+  const { pool, dbUp, busy, hub } = opts;
   const now = opts.now ?? Date.now;
   return (app: Express) => {
-    app.get('/api/analytics/series', endpoint((raw) => parseSeriesQuery(raw, now()), (q) => querySeries(pool, q), dbUp));
-    app.get('/api/analytics/breakdown', endpoint((raw) => parseBreakdownQuery(raw, now()), (q) => queryBreakdown(pool, q), dbUp));
-    app.get('/api/analytics/suspicious', endpoint((raw) => parseSuspiciousQuery(raw, now()), (q) => querySuspicious(pool, q), dbUp));
+    app.get('/api/analytics/series', endpoint((raw) => parseSeriesQuery(raw, now()), (q) => querySeries(pool, q), dbUp, busy));
+    app.get('/api/analytics/breakdown', endpoint((raw) => parseBreakdownQuery(raw, now()), (q) => queryBreakdown(pool, q), dbUp, busy));
+    app.get('/api/analytics/suspicious', endpoint((raw) => parseSuspiciousQuery(raw, now()), (q) => querySuspicious(pool, q), dbUp, busy));
     app.get('/api/analytics/events', (req, res) => {
       if (Object.keys(req.query).length) {
         res.status(400).json({ error: 'bad_request', parameter: Object.keys(req.query)[0], message: 'unknown parameter (this endpoint takes none)' });
         return;
       }
-      res.set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
-      res.flushHeaders();
-      res.write('retry: 2000\n\n');
-      hub.attach(res);
+      hub.attach(req, res);
     });
     const spec = openApiPath();
     if (spec) app.get('/api/openapi.json', (_req, res) => res.sendFile(spec));

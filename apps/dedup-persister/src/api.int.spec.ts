@@ -1,9 +1,10 @@
 import type { WikiAlert, WikiChange } from '@wikimonitor/contracts';
 import { alertRow, changeRow, normalizeRecentChange } from '@wikimonitor/domain';
 import { type HttpServer, createHttpServer, createLogger, createMetricsRegistry } from '@wikimonitor/service-kit';
-import { getTestEnv, loadRecordedEvents } from '@wikimonitor/testing';
+import { getTestEnv, loadRecordedEvents, waitFor } from '@wikimonitor/testing';
 import pg from 'pg';
-import { historyRoutes } from './api';
+import { historyRoutes, poolBusy } from './api';
+import { createApiPool } from './db';
 import { defaultMigrationsDir, loadMigrations, migrate } from './migrate';
 import { createPgStore } from './store';
 import { type TestDatabase, createTestDatabase } from '../testing/test-support';
@@ -215,5 +216,47 @@ describe('history API (real database)', () => {
     expect(status).toBe(200);
     expect(body['limit']).toBe(1000);
     expect((body['items'] as unknown[]).length).toBe(1000);
+  });
+
+  it('history API should answer 503 timeout when a query outlives API_STATEMENT_TIMEOUT_MS, and 503 busy beyond its queue, never 500', async () => {
+    // A transaction holding an exclusive lock makes every read of wiki_changes wait: the server's
+    // statement_timeout ends the wait, and the pool (1 connection, no queue) refuses the next request at once.
+    const apiPool = createApiPool({ databaseUrl: db.url, poolSize: 1, connectTimeoutMs: 5_000, statementTimeoutMs: 1_000, log });
+    const server = createHttpServer({
+      port: 0,
+      host: '127.0.0.1',
+      registry: createMetricsRegistry('test'),
+      log,
+      isLive: () => true,
+      isReady: () => true,
+      routes: historyRoutes({ pool: apiPool, log, dbUp: () => true, busy: () => poolBusy(apiPool, 1, 0) }),
+    });
+    await server.start();
+    const locker = new pg.Client({ connectionString: db.url });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE wiki_changes IN ACCESS EXCLUSIVE MODE');
+      const url = `http://127.0.0.1:${server.port()}/api/changes?limit=5`;
+      const first = fetch(url);
+      // The first request holds the only connection, waiting for the lock.
+      await waitFor(async () => {
+        // Asked on another connection: inside the locker's transaction pg_stat_activity would stay its first snapshot.
+        const r = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'dedup-persister-api' AND wait_event_type = 'Lock'`);
+        return r.rows[0]?.n === 1;
+      }, 'the first query to wait for the lock', 10_000, 20);
+      const second = await fetch(url);
+      expect({ status: second.status, body: await second.json() }).toEqual({ status: 503, body: { error: 'busy', message: 'too many queries in progress; try again' } });
+      expect(second.headers.get('retry-after')).toBe('1');
+      const res = await first;
+      expect({ status: res.status, body: await res.json() }).toEqual({ status: 503, body: { error: 'timeout', message: 'the query took too long; narrow the time range or lower the limit' } });
+      // A bad request is still a 400, whatever the load.
+      expect((await fetch(`http://127.0.0.1:${server.port()}/api/changes?limit=zero`)).status).toBe(400);
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      await locker.end();
+      await server.close();
+      await apiPool.end();
+    }
   });
 });

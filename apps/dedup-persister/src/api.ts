@@ -168,48 +168,76 @@ export async function queryAggregates(pool: Pool, q: AggregatesQuery) {
   };
 }
 
+/** SQLSTATE of a statement cancelled by statement_timeout. */
+const QUERY_CANCELED = '57014';
+
+/** A failed query's answer: 503 when trying again may help (database down, busy, timed out), else the error handler (500, no details). */
+function queryFailed(res: Response, next: NextFunction, err: unknown, dbUp: () => boolean): void {
+  const code = (err as { code?: unknown }).code;
+  if (code === QUERY_CANCELED) res.status(503).json({ error: 'timeout', message: 'the query took too long; narrow the time range or lower the limit' });
+  else if ((typeof code === 'string' && classifyDbError(code) === 'retriable') || !dbUp()) res.status(503).json({ error: 'unavailable', message: 'the database is not reachable; try again' });
+  else next(err);
+}
+
+/**
+ * Whether another query would exceed the bound: every connection of the pool in use and `maxWaiting`
+ * queries already queued for one (0: no queue at all).
+ */
+export function poolBusy(pool: Pick<Pool, 'waitingCount' | 'idleCount' | 'totalCount'>, size: number, maxWaiting: number): boolean {
+  return pool.idleCount === 0 && pool.totalCount >= size && pool.waitingCount >= maxWaiting;
+}
+
+/**
+ * Answers 503 (Retry-After) when the API pool's queue is full: the queue is bounded, so a flood
+ * costs each caller a fast refusal instead of memory and latency for all. Checked after the
+ * parameters, so a bad request is a 400 whatever the load.
+ */
+function refusedWhenBusy(res: Response, busy: (() => boolean) | undefined): boolean {
+  if (!busy?.()) return false;
+  res.status(503).set('Retry-After', '1').json({ error: 'busy', message: 'too many queries in progress; try again' });
+  return true;
+}
+
 /** Answers 400 naming the parameter, or runs the query; unexpected failures go to the error handler (500, no details). */
-export function endpoint<Q>(parse: (raw: Record<string, unknown>) => ParamResult<Q>, run: (q: Q) => Promise<unknown>, dbUp: () => boolean) {
+export function endpoint<Q>(parse: (raw: Record<string, unknown>) => ParamResult<Q>, run: (q: Q) => Promise<unknown>, dbUp: () => boolean, busy?: () => boolean) {
   return (req: Request, res: Response, next: NextFunction) => {
     const parsed = parse(req.query as Record<string, unknown>);
     if (!parsed.ok) {
       res.status(400).json({ error: 'bad_request', parameter: parsed.param, message: parsed.message });
       return;
     }
+    if (refusedWhenBusy(res, busy)) return;
+    // The database being down is the client's 503 (try again), not an internal error.
     run(parsed.value).then(
       (body) => res.json(body),
-      (err: unknown) => {
-        // The database being down is the client's 503 (try again), not an internal error.
-        const code = (err as { code?: unknown }).code;
-        if ((typeof code === 'string' && classifyDbError(code) === 'retriable') || !dbUp()) res.status(503).json({ error: 'unavailable', message: 'the database is not reachable; try again' });
-        else next(err);
-      },
+      (err: unknown) => queryFailed(res, next, err, dbUp),
     );
   };
 }
 
 /** The history API routes (GET /api/changes, /api/changes/:id, /api/aggregates, /api/alerts). */
-export function historyRoutes(opts: { pool: Pool; log: Logger; dbUp: () => boolean; now?: () => number }) {
-  const { pool, log, dbUp } = opts;
+export function historyRoutes(opts: { pool: Pool; log: Logger; dbUp: () => boolean; busy?: () => boolean; now?: () => number }) {
+  const { pool, log, dbUp, busy } = opts;
   const now = opts.now ?? Date.now;
   return (app: Express) => {
-    app.get('/api/changes', endpoint(parseChangesQuery, (q) => queryChanges(pool, q), dbUp));
+    app.get('/api/changes', endpoint(parseChangesQuery, (q) => queryChanges(pool, q), dbUp, busy));
     app.get('/api/changes/:id', (req, res, next) => {
       const id = req.params['id'] ?? '';
       if (id.length > 255 || Object.keys(req.query).length) {
         res.status(400).json({ error: 'bad_request', parameter: id.length > 255 ? 'id' : Object.keys(req.query)[0], message: id.length > 255 ? 'id: must be at most 255 characters' : 'unknown parameter' });
         return;
       }
+      if (refusedWhenBusy(res, busy)) return;
       pool
         .query<Row>('SELECT * FROM wiki_changes WHERE id = $1', [id])
         .then((r) => {
           const row = r.rows[0];
           if (row) res.json(changeOut(row));
           else res.status(404).json({ error: 'not_found', message: 'no change with this id' });
-        }, next);
+        }, (err: unknown) => queryFailed(res, next, err, dbUp));
     });
-    app.get('/api/aggregates', endpoint((raw) => parseAggregatesQuery(raw, now()), (q) => queryAggregates(pool, q), dbUp));
-    app.get('/api/alerts', endpoint(parseAlertsQuery, (q) => queryAlerts(pool, q), dbUp));
+    app.get('/api/aggregates', endpoint((raw) => parseAggregatesQuery(raw, now()), (q) => queryAggregates(pool, q), dbUp, busy));
+    app.get('/api/alerts', endpoint(parseAlertsQuery, (q) => queryAlerts(pool, q), dbUp, busy));
     app.use('/api', (_req, res) => {
       res.status(404).json({ error: 'not_found', message: 'unknown endpoint; see apps/dedup-persister/README.md' });
     });

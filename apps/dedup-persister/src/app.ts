@@ -14,13 +14,13 @@ import {
   withAdmin,
 } from '@wikimonitor/kafka';
 import { registryClientFromConfig } from '@wikimonitor/schemas';
-import { type Logger, type ServiceHandle, createMetricsRegistry, lifecycle, retry, runHttpService } from '@wikimonitor/service-kit';
+import { type Logger, type ServiceHandle, createMetricsRegistry, lifecycle, retry, httpSettings, runHttpService } from '@wikimonitor/service-kit';
 import { SpanStatusCode, context, getTracer, startBatchProcessSpan, trace } from '@wikimonitor/telemetry';
 import type { Registry } from 'prom-client';
 import { analyticsRoutes, createAnalyticsHub } from './analytics-api';
-import { historyRoutes } from './api';
+import { historyRoutes, poolBusy } from './api';
 import type { AppConfig } from './config';
-import { createDatabase } from './db';
+import { createApiPool, createDatabase, pgTls } from './db';
 import { createDecoders, topicKinds } from './decoders';
 import { createPersisterMetrics } from './metrics';
 import { defaultMigrationsDir, loadMigrations } from './migrate';
@@ -33,6 +33,8 @@ export const APP_NAME = 'dedup-persister';
 const OFFSET_BEGINNING = -2;
 const OFFSET_END = -1;
 const METADATA_REFRESH_MS = 30_000;
+/** For the persister's own pool (migrations, offset loading, probe): generous, only a hung server hits it. */
+const PERSISTER_STATEMENT_TIMEOUT_MS = 60_000;
 /** Trace links per batch span (a batch can hold thousands of records). */
 const MAX_LINKS = 32;
 
@@ -64,19 +66,23 @@ export function createApp(opts: DedupPersisterOptions): DedupPersisterApp {
   const kinds = topicKinds(topics);
   const consumed = [...kinds.keys()];
 
+  const ssl = pgTls(config.DATABASE_SSL_MODE, config.DATABASE_SSL_CA);
   const db = createDatabase({
     databaseUrl: config.DATABASE_URL,
-    poolSize: config.API_POOL_SIZE,
+    ssl,
+    poolSize: config.DB_POOL_SIZE,
     connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS,
     connectAttempts: config.DB_CONNECT_ATTEMPTS,
-    statementTimeoutMs: config.API_STATEMENT_TIMEOUT_MS,
+    statementTimeoutMs: PERSISTER_STATEMENT_TIMEOUT_MS,
     healthIntervalMs: config.DB_HEALTH_INTERVAL_MS,
     migrations: loadMigrations(config.MIGRATIONS_DIR ?? defaultMigrationsDir()),
     applyMigrations: config.MIGRATE,
     log,
     onHealth: (up) => metrics.dbUp.set(up ? 1 : 0),
   });
-  const store = createPgStore({ databaseUrl: config.DATABASE_URL, groupId: config.CONSUMER_GROUP, method: config.WRITE_METHOD, connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS, log, pool: db.pool });
+  const apiPool = createApiPool({ databaseUrl: config.DATABASE_URL, ssl, poolSize: config.API_POOL_SIZE, connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS, statementTimeoutMs: config.API_STATEMENT_TIMEOUT_MS, log });
+  const apiPoolComponent = lifecycle('postgres-api', { close: () => apiPool.end().catch(() => undefined) });
+  const store = createPgStore({ databaseUrl: config.DATABASE_URL, ssl, groupId: config.CONSUMER_GROUP, method: config.WRITE_METHOD, connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS, log, pool: db.pool });
   const storeComponent = lifecycle('postgres-writer', { close: () => store.close() });
 
   const producer: KafkaProducer = createProducer({ connection, log });
@@ -101,7 +107,7 @@ export function createApp(opts: DedupPersisterOptions): DedupPersisterApp {
   const tracer = opts.tracingEnabled ? getTracer(APP_NAME) : null;
   const owned = () => new Set(runner.assignments().map((tp) => `${tp.topic}:${tp.partition}`));
 
-  const hub = createAnalyticsHub();
+  const hub = createAnalyticsHub({ maxClients: config.EVENT_STREAM_MAX_CLIENTS });
   const persister = createPersister({
     store,
     decoders,
@@ -177,18 +183,20 @@ export function createApp(opts: DedupPersisterOptions): DedupPersisterApp {
 
   const { service, http } = runHttpService({
     http: {
-      port: config.HTTP_PORT,
+      ...httpSettings(config),
       registry,
       routes: (app) => {
+        // Queries beyond the pool and its bounded queue are refused, not queued (event streams have their own limit).
+        const busy = () => poolBusy(apiPool, config.API_POOL_SIZE, config.API_MAX_WAITING);
         // Analytics first: the history routes end with the /api 404 handler.
-        analyticsRoutes({ pool: db.pool, log, dbUp: () => db.isUp(), hub })(app);
-        historyRoutes({ pool: db.pool, log, dbUp: () => db.isUp() })(app);
+        analyticsRoutes({ pool: apiPool, log, dbUp: () => db.isUp(), busy, hub })(app);
+        historyRoutes({ pool: apiPool, log, dbUp: () => db.isUp(), busy })(app);
       },
     },
     name: APP_NAME,
     log,
     // Closed in reverse: stop consuming (the in-flight batch commits), then producer, writer, pool.
-    components: [db, storeComponent, producer, setup, lifecycle('analytics-streams', { close: async () => hub.close() }), runner],
+    components: [db, apiPoolComponent, storeComponent, producer, setup, lifecycle('analytics-streams', { close: async () => hub.close() }), runner],
     finally: opts.finally,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     handleSignals: opts.handleSignals,

@@ -4,7 +4,12 @@ import { baseConfigShape, env, parseConfig } from '@wikimonitor/service-kit';
 import { DEFAULT_TOPICS, groupMembershipConfigShape, kafkaConfigShape } from '@wikimonitor/kafka';
 import { telemetryConfigShape } from '@wikimonitor/telemetry';
 
+/**
+ * The local stack's database (tools/stack), for development only: set NODE_ENV=production and
+ * DATABASE_URL (or DATABASE_URL_FILE) must be given; this default is refused there.
+ */
 export const DEFAULT_DATABASE_URL = 'postgres://wikimonitor:wikimonitor@127.0.0.1:55432/wikimonitor';
+export const DEFAULT_EVENT_STREAM_MAX_CLIENTS = 50;
 export const DEFAULT_CHANGES_TOPICS = [DEFAULT_TOPICS.changesAll];
 export const DEFAULT_GROUP_ID = 'dedup-persister';
 /** Records per consume call and per database transaction; chosen by bench/dedup-persister (see README). */
@@ -24,6 +29,11 @@ export const configSchema = z.object({
   ...telemetryConfigShape,
   ...registryConfigShape,
   DATABASE_URL: env.string(DEFAULT_DATABASE_URL),
+  /** TLS to PostgreSQL: disable, require (encrypted, unverified), verify-ca, verify-full (CA and host name). */
+  DATABASE_SSL_MODE: env.enum(['disable', 'require', 'verify-ca', 'verify-full'], 'disable'),
+  /** PEM file of the CA that signed PostgreSQL's certificate (verify-ca, verify-full); else Node's public CAs. */
+  DATABASE_SSL_CA: env.optionalString(),
+  NODE_ENV: env.optionalString(),
   /** Routed change topics (Avro WikiChange); several may overlap, meta.id dedups across them. `none` = none. */
   CHANGES_TOPICS: topicList(DEFAULT_CHANGES_TOPICS),
   /** Avro WikiAggregate topics. `none` = none. */
@@ -59,10 +69,25 @@ export const configSchema = z.object({
   DB_RETRY_MAX_MS: env.int(5_000, { min: 1 }),
   /** Readiness probe period (SELECT 1) while idle. */
   DB_HEALTH_INTERVAL_MS: env.int(2_000, { min: 100 }),
-  /** Server-side statement timeout for history API queries. */
+  /** Connections of the persister's own pool (migrations, offsets on assignment, health probe); the writer has one more. */
+  DB_POOL_SIZE: env.int(2, { min: 1, max: 20 }),
+  /** Server-side statement timeout for history API queries (answered 503 when exceeded). */
   API_STATEMENT_TIMEOUT_MS: env.int(10_000, { min: 100 }),
+  /** Connections of the history API's own pool: the most it ever holds. */
   API_POOL_SIZE: env.int(4, { min: 1, max: 100 }),
+  /** History API queries waiting for a connection; more are answered 503 at once. */
+  API_MAX_WAITING: env.int(32, { min: 0, max: 10_000 }),
+  /** Concurrent live-page event streams (/api/analytics/events); more are answered 503 with Retry-After. */
+  EVENT_STREAM_MAX_CLIENTS: env.int(DEFAULT_EVENT_STREAM_MAX_CLIENTS, { min: 1, max: 10_000 }),
 })
+  .refine((c) => c.NODE_ENV !== 'production' || c.DATABASE_URL !== DEFAULT_DATABASE_URL, {
+    message: 'required in production (the default is the local stack\'s, with its well-known password); or DATABASE_URL_FILE',
+    path: ['DATABASE_URL'],
+  })
+  .refine((c) => !/[?&]sslmode=/.test(c.DATABASE_URL) || c.DATABASE_SSL_MODE === 'disable', {
+    message: 'sslmode is in DATABASE_URL and DATABASE_SSL_MODE is set too; use DATABASE_SSL_MODE alone',
+    path: ['DATABASE_SSL_MODE'],
+  })
   .refine((c) => c.CHANGES_TOPICS.length + c.AGGREGATES_TOPICS.length + c.ALERTS_TOPICS.length > 0, { message: 'at least one topic to consume is needed', path: ['CHANGES_TOPICS'] })
   .refine(
     (c) => {

@@ -22,7 +22,7 @@ function appWithRoutes(): { app: Express; pool: pg.Pool } {
   const app = express();
   const pool = new pg.Pool({ connectionString: 'postgres://nobody@127.0.0.1:1/none', connectionTimeoutMillis: 200 });
   const log = createLogger('test', 'silent');
-  analyticsRoutes({ pool, log, dbUp: () => false, hub: createAnalyticsHub(), pageDir: __dirname })(app);
+  analyticsRoutes({ pool, log, dbUp: () => false, hub: createAnalyticsHub({ maxClients: 10 }), pageDir: __dirname })(app);
   historyRoutes({ pool, log, dbUp: () => false })(app);
   return { app, pool };
 }

@@ -48,9 +48,29 @@ export interface PersistStore {
 }
 
 /** A database failure classified by SQLSTATE, with `retriable` set for the retry loop. */
+/** Node's codes for a server certificate that failed verification: no retry can fix them. */
+const TLS_VERIFY_CODES = new Set([
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_SIGNATURE_FAILURE',
+]);
+
 export function dbError(err: unknown, what: string): WikiMonitorError {
   if (err instanceof WikiMonitorError) return err;
   const sqlState = (err as { code?: string }).code;
+  if (sqlState && TLS_VERIFY_CODES.has(sqlState)) {
+    return new WikiMonitorError('DB_FAILED', `${what}: PostgreSQL's TLS certificate was not accepted (${sqlState}: ${(err as Error).message}); check DATABASE_SSL_CA and the host name in DATABASE_URL`, {
+      cause: err,
+      retriable: false,
+      details: { sqlState, class: 'fatal' },
+    });
+  }
   const cls: DbErrorClass = classifyDbError(sqlState);
   return new WikiMonitorError('DB_FAILED', `${what}: ${(err as Error).message}`, { cause: err, retriable: cls === 'retriable', details: { sqlState, class: cls } });
 }
@@ -115,6 +135,8 @@ export function columnsOf(rows: readonly SqlValue[][], width: number): SqlValue[
 
 export interface PgStoreOptions {
   databaseUrl: string;
+  /** TLS for the writer's connection, as for the pools (see pgTls). */
+  ssl?: pg.ClientConfig['ssl'];
   groupId: string;
   method: WriteMethod;
   connectTimeoutMs: number;
@@ -141,7 +163,7 @@ export function createPgStore(opts: PgStoreOptions): PersistStore {
   async function getWriter(): Promise<pg.Client> {
     if (writer) return writer;
     connecting ??= (async () => {
-      const c = new pg.Client({ connectionString: opts.databaseUrl, connectionTimeoutMillis: opts.connectTimeoutMs, application_name: 'dedup-persister-writer' });
+      const c = new pg.Client({ connectionString: opts.databaseUrl, ssl: opts.ssl, connectionTimeoutMillis: opts.connectTimeoutMs, application_name: 'dedup-persister-writer' });
       c.on('error', (err) => {
         opts.log.warn({ err: err.message }, 'writer connection lost');
         drop(c);

@@ -2,7 +2,7 @@ import { type WikiChange, WikiChangeSchema } from '@wikimonitor/contracts';
 import type { RoutingRules } from '@wikimonitor/domain';
 import { type KafkaConnection, type LoopStats, type TransactionalProducer, createProducer, createTransactionalLoop, groupMembershipOverrides, provisionTopics, kafkaConnectionFromEnv, topicSpecsFor } from '@wikimonitor/kafka';
 import { type AvroCodec, createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
-import { type Logger, type ServiceHandle, createMetricsRegistry, lifecycle, runHttpService } from '@wikimonitor/service-kit';
+import { type Logger, type ServiceHandle, createMetricsRegistry, lifecycle, httpSettings, runHttpService } from '@wikimonitor/service-kit';
 import { SpanStatusCode, getTracer } from '@wikimonitor/telemetry';
 import type { Registry } from 'prom-client';
 import { type AppConfig, APP_NAME } from './config';
@@ -142,7 +142,7 @@ export function createApp(opts: FilterRouterOptions): FilterRouterApp {
 
   // Closed in reverse: the consumer first (its in-flight transaction commits or aborts), then the producer.
   const { service, http } = runHttpService({
-    http: { port: config.HTTP_PORT, registry },
+    http: { ...httpSettings(config), registry },
     name: APP_NAME,
     log,
     components: [producer, setup, loop],

@@ -3,7 +3,7 @@ import { consumerStatusAlert, shouldAlert } from '@wikimonitor/domain';
 import { type GroupAdmin, type KafkaConnection, type KafkaProducer, type Lease, createGroupAdmin, createLease, createProducer, groupMembershipOverrides, provisionTopics, kafkaConnectionFromEnv, topicSpecsFor } from '@wikimonitor/kafka';
 import { type FirstRecordReader, createFirstRecordReader } from '@wikimonitor/lag';
 import { createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
-import { type Lifecycle, type Logger, type ServiceHandle, createMetricsRegistry, describeError, lifecycle, runHttpService } from '@wikimonitor/service-kit';
+import { type Lifecycle, type Logger, type ServiceHandle, createMetricsRegistry, describeError, lifecycle, httpSettings, runHttpService } from '@wikimonitor/service-kit';
 import type { Registry } from 'prom-client';
 import { createAlertKafka } from './alert-kafka';
 import { type AlertSink, type Leadership, createAlertSink } from './alerts';
@@ -182,7 +182,7 @@ export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
         })
       : undefined;
 
-  const api = createApi({ monitor, probe: () => probe?.stats() ?? null, leadership: () => alerts.leadership(), log });
+  const api = createApi({ monitor, probe: () => probe?.stats() ?? null, leadership: () => alerts.leadership(), maxStreamClients: config.EVENT_STREAM_MAX_CLIENTS, log });
   const waiters: Array<(r: CycleResult) => void> = [];
 
   function onCycle(result: CycleResult) {
@@ -236,7 +236,7 @@ export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
   // written, the term's producer closes), then the sink's webhook calls drain.
   const components: Lifecycle[] = [streams, ...(producer ? [producer] : []), setup, adminComponent, reader, ...(commitLog ? [commitLog] : []), alerts, ...(lease ? [lease] : []), ...(probe ? [probe] : []), loop];
   const started = runHttpService({
-    http: { port: config.HTTP_PORT, registry, routes: (app) => api.routes(app) },
+    http: { ...httpSettings(config), registry, routes: (app) => api.routes(app) },
     name: APP_NAME,
     log,
     components,

@@ -45,6 +45,8 @@ const regex = () =>
     }, 'must be a valid regular expression')
     .optional();
 
+export const DEFAULT_EVENT_STREAM_MAX_CLIENTS = 50;
+
 const optionalUrl = () => z.url('must be a URL').optional();
 
 export const configSchema = z.object({
@@ -53,6 +55,8 @@ export const configSchema = z.object({
   ...telemetryConfigShape,
   ...registryConfigShape,
   ...groupMembershipConfigShape,
+  /** Concurrent dashboard event streams (/api/events); more are answered 503 with Retry-After. */
+  EVENT_STREAM_MAX_CLIENTS: env.int(DEFAULT_EVENT_STREAM_MAX_CLIENTS, { min: 1, max: 10_000 }),
   /** Time between the starts of two monitoring cycles. */
   CYCLE_INTERVAL_MS: env.int(DEFAULT_CYCLE_INTERVAL_MS, { min: 100 }),
   /** Cycles in the sliding status window (window length = WINDOW_CYCLES x CYCLE_INTERVAL_MS). */

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import express, { type Express, type Response } from 'express';
-import type { Logger } from '@wikimonitor/service-kit';
+import { type Logger, createEventStreams } from '@wikimonitor/service-kit';
 import type { Leadership } from './alerts';
 import type { CycleHealth, LagMonitor, Snapshot } from './monitor';
 import type { ProbeStats } from './probe';
@@ -19,6 +19,8 @@ export interface ApiOptions {
   probe: () => ProbeStats | null;
   leadership: () => Leadership;
   log: Logger;
+  /** Concurrent event-stream clients (dashboards); more are answered 503. */
+  maxStreamClients: number;
   /** Folder with the dashboard's static files (index.html, dashboard.js, dashboard.css). */
   dashboardDir?: string;
 }
@@ -41,15 +43,13 @@ export function defaultDashboardDir(): string | undefined {
 
 /** REST API (GET /api/groups, /api/groups/:id, /api/topics, /api/probe, /api/snapshot), SSE (/api/events) and the dashboard. */
 export function createApi(opts: ApiOptions): Api {
-  const streams = new Set<Response>();
-  let heartbeat: NodeJS.Timeout | undefined;
+  const streams = createEventStreams({ maxClients: opts.maxStreamClients });
 
   const full = (): DashboardSnapshot | undefined => {
     const s = opts.monitor.snapshot();
     return s ? { ...s, probe: opts.probe(), health: opts.monitor.health(), leadership: opts.leadership() } : undefined;
   };
   const warmingUp = (res: Response) => res.status(503).set('Retry-After', '1').json({ error: 'no monitoring cycle completed yet' });
-  const send = (res: Response, s: DashboardSnapshot) => res.write(`event: snapshot\ndata: ${JSON.stringify(s)}\n\n`);
 
   return {
     routes(app) {
@@ -81,29 +81,20 @@ export function createApi(opts: ApiOptions): Api {
         res.json(s);
       });
       app.get('/api/events', (req, res) => {
-        res.set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
-        res.flushHeaders();
-        res.write('retry: 2000\n\n');
-        streams.add(res);
+        if (!streams.open(req, res)) return;
         const s = full();
-        if (s) send(res, s);
-        req.on('close', () => streams.delete(res));
-        heartbeat ??= setInterval(() => streams.forEach((r) => r.write(': keep-alive\n\n')), 15_000).unref();
+        if (s) streams.sendTo(res, 'snapshot', s);
       });
       const dir = opts.dashboardDir ?? defaultDashboardDir();
       if (dir) app.use('/', express.static(dir, { index: 'index.html', maxAge: 0 }));
       else opts.log.warn('dashboard files not found; serving the API only');
     },
     broadcast() {
-      if (!streams.size) return;
+      if (!streams.clients()) return;
       const s = full();
-      if (s) for (const r of streams) send(r, s);
+      if (s) streams.send('snapshot', s);
     },
-    clients: () => streams.size,
-    close() {
-      clearInterval(heartbeat);
-      for (const r of streams) r.end();
-      streams.clear();
-    },
+    clients: () => streams.clients(),
+    close: () => streams.close(),
   };
 }

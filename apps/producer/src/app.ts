@@ -10,7 +10,7 @@ import {
   topicSpecsFor,
 } from '@wikimonitor/kafka';
 import { createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
-import { type Lifecycle, type Logger, type ServiceHandle, createMetricsRegistry, describeError, lifecycle, retry, serviceVersion, runHttpService } from '@wikimonitor/service-kit';
+import { type Lifecycle, type Logger, type ServiceHandle, createMetricsRegistry, describeError, lifecycle, retry, serviceVersion, httpSettings, runHttpService } from '@wikimonitor/service-kit';
 import { getTracer } from '@wikimonitor/telemetry';
 import type { Registry } from 'prom-client';
 import { type CheckpointStore, createKafkaCheckpointStore } from './checkpoint';
@@ -167,7 +167,7 @@ export function createProducerApp(opts: ProducerAppOptions): ProducerApp {
   });
 
   const { service } = runHttpService({
-    http: { port: config.HTTP_PORT, registry },
+    http: { ...httpSettings(config), registry },
     name: APP_NAME,
     log,
     components: [kafkaProducer, setup, stream],

@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
-import { env, misspeltSettings, parseConfig } from './config';
+import { env, misspeltSettings, parseConfig, readSecretFiles } from './config';
 import { baseConfigShape } from './config';
 import { WikiMonitorError } from './errors';
 
@@ -67,5 +70,41 @@ describe('misspeltSettings', () => {
     parseConfig(appSchema, source, { name: 'svc', warn: (l) => lines.push(l) });
     parseConfig(appSchema, source, { name: 'svc', warn: (l) => lines.push(l) });
     expect(lines).toEqual(['warning: LOG_LEVL is not a setting of svc; did you mean LOG_LEVEL?']);
+  });
+});
+
+describe('readSecretFiles', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'secret-files-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const secretSchema = z.object({ NAME: env.string(), DATABASE_URL: env.string('postgres://local'), ROUTES_FILE: env.optionalString() });
+
+  it('parseConfig should take a setting from <KEY>_FILE without its trailing newline', () => {
+    const file = join(dir, 'db-url');
+    writeFileSync(file, 'postgres://u:s3cret@db/x\n');
+    const c = parseConfig(secretSchema, { NAME: 'x', DATABASE_URL_FILE: file, ROUTES_FILE: '/etc/rules.json' });
+    expect(c.DATABASE_URL).toBe('postgres://u:s3cret@db/x');
+    expect(c.ROUTES_FILE).toBe('/etc/rules.json'); // a setting that is itself a path stays a path
+  });
+
+  it('parseConfig should refuse an unreadable file or a setting given both ways, naming the variable and not the secret', () => {
+    const file = join(dir, 'name');
+    writeFileSync(file, 'from-file');
+    let err: unknown;
+    try {
+      parseConfig(secretSchema, { NAME_FILE: file, NAME: 'also-set', DATABASE_URL_FILE: join(dir, 'missing') });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(WikiMonitorError);
+    const message = (err as Error).message;
+    expect(message).toMatch(/NAME_FILE: NAME is set too/);
+    expect(message).toMatch(/DATABASE_URL_FILE: cannot read .*missing \(ENOENT\)/);
+    expect(message).not.toMatch(/from-file/);
+  });
+
+  it('readSecretFiles should ignore _FILE variables of settings the schema does not have', () => {
+    const vars: Record<string, string | undefined> = { OTHER_FILE: '/nonexistent' };
+    expect(readSecretFiles(vars, ['NAME'])).toEqual([]);
+    expect(vars).toEqual({ OTHER_FILE: '/nonexistent' });
   });
 });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { WikiMonitorError } from './errors';
 import { closestMatch } from './suggest';
@@ -19,6 +20,7 @@ export function parseConfig<S extends z.ZodType>(schema: S, source: Record<strin
   // An empty variable (`FOO=` in compose or a ConfigMap) means "not set": the default applies.
   const env: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(source)) if (v !== '') env[k] = v;
+  const fileProblems = readSecretFiles(env, Object.keys(configShape(schema) ?? {}));
   const warn = options.warn ?? ((line: string) => process.stderr.write(`${line}\n`));
   for (const line of misspeltSettings(schema, Object.keys(env), options.name ?? 'this service')) {
     if (warned.has(line)) continue;
@@ -26,8 +28,8 @@ export function parseConfig<S extends z.ZodType>(schema: S, source: Record<strin
     warn(line);
   }
   const result = schema.safeParse(env);
-  if (result.success) return result.data as z.output<S>;
-  const problems = result.error.issues.map((issue) => {
+  if (result.success && !fileProblems.length) return result.data as z.output<S>;
+  const problems = (result.success ? [] : result.error.issues).map((issue) => {
     const key = issue.path.join('.') || '(root)';
     const value = issue.path.length === 1 ? env[String(issue.path[0])] : undefined;
     const shown = value === undefined ? 'missing' : `got ${JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)}`;
@@ -35,7 +37,37 @@ export function parseConfig<S extends z.ZodType>(schema: S, source: Record<strin
     const message = value === undefined && issue.code === 'invalid_type' ? 'required' : issue.message;
     return `${key}: ${message} (${shown})`;
   });
-  return throwConfig(problems);
+  return throwConfig([...fileProblems, ...problems]);
+}
+
+/**
+ * Secrets from files, the way container images take them (`DATABASE_URL_FILE=/run/secrets/db-url`):
+ * for each `<KEY>_FILE` variable where `<KEY>` is a setting of the schema (and `<KEY>_FILE` is not),
+ * the file's content, without its trailing newline, becomes `<KEY>`; the `_FILE` variable is removed.
+ * Mutates `env`; returns the problems (a file that cannot be read, or both variables set), each
+ * naming the variable and the path, never the content.
+ */
+export function readSecretFiles(env: Record<string, string | undefined>, keys: readonly string[]): string[] {
+  const known = new Set(keys);
+  const problems: string[] = [];
+  for (const name of Object.keys(env)) {
+    const key = name.slice(0, -'_FILE'.length);
+    if (!name.endsWith('_FILE') || known.has(name) || !known.has(key)) continue;
+    const path = env[name] as string;
+    delete env[name];
+    if (env[key] !== undefined) {
+      problems.push(`${name}: ${key} is set too; set one of them`);
+      continue;
+    }
+    try {
+      const text = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+      if (text === '') problems.push(`${name}: the file ${path} is empty`);
+      else env[key] = text;
+    } catch (err) {
+      problems.push(`${name}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  return problems;
 }
 
 /** Warnings already given in this process (a config loaded twice warns once). */
@@ -123,9 +155,18 @@ export const env = {
   enum: <const T extends [string, ...string[]]>(values: T, def: T[number]) => z.enum(values).prefault(def as never),
 };
 
+/** A bearer token: long enough that guessing is hopeless. */
+const token = () => z.string().min(16, 'must be at least 16 characters').optional();
+
 /** Settings every service shares: HTTP port for health/metrics, log level, service identity. */
 export const baseConfigShape = {
   HTTP_PORT: env.int(8080, { min: 0, max: 65535 }),
+  /** Bind address of the HTTP server (0.0.0.0: every interface, as a container needs; 127.0.0.1: this host only). */
+  HTTP_HOST: env.string('0.0.0.0'),
+  /** Bearer token for state-changing requests (POST, PUT, PATCH, DELETE); without it they are refused (403). Or OPS_TOKEN_FILE. */
+  OPS_TOKEN: token(),
+  /** When set, every request but /healthz, /readyz and /metrics needs this token (or OPS_TOKEN). Or API_TOKEN_FILE. */
+  API_TOKEN: token(),
   LOG_LEVEL: env.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
   SHUTDOWN_TIMEOUT_MS: env.int(25_000, { min: 1000 }),
 };

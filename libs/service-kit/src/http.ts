@@ -2,11 +2,15 @@ import type { Server } from 'node:http';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
+import { type HttpAuthOptions, httpAuth } from './http-auth';
 import { type Lifecycle, lifecycle } from './lifecycle';
 
 export interface HttpServerOptions {
   port: number;
+  /** Bind address (HTTP_HOST); default every interface. */
   host?: string;
+  /** Tokens for everything but /healthz, /readyz and /metrics (see httpAuth). */
+  auth?: HttpAuthOptions;
   registry: Registry;
   log: Logger;
   isLive: () => boolean;
@@ -40,6 +44,8 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       next(err);
     }
   });
+  // Probes and metrics above stay open (kubelet, Prometheus); everything below passes the token check.
+  app.use(httpAuth(opts.auth ?? {}));
   opts.routes?.(app);
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     opts.log.error({ err }, 'http handler failed');
@@ -52,7 +58,8 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       new Promise<void>((resolve, reject) => {
         server = app.listen(opts.port, opts.host ?? '0.0.0.0');
         server.once('listening', () => {
-          opts.log.info({ port: (server?.address() as { port: number }).port }, 'http listening');
+          const address = server?.address() as { address: string; port: number };
+          opts.log.info({ host: address.address, port: address.port, apiToken: Boolean(opts.auth?.apiToken), opsToken: Boolean(opts.auth?.opsToken) }, 'http listening');
           resolve();
         });
         server.once('error', reject);

@@ -5,6 +5,8 @@ export * from './logger';
 export * from './lifecycle';
 export * from './metrics';
 export * from './http';
+export * from './http-auth';
+export * from './event-streams';
 export * from './version';
 export * from './entry';
 export * from './http-service';
