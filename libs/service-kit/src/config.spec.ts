@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
-import { env, misspeltSettings, parseConfig } from './config';
+import { env, misspeltSettings, parseConfig, readSecretEnv } from './config';
 import { baseConfigShape } from './config';
 import { WikiMonitorError } from './errors';
 
@@ -67,5 +70,42 @@ describe('misspeltSettings', () => {
     parseConfig(appSchema, source, { name: 'svc', warn: (l) => lines.push(l) });
     parseConfig(appSchema, source, { name: 'svc', warn: (l) => lines.push(l) });
     expect(lines).toEqual(['warning: LOG_LEVL is not a setting of svc; did you mean LOG_LEVEL?']);
+  });
+});
+
+describe('secrets from files (<KEY>_FILE)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wm-secret-'));
+  const secretSchema = z.object({ NAME: env.string(), PASSWORD: env.optionalString(), PORT: env.int(8080, { min: 1, max: 65535 }) });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('parseConfig should read a setting from the file its _FILE variable names, without the trailing newline', () => {
+    const file = join(dir, 'password');
+    writeFileSync(file, 's3cret-value\n');
+    expect(parseConfig(secretSchema, { NAME: 'x', PASSWORD_FILE: file })).toEqual({ NAME: 'x', PASSWORD: 's3cret-value', PORT: 8080 });
+  });
+
+  it('parseConfig should refuse a setting given both directly and as a file, and an unreadable file, without showing any content', () => {
+    const file = join(dir, 'port');
+    writeFileSync(file, 'not-a-port-but-secret\n');
+    let err: unknown;
+    try {
+      parseConfig(secretSchema, { PASSWORD: 'a', PASSWORD_FILE: file, PORT_FILE: file, NAME_FILE: join(dir, 'missing') });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(WikiMonitorError);
+    const problems = (err as WikiMonitorError).details?.['problems'] as string[];
+    expect(problems).toEqual([
+      `NAME_FILE: cannot read ${join(dir, 'missing')} (ENOENT)`,
+      'PASSWORD_FILE: PASSWORD is set as well; set only one of them',
+      'NAME: required (missing)',
+      'PORT: must be an integer (read from PORT_FILE)',
+    ]);
+    expect((err as Error).message).not.toContain('not-a-port-but-secret');
+  });
+
+  it('readSecretEnv should leave variables without a _FILE twin untouched', () => {
+    const r = readSecretEnv({ A: '1', B_FILE: '/x' }, ['A'], () => 'never read');
+    expect(r).toEqual({ env: { A: '1', B_FILE: '/x' }, fromFile: new Set(), problems: [] });
   });
 });
