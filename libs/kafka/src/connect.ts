@@ -32,7 +32,8 @@ export function connectClient(client: Connectable, conn: KafkaConnection, log: L
   if (conn.debug && log) client.on('event.log', (line) => log.info({ client: what, rdkafka: line.fac, severity: line.severity }, line.message));
   let lastFailure: string | undefined;
   client.on('event.log', (line) => {
-    if (line.severity <= 3 && line.fac === 'FAIL') lastFailure = failReason(line.message);
+    // Every FAIL line, whatever its level: a plaintext client at a TLS listener gets only an info-level disconnect.
+    if (line.fac === 'FAIL') lastFailure = failReason(line.message);
   });
   const once = () =>
     new Promise<void>((resolve, reject) => {
