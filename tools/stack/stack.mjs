@@ -1307,6 +1307,9 @@ function cmdCheck() {
   if (!existsSync(join(CFG.pgBin, 'pg_ctl'))) {
     problems.push(`PostgreSQL ${VERSIONS.postgres} binaries not found in ${CFG.pgBin} (Debian 12: apt-get install -y postgresql; or set WM_PG_BIN)`);
   }
+  if (KAFKA_SECURE && spawnSync('openssl', ['version'], { stdio: 'ignore' }).status !== 0) {
+    problems.push(`WM_STACK_KAFKA_SECURITY=${CFG.kafkaSecurity}: openssl makes the stack's certificates (Debian: apt-get install -y openssl)`);
+  }
   for (const p of problems) console.error(`stack: ${p}`);
   return problems.length ? 1 : 0;
 }
