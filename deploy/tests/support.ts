@@ -313,7 +313,7 @@ export function loadSchemas(args: string[] = []): SchemaInfo[] {
 export function driftProblems(source: string, app: string, givenNames: string[], schema: Pick<SchemaInfo, 'file' | 'exportName' | 'keys' | 'required'>): string[] {
   const known = new Set(schema.keys);
   const problems: string[] = [];
-  // `<KEY>_FILE` gives KEY from a file (libs/service-kit readSecretFiles), for keys of the schema.
+  // `<KEY>_FILE` gives KEY from a file (libs/service-kit readSecretEnv), for keys of the schema.
   const given = givenNames.map((n) => (n.endsWith('_FILE') && !known.has(n) && known.has(n.slice(0, -5)) ? n.slice(0, -5) : n));
   for (const name of given) {
     if (!known.has(name)) problems.push(`${source} gives ${name} to ${app} but its config schema (${schema.exportName} in ${schema.file}) doesn't know it`);

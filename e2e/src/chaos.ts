@@ -172,7 +172,7 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
       if (!stack.proxy) throw new Error('the stack has no proxied listener');
       proxy = await startTcpProxy({ listenPort: stack.proxy.proxyPort, targetPort: stack.proxy.externalPort });
     }
-    await provisionTopics(stack.bootstrapServers, names);
+    await provisionTopics(stack, names);
     pipeline = await createPipeline({
       endpoints: stack,
       appBootstrap: proxy ? `127.0.0.1:${proxy.port}` : stack.bootstrapServers,
@@ -237,7 +237,7 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
       },
       instances: (app) => p.instances(app).length,
       poison: async (records) => {
-        const producer = createProducer({ connection: connection(stack.bootstrapServers, 'wikimonitor-e2e-poison'), log: createLogger('e2e-poison', 'silent') });
+        const producer = createProducer({ connection: connection(stack, 'wikimonitor-e2e-poison'), log: createLogger('e2e-poison', 'silent') });
         await producer.start();
         try {
           for (const r of records) {
@@ -270,12 +270,15 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
     })();
 
     // Bounded: a scenario's faults get the input's duration plus two minutes, unless it says otherwise.
+    // The bound's timer is cleared once the faults are over: left pending, it held the test process
+    // (and so `nx test e2e`) open until it fired, minutes after the last scenario.
+    let budget: NodeJS.Timeout | undefined;
     await Promise.race([
       scenario.run(ctx),
-      sleep(scenario.faultBudgetMs?.(inputMs) ?? inputMs + 120_000).then(() => {
-        throw new Error('scenario faults did not finish in time');
+      new Promise<never>((_, reject) => {
+        budget = setTimeout(() => reject(new Error('scenario faults did not finish in time')), scenario.faultBudgetMs?.(inputMs) ?? inputMs + 120_000);
       }),
-    ]);
+    ]).finally(() => clearTimeout(budget));
     const faultEnd = Date.now();
     if (actions.length) ctx.note('faults over');
 
@@ -330,7 +333,7 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
     if (!groupsOk) failures.push(`groups not all at lag 0 / OK in a fresh lag-monitor cycle: ${JSON.stringify(result.groups)}`);
 
     // Dead letters: every poison record (and nothing else) in the DLQ.
-    const dead = await readDeadLetters(stack.bootstrapServers, names.topics.dlq);
+    const dead = await readDeadLetters(stack, names.topics.dlq);
     const stats = await sourceStats(p);
     const malformed = scenario.malformedFromSource ? (stats?.sent.malformed ?? 0) : 0;
     result.sourceConnections = stats?.connections.total ?? 0;
@@ -354,7 +357,7 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
 
     // Copies of every meta.id on every change topic, of every window and alert (read_committed, whole topics),
     // and the aggregates against the recount of the DISTINCT input (the input file, not what the pipeline wrote).
-    const bs = stack.bootstrapServers;
+    const bs = stack;
     const raw = await readChanges(bs, names.topics.raw);
     const routed = await Promise.all(ROUTES.map(async (r) => ({ route: r, topic: names.topics.routes[r], read: await readChanges(bs, names.topics.routes[r]) })));
     const all = routed.find((r) => r.route === 'all')?.read ?? { changes: [], undecodable: 0 };
@@ -391,7 +394,7 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
     // lag-monitor's alert during the stall: on the alerts topic (and the webhook).
     if (alertWindows.length) {
       result.alert.expected = true;
-      const alerts = await readAlerts(stack.bootstrapServers, names.topics.alerts);
+      const alerts = await readAlerts(stack, names.topics.alerts);
       const hooked = webhook.received().map((r) => r.alert);
       const matches = (a: WikiAlert, w: (typeof alertWindows)[number]) =>
         a.kind === 'consumer_status' && a.subject === w.group && a.status !== 'OK' && a.created_at >= w.from - 1000 && a.created_at <= w.to;
@@ -403,7 +406,7 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
         : 'none';
       if (missing.length) failures.push(`lag-monitor raised no alert for ${missing.map((w) => w.group).join(', ')} during the stall`);
     } else {
-      const alerts = await readAlerts(stack.bootstrapServers, names.topics.alerts);
+      const alerts = await readAlerts(stack, names.topics.alerts);
       const raised = alerts.filter((a) => a.kind === 'consumer_status' && a.status !== 'OK');
       result.alert.detail = raised.length ? `${raised.length} (${[...new Set(raised.map((a) => `${a.subject.replace(`${names.prefix}-`, '')}:${a.status}`))].join(', ')})` : 'none';
     }
@@ -419,7 +422,7 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
     await pipeline?.stop().catch((err: unknown) => log(`stopping the pipeline failed: ${(err as Error).message}`));
     await proxy?.close();
     if (!opts.keep) {
-      await deleteTopics(stack.bootstrapServers, names).catch(() => undefined);
+      await deleteTopics(stack, names).catch(() => undefined);
       await dropDatabase(stack.databaseUrl, names.database).catch(() => undefined);
     }
   }

@@ -1,7 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { type KafkaConnection, type RouteName, type TopicId, ROUTE_TOPIC_IDS, TOPOLOGY, createAdmin, ensureTopics, topicSpec } from '@wikimonitor/kafka';
+import { type KafkaConnection, type RouteName, type TopicId, ROUTE_TOPIC_IDS, TOPOLOGY, createAdmin, ensureTopics, kafkaConfigSchema, kafkaConnectionFromEnv, topicSpec } from '@wikimonitor/kafka';
+import { parseConfig } from '@wikimonitor/service-kit';
 import { type AppName, type AppProcess, INSTANCE_SETTINGS, INSTANCE_STOP_GRACE_MS, REPO_ROOT, createAppProcess, freePort, instanceIdentity } from '@wikimonitor/testing';
 import type { StackEndpoints } from './stack';
 
@@ -103,16 +104,23 @@ export async function dropDatabase(serverUrl: string, database: string): Promise
   }
 }
 
-export function connection(bootstrapServers: string, clientId = 'wikimonitor-e2e'): KafkaConnection {
-  return { bootstrapServers, clientId, securityProtocol: 'plaintext', connectAttempts: 10 };
+/** Where the suite's own clients connect: a plaintext bootstrap address, or a stack's endpoints with its client security settings. */
+export type KafkaTarget = string | Pick<StackEndpoints, 'bootstrapServers' | 'kafkaEnv'>;
+
+/** The suite's own client connection: the same settings, parsed by the same code (secrets read from their *_FILE), as the apps'. */
+export function connection(target: KafkaTarget, clientId = 'wikimonitor-e2e'): KafkaConnection {
+  const { bootstrapServers, kafkaEnv } = typeof target === 'string' ? { bootstrapServers: target, kafkaEnv: undefined } : target;
+  if (!kafkaEnv) return { bootstrapServers, clientId, securityProtocol: 'plaintext', connectAttempts: 10 };
+  const cfg = parseConfig(kafkaConfigSchema, { ...kafkaEnv, KAFKA_BOOTSTRAP_SERVERS: bootstrapServers, KAFKA_CONNECT_ATTEMPTS: '10' }, { name: 'the e2e suite' });
+  return kafkaConnectionFromEnv(cfg, clientId);
 }
 
 /** Topics several apps share, created up front (the persister never creates what it reads). */
 const SHARED_TOPICS: readonly TopicId[] = ['raw', ...ROUTE_TOPIC_IDS, 'aggregates', 'alerts', 'dlq', 'late'];
 
 /** Creates the shared topics with the topology's settings under the run's names. */
-export async function provisionTopics(bootstrapServers: string, names: RunNames): Promise<void> {
-  const admin = await createAdmin(connection(bootstrapServers));
+export async function provisionTopics(target: KafkaTarget, names: RunNames): Promise<void> {
+  const admin = await createAdmin(connection(target));
   try {
     await ensureTopics(
       admin,
@@ -123,8 +131,8 @@ export async function provisionTopics(bootstrapServers: string, names: RunNames)
   }
 }
 
-export async function deleteTopics(bootstrapServers: string, names: RunNames): Promise<void> {
-  const admin = await createAdmin(connection(bootstrapServers));
+export async function deleteTopics(target: KafkaTarget, names: RunNames): Promise<void> {
+  const admin = await createAdmin(connection(target));
   try {
     const existing = new Set(await admin.listTopics());
     const mine = [...existing].filter((t) => t.startsWith(`${names.prefix}.`));
@@ -205,6 +213,7 @@ export async function createPipeline(opts: PipelineOptions): Promise<Pipeline> {
   const ports = Object.fromEntries(await Promise.all((['sse-source', 'producer', 'filter-router', 'aggregator', 'dedup-persister', 'lag-monitor'] as AppName[]).map(async (a) => [a, await freePort()] as const))) as Record<AppName, number>;
   const sourceUrl = `http://127.0.0.1:${ports['sse-source']}/v2/stream/recentchange`;
   const common: Record<string, string> = {
+    ...opts.endpoints.kafkaEnv,
     KAFKA_BOOTSTRAP_SERVERS: opts.appBootstrap,
     SCHEMA_REGISTRY_URL: opts.endpoints.registryUrl,
     LOG_LEVEL: 'info',

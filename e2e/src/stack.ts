@@ -14,6 +14,12 @@ export interface StackEndpoints {
   /** The stack's default database (used to create one database per run). */
   databaseUrl: string;
   /**
+   * The clients' Kafka security settings beyond the bootstrap address (KAFKA_SECURITY_PROTOCOL,
+   * KAFKA_SASL_*, KAFKA_SSL_*, secrets as *_FILE paths) as `stack.mjs env` prints them: every app
+   * and the suite's own clients take them. Absent on a plaintext broker.
+   */
+  kafkaEnv?: Record<string, string>;
+  /**
    * The broker's extra listener, advertised as `proxyPort`: clients that bootstrap at
    * 127.0.0.1:proxyPort talk to the broker only through whatever listens there (the chaos proxy).
    */
@@ -55,6 +61,11 @@ function runStack(env: Record<string, string>, args: string[], log: (line: strin
 export interface PrivateStackOptions {
   /** Add the broker listener for a fault-injecting proxy. */
   proxyListener?: boolean;
+  /**
+   * The client listeners' security (stack.mjs WM_STACK_KAFKA_SECURITY): SASL_SSL with SCRAM-SHA-512
+   * and the stack's own CA, `mtls` with a client certificate required as well. Default plaintext.
+   */
+  kafkaSecurity?: 'plaintext' | 'sasl_ssl' | 'mtls';
   log?: (line: string) => void;
 }
 
@@ -79,6 +90,7 @@ export async function startPrivateStack(opts: PrivateStackOptions = {}): Promise
     pg: await freePort(),
     external: await freePort(),
     proxy: await freePort(),
+    internal: await freePort(),
   };
   const env: Record<string, string> = {
     WM_STACK_DIR: dir,
@@ -89,13 +101,16 @@ export async function startPrivateStack(opts: PrivateStackOptions = {}): Promise
     WM_PG_PORT: String(ports.pg),
     WM_JAEGER: 'off',
     ...(opts.proxyListener ? { WM_KAFKA_EXTERNAL_PORT: String(ports.external), WM_KAFKA_PROXY_PORT: String(ports.proxy) } : {}),
+    ...(opts.kafkaSecurity && opts.kafkaSecurity !== 'plaintext' ? { WM_STACK_KAFKA_SECURITY: opts.kafkaSecurity, WM_KAFKA_INTERNAL_PORT: String(ports.internal) } : {}),
   };
   const serviceName = (s: StackService) => (s === 'pg' ? 'postgres' : s);
   let downDone = false;
 
-  log(`starting a private stack in ${dir}`);
+  log(`starting a private stack in ${dir}${env['WM_STACK_KAFKA_SECURITY'] ? ` (Kafka ${env['WM_STACK_KAFKA_SECURITY']})` : ''}`);
+  let kafkaEnv: Record<string, string> | undefined;
   try {
     await runStack(env, ['up'], log);
+    kafkaEnv = kafkaClientEnv(await runStack(env, ['env'], log));
   } catch (err) {
     await runStack(env, ['down', '--purge'], log).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
@@ -108,6 +123,7 @@ export async function startPrivateStack(opts: PrivateStackOptions = {}): Promise
     registryUrl: `http://127.0.0.1:${ports.registry}/apis/ccompat/v7`,
     databaseUrl: `postgres://wikimonitor:wikimonitor@127.0.0.1:${ports.pg}/wikimonitor`,
     proxy: opts.proxyListener ? { externalPort: ports.external, proxyPort: ports.proxy } : undefined,
+    kafkaEnv,
     stop: async (s) => void (await runStack(env, ['stop', serviceName(s)], log)),
     start: async (s) => void (await runStack(env, ['start', serviceName(s)], log)),
     restart: async (s) => void (await runStack(env, ['restart', serviceName(s)], log)),
@@ -118,4 +134,11 @@ export async function startPrivateStack(opts: PrivateStackOptions = {}): Promise
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The KAFKA_* client settings of `stack.mjs env` other than the bootstrap address (undefined when there are none). */
+function kafkaClientEnv(envOutput: string): Record<string, string> | undefined {
+  const vars: Record<string, string> = {};
+  for (const m of envOutput.matchAll(/^export (KAFKA_[A-Z_]+)=(.*)$/gm)) if (m[1] !== 'KAFKA_BOOTSTRAP_SERVERS') vars[m[1] as string] = m[2] as string;
+  return Object.keys(vars).length ? vars : undefined;
 }

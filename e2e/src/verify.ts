@@ -5,7 +5,7 @@ import { WIKI_AGGREGATES, recordFromRow } from '@wikimonitor/domain';
 import { type ParsedDeadLetter, headersFromMessage, parseDeadLetter } from '@wikimonitor/kafka';
 import { readTopic } from '@wikimonitor/testing';
 import type { ContentFields } from './checks';
-import { connection } from './pipeline';
+import { type KafkaTarget, connection } from './pipeline';
 
 // Records are decoded with the repository's own schemas (every app writes them): verification does
 // not depend on the registry, which some scenarios restart.
@@ -75,8 +75,8 @@ export interface TopicChanges {
 }
 
 /** Reads a WikiChange topic completely with read_committed. */
-export async function readChanges(bootstrapServers: string, topic: string): Promise<TopicChanges> {
-  const messages = await readTopic(connection(bootstrapServers), topic, 'read_committed');
+export async function readChanges(target: KafkaTarget, topic: string): Promise<TopicChanges> {
+  const messages = await readTopic(connection(target), topic, 'read_committed');
   messages.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
   const changes: WikiChange[] = [];
   let undecodable = 0;
@@ -88,19 +88,19 @@ export async function readChanges(bootstrapServers: string, topic: string): Prom
   return { changes, undecodable };
 }
 
-export async function readDeadLetters(bootstrapServers: string, topic: string): Promise<ParsedDeadLetter[]> {
-  const messages = await readTopic(connection(bootstrapServers), topic, 'read_committed');
+export async function readDeadLetters(target: KafkaTarget, topic: string): Promise<ParsedDeadLetter[]> {
+  const messages = await readTopic(connection(target), topic, 'read_committed');
   return messages.map((m) => parseDeadLetter(m.key ?? null, m.value ?? null, headersFromMessage(m.headers)));
 }
 
-export async function readAlerts(bootstrapServers: string, topic: string): Promise<WikiAlert[]> {
-  const messages = await readTopic(connection(bootstrapServers), topic, 'read_committed');
+export async function readAlerts(target: KafkaTarget, topic: string): Promise<WikiAlert[]> {
+  const messages = await readTopic(connection(target), topic, 'read_committed');
   return messages.map((m) => decodeConfluent<WikiAlert>(alertType, m.value)).filter((a): a is WikiAlert => a !== undefined);
 }
 
 /** Aggregates as written to the aggregates topic, every copy, in log order (partition by partition). */
-export async function readAggregates(bootstrapServers: string, topic: string): Promise<{ aggregates: WikiAggregate[]; undecodable: number }> {
-  const messages = await readTopic(connection(bootstrapServers), topic, 'read_committed');
+export async function readAggregates(target: KafkaTarget, topic: string): Promise<{ aggregates: WikiAggregate[]; undecodable: number }> {
+  const messages = await readTopic(connection(target), topic, 'read_committed');
   messages.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
   const aggregates: WikiAggregate[] = [];
   let undecodable = 0;

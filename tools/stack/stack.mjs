@@ -8,7 +8,8 @@
 //
 // All state lives in one directory (default <repo>/.stack, override with WM_STACK_DIR):
 //   cache/  downloaded Kafka jars and the Apicurio distribution, keyed by version
-//   data/   PostgreSQL cluster, Kafka log dirs + cluster id          (down --purge deletes it)
+//   data/   PostgreSQL cluster, Kafka log dirs + cluster id, kafka-tls/ (WM_STACK_KAFKA_SECURITY)
+//           (down --purge deletes it)
 //   run/    pid files, generated configs, PostgreSQL unix socket
 //   logs/   one log per service
 //
@@ -17,7 +18,7 @@
 // command, since ports are read from the environment, not from the running stack.
 
 import { spawn, spawnSync, execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
   chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync,
   readdirSync, readlinkSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, fstatSync,
@@ -100,6 +101,12 @@ const CFG = {
   kafkaPort: envInt('WM_KAFKA_PORT', 9092),
   kafkaControllerPort: envInt('WM_KAFKA_CONTROLLER_PORT', 9093),
   kafkaHeap: process.env.WM_KAFKA_HEAP || '512m',
+  // Client listener security: plaintext (default), sasl_ssl (SCRAM-SHA-512 over TLS with the stack's
+  // own CA) or mtls (sasl_ssl that also requires a client certificate signed by that CA). The broker's
+  // own traffic (inter-broker, controller) stays PLAINTEXT on 127.0.0.1, on WM_KAFKA_INTERNAL_PORT.
+  kafkaSecurity: kafkaSecurityMode(process.env.WM_STACK_KAFKA_SECURITY),
+  kafkaInternalPort: envInt('WM_KAFKA_INTERNAL_PORT', 9094),
+  kafkaUser: 'wikimonitor',
   // Optional second listener for clients behind a fault-injecting proxy (chaos tests): the broker
   // listens on WM_KAFKA_EXTERNAL_PORT and advertises WM_KAFKA_PROXY_PORT, where the proxy listens.
   kafkaExternalPort: process.env.WM_KAFKA_EXTERNAL_PORT ? envInt('WM_KAFKA_EXTERNAL_PORT', 0) : undefined,
@@ -119,6 +126,17 @@ const CFG = {
   stopTimeoutMs: 20_000,
 };
 
+/**
+ * @param {string | undefined} raw
+ * @returns {'plaintext' | 'sasl_ssl' | 'mtls'}
+ */
+function kafkaSecurityMode(raw) {
+  const mode = (raw || 'plaintext').toLowerCase();
+  if (mode === 'plaintext' || mode === 'sasl_ssl' || mode === 'mtls') return mode;
+  return fail(`WM_STACK_KAFKA_SECURITY=${raw} is not one of plaintext, sasl_ssl, mtls`);
+}
+const KAFKA_SECURE = CFG.kafkaSecurity !== 'plaintext';
+
 const PATHS = {
   pgData: join(DIRS.data, 'pg'),
   pgSocketDir: join(DIRS.run, 'pg'),
@@ -127,6 +145,8 @@ const PATHS = {
   kafkaRun: join(DIRS.run, 'kafka'),
   kafkaData: join(DIRS.data, 'kafka'),
   kafkaClusterId: join(DIRS.data, 'kafka-cluster-id'),
+  // The stack's CA, the broker's and a client's certificate, and the passwords (mode 0600), made once.
+  kafkaTls: join(DIRS.data, 'kafka-tls'),
   apicurioCache: join(DIRS.cache, `apicurio-${VERSIONS.apicurio}`),
   apicurioRun: join(DIRS.run, 'apicurio'),
   jaegerBin: join(DIRS.cache, `jaeger-${VERSIONS.jaeger}`, 'jaeger'),
@@ -172,6 +192,7 @@ const SERVICES = /** @type {Service[]} */ ([
     ports: () => [
       { port: CFG.kafkaPort, env: 'WM_KAFKA_PORT' },
       { port: CFG.kafkaControllerPort, env: 'WM_KAFKA_CONTROLLER_PORT' },
+      ...(KAFKA_SECURE ? [{ port: CFG.kafkaInternalPort, env: 'WM_KAFKA_INTERNAL_PORT' }] : []),
     ],
     deps: [],
     stopSignal: 'SIGTERM',
@@ -179,6 +200,7 @@ const SERVICES = /** @type {Service[]} */ ([
     prepare: prepareKafka,
     launch: launchKafka,
     healthy: kafkaHealthy,
+    ready: ensureKafkaUsers,
   },
   {
     name: 'apicurio',
@@ -231,6 +253,7 @@ const WANTED = new Set(process.env.WM_STACK_PROMETHEUS === '1' ? ['prometheus'] 
 
 const ENV_EXPORTS = () => ({
   KAFKA_BOOTSTRAP_SERVERS: `127.0.0.1:${CFG.kafkaPort}`,
+  ...kafkaClientEnv(),
   SCHEMA_REGISTRY_URL: `http://127.0.0.1:${CFG.registryPort}/apis/ccompat/v7`,
   DATABASE_URL: `postgres://${CFG.pgUser}:${CFG.pgPassword}@127.0.0.1:${CFG.pgPort}/wikimonitor`,
   ...(CFG.pgTls ? { DATABASE_SSL_MODE: 'verify-full', DATABASE_SSL_CA: join(PATHS.pgTls, 'ca.crt') } : {}),
@@ -399,16 +422,110 @@ function prepareKafka(log) {
 
   mkdirSync(PATHS.kafkaRun, { recursive: true });
   mkdirSync(PATHS.kafkaData, { recursive: true });
-  writeFileSync(join(PATHS.kafkaRun, 'server.properties'), kafkaServerProperties());
+  if (KAFKA_SECURE) ensureKafkaTls(log);
+  writeFileSync(join(PATHS.kafkaRun, 'server.properties'), kafkaServerProperties(), { mode: 0o600 });
   writeFileSync(join(PATHS.kafkaRun, 'log4j2.properties'), KAFKA_LOG4J2);
 
   if (!existsSync(join(PATHS.kafkaData, 'meta.properties'))) {
     const clusterId = kafkaClusterId();
     log(`formatting storage (cluster id ${clusterId})…`);
+    // The SCRAM user is written into the metadata log at format time, so it exists before the first client.
+    const scram = KAFKA_SECURE ? ['--add-scram', `SCRAM-SHA-512=[name=${CFG.kafkaUser},password=${kafkaTlsFile('password')}]`] : [];
     run(requireJava(KAFKA_MIN_JAVA, 'Kafka'), [...kafkaJvmBase(), 'kafka.tools.StorageTool', 'format',
-      '--cluster-id', clusterId, '--config', join(PATHS.kafkaRun, 'server.properties')],
+      '--cluster-id', clusterId, '--config', join(PATHS.kafkaRun, 'server.properties'), ...scram],
     { what: 'kafka-storage format' });
+    if (KAFKA_SECURE) writeFileSync(kafkaUsersMarker(), `${CFG.kafkaUser}\n`);
   }
+}
+
+// --- Kafka security (WM_STACK_KAFKA_SECURITY=sasl_ssl|mtls) ----------------------------------
+
+/**
+ * A password of kafka-tls/ (the SCRAM user's, the client key's, the broker key's).
+ * @param {'password' | 'key-password' | 'broker-key-password'} name
+ */
+function kafkaTlsFile(name) {
+  return readFileSync(join(PATHS.kafkaTls, `${name}.txt`), 'utf8').trim();
+}
+
+/** @param {string} name */
+const kafkaTlsPath = (name) => join(PATHS.kafkaTls, name);
+const kafkaUsersMarker = () => join(PATHS.kafkaTls, 'scram-users');
+
+/**
+ * A CA of the stack's own, the broker's certificate (127.0.0.1 and localhost) signed by it, and a
+ * client certificate (CN = the SCRAM user) with an encrypted key for mutual TLS; random passwords.
+ * Made once per state directory (`down --purge` removes them). PEM only: Kafka and librdkafka read it.
+ * @param {Log} log
+ */
+function ensureKafkaTls(log) {
+  if (existsSync(kafkaTlsPath('client.pem'))) return;
+  log('generating the stack CA, broker and client certificates (openssl)…');
+  const tmp = `${PATHS.kafkaTls}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true, mode: 0o700 });
+  /** @param {string[]} args */
+  const openssl = (args) => run('openssl', args, { what: `openssl ${args[0]}`, cwd: tmp });
+  /** @param {string} name */
+  const secret = (name) => writeFileSync(join(tmp, `${name}.txt`), `${randomBytes(18).toString('base64url')}\n`, { mode: 0o600 });
+  for (const name of ['password', 'key-password', 'broker-key-password']) secret(name);
+  const days = '825';
+  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', days,
+    '-subj', '/CN=WikiMonitor local stack CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  /**
+   * @param {string} name
+   * @param {string} cn
+   * @param {string} ext
+   * @param {string} passwordFile
+   */
+  const issue = (name, cn, ext, passwordFile) => {
+    writeFileSync(join(tmp, `${name}.ext`), ext);
+    openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.plain.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
+    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', days, '-extfile', `${name}.ext`]);
+    // Encrypted PKCS#8. The broker's with a PBES1 scheme: Java's key factory has no PBES2 (AES) one,
+    // and Kafka's PEM keystore reads the key through it; librdkafka (OpenSSL) reads either.
+    const scheme = name === 'broker' ? ['-v1', 'PBE-SHA1-3DES'] : ['-v2', 'aes-256-cbc'];
+    openssl(['pkcs8', '-topk8', ...scheme, '-in', `${name}.plain.key`, '-out', `${name}.key`, '-passout', `file:${passwordFile}`]);
+    rmSync(join(tmp, `${name}.plain.key`));
+    rmSync(join(tmp, `${name}.csr`));
+  };
+  issue('broker', 'localhost', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n', 'broker-key-password.txt');
+  issue('client', CFG.kafkaUser, 'extendedKeyUsage=clientAuth\n', 'key-password.txt');
+  // Kafka's PEM keystore: the encrypted key and the certificate chain in one file.
+  writeFileSync(join(tmp, 'broker-keystore.pem'), readFileSync(join(tmp, 'broker.key'), 'utf8') + readFileSync(join(tmp, 'broker.pem'), 'utf8') + readFileSync(join(tmp, 'ca.pem'), 'utf8'), { mode: 0o600 });
+  for (const f of readdirSync(tmp)) if (f.endsWith('.key')) chmodSync(join(tmp, f), 0o600);
+  renameSync(tmp, PATHS.kafkaTls);
+}
+
+/** The client settings of every app (libs/kafka config) for this stack's broker; secrets as *_FILE paths. */
+function kafkaClientEnv() {
+  if (!KAFKA_SECURE) return {};
+  return {
+    KAFKA_SECURITY_PROTOCOL: 'sasl_ssl',
+    KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+    KAFKA_SASL_USERNAME: CFG.kafkaUser,
+    KAFKA_SASL_PASSWORD_FILE: kafkaTlsPath('password.txt'),
+    KAFKA_SSL_CA_LOCATION: kafkaTlsPath('ca.pem'),
+    ...(CFG.kafkaSecurity === 'mtls' ? {
+      KAFKA_SSL_CERTIFICATE_LOCATION: kafkaTlsPath('client.pem'),
+      KAFKA_SSL_KEY_LOCATION: kafkaTlsPath('client.key'),
+      KAFKA_SSL_KEY_PASSWORD_FILE: kafkaTlsPath('key-password.txt'),
+    } : {}),
+  };
+}
+
+/**
+ * A data directory formatted before security was turned on has no SCRAM user: add it once through
+ * the PLAINTEXT internal listener (kafka-configs), then remember that it is there.
+ * @param {Log} log
+ */
+async function ensureKafkaUsers(log) {
+  if (!KAFKA_SECURE || existsSync(kafkaUsersMarker())) return;
+  log(`adding SCRAM-SHA-512 user ${CFG.kafkaUser} (kafka-configs)…`);
+  run(requireJava(KAFKA_MIN_JAVA, 'Kafka'), [...kafkaJvmBase(), 'kafka.admin.ConfigCommand', '--bootstrap-server', `127.0.0.1:${CFG.kafkaInternalPort}`,
+    '--alter', '--entity-type', 'users', '--entity-name', CFG.kafkaUser, '--add-config', `SCRAM-SHA-512=[password=${kafkaTlsFile('password')}]`],
+  { what: 'kafka-configs --add-config SCRAM-SHA-512' });
+  writeFileSync(kafkaUsersMarker(), `${CFG.kafkaUser}\n`);
 }
 
 function kafkaServerProperties() {
@@ -417,11 +534,13 @@ function kafkaServerProperties() {
     'process.roles': 'broker,controller',
     'node.id': 1,
     'controller.quorum.voters': `1@127.0.0.1:${CFG.kafkaControllerPort}`,
-    'listeners': `PLAINTEXT://127.0.0.1:${CFG.kafkaPort},CONTROLLER://127.0.0.1:${CFG.kafkaControllerPort}${proxied ? `,EXTERNAL://127.0.0.1:${CFG.kafkaExternalPort}` : ''}`,
-    'advertised.listeners': `PLAINTEXT://127.0.0.1:${CFG.kafkaPort}${proxied ? `,EXTERNAL://127.0.0.1:${CFG.kafkaProxyPort}` : ''}`,
-    'listener.security.protocol.map': `PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${proxied ? ',EXTERNAL:PLAINTEXT' : ''}`,
+    ...(KAFKA_SECURE ? kafkaSecureListeners(proxied) : {
+      'listeners': `PLAINTEXT://127.0.0.1:${CFG.kafkaPort},CONTROLLER://127.0.0.1:${CFG.kafkaControllerPort}${proxied ? `,EXTERNAL://127.0.0.1:${CFG.kafkaExternalPort}` : ''}`,
+      'advertised.listeners': `PLAINTEXT://127.0.0.1:${CFG.kafkaPort}${proxied ? `,EXTERNAL://127.0.0.1:${CFG.kafkaProxyPort}` : ''}`,
+      'listener.security.protocol.map': `PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${proxied ? ',EXTERNAL:PLAINTEXT' : ''}`,
+      'inter.broker.listener.name': 'PLAINTEXT',
+    }),
     'controller.listener.names': 'CONTROLLER',
-    'inter.broker.listener.name': 'PLAINTEXT',
     'log.dirs': PATHS.kafkaData,
     'num.partitions': 3,
     'offsets.topic.replication.factor': 1,
@@ -441,6 +560,39 @@ function kafkaServerProperties() {
   };
   return `# Generated by tools/stack/stack.mjs on every start; edits are overwritten.\n${
     Object.entries(p).map(([k, v]) => `${k}=${v}`).join('\n')}\n`;
+}
+
+/**
+ * Client listeners (CLIENT, and EXTERNAL behind the chaos proxy) require SASL_SSL with SCRAM-SHA-512
+ * (and in mtls mode a client certificate); the broker's own INTERNAL and CONTROLLER listeners stay
+ * PLAINTEXT on 127.0.0.1 (the stack's health check and kafka-configs use INTERNAL).
+ * @param {boolean} proxied
+ */
+function kafkaSecureListeners(proxied) {
+  const client = ['CLIENT', ...(proxied ? ['EXTERNAL'] : [])];
+  /** @type {Record<string, string | number>} */
+  const perListener = {};
+  for (const name of client.map((n) => n.toLowerCase())) {
+    perListener[`listener.name.${name}.sasl.enabled.mechanisms`] = 'SCRAM-SHA-512';
+    perListener[`listener.name.${name}.scram-sha-512.sasl.jaas.config`] = 'org.apache.kafka.common.security.scram.ScramLoginModule required;';
+    perListener[`listener.name.${name}.ssl.client.auth`] = CFG.kafkaSecurity === 'mtls' ? 'required' : 'none';
+  }
+  return {
+    'listeners': [`CLIENT://127.0.0.1:${CFG.kafkaPort}`, `INTERNAL://127.0.0.1:${CFG.kafkaInternalPort}`, `CONTROLLER://127.0.0.1:${CFG.kafkaControllerPort}`,
+      ...(proxied ? [`EXTERNAL://127.0.0.1:${CFG.kafkaExternalPort}`] : [])].join(','),
+    'advertised.listeners': [`CLIENT://127.0.0.1:${CFG.kafkaPort}`, `INTERNAL://127.0.0.1:${CFG.kafkaInternalPort}`,
+      ...(proxied ? [`EXTERNAL://127.0.0.1:${CFG.kafkaProxyPort}`] : [])].join(','),
+    'listener.security.protocol.map': `CLIENT:SASL_SSL,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT${proxied ? ',EXTERNAL:SASL_SSL' : ''}`,
+    'inter.broker.listener.name': 'INTERNAL',
+    'sasl.enabled.mechanisms': 'SCRAM-SHA-512',
+    'ssl.keystore.type': 'PEM',
+    'ssl.keystore.location': kafkaTlsPath('broker-keystore.pem'),
+    'ssl.key.password': kafkaTlsFile('broker-key-password'),
+    'ssl.truststore.type': 'PEM',
+    'ssl.truststore.location': kafkaTlsPath('ca.pem'),
+    'ssl.endpoint.identification.algorithm': 'https',
+    ...perListener,
+  };
 }
 
 // Console only: the process's stdout/stderr are appended to logs/kafka.log (so JVM crashes land there too).
@@ -496,7 +648,7 @@ async function kafkaHealthy() {
   try {
     // Metadata v4 (the oldest version Kafka 4 still accepts): topics = [] , allow_auto_topic_creation = false
     const body = Buffer.from([0, 0, 0, 0, 0]);
-    const r = await kafkaRequest(CFG.kafkaPort, 3, 4, body);
+    const r = await kafkaRequest(KAFKA_SECURE ? CFG.kafkaInternalPort : CFG.kafkaPort, 3, 4, body);
     r.int32(); // throttle_time_ms
     const brokers = r.int32();
     return brokers > 0;
@@ -1053,6 +1205,14 @@ Environment (defaults):
   WM_KAFKA_HEAP                Kafka max heap (512m)
   WM_KAFKA_EXTERNAL_PORT + WM_KAFKA_PROXY_PORT  optional extra listener (on the first) advertised
                                as the second, for clients that go through a fault-injecting proxy
+  WM_STACK_KAFKA_SECURITY      plaintext (default) | sasl_ssl | mtls: the client listeners (and the
+                               proxied one) require SASL_SSL, SCRAM-SHA-512 user ${CFG.kafkaUser}, with a CA,
+                               broker and client certificates the stack generates (openssl) in
+                               data/kafka-tls/; mtls also requires the client certificate. \`env\` prints
+                               the clients' KAFKA_* settings (secrets as *_FILE paths). Takes effect
+                               when Kafka starts (\`restart kafka\` switches a running stack)
+  WM_KAFKA_INTERNAL_PORT       with sasl_ssl|mtls: the broker's PLAINTEXT inter-broker listener on
+                               127.0.0.1 (9094), also used by the stack's health check
   WM_REGISTRY_PORT             Apicurio Registry HTTP port (8081)
   WM_REGISTRY_MANAGEMENT_PORT  Apicurio health/metrics port (9081)
   WM_REGISTRY_HEAP             Apicurio max heap (512m)
@@ -1291,6 +1451,9 @@ function cmdCheck() {
   }
   if (!existsSync(join(CFG.pgBin, 'pg_ctl'))) {
     problems.push(`PostgreSQL ${VERSIONS.postgres} binaries not found in ${CFG.pgBin} (Debian 12: apt-get install -y postgresql; or set WM_PG_BIN)`);
+  }
+  if (KAFKA_SECURE && spawnSync('openssl', ['version'], { stdio: 'ignore' }).status !== 0) {
+    problems.push(`WM_STACK_KAFKA_SECURITY=${CFG.kafkaSecurity}: openssl makes the stack's certificates (Debian: apt-get install -y openssl)`);
   }
   for (const p of problems) console.error(`stack: ${p}`);
   return problems.length ? 1 : 0;

@@ -1,6 +1,7 @@
 import { KafkaJS } from '@confluentinc/kafka-javascript';
 import { type Logger, WikiMonitorError, retry, sleep } from '@wikimonitor/service-kit';
-import type { KafkaConnection } from './config';
+import { type KafkaConnection, rdkafkaSecurityConfig } from './config';
+import { checkBrokerAccess } from './connect';
 
 export interface TopicSpec {
   topic: string;
@@ -11,18 +12,20 @@ export interface TopicSpec {
 
 export type KafkaAdmin = KafkaJS.Admin;
 
-/** Promise-based admin client (the KafkaJS-compatible API is fine off the hot path). */
+/**
+ * Promise-based admin client (the KafkaJS-compatible API is fine off the hot path), with the
+ * connection's security settings. Its own connect never talks to the broker, so a one-off check
+ * does first ({@link checkBrokerAccess}): an unreachable broker is retried, refused credentials or
+ * certificates fail at once with librdkafka's reason.
+ */
 export async function createAdmin(conn: KafkaConnection, log?: Logger): Promise<KafkaAdmin> {
-  const kafkaJS: KafkaJS.CommonConstructorConfig['kafkaJS'] = {
-    brokers: conn.bootstrapServers.split(','),
-    clientId: `${conn.clientId}-admin`,
-    logLevel: KafkaJS.logLevel.NOTHING,
-  };
-  if (conn.securityProtocol === 'ssl' || conn.securityProtocol === 'sasl_ssl') Object.assign(kafkaJS ?? {}, { ssl: true });
-  if (conn.securityProtocol.startsWith('sasl') && conn.saslUsername && conn.saslPassword) {
-    Object.assign(kafkaJS ?? {}, { sasl: { mechanism: (conn.saslMechanism ?? 'SCRAM-SHA-512').toLowerCase(), username: conn.saslUsername, password: conn.saslPassword } });
-  }
-  const kafka = new KafkaJS.Kafka({ kafkaJS });
+  await checkBrokerAccess({ ...conn, clientId: `${conn.clientId}-admin` }, log, 'admin');
+  // The kafkaJS block takes only brokers, client id and log level here; TLS and SASL (which it models
+  // as ssl: true and sasl: {...} without CA, certificate or OAUTHBEARER/OIDC) are librdkafka properties.
+  const kafka = new KafkaJS.Kafka({
+    ...rdkafkaSecurityConfig(conn),
+    kafkaJS: { brokers: conn.bootstrapServers.split(','), clientId: `${conn.clientId}-admin`, logLevel: KafkaJS.logLevel.NOTHING },
+  });
   return retry(
     async () => {
       // A failed connect leaves the client unusable ("connect has already been called"): use a fresh one.

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { env, misspeltSettings, parseConfig, readSecretFiles } from './config';
+import { env, misspeltSettings, parseConfig, readSecretEnv } from './config';
 import { baseConfigShape } from './config';
 import { WikiMonitorError } from './errors';
 
@@ -73,38 +73,46 @@ describe('misspeltSettings', () => {
   });
 });
 
-describe('readSecretFiles', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'secret-files-'));
+describe('secrets from files (<KEY>_FILE)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wm-secret-'));
+  const secretSchema = z.object({ NAME: env.string(), PASSWORD: env.optionalString(), PORT: env.int(8080, { min: 1, max: 65535 }) });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const secretSchema = z.object({ NAME: env.string(), DATABASE_URL: env.string('postgres://local'), ROUTES_FILE: env.optionalString() });
 
-  it('parseConfig should take a setting from <KEY>_FILE without its trailing newline', () => {
-    const file = join(dir, 'db-url');
-    writeFileSync(file, 'postgres://u:s3cret@db/x\n');
-    const c = parseConfig(secretSchema, { NAME: 'x', DATABASE_URL_FILE: file, ROUTES_FILE: '/etc/rules.json' });
-    expect(c.DATABASE_URL).toBe('postgres://u:s3cret@db/x');
-    expect(c.ROUTES_FILE).toBe('/etc/rules.json'); // a setting that is itself a path stays a path
+  it('parseConfig should read a setting from the file its _FILE variable names, without the trailing newline', () => {
+    const file = join(dir, 'password');
+    writeFileSync(file, 's3cret-value\n');
+    expect(parseConfig(secretSchema, { NAME: 'x', PASSWORD_FILE: file })).toEqual({ NAME: 'x', PASSWORD: 's3cret-value', PORT: 8080 });
   });
 
-  it('parseConfig should refuse an unreadable file or a setting given both ways, naming the variable and not the secret', () => {
-    const file = join(dir, 'name');
-    writeFileSync(file, 'from-file');
+  it('parseConfig should refuse a setting given both directly and as a file, and an unreadable file, without showing any content', () => {
+    const file = join(dir, 'port');
+    writeFileSync(file, 'not-a-port-but-secret\n');
     let err: unknown;
     try {
-      parseConfig(secretSchema, { NAME_FILE: file, NAME: 'also-set', DATABASE_URL_FILE: join(dir, 'missing') });
+      parseConfig(secretSchema, { PASSWORD: 'a', PASSWORD_FILE: file, PORT_FILE: file, NAME_FILE: join(dir, 'missing') });
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(WikiMonitorError);
-    const message = (err as Error).message;
-    expect(message).toMatch(/NAME_FILE: NAME is set too/);
-    expect(message).toMatch(/DATABASE_URL_FILE: cannot read .*missing \(ENOENT\)/);
-    expect(message).not.toMatch(/from-file/);
+    const problems = (err as WikiMonitorError).details?.['problems'] as string[];
+    expect(problems).toEqual([
+      `NAME_FILE: cannot read ${join(dir, 'missing')} (ENOENT)`,
+      'PASSWORD_FILE: PASSWORD is set as well; set only one of them',
+      'NAME: required (missing)',
+      'PORT: must be an integer (read from PORT_FILE)',
+    ]);
+    expect((err as Error).message).not.toContain('not-a-port-but-secret');
   });
 
-  it('readSecretFiles should ignore _FILE variables of settings the schema does not have', () => {
-    const vars: Record<string, string | undefined> = { OTHER_FILE: '/nonexistent' };
-    expect(readSecretFiles(vars, ['NAME'])).toEqual([]);
-    expect(vars).toEqual({ OTHER_FILE: '/nonexistent' });
+  it('parseConfig should keep a setting that is itself a path (ROUTES_FILE) a path', () => {
+    const file = join(dir, 'db-url');
+    writeFileSync(file, 'postgres://u:s3cret@db/x\n');
+    const withPaths = z.object({ DATABASE_URL: env.string('postgres://local'), ROUTES_FILE: env.optionalString() });
+    expect(parseConfig(withPaths, { DATABASE_URL_FILE: file, ROUTES_FILE: '/etc/rules.json' })).toEqual({ DATABASE_URL: 'postgres://u:s3cret@db/x', ROUTES_FILE: '/etc/rules.json' });
+  });
+
+  it('readSecretEnv should leave variables without a _FILE twin untouched', () => {
+    const r = readSecretEnv({ A: '1', B_FILE: '/x' }, ['A'], () => 'never read');
+    expect(r).toEqual({ env: { A: '1', B_FILE: '/x' }, fromFile: new Set(), problems: [] });
   });
 });

@@ -18,56 +18,61 @@ export interface ParseConfigOptions {
  */
 export function parseConfig<S extends z.ZodType>(schema: S, source: Record<string, string | undefined>, options: ParseConfigOptions = {}): z.output<S> {
   // An empty variable (`FOO=` in compose or a ConfigMap) means "not set": the default applies.
-  const env: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(source)) if (v !== '') env[k] = v;
-  const fileProblems = readSecretFiles(env, Object.keys(configShape(schema) ?? {}));
+  const given: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(source)) if (v !== '') given[k] = v;
   const warn = options.warn ?? ((line: string) => process.stderr.write(`${line}\n`));
-  for (const line of misspeltSettings(schema, Object.keys(env), options.name ?? 'this service')) {
+  for (const line of misspeltSettings(schema, Object.keys(given), options.name ?? 'this service')) {
     if (warned.has(line)) continue;
     warned.add(line);
     warn(line);
   }
+  const secrets = readSecretEnv(given, Object.keys(configShape(schema) ?? {}));
+  const env = secrets.env;
   const result = schema.safeParse(env);
-  if (result.success && !fileProblems.length) return result.data as z.output<S>;
-  const problems = (result.success ? [] : result.error.issues).map((issue) => {
+  if (result.success && secrets.problems.length === 0) return result.data as z.output<S>;
+  const problems = [...secrets.problems, ...(result.success ? [] : result.error.issues)].map((issue) => {
+    if (typeof issue === 'string') return issue;
     const key = issue.path.join('.') || '(root)';
     const value = issue.path.length === 1 ? env[String(issue.path[0])] : undefined;
-    const shown = value === undefined ? 'missing' : `got ${JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)}`;
+    // A value read from a file is a secret: never repeated in a message.
+    const shown = secrets.fromFile.has(key) ? `read from ${key}${SECRET_FILE_SUFFIX}` : value === undefined ? 'missing' : `got ${JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)}`;
     // zod's own text for an absent key reads "Invalid input: expected string, received undefined".
     const message = value === undefined && issue.code === 'invalid_type' ? 'required' : issue.message;
     return `${key}: ${message} (${shown})`;
   });
-  return throwConfig([...fileProblems, ...problems]);
+  return throwConfig(problems);
 }
 
+const SECRET_FILE_SUFFIX = '_FILE';
+
 /**
- * Secrets from files, the way container images take them (`DATABASE_URL_FILE=/run/secrets/db-url`):
- * for each `<KEY>_FILE` variable where `<KEY>` is a setting of the schema (and `<KEY>_FILE` is not),
- * the file's content, without its trailing newline, becomes `<KEY>`; the `_FILE` variable is removed.
- * Mutates `env`; returns the problems (a file that cannot be read, or both variables set), each
- * naming the variable and the path, never the content.
+ * `<KEY>_FILE` for each of `keys`: the setting's value is the content of that file (a mounted
+ * Kubernetes Secret or Docker secret), without its trailing newline. Setting both `<KEY>` and
+ * `<KEY>_FILE`, or naming a file that cannot be read, is a problem; a file's content never appears in one.
  */
-export function readSecretFiles(env: Record<string, string | undefined>, keys: readonly string[]): string[] {
-  const known = new Set(keys);
+export function readSecretEnv(
+  source: Record<string, string | undefined>,
+  keys: readonly string[],
+  read: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): { env: Record<string, string | undefined>; fromFile: Set<string>; problems: string[] } {
+  const env = { ...source };
+  const fromFile = new Set<string>();
   const problems: string[] = [];
-  for (const name of Object.keys(env)) {
-    const key = name.slice(0, -'_FILE'.length);
-    if (!name.endsWith('_FILE') || known.has(name) || !known.has(key)) continue;
-    const path = env[name] as string;
-    delete env[name];
-    if (env[key] !== undefined) {
-      problems.push(`${name}: ${key} is set too; set one of them`);
+  for (const key of keys) {
+    const path = source[`${key}${SECRET_FILE_SUFFIX}`];
+    if (path === undefined || path === '') continue;
+    if (source[key] !== undefined && source[key] !== '') {
+      problems.push(`${key}${SECRET_FILE_SUFFIX}: ${key} is set as well; set only one of them`);
       continue;
     }
     try {
-      const text = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
-      if (text === '') problems.push(`${name}: the file ${path} is empty`);
-      else env[key] = text;
+      env[key] = read(path).replace(/\r?\n$/, '');
+      fromFile.add(key);
     } catch (err) {
-      problems.push(`${name}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      problems.push(`${key}${SECRET_FILE_SUFFIX}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
   }
-  return problems;
+  return { env, fromFile, problems };
 }
 
 /** Warnings already given in this process (a config loaded twice warns once). */

@@ -1,7 +1,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KafkaConnection } from '@wikimonitor/kafka';
+import { type KafkaConnection, kafkaConfigSchema, kafkaConnectionFromEnv } from '@wikimonitor/kafka';
+import { parseConfig } from '@wikimonitor/service-kit';
 import { REPO_ROOT } from './recorded';
 import { registerTestBroker } from './test-registry';
 import type { TestEnv } from './types';
@@ -72,7 +73,14 @@ function localStack(): TestEnv {
   };
 }
 
-/** A KafkaConnection for tests. */
+/**
+ * A KafkaConnection for tests. A broker named by the environment is reached with the environment's
+ * security settings too (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*, their *_FILE), parsed as the apps parse them.
+ */
 export function testConnection(env: TestEnv, clientId = 'wikimonitor-test'): KafkaConnection {
+  if (env.source === 'env' && process.env['KAFKA_SECURITY_PROTOCOL']) {
+    const cfg = parseConfig(kafkaConfigSchema, { ...process.env, KAFKA_BOOTSTRAP_SERVERS: env.bootstrapServers, KAFKA_CONNECT_ATTEMPTS: '5' }, { name: 'the tests' });
+    return kafkaConnectionFromEnv(cfg, clientId);
+  }
   return { bootstrapServers: env.bootstrapServers, clientId, securityProtocol: 'plaintext', connectAttempts: 5 };
 }

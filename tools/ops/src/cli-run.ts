@@ -54,7 +54,9 @@ Commands:
 
 Global options: --json (machine-readable output), --help
 Environment: KAFKA_BOOTSTRAP_SERVERS (default 127.0.0.1:9092), KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM,
-  KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD, KAFKA_SSL_CA_LOCATION, ADMIN_TIMEOUT_MS (default 10000),
+  KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD, KAFKA_SSL_CA_LOCATION, KAFKA_SSL_CERTIFICATE_LOCATION,
+  KAFKA_SSL_KEY_LOCATION, KAFKA_SSL_KEY_PASSWORD, KAFKA_SASL_OAUTHBEARER_* (libs/kafka README; any as <NAME>_FILE),
+  ADMIN_TIMEOUT_MS (default 10000),
   DATABASE_URL (the persister's offsets), POSTGRES_OFFSET_GROUPS (default dedup-persister),
   CHANGELOG_STATE_GROUPS (default aggregator), DLQ_TOPIC (default wiki.dlq), RAW_TOPIC (default wiki.raw.changes), DLQ_REPLAYED_TOPIC (default
   wiki.dlq.replayed), REPLAY_TRANSACTIONAL_ID (default wikimonitor-ops-replay), TOPIC_REPLICATION_FACTOR
