@@ -39,8 +39,8 @@ export interface StepContext {
 /** Turns one partition's records (in offset order) and its state into outputs: pure, no Kafka I/O. */
 export type Step<S, M> = (batch: Message[], state: S, ctx: StepContext) => StepResult<S, M> | Promise<StepResult<S, M>>;
 
-/** Work without input (e.g. closing idle windows); null when there is nothing to do. */
-export type Tick<S, M> = (state: S, ctx: StepContext) => StepResult<S, M> | null;
+/** Work without input (e.g. closing idle windows, retrying parked records); null when there is nothing to do. */
+export type Tick<S, M> = (state: S, ctx: StepContext) => StepResult<S, M> | null | Promise<StepResult<S, M> | null>;
 
 export interface StateChangelog<S> {
   /** Compacted topic; partition n holds the state of input partition n. */
@@ -623,7 +623,7 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
     const now = clock();
     const staged: Array<Staged<S, M>> = [];
     for (const [partition, ps] of owned) {
-      const result = run(ps.state, { topic, partition, now });
+      const result = await phase(`tick of partition ${partition}`, async () => run(ps.state, { topic, partition, now }));
       if (result) staged.push({ partition, result, offset: ps.next, origin: { offset: (ps.next ?? 0) - 1 } });
     }
     if (staged.length) await transact('tick', staged, 0, started);
