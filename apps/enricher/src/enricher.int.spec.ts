@@ -179,7 +179,7 @@ describe('enricher on the real broker against the Action API stand-in', () => {
       await admin.disconnect();
     }
     const app = createApp({ config, log, handleSignals: false });
-    let metrics = '';
+    let metrics: string;
     try {
       const lastOffsets = new Map<number, number>();
       for (const p of positions.values()) lastOffsets.set(p.partition, Math.max(lastOffsets.get(p.partition) ?? -1, p.offset));
@@ -281,7 +281,6 @@ describe('enricher on the real broker against the Action API stand-in', () => {
     }
     expect(metrics).toMatch(/enricher_retries_total\{reason="maxlag",service="enricher"\} [1-9]/);
     expect(metrics).toMatch(/enricher_api_calls_total\{outcome="ok",service="enricher"\} [1-9]/);
-    // eslint-disable-next-line no-console -- the run's figures, for the report
     console.log(`enricher integration: ${changes.length} events, ${injections.length} injections, pages with held records ${pagesWithHeld}; outcomes ${JSON.stringify(outcomes)}; stand-in ${JSON.stringify(await (await fetch(`http://127.0.0.1:${port}/stats`)).json())}`);
   }, 300_000);
 });

@@ -15,7 +15,7 @@ export function createCallLimiter(opts: { perKey: number; ratePerSecond: number;
   const queues = new Map<string, Array<() => void>>();
   let tokens = opts.ratePerSecond;
   let refilled = now();
-  let rateQueue: Array<() => void> = [];
+  const rateQueue: Array<() => void> = [];
   let timer: NodeJS.Timeout | undefined;
   let waitingCount = 0;
 
