@@ -1,11 +1,11 @@
 import { type WikiChange, type WikiChangeEnriched, WikiChangeEnrichedSchema, WikiChangeSchema } from '@wikimonitor/contracts';
 import { type EnrichReason, normalizeRecentChange } from '@wikimonitor/domain';
-import { type KafkaConnection, type ParsedDeadLetter, createAdmin, createProducer, ensureTopics, headersFromMessage, parseDeadLetter } from '@wikimonitor/kafka';
+import { type ParsedDeadLetter, headersFromMessage, parseDeadLetter } from '@wikimonitor/kafka';
 import { createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
 import { createLogger } from '@wikimonitor/service-kit';
 import { type ServiceProcess, freePort, getTestEnv, loadRecordedEvents, readTopic, recordingsDir, startTsProcess, testConnection, uniqueName, waitFor, waitForStableTopics } from '@wikimonitor/testing';
 import { createApp } from './app';
-import { loadConfig } from './config';
+import { createOutputTopics, deleteTopicsWithPrefix, pageOf, produceChanges, testConfig } from '../testing/test-support';
 
 const log = createLogger('test', 'silent');
 const MAX_ATTEMPTS = 4;
@@ -15,7 +15,6 @@ const changes: WikiChange[] = loadRecordedEvents().flatMap((e) => {
   const n = normalizeRecentChange(e.json, { receivedTime: 1_700_000_000_000, sseId: null });
   return n.kind === 'change' && n.change.revision_new !== null && (n.change.type === 'edit' || n.change.type === 'new') ? [n.change] : [];
 });
-const pageOf = (c: WikiChange) => `${c.wiki}:${c.title}`;
 
 /**
  * Every failure of the table injected on one revision each, always (it must end in the error topic
@@ -82,40 +81,7 @@ function planInjections(): Injection[] {
   return out;
 }
 
-async function produce(conn: KafkaConnection, registryUrl: string, topic: string): Promise<Map<string, { partition: number; offset: number }>> {
-  const admin = await createAdmin(conn);
-  try {
-    // The records keep the recorded events' (old) timestamps: no time-based retention.
-    await ensureTopics(admin, [{ topic, partitions: 6, replicationFactor: 1, configs: { 'retention.ms': '-1' } }]);
-  } finally {
-    await admin.disconnect();
-  }
-  const codec = createAvroCodec<WikiChange>({ client: createRegistryClient({ url: registryUrl }), topic, schema: WikiChangeSchema });
-  await codec.init();
-  const producer = createProducer({ connection: conn, log });
-  await producer.start();
-  const positions = new Map<string, { partition: number; offset: number }>();
-  try {
-    // In order, one page's records one after the other (idempotent producer: per partition order kept).
-    const deliveries = await Promise.all(changes.map((c) => producer.send({ topic, key: pageOf(c), value: codec.encode(c), timestamp: c.event_time })));
-    deliveries.forEach((d, i) => positions.set((changes[i] as WikiChange).id, { partition: d.partition, offset: d.offset }));
-  } finally {
-    await producer.close();
-  }
-  return positions;
-}
 
-async function deleteTopicsWithPrefix(conn: KafkaConnection, prefix: string): Promise<void> {
-  const admin = await createAdmin(conn);
-  try {
-    const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
-    if (topics.length) await admin.deleteTopics({ topics });
-    const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(prefix));
-    if (groups.length) await admin.deleteGroups(groups).catch(() => undefined);
-  } finally {
-    await admin.disconnect();
-  }
-}
 
 describe('enricher on the real broker against the Action API stand-in', () => {
   const prefix = uniqueName('it.enricher');
@@ -137,47 +103,10 @@ describe('enricher on the real broker against the Action API stand-in', () => {
     ]);
     await api.waitReady(`http://127.0.0.1:${port}/readyz`, 60_000);
 
-    const input = `${prefix}.in`;
-    const positions = await produce(conn, env.registryUrl, input);
-    const config = loadConfig({
-      HTTP_PORT: '0',
-      LOG_LEVEL: 'warn',
-      KAFKA_BOOTSTRAP_SERVERS: env.bootstrapServers,
-      SCHEMA_REGISTRY_URL: env.registryUrl,
-      INPUT_TOPIC: input,
-      OUTPUT_TOPIC: `${prefix}.enriched`,
-      ERROR_TOPIC: `${prefix}.error`,
-      DLQ_TOPIC: `${prefix}.dlq`,
-      PARKED_TOPIC: `${prefix}.parked`,
-      GROUP_ID: `${prefix}.group`,
-      TRANSACTIONAL_ID: `${prefix}.tx`,
-      API_URL: `http://127.0.0.1:${port}/{domain}/w/api.php`,
-      USER_AGENT: 'WikiMonitor-enricher-tests/1.0 (https://example.org/wikimonitor; tests@example.org)',
-      API_READ_TIMEOUT_MS: '1000',
-      API_RATE_LIMIT: '200',
-      API_CONCURRENCY_PER_WIKI: '4',
-      RETRY_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
-      RETRY_INITIAL_MS: '50',
-      RETRY_MAX_MS: '400',
-      RETRY_AFTER_MAX_MS: '2000',
-      TICK_MS: '50',
-      BATCH_SIZE: '300',
-    });
-    // Enriched records keep their input's (recorded, old) timestamps: the default 7-day retention would
-    // delete them at the broker's next check, so the test creates the outputs without time retention.
-    const admin = await createAdmin(conn);
-    try {
-      await ensureTopics(
-        admin,
-        [
-          [config.OUTPUT_TOPIC, config.TOPIC_PARTITIONS],
-          [config.ERROR_TOPIC, config.ERROR_TOPIC_PARTITIONS],
-          [config.DLQ_TOPIC, config.DLQ_PARTITIONS],
-        ].map(([topic, partitions]) => ({ topic: String(topic), partitions: Number(partitions), replicationFactor: 1, configs: { 'retention.ms': '-1' } })),
-      );
-    } finally {
-      await admin.disconnect();
-    }
+    const config = testConfig({ bootstrapServers: env.bootstrapServers, registryUrl: env.registryUrl, prefix, apiPort: port, maxAttempts: MAX_ATTEMPTS });
+    const input = config.INPUT_TOPIC;
+    const positions = await produceChanges(conn, env.registryUrl, input, changes, log);
+    await createOutputTopics(conn, config);
     const app = createApp({ config, log, handleSignals: false });
     let metrics: string;
     try {
