@@ -1,6 +1,6 @@
 import type { WikiChange, WikiChangeEnriched } from '@wikimonitor/contracts';
 import { type ApiAnswer, type Decision, type EnrichReason, type RetryPolicy, type RevisionFacts, classify, decide, parseRevisionsBody, utf8Prefix } from '@wikimonitor/domain';
-import { type ConsumedRecord, type Message, type OutgoingRecord, type Step, type StepContext, type StepRecord, type StepResult, type Tick, deadLetterFrom, headersFromMessage } from '@wikimonitor/kafka';
+import { type ConsumedRecord, type Message, type OutgoingRecord, type Step, type StepContext, type StepRecord, type StepResult, type AsyncTick, deadLetterFrom, headersFromMessage } from '@wikimonitor/kafka';
 import { describeError, isRetriable } from '@wikimonitor/service-kit';
 import { type Context, type Link, type Span, type Tracer, context, extractTraceContext, injectTraceHeaders, startProcessSpan, trace } from '@wikimonitor/telemetry';
 import type { ApiClient } from './api-client';
@@ -87,7 +87,7 @@ function wholeCallFailure(a: ApiAnswer): boolean {
  * neighbour's), and releases the records held behind them in order. Outputs, error records, state
  * changes and input offsets are one transaction (the kernel's).
  */
-export function createEnrichSteps(deps: EnrichDeps): { step: Step<ParkedState, EnrichSummary>; tick: Tick<ParkedState, EnrichSummary> } {
+export function createEnrichSteps(deps: EnrichDeps): { step: Step<ParkedState, EnrichSummary>; tick: AsyncTick<ParkedState, EnrichSummary> } {
   const random = deps.random ?? Math.random;
 
   function traced(item: Item, topic: string): void {
@@ -261,7 +261,7 @@ export function createEnrichSteps(deps: EnrichDeps): { step: Step<ParkedState, E
     return { records, deadLetters, nextState: next, summary };
   };
 
-  const tick: Tick<ParkedState, EnrichSummary> = async (state, ctx) => {
+  const tick: AsyncTick<ParkedState, EnrichSummary> = async (state, ctx) => {
     const isDue = (p: ParkedPage) => p.records.length > 0 && p.dueAt <= ctx.now;
     if (![...state.values()].some(isDue)) return null;
     const summary = emptySummary();

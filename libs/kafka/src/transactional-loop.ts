@@ -39,8 +39,11 @@ export interface StepContext {
 /** Turns one partition's records (in offset order) and its state into outputs: pure, no Kafka I/O. */
 export type Step<S, M> = (batch: Message[], state: S, ctx: StepContext) => StepResult<S, M> | Promise<StepResult<S, M>>;
 
-/** Work without input (e.g. closing idle windows, retrying parked records); null when there is nothing to do. */
-export type Tick<S, M> = (state: S, ctx: StepContext) => StepResult<S, M> | null | Promise<StepResult<S, M> | null>;
+/** Work without input (e.g. closing idle windows); null when there is nothing to do. */
+export type Tick<S, M> = (state: S, ctx: StepContext) => StepResult<S, M> | null;
+
+/** A tick that awaits I/O (e.g. the enricher's retries of parked records call the Action API). */
+export type AsyncTick<S, M> = (state: S, ctx: StepContext) => Promise<StepResult<S, M> | null>;
 
 export interface StateChangelog<S> {
   /** Compacted topic; partition n holds the state of input partition n. */
@@ -95,7 +98,7 @@ export interface TransactionalLoopOptions<S, M> {
   /** State of a partition without history (stateless apps: e.g. `() => undefined`). */
   initialState: (partition: number) => S;
   changelog?: StateChangelog<S>;
-  tick?: { everyMs: number; run: Tick<S, M> };
+  tick?: { everyMs: number; run: Tick<S, M> | AsyncTick<S, M> };
   batchSize?: number;
   /** Extra consumer properties (session timeout, static membership). */
   consumerOverrides?: Record<string, string | number | boolean>;

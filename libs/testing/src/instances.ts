@@ -23,11 +23,8 @@ export interface InstanceSettings {
   singleton: boolean;
 }
 
-/**
- * Per app, the identity settings and the fixed settings every chaos instance gets. The enricher is not in
- * the chaos suite yet (issue 20); its entry holds Kubernetes to the settings it will run with there.
- */
-export const INSTANCE_SETTINGS: Readonly<Record<Exclude<AppName, 'sse-source'> | 'enricher', InstanceSettings>> = {
+/** Per app (the local sources have none), the identity settings and the fixed settings every chaos instance gets. */
+export const INSTANCE_SETTINGS: Readonly<Record<Exclude<AppName, 'sse-source' | 'action-api-source'>, InstanceSettings>> = {
   producer: { env: {}, identity: ['PRODUCER_TRANSACTIONAL_ID'], singleton: true },
   'filter-router': {
     env: { CONSUMER_SESSION_TIMEOUT_MS: String(INSTANCE_SESSION_TIMEOUT_MS) },
