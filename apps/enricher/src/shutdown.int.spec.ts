@@ -82,5 +82,28 @@ describe('enricher shutdown with parked records', () => {
       // Its two maxlag answers, the one that enriched it, and perhaps a batch that failed for a neighbour's maxlag.
       else expect(enriched.find((e) => e.change.id === p.change.id)?.attempts).toBeGreaterThanOrEqual(3);
     }
+
+    // The error topic is the dead-letter format: the ops CLI replays its records to their source topic once the
+    // cause is gone, and the enricher then enriches them.
+    const failed = errors.map((e) => e.change.id).sort();
+    expect(failed).toHaveLength(plan.filter((p) => p.times === 'always').length);
+    const replay = startTsProcess('ops-cli-replay-enriched-errors', 'tools/ops/src/main.ts', { KAFKA_BOOTSTRAP_SERVERS: env.bootstrapServers, LOG_LEVEL: 'warn', DLQ_REPLAYED_TOPIC: `${prefix}.replayed`, REPLAY_TRANSACTIONAL_ID: `${prefix}.replay` }, [
+      'replay-dlq', '--dlq-topic', config.ERROR_TOPIC, '--error-code', 'ENRICH_MAXLAG',
+    ]);
+    expect(await replay.exited()).toBe(0);
+    expect((await fetch(`http://127.0.0.1:${port}/control/faults`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(200);
+    const third = createApp({ config: { ...config, TRANSACTIONAL_ID: `${prefix}.tx3` }, log, handleSignals: false });
+    try {
+      await waitFor(async () => {
+        const snap = third.loop.snapshot();
+        return third.loop.stats().committedRecords >= failed.length && [...snap.values()].every((st) => st.state.size === 0) && snap.size > 0;
+      }, 'the third instance to enrich the replayed records', 120_000, 100);
+    } finally {
+      expect(await third.service.close()).toBe(0);
+    }
+    await waitForStableTopics(conn, [config.OUTPUT_TOPIC]);
+    const after = await Promise.all((await readTopic(conn, config.OUTPUT_TOPIC)).map(async (m) => codec.decode(m.value as Buffer)));
+    const replayed = after.filter((e) => failed.includes(e.change.id));
+    expect(replayed.map((e) => e.change.id).sort()).toEqual(failed);
   }, 300_000);
 });
