@@ -65,7 +65,9 @@ const LATENCY_RUN_S = BURST_START_S + BURST_EVERY_S * BURSTS - 5;
 const LATENCY_RUNS = ARGS['latency-runs'] ?? (QUICK ? 1 : 3);
 
 const recorded = loadRecordedEvents();
-const APPS: AppName[] = ['producer', 'filter-router', 'aggregator', 'dedup-persister', 'lag-monitor'];
+/** The apps of the benchmark's pipeline (it runs without the enricher and its Action API stand-in). */
+type BenchApp = Exclude<AppName, 'enricher' | 'action-api-source'>;
+const APPS: BenchApp[] = ['producer', 'filter-router', 'aggregator', 'dedup-persister', 'lag-monitor'];
 
 interface Sample {
   phase: string;
@@ -163,7 +165,7 @@ async function sample(run: Run, phase: string, t0: number, done: (s: Sample) => 
 }
 
 function peakRss(p: Pipeline): Record<string, number> {
-  return Object.fromEntries((['sse-source', ...APPS] as AppName[]).map((a) => [a, p.apps[a].peakRssMb()]));
+  return Object.fromEntries((['sse-source', ...APPS] as BenchApp[]).map((a) => [a, p.apps[a].peakRssMb()]));
 }
 
 /** The persister's own view of its batches (where the time of a batch goes). */
@@ -187,7 +189,7 @@ async function persisterBatches(p: Pipeline) {
 
 /** Exits the benchmark did not cause (an app that died and was restarted would distort the figures). */
 function crashes(p: Pipeline): Record<string, number> {
-  return Object.fromEntries((['sse-source', ...APPS] as AppName[]).map((a) => [a, p.apps[a].counts().crashes]).filter(([, n]) => Number(n) > 0));
+  return Object.fromEntries((['sse-source', ...APPS] as BenchApp[]).map((a) => [a, p.apps[a].counts().crashes]).filter(([, n]) => Number(n) > 0));
 }
 
 /** Rows/s over the middle 80% of the rows (start-up and the tail excluded). */
@@ -241,8 +243,8 @@ async function phaseBacklog(env: Record<string, string>, workDir: string) {
     progress(`backlog: ${total} events in the raw topic after ${fillSeconds.toFixed(1)} s; starting the consumers`);
     await apps.producer.stop();
     const t0 = Date.now();
-    for (const a of ['filter-router', 'aggregator', 'dedup-persister'] as AppName[]) apps[a].start();
-    await Promise.all((['filter-router', 'aggregator', 'dedup-persister'] as AppName[]).map((a) => apps[a].waitReady('/readyz', 180_000)));
+    for (const a of ['filter-router', 'aggregator', 'dedup-persister'] as BenchApp[]) apps[a].start();
+    await Promise.all((['filter-router', 'aggregator', 'dedup-persister'] as BenchApp[]).map((a) => apps[a].waitReady('/readyz', 180_000)));
     const readySeconds = (Date.now() - t0) / 1000;
     const last = await sample(run, 'backlog', t0, (s) => s.rows >= total, 30 * 60_000);
     return {

@@ -51,6 +51,7 @@ const EGRESS: Record<string, string[]> = {
   aggregator: ['jaeger:4318', 'kafka:9092', 'registry:8080'],
   'dedup-persister': ['jaeger:4318', 'kafka:9092', 'postgres:5432', 'registry:8080'],
   'lag-monitor': ['jaeger:4318', 'kafka:9092', 'registry:8080', 'internet:443'],
+  enricher: ['jaeger:4318', 'kafka:9092', 'registry:8080', 'internet:443'],
 };
 
 beforeAll(() => {

@@ -12,7 +12,7 @@ import type { AggregateDiff } from './recount';
 import type { PoisonRecord, Scenario, ScenarioContext } from './scenarios';
 import type { PrivateStack, StackEndpoints } from './stack';
 import { type TcpProxy, startTcpProxy } from './tcp-proxy';
-import { countStoredChanges, lagMonitorGroups, readAggregates, readAlerts, readChanges, readDeadLetters, storedAggregates, storedChangeIds, storedContentRows } from './verify';
+import { countStoredChanges, lagMonitorGroups, readAggregates, readAlerts, readChanges, readDeadLetters, readEnrichErrors, readEnriched, storedAggregates, storedChangeIds, storedContentRows } from './verify';
 import { type WebhookReceiver, startWebhookReceiver } from './webhook';
 
 /** Aggregator settings of every chaos run: small windows so many close within a run, no idle closing. */
@@ -76,6 +76,8 @@ export interface ScenarioResult {
   maxLagSeconds: Record<string, number>;
   alert: { expected: boolean; raised: boolean; detail: string };
   crashes: Partial<Record<AppName, number>>;
+  /** Runs with the enricher: human-content records in, enriched, and in the error topic by reason. */
+  enricher?: { in: number; enriched: number; errors: Record<string, number> };
   actions: string[];
   seconds: number;
 }
@@ -184,6 +186,7 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
       lagMonitor: { ...CHAOS_LAG_MONITOR, webhookUrl: webhook.url },
       extraEnv: { aggregator: { TOP_PAGES: String(CHAOS_AGGREGATOR.topPages) } },
       instances: scenario.instances,
+      enricher: scenario.enricher ? { apiArgs: scenario.enricher.apiArgs } : undefined,
       workDir: opts.workDir,
       logDir: join(opts.workDir, 'logs'),
       log,
@@ -252,7 +255,7 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
     };
 
     // The largest lag in seconds of every group while the scenario runs, from whichever lag-monitor instance answers.
-    const groupIdsForLag = Object.values(names.groups);
+    const groupIdsForLag = [...Object.values(names.groups), ...(scenario.enricher ? [names.enricherGroup] : [])];
     sampling = true;
     lagSampler = (async () => {
       while (sampling) {
@@ -320,7 +323,13 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
     result.rowDuplicates = rowDuplicates(await storedContentRows(p.databaseUrl), input.changes);
 
     // Every group back to lag 0 and OK.
-    const groupIds = Object.values(names.groups);
+    const groupIds = [...Object.values(names.groups), ...(scenario.enricher ? [names.enricherGroup] : [])];
+    // The enricher's group reaches lag 0 while records still wait for a retry (parked in its state): wait for those too.
+    if (scenario.enricher && p.apps.enricher) {
+      const enricher = p.apps.enricher;
+      const drained = await waitUntil(120_000, async () => (await enricher.metric('enricher_parked_records')) === 0 && (await enricher.metric('enricher_records_consumed_total')) > 0);
+      if (!drained) failures.push('the enricher still had parked records after 120 s');
+    }
     let lastGroups: Awaited<ReturnType<typeof lagMonitorGroups>>;
     const groupsOk = await waitUntil(complete ? (opts.groupsTimeoutMs ?? 120_000) : 15_000, async () => {
       lastGroups = await lagMonitorGroups((p.instances('lag-monitor')[0] ?? p.apps['lag-monitor']).url);
@@ -375,6 +384,20 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
       countTopicCopies(names.topics.aggregates, aggs.aggregates.map(windowKey), { mustHold: closed, allowed: closed, undecodable: aggs.undecodable }),
       countTopicCopies(names.topics.alerts, alerts.map((a) => a.id)),
     ];
+    if (scenario.enricher) {
+      // Each human-content record once, enriched or in the error topic, with a reason the scenario's faults allow.
+      const human = new Set(ids(routed.find((r) => r.route === 'human-content')?.read ?? { changes: [] }));
+      const enriched = await readEnriched(bs, names.topicsById.enriched);
+      const errors = await readEnrichErrors(bs, names.topicsById.enrichErrors);
+      const outIds = [...enriched.ids, ...errors.map((e) => e.id)];
+      const copies = countTopicCopies(`${names.topicsById.enriched}+error`, outIds, { mustHold: human, allowed: human, undecodable: enriched.undecodable + errors.filter((e) => !e.id).length });
+      result.topics.push(copies);
+      const reasons = countCopies(errors.map((e) => e.reason));
+      result.enricher = { in: human.size, enriched: enriched.ids.length, errors: Object.fromEntries(reasons) };
+      const bad = [...reasons.keys()].filter((r) => !scenario.enricher?.errorReasons.includes(r));
+      if (bad.length) failures.push(`enricher error-topic reasons the scenario does not allow: ${bad.join(', ')}`);
+      if (copies.missing || copies.unexpected || copies.undecodable) failures.push(`enricher outputs: ${copies.missing} human-content records in neither the enriched nor the error topic, ${copies.unexpected} unexpected, ${copies.undecodable} undecodable`);
+    }
     result.topicDuplicates = result.topics.reduce((n, t) => n + t.extraCopies, 0);
     result.aggregates = { compared: agg.recount.closed.length, openAtEnd: agg.recount.open.length, late: late.changes.length, diff: agg.stored, topicDiff: agg.topic };
     const aggFailures = copyAndAggregateFailures([], 0, agg);

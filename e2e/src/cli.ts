@@ -9,7 +9,8 @@ import { CI_SCENARIOS, SCENARIOS, selectScenarios } from './scenarios';
 import { startPrivateStack } from './stack';
 
 export const USAGE = `chaos suite: the whole WikiMonitor pipeline (SSE source, producer, filter-router, aggregator,
-dedup-persister, lag-monitor, as real processes from dist/) under scripted faults, on a private stack.
+dedup-persister, lag-monitor, and for the enricher scenarios the enricher and the Action API stand-in, as real
+processes from dist/) under scripted faults, on a private stack.
 
 Usage: node --import tsx e2e/src/chaos-run.ts [options]
   --scenarios a,b,...   run only these (default: all, in order)

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { type KafkaConnection, type RouteName, type TopicId, ROUTE_TOPIC_IDS, TOPOLOGY, createAdmin, ensureTopics, kafkaConfigSchema, kafkaConnectionFromEnv, topicSpec } from '@wikimonitor/kafka';
 import { parseConfig } from '@wikimonitor/service-kit';
-import { type AppName, type AppProcess, INSTANCE_SETTINGS, INSTANCE_STOP_GRACE_MS, REPO_ROOT, createAppProcess, freePort, instanceIdentity } from '@wikimonitor/testing';
+import { APP_NAMES, type AppName, type AppProcess, INSTANCE_SETTINGS, INSTANCE_STOP_GRACE_MS, REPO_ROOT, createAppProcess, freePort, instanceIdentity } from '@wikimonitor/testing';
 import type { StackEndpoints } from './stack';
 
 /**
@@ -36,6 +36,8 @@ export interface RunNames {
   /** The run's name of every topology topic, by topic id. */
   topicsById: Record<TopicId, string>;
   groups: { router: string; aggregator: string; persister: string };
+  /** The enricher's group (only in runs with the enricher, so not among `groups`). */
+  enricherGroup: string;
   checkpointKey: string;
   database: string;
 }
@@ -58,6 +60,7 @@ export function runNames(prefix: string): RunNames {
     },
     topicsById: byId,
     groups: { router: `${prefix}-filter-router`, aggregator: `${prefix}-aggregator`, persister: `${prefix}-dedup-persister` },
+    enricherGroup: `${prefix}-enricher`,
     checkpointKey: `${prefix}-producer`,
     database: prefix.replace(/[^a-z0-9]/gi, '_').toLowerCase(),
   };
@@ -157,6 +160,8 @@ export interface PipelineOptions {
   extraEnv?: Partial<Record<AppName, Record<string, string>>>;
   /** Instances of each consumer app that start() brings up (default 1). */
   instances?: Partial<Record<ScalableApp, number>>;
+  /** Also run the enricher against the Action API stand-in (started with these extra flags). */
+  enricher?: { apiArgs: string[] };
   workDir: string;
   logDir: string;
   log: (line: string) => void;
@@ -172,16 +177,19 @@ export type ScalableApp = (typeof SCALABLE_APPS)[number];
  * singleton's one identity), the way a StatefulSet pod gets its name.
  */
 export function instanceEnv(prefix: string, app: AppName, ordinal: number): Record<string, string> {
-  if (app === 'sse-source') return {};
+  if (app === 'sse-source' || app === 'action-api-source') return {};
   const s = INSTANCE_SETTINGS[app];
   const id = instanceIdentity(prefix, app, s.singleton ? 0 : ordinal);
   return { ...s.env, ...Object.fromEntries(s.identity.map((k) => [k, id])) };
 }
 
+/** Apps only some runs have: the enricher and its Action API stand-in. */
+export type OptionalApp = 'enricher' | 'action-api-source';
+
 export interface Pipeline {
   names: RunNames;
   /** Instance 0 of every app (it runs from start to end; scaling adds and removes the others). */
-  apps: Record<AppName, AppProcess>;
+  apps: Record<Exclude<AppName, OptionalApp>, AppProcess> & Partial<Record<OptionalApp, AppProcess>>;
   /** The instances of `app` now part of the run (started and not scaled away), by ordinal. */
   instances(app: AppName): AppProcess[];
   /** Every process instance the run started, also scaled-away ones (for crash counts). */
@@ -210,7 +218,7 @@ export async function createPipeline(opts: PipelineOptions): Promise<Pipeline> {
   const t = names.topics;
   const databaseUrl = await createDatabase(opts.endpoints.databaseUrl, names.database);
   const routesFile = writeRoutesFile(names, opts.workDir);
-  const ports = Object.fromEntries(await Promise.all((['sse-source', 'producer', 'filter-router', 'aggregator', 'dedup-persister', 'lag-monitor'] as AppName[]).map(async (a) => [a, await freePort()] as const))) as Record<AppName, number>;
+  const ports = Object.fromEntries(await Promise.all(APP_NAMES.map(async (a) => [a, await freePort()] as const))) as Record<AppName, number>;
   const sourceUrl = `http://127.0.0.1:${ports['sse-source']}/v2/stream/recentchange`;
   const common: Record<string, string> = {
     ...opts.endpoints.kafkaEnv,
@@ -220,7 +228,7 @@ export async function createPipeline(opts: PipelineOptions): Promise<Pipeline> {
     OTEL_EXPORTER_OTLP_ENDPOINT: '',
     KAFKA_CONNECT_ATTEMPTS: '20',
   };
-  const envs: Record<AppName, Record<string, string>> = {
+  const envs: Partial<Record<AppName, Record<string, string>>> = {
     'sse-source': { LOG_LEVEL: 'warn' },
     producer: {
       ...common,
@@ -267,7 +275,7 @@ export async function createPipeline(opts: PipelineOptions): Promise<Pipeline> {
     },
     'lag-monitor': {
       ...common,
-      GROUPS: Object.values(names.groups).join(','),
+      GROUPS: [...Object.values(names.groups), ...(opts.enricher ? [names.enricherGroup] : [])].join(','),
       CYCLE_INTERVAL_MS: String(opts.lagMonitor.cycleMs),
       WINDOW_CYCLES: String(opts.lagMonitor.windowCycles),
       ALERTS_TOPIC: t.alerts,
@@ -279,6 +287,29 @@ export async function createPipeline(opts: PipelineOptions): Promise<Pipeline> {
       ...(opts.lagMonitor.webhookUrl ? { ALERT_WEBHOOK_URL: opts.lagMonitor.webhookUrl, ALERT_WEBHOOK_ATTEMPTS: '3' } : {}),
     },
   };
+  if (opts.enricher) {
+    envs['action-api-source'] = { LOG_LEVEL: 'warn' };
+    envs.enricher = {
+      ...common,
+      INPUT_TOPIC: t.routes['human-content'],
+      OUTPUT_TOPIC: names.topicsById.enriched,
+      ERROR_TOPIC: names.topicsById.enrichErrors,
+      DLQ_TOPIC: t.dlq,
+      PARKED_TOPIC: names.topicsById.enricherParked,
+      GROUP_ID: names.enricherGroup,
+      API_URL: `http://127.0.0.1:${ports['action-api-source']}/{domain}/w/api.php`,
+      USER_AGENT: 'WikiMonitor-chaos/1.0 (https://example.org/wikimonitor; chaos@example.org)',
+      API_RATE_LIMIT: '200',
+      API_CONCURRENCY_PER_WIKI: '4',
+      API_READ_TIMEOUT_MS: '2000',
+      RETRY_MAX_ATTEMPTS: '5',
+      RETRY_INITIAL_MS: '500',
+      RETRY_MAX_MS: '4000',
+      RETRY_AFTER_MAX_MS: '2000',
+      TICK_MS: '100',
+    };
+  }
+  const apiArgs = ['--port', String(ports['action-api-source']), '--host', '127.0.0.1', '--data', join(REPO_ROOT, 'data', 'recordings'), ...(opts.enricher?.apiArgs ?? [])];
   const sourceArgs = ['--port', String(ports['sse-source']), '--host', '127.0.0.1', '--data', opts.data, '--keepalive-ms', '1000', ...opts.sourceArgs];
   const instance = (name: AppName, ordinal: number, httpPort: number) =>
     createAppProcess({
@@ -286,11 +317,11 @@ export async function createPipeline(opts: PipelineOptions): Promise<Pipeline> {
       label: ordinal === 0 ? names.prefix : `${names.prefix}-${ordinal}`,
       httpPort,
       env: { ...envs[name], ...instanceEnv(names.prefix, name, ordinal), ...(opts.extraEnv?.[name] ?? {}) },
-      args: name === 'sse-source' ? sourceArgs : [],
+      args: name === 'sse-source' ? sourceArgs : name === 'action-api-source' ? apiArgs : [],
       logDir: opts.logDir,
       log: opts.log,
     });
-  const apps = {} as Record<AppName, AppProcess>;
+  const apps = {} as Pipeline['apps'];
   for (const name of Object.keys(envs) as AppName[]) apps[name] = instance(name, 0, ports[name]);
   // Ordinal -> process of every instance ever started; `active` holds the ordinals now in the run.
   const started = new Map<AppName, AppProcess[]>(Object.entries(apps).map(([a, p]) => [a as AppName, [p]]));
@@ -323,6 +354,14 @@ export async function createPipeline(opts: PipelineOptions): Promise<Pipeline> {
     async start() {
       apps['sse-source'].start();
       await apps['sse-source'].waitReady('/readyz', 30_000);
+      if (apps['action-api-source']) {
+        apps['action-api-source'].start();
+        await apps['action-api-source'].waitReady('/readyz', 60_000);
+      }
+      if (apps.enricher) {
+        apps.enricher.start();
+        await apps.enricher.waitReady('/readyz', 180_000);
+      }
       // The consumers first, so the run's first events meet a ready pipeline; the producer last.
       for (const a of SCALABLE_APPS) apps[a].start();
       await Promise.all(SCALABLE_APPS.map((a) => apps[a].waitReady('/readyz', 180_000)));
@@ -331,7 +370,7 @@ export async function createPipeline(opts: PipelineOptions): Promise<Pipeline> {
       await apps.producer.waitReady('/healthz', 60_000);
     },
     async stop() {
-      for (const a of ['producer', 'filter-router', 'aggregator', 'dedup-persister', 'lag-monitor', 'sse-source'] as AppName[]) {
+      for (const a of ['producer', 'filter-router', 'aggregator', 'dedup-persister', 'lag-monitor', 'enricher', 'sse-source', 'action-api-source'] as AppName[]) {
         await Promise.all((started.get(a) ?? []).map((p) => p.stop(INSTANCE_STOP_GRACE_MS)));
       }
     },

@@ -64,6 +64,11 @@ export interface Scenario {
   minConnections?: (inputMs: number) => number;
   /** Instances of each consumer app started before the input flows (default 1 each). */
   instances?: Partial<Record<ScalableApp, number>>;
+  /**
+   * Also run the enricher against the Action API stand-in (started with `apiArgs`): every record of the
+   * human-content route must end once, enriched or in the error topic with one of `errorReasons`.
+   */
+  enricher?: { apiArgs: string[]; errorReasons: readonly string[] };
   /** Bound on the scenario's faults (default: the input's duration + 2 min). */
   faultBudgetMs?: (inputMs: number) => number;
   /** Injects the faults while the input flows; resolves when the last fault is lifted. */
@@ -374,8 +379,51 @@ export const SCALING_SCENARIOS: Scenario[] = [
   },
 ];
 
+/** The enricher's maxlag answers outside the faults: Retry-After 1 s, 2% of the calls. */
+const ENRICHER_API = ['--maxlag-retry-after', '1', '--fail-rate', 'maxlag=0.02', '--seed', '20'];
+
+/** The pipeline with the enricher against the Action API stand-in (issue 20). */
+export const ENRICHER_SCENARIOS: Scenario[] = [
+  {
+    name: 'kill-enricher',
+    description: 'the enricher beside the pipeline (2% maxlag answers); kill -9 of the enricher 3 times, restarted after 0.3-3 s',
+    needs: [],
+    enricher: { apiArgs: ENRICHER_API, errorReasons: ['maxlag'] },
+    run: killSeries(['enricher'], 3),
+  },
+  {
+    name: 'api-down',
+    description: 'the enricher beside the pipeline; the Action API stand-in killed -9 at 30% of the input and down for 20 s (longer than the retries last: records end in the error topic as connection failures)',
+    needs: [],
+    enricher: { apiArgs: ENRICHER_API, errorReasons: ['maxlag', 'connection-timeout', 'read-timeout'] },
+    async run(ctx) {
+      await ctx.at(0.3 * ctx.inputMs);
+      await ctx.kill('action-api-source', 20_000);
+    },
+  },
+  {
+    name: 'maxlag-rise',
+    description: 'the enricher beside the pipeline; maxlag answers rise tenfold (2% -> 20% of the calls) from 20% to 70% of the input',
+    needs: [],
+    enricher: { apiArgs: ENRICHER_API, errorReasons: ['maxlag'] },
+    async run(ctx) {
+      const control = `${ctx.pipeline.apps['action-api-source']?.url}/control/faults`;
+      const setRate = async (rate: string) => {
+        const res = await fetch(control, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ failRate: `maxlag=${rate}` }) });
+        if (!res.ok) throw new Error(`the stand-in refused the faults: ${res.status}`);
+      };
+      await ctx.at(0.2 * ctx.inputMs);
+      await setRate('0.2');
+      ctx.note('maxlag answers 2% -> 20%');
+      await ctx.at(0.7 * ctx.inputMs);
+      await setRate('0.02');
+      ctx.note('maxlag answers back to 2%');
+    },
+  },
+];
+
 /** Every scenario of the full suite, in the order they run. */
-export const SCENARIOS: Scenario[] = [...SINGLE_INSTANCE_SCENARIOS, ...SCALING_SCENARIOS];
+export const SCENARIOS: Scenario[] = [...SINGLE_INSTANCE_SCENARIOS, ...SCALING_SCENARIOS, ...ENRICHER_SCENARIOS];
 
 /** The short version CI runs (a few minutes): EventStreams resume with producer kills, kill -9s of random apps, a PostgreSQL restart with its alert, poison, and kill -9 of one of three instances of each consumer app. */
 export const CI_SCENARIOS = ['eventstreams-resume', 'kill-random', 'postgres-restart', 'poison', 'kill-one-of-three'];

@@ -1,6 +1,6 @@
 import avro from 'avsc';
 import { Client } from 'pg';
-import { type WikiAggregate, type WikiAlert, type WikiChange, WikiAggregateSchema, WikiAlertSchema, WikiChangeSchema } from '@wikimonitor/contracts';
+import { type WikiAggregate, type WikiAlert, type WikiChange, type WikiChangeEnriched, WikiAggregateSchema, WikiAlertSchema, WikiChangeEnrichedSchema, WikiChangeSchema } from '@wikimonitor/contracts';
 import { WIKI_AGGREGATES, recordFromRow } from '@wikimonitor/domain';
 import { type ParsedDeadLetter, headersFromMessage, parseDeadLetter } from '@wikimonitor/kafka';
 import { readTopic } from '@wikimonitor/testing';
@@ -12,6 +12,7 @@ import { type KafkaTarget, connection } from './pipeline';
 const changeType = avro.Type.forSchema(WikiChangeSchema as unknown as avro.Schema);
 const alertType = avro.Type.forSchema(WikiAlertSchema as unknown as avro.Schema);
 const aggregateType = avro.Type.forSchema(WikiAggregateSchema as unknown as avro.Schema);
+const enrichedType = avro.Type.forSchema(WikiChangeEnrichedSchema as unknown as avro.Schema);
 
 function decodeConfluent<T>(type: avro.Type, buf: Buffer | null | undefined): T | undefined {
   if (!buf || buf.length < 6 || buf[0] !== 0) return undefined;
@@ -143,4 +144,23 @@ export async function lagMonitorGroups(lagMonitorUrl: string): Promise<GroupStat
   } catch {
     return undefined;
   }
+}
+
+/** The enricher's output: the meta.ids of the enriched records, and how many did not decode. */
+export async function readEnriched(target: KafkaTarget, topic: string): Promise<{ ids: string[]; undecodable: number }> {
+  const messages = await readTopic(connection(target), topic, 'read_committed');
+  const ids: string[] = [];
+  let undecodable = 0;
+  for (const m of messages) {
+    const e = decodeConfluent<WikiChangeEnriched>(enrichedType, m.value);
+    if (e) ids.push(e.change.id);
+    else undecodable++;
+  }
+  return { ids, undecodable };
+}
+
+/** The enricher's error topic: the meta.id of each original record ('' when it does not decode) and the failure table reason. */
+export async function readEnrichErrors(target: KafkaTarget, topic: string): Promise<Array<{ id: string; reason: string; attempts: number }>> {
+  const letters = await readDeadLetters(target, topic);
+  return letters.map((l) => ({ id: decodeConfluent<WikiChange>(changeType, l.value)?.id ?? '', reason: String(l.headers?.['dlq.enrich.reason'] ?? ''), attempts: l.attempts }));
 }

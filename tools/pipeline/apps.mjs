@@ -19,6 +19,12 @@ if (Number(process.versions.node.split('.')[0]) < NODE_MAJOR) {
 export { APPS };
 
 export const WIKIMEDIA_URL = 'https://stream.wikimedia.org/v2/stream/recentchange';
+/** The enricher's Action API with the live stream: Wikimedia's; with the local source: the local stand-in (it knows the recorded revisions only). */
+export const WIKIMEDIA_API_URL = 'https://{domain}/w/api.php';
+/** The local Action API stand-in's URL template. */
+export const localApiUrl = () => `http://127.0.0.1:${APPS.find((a) => a.name === 'action-api-source')?.port}/{domain}/w/api.php`;
+/** Apps that only serve the local sources (skipped when the pipeline reads Wikimedia). */
+export const LOCAL_SOURCES = ['sse-source', 'action-api-source'];
 export const SOURCES = ['auto', 'local', 'wikimedia'];
 
 /** The stack's connection settings (`stack.mjs env`: broker, registry, database, Jaeger). @returns {Record<string, string>} */
@@ -42,9 +48,10 @@ export async function wikimediaReachable() {
 
 /**
  * The node arguments and environment of one app on the local pipeline: its port, the stack's
- * settings, the producer on `sseUrl`, the local source looping the recordings at `rate`.
+ * settings, the producer on `sseUrl`, the local source looping the recordings at `rate`, the enricher on
+ * `apiUrl` (default the local Action API stand-in).
  * @param {{ name: string, port: number }} app
- * @param {{ base: Record<string, string>, sseUrl: string, rate: string }} opts
+ * @param {{ base: Record<string, string>, sseUrl: string, rate: string, apiUrl?: string }} opts
  * @returns {{ args: string[], env: NodeJS.ProcessEnv }}
  */
 export function appCommand(app, opts) {
@@ -54,6 +61,8 @@ export function appCommand(app, opts) {
   const args = ['--enable-source-maps', join(ROOT, 'dist', 'apps', app.name, 'main.js')];
   if (app.name === 'sse-source') args.push('--port', String(app.port), '--host', '127.0.0.1', '--rate', opts.rate, '--loop');
   if (app.name === 'producer') env.SSE_URL = opts.sseUrl;
+  if (app.name === 'action-api-source') args.push('--port', String(app.port), '--host', '127.0.0.1');
+  if (app.name === 'enricher') env.API_URL = opts.apiUrl ?? localApiUrl();
   return { args, env };
 }
 

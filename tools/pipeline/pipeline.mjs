@@ -6,12 +6,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCommandLine, usageError } from '../lib/cli.mjs';
-import { APPS, ROOT, SOURCES, WIKIMEDIA_URL, appCommand, localSourceUrl, stackEnv, wikimediaReachable } from './apps.mjs';
+import { APPS, LOCAL_SOURCES, ROOT, SOURCES, WIKIMEDIA_API_URL, WIKIMEDIA_URL, appCommand, localApiUrl, localSourceUrl, stackEnv, wikimediaReachable } from './apps.mjs';
 
 const STACK_DIR = process.env.WM_STACK_DIR ?? join(ROOT, '.stack');
 const RUN = join(STACK_DIR, 'run', 'apps');
 const LOGS = join(STACK_DIR, 'logs', 'apps');
-const HELP = `pipeline: run WikiMonitor's five services (and the local SSE source) on the local stack
+const HELP = `pipeline: run WikiMonitor's six services (and the local SSE source and Action API stand-in) on the local stack
 
 Usage: node tools/pipeline/pipeline.mjs <command> [options]
   up [--source auto|local|wikimedia] [--rate N]   build, start the stack and every app (idempotent);
@@ -20,10 +20,12 @@ Usage: node tools/pipeline/pipeline.mjs <command> [options]
   status                                           health, readiness and key counters of each app
   logs <app>                                       last 100 lines of an app's log
 Options:
-  --source   auto (default): Wikimedia's live stream if reachable, else the local SSE source
+  --source   auto (default): Wikimedia's live stream (and its Action API for the enricher) if reachable,
+             else the local SSE source and the local Action API stand-in
   --rate     events/s of the local source (default 50; it loops the real recorded events)
 Ports: WM_PRODUCER_PORT=8101 WM_FILTER_ROUTER_PORT=8102 WM_AGGREGATOR_PORT=8103
-       WM_DEDUP_PERSISTER_PORT=8104 WM_LAG_MONITOR_PORT=8105 WM_SSE_SOURCE_PORT=8092
+       WM_DEDUP_PERSISTER_PORT=8104 WM_LAG_MONITOR_PORT=8105 WM_ENRICHER_PORT=8106
+       WM_SSE_SOURCE_PORT=8092 WM_ACTION_API_SOURCE_PORT=8093
 Stack settings (WM_KAFKA_PORT, ...) are the stack's: node tools/stack/stack.mjs --help
 Exit codes: 0 done, 1 failed, 2 usage error (unknown command or flag, bad value).`;
 
@@ -82,13 +84,13 @@ async function up() {
   log(useWikimedia ? 'source: Wikimedia EventStreams (live)' : `source: local SSE source replaying data/recordings at ${cli.values.rate} events/s (looped, fresh ids)`);
 
   for (const app of APPS) {
-    if (app.name === 'sse-source' && useWikimedia) continue;
+    if (LOCAL_SOURCES.includes(app.name) && useWikimedia) continue;
     const pid = readPid(app.name);
     if (pid && alive(pid)) {
       log(`${app.name}: already running (pid ${pid})`);
       continue;
     }
-    const { args, env } = appCommand(app, { base, sseUrl, rate: cli.values.rate });
+    const { args, env } = appCommand(app, { base, sseUrl, rate: cli.values.rate, apiUrl: useWikimedia ? WIKIMEDIA_API_URL : localApiUrl() });
     const out = openSync(join(LOGS, `${app.name}.log`), 'a');
     // Under a supervisor that restarts the app when it exits by itself (see supervise.mjs).
     const child = spawn(process.execPath, [join(ROOT, 'tools', 'pipeline', 'supervise.mjs'), app.name, ...args], { cwd: ROOT, env, detached: true, stdio: ['ignore', out, out] });
@@ -104,7 +106,7 @@ async function up() {
   }
   await status();
   const persister = APPS.find((a) => a.name === 'dedup-persister');
-  log(`dashboard: http://127.0.0.1:${APPS[5].port}/   analytics: http://127.0.0.1:${persister?.port}/analytics/   Jaeger UI: http://127.0.0.1:${process.env.WM_JAEGER_UI_PORT ?? 16686}/   stop: npm run pipeline -- down`);
+  log(`dashboard: http://127.0.0.1:${APPS.find((a) => a.name === 'lag-monitor')?.port}/   analytics: http://127.0.0.1:${persister?.port}/analytics/   Jaeger UI: http://127.0.0.1:${process.env.WM_JAEGER_UI_PORT ?? 16686}/   stop: npm run pipeline -- down`);
 }
 
 async function down() {
@@ -133,6 +135,8 @@ async function status() {
     aggregator: 'aggregator_windows_closed_total',
     'dedup-persister': 'dedup_persister_rows_written_total',
     'lag-monitor': 'lag_monitor_cycles_total',
+    'action-api-source': 'action_api_source_requests_total',
+    enricher: 'enricher_records_enriched_total',
   };
   let allOk = true;
   for (const app of APPS) {

@@ -13,4 +13,6 @@ export const APPS = [
   { name: 'aggregator', port: port('WM_AGGREGATOR_PORT', 8103) },
   { name: 'dedup-persister', port: port('WM_DEDUP_PERSISTER_PORT', 8104) },
   { name: 'lag-monitor', port: port('WM_LAG_MONITOR_PORT', 8105) },
+  { name: 'action-api-source', port: port('WM_ACTION_API_SOURCE_PORT', 8093), optional: true },
+  { name: 'enricher', port: port('WM_ENRICHER_PORT', 8106) },
 ];

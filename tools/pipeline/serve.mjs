@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCommandLine, usageError } from '../lib/cli.mjs';
-import { APPS, ROOT, SOURCES, WIKIMEDIA_URL, appCommand, localSourceUrl, stackEnv, wikimediaReachable } from './apps.mjs';
+import { APPS, ROOT, SOURCES, WIKIMEDIA_API_URL, WIKIMEDIA_URL, appCommand, localApiUrl, localSourceUrl, stackEnv, wikimediaReachable } from './apps.mjs';
 import { appWatchPlan, outputDigest, runCommand, stopChild, watchAndRestart, withFileLock } from './watch.mjs';
 
 const DEBOUNCE_MS = 300;
@@ -18,7 +18,8 @@ const HELP = `serve: run one app of the local pipeline in the foreground (what \
 
 Usage: node tools/pipeline/serve.mjs <app> [--source auto|local|wikimedia] [--rate N] [--no-watch]
   <app>      ${APPS.map((a) => a.name).join(', ')}
-  --source   the producer's stream: auto (default) = Wikimedia if reachable, else the local SSE source
+  --source   the producer's stream and the enricher's Action API: auto (default) = Wikimedia's if reachable,
+             else the local SSE source and the local Action API stand-in
   --rate     events/s of the local SSE source (default 50, looping the recordings)
   --watch    (default; --no-watch or WM_SERVE_WATCH=0 turns it off) when a source of the app or of a
              workspace lib it imports changes (not its tests), rebuild it with its Nx build command
@@ -91,9 +92,11 @@ try {
   if (!external) await stackUp();
   const base = external ? {} : stackEnv();
   const source = cli.values.source;
-  const useWikimedia = app.name === 'producer' && (source === 'wikimedia' || (source === 'auto' && (await wikimediaReachable())));
+  // The producer and the enricher decide alike: the live stream with Wikimedia's API, or both local sources.
+  const useWikimedia = (app.name === 'producer' || app.name === 'enricher') && (source === 'wikimedia' || (source === 'auto' && (await wikimediaReachable())));
   if (app.name === 'producer') log(useWikimedia ? `source: ${WIKIMEDIA_URL}` : `source: the local SSE source, ${localSourceUrl()}`);
-  const { args, env } = appCommand(app, { base, sseUrl: useWikimedia ? WIKIMEDIA_URL : localSourceUrl(), rate: cli.values.rate });
+  if (app.name === 'enricher') log(useWikimedia ? `Action API: ${WIKIMEDIA_API_URL}` : `Action API: the local stand-in, ${localApiUrl()}`);
+  const { args, env } = appCommand(app, { base, sseUrl: useWikimedia ? WIKIMEDIA_URL : localSourceUrl(), rate: cli.values.rate, apiUrl: useWikimedia ? WIKIMEDIA_API_URL : localApiUrl() });
   log(`http://127.0.0.1:${app.port} (node ${args.slice(1).join(' ')})`);
   // Where serve-check (or a person) finds what is still running after nx stopped: this serve and its app.
   const pidDir = join(process.env.WM_STACK_DIR ?? join(ROOT, '.stack'), 'run', 'serve');

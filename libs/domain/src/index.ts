@@ -6,3 +6,4 @@ export * from './persistence';
 export * from './aggregation';
 export * from './lag';
 export * from './analytics';
+export * from './enrichment';

@@ -31,6 +31,8 @@ export interface DeadLetter {
   attempts: number;
   app: string;
   failedAt?: Date;
+  /** More about the failure (e.g. `http.status`), as `dlq.<name>` headers; a replay drops them with the others. */
+  details?: Readonly<Record<string, string>>;
 }
 
 /** The record that goes to the dead-letter topic for a failed input. */
@@ -44,6 +46,7 @@ export function deadLetterRecord(dlqTopic: string, dl: DeadLetter): OutgoingReco
   headers[DLQ_HEADERS.attempts] = String(dl.attempts);
   headers[DLQ_HEADERS.failedAt] = (dl.failedAt ?? new Date()).toISOString();
   headers[DLQ_HEADERS.app] = dl.app;
+  for (const [name, value] of Object.entries(dl.details ?? {})) headers[`dlq.${name}`] = value;
   return { topic: dlqTopic, key: dl.key ?? null, value: dl.value, headers };
 }
 
@@ -110,6 +113,8 @@ export interface DeadLetterFromOptions {
   /** The output topic a record was meant for, when the dead letter replaces an unwritable output. */
   targetTopic?: string;
   failedAt?: Date;
+  /** More about the failure, written as `dlq.<name>` headers (e.g. `{ 'http.status': '503' }`). */
+  details?: Readonly<Record<string, string>>;
 }
 
 /** What {@link deadLetterFrom} needs of a consumed message. */
@@ -146,6 +151,7 @@ export function deadLetterFrom(message: ConsumedRecord, error: unknown, opts: De
     attempts: opts.attempts ?? 1,
     app: opts.app,
     failedAt: opts.failedAt,
+    details: opts.details,
   });
 }
 

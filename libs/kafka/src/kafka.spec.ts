@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { groupMembershipConfigShape, groupMembershipOverrides, kafkaConnectionFromEnv, kafkaConfigSchema, rdkafkaBaseConfig } from './config';
-import { DLQ_HEADERS, deadLetterRecord, parseDeadLetter } from './dlq';
+import { DLQ_HEADERS, deadLetterFrom, deadLetterRecord, parseDeadLetter } from './dlq';
 import { headersFromMessage, headersToMessage } from './headers';
 import { PRODUCER_SAFETY } from './producer';
 
@@ -59,5 +59,17 @@ describe('kafka lib (pure parts)', () => {
     expect(back).toMatchObject({ sourceTopic: 'https://stream.example/v2/stream/recentchange', sourceOffset: '[{"topic":"t","partition":0,"offset":5}]', attempts: 1, app: 'producer', error: { code: 'NOT_JSON', message: 'Unexpected token' } });
     expect(back.originalHeaders).toEqual({ 'sse.id': 'x' });
     expect(back.failedAt?.toISOString()).toBe('2026-01-01T00:00:00.000Z');
+  });
+
+  it('a dead letter with details should carry them as dlq.* headers that a replay leaves out', () => {
+    const rec = deadLetterFrom(
+      { topic: 'wiki.changes.human-content', partition: 2, offset: 7, key: 'enwiki:A', value: Buffer.from('v'), headers: [{ traceparent: 't' }] },
+      { code: 'ENRICH_INTERNAL_ERROR', message: 'HTTP 503' },
+      { topic: 'wiki.changes.enriched.error', app: 'enricher', attempts: 4, details: { 'http.status': '503' } },
+    );
+    expect(rec.headers?.['dlq.http.status']).toBe('503');
+    const back = parseDeadLetter(rec.key, rec.value, rec.headers ?? {});
+    expect(back).toMatchObject({ sourceTopic: 'wiki.changes.human-content', sourcePartition: 2, sourceOffset: 7, attempts: 4, error: { code: 'ENRICH_INTERNAL_ERROR' } });
+    expect(back.originalHeaders).toEqual({ traceparent: 't' });
   });
 });

@@ -1,7 +1,7 @@
 import type { TopicSpec } from './admin';
 
 /** The apps that write, read or create the pipeline's topics. */
-export type TopologyApp = 'producer' | 'filter-router' | 'aggregator' | 'dedup-persister' | 'lag-monitor' | 'ops-cli';
+export type TopologyApp = 'producer' | 'filter-router' | 'aggregator' | 'dedup-persister' | 'enricher' | 'lag-monitor' | 'ops-cli';
 
 /** What a topic's record values are. */
 export type TopicValue =
@@ -75,13 +75,14 @@ export const TOPOLOGY = {
     configs: { 'retention.ms': String(DLQ_RETENTION_MS) },
     key: 'the source key',
     value: { format: 'raw bytes', doc: 'the source value; error, position, attempts in dlq.* headers' },
-    writers: ['producer', 'filter-router', 'aggregator', 'dedup-persister'],
+    writers: ['producer', 'filter-router', 'aggregator', 'dedup-persister', 'enricher'],
     readers: ['lag-monitor'],
-    provisionedBy: ['producer', 'filter-router', 'aggregator', 'dedup-persister'],
+    provisionedBy: ['producer', 'filter-router', 'aggregator', 'dedup-persister', 'enricher'],
   },
   // The aggregator creates its input too: it sizes its changelog from the input's partitions.
   changesAll: { ...route('wiki.changes.all', 'all', 'wiki', ['aggregator', 'dedup-persister']), provisionedBy: ['filter-router', 'aggregator'] },
-  changesHumanContent: route('wiki.changes.human-content', 'human-content', 'wiki:title'),
+  // The enricher creates its input too: it sizes its parked-records changelog from the input's partitions.
+  changesHumanContent: { ...route('wiki.changes.human-content', 'human-content', 'wiki:title', ['enricher']), provisionedBy: ['filter-router', 'enricher'] },
   changesNewPages: route('wiki.changes.new-pages', 'new-pages', 'wiki:title'),
   changesLog: route('wiki.changes.log', 'log', 'wiki'),
   changesBot: route('wiki.changes.bot', 'bot', 'wiki'),
@@ -126,6 +127,39 @@ export const TOPOLOGY = {
     readers: ['aggregator'],
     provisionedBy: ['aggregator'],
     note: 'as many partitions as wiki.changes.all (a wiki state lives in its input partition number)',
+  },
+  enriched: {
+    name: 'wiki.changes.enriched',
+    partitions: 6,
+    configs: {},
+    key: 'wiki:title',
+    value: { format: 'avro', record: 'org.wikimonitor.v1.WikiChangeEnriched', file: 'schemas/wiki-change-enriched.avsc' },
+    writers: ['enricher'],
+    readers: [],
+    provisionedBy: ['enricher'],
+  },
+  enrichErrors: {
+    name: 'wiki.changes.enriched.error',
+    partitions: 3,
+    configs: { 'retention.ms': String(DLQ_RETENTION_MS) },
+    key: 'the source key',
+    value: { format: 'raw bytes', doc: 'the source value; reason, HTTP status, attempts in dlq.* headers: the dead-letter format, replay-dlq replays it' },
+    writers: ['enricher'],
+    readers: [],
+    provisionedBy: ['enricher'],
+    note: 'the error topic of the Action API failure table (apps/enricher/README.md)',
+  },
+  enricherParked: {
+    name: 'wiki.enricher.parked',
+    partitions: 6,
+    partitionsOf: 'changesHumanContent',
+    configs: { 'cleanup.policy': 'compact', 'segment.ms': '600000', 'min.cleanable.dirty.ratio': '0.1' },
+    key: 'wiki:title (the page)',
+    value: { format: 'json', doc: "a page's records waiting for an API retry, oldest first (null: none)" },
+    writers: ['enricher'],
+    readers: ['enricher'],
+    provisionedBy: ['enricher'],
+    note: 'as many partitions as wiki.changes.human-content (a page parks in its input partition number)',
   },
   probe: {
     name: 'wiki.lag-monitor.probe',
@@ -218,6 +252,7 @@ const SECTIONS: ReadonlyArray<{ title: string; ids: (id: TopicId) => boolean }> 
   { title: 'producer', ids: (id) => TOPOLOGY[id].writers[0] === 'producer' },
   { title: 'filter-router routes (apps/filter-router/rules/default-rules.json)', ids: (id) => 'route' in TOPOLOGY[id] },
   { title: 'aggregator', ids: (id) => TOPOLOGY[id].writers[0] === 'aggregator' },
+  { title: 'enricher', ids: (id) => TOPOLOGY[id].writers[0] === 'enricher' },
   { title: 'lag-monitor', ids: (id) => TOPOLOGY[id].provisionedBy[0] === 'lag-monitor' },
   { title: 'ops-cli (tools/ops replay-dlq)', ids: (id) => TOPOLOGY[id].writers[0] === 'ops-cli' },
 ];

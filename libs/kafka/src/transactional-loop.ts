@@ -42,6 +42,9 @@ export type Step<S, M> = (batch: Message[], state: S, ctx: StepContext) => StepR
 /** Work without input (e.g. closing idle windows); null when there is nothing to do. */
 export type Tick<S, M> = (state: S, ctx: StepContext) => StepResult<S, M> | null;
 
+/** A tick that awaits I/O (e.g. the enricher's retries of parked records call the Action API). */
+export type AsyncTick<S, M> = (state: S, ctx: StepContext) => Promise<StepResult<S, M> | null>;
+
 export interface StateChangelog<S> {
   /** Compacted topic; partition n holds the state of input partition n. */
   topic: string;
@@ -95,7 +98,7 @@ export interface TransactionalLoopOptions<S, M> {
   /** State of a partition without history (stateless apps: e.g. `() => undefined`). */
   initialState: (partition: number) => S;
   changelog?: StateChangelog<S>;
-  tick?: { everyMs: number; run: Tick<S, M> };
+  tick?: { everyMs: number; run: Tick<S, M> | AsyncTick<S, M> };
   batchSize?: number;
   /** Extra consumer properties (session timeout, static membership). */
   consumerOverrides?: Record<string, string | number | boolean>;
@@ -623,7 +626,7 @@ export function createTransactionalLoop<S, M = unknown>(opts: TransactionalLoopO
     const now = clock();
     const staged: Array<Staged<S, M>> = [];
     for (const [partition, ps] of owned) {
-      const result = run(ps.state, { topic, partition, now });
+      const result = await phase(`tick of partition ${partition}`, async () => run(ps.state, { topic, partition, now }));
       if (result) staged.push({ partition, result, offset: ps.next, origin: { offset: (ps.next ?? 0) - 1 } });
     }
     if (staged.length) await transact('tick', staged, 0, started);

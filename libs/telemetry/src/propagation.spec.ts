@@ -2,7 +2,7 @@ import { TraceFlags, context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { AlwaysOffSampler, AlwaysOnSampler, InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { extractTraceContext, injectTraceHeaders, startBatchProcessSpan, startProcessSpan, startPublishSpan, traceHeadersFor } from './propagation';
+import { extractTraceContext, injectTraceHeaders, startBatchProcessSpan, startHttpClientSpan, startProcessSpan, startPublishSpan, traceHeadersFor } from './propagation';
 
 const exporter = new InMemorySpanExporter();
 const provider = new TracerProvider({ sampler: new AlwaysOnSampler(), spanProcessors: [new SimpleSpanProcessor({ exporter })] });
@@ -56,6 +56,18 @@ describe('trace context on Kafka headers', () => {
     const none = startProcessSpan(tracer, { topic: 't' }, extractTraceContext({}));
     expect(none.isRecording()).toBe(false);
     expect(traceHeadersFor(none)).toBeUndefined();
+  });
+
+  it('startHttpClientSpan should be a CLIENT span of the method inside the record trace, and a no-op without a sampled record context', () => {
+    const { span, headers } = sampledHeaders();
+    const call = startHttpClientSpan(tracer, { method: 'GET', url: new URL('http://127.0.0.1:8093/en.wikipedia.org/w/api.php?action=query') }, extractTraceContext(headers));
+    call.end();
+    const s = exporter.getFinishedSpans().find((x) => x.name === 'GET');
+    expect(s?.kind).toBe(2); // CLIENT
+    expect(s?.spanContext().traceId).toBe(span.spanContext().traceId);
+    expect(s?.parentSpanContext?.spanId).toBe(span.spanContext().spanId);
+    expect(s?.attributes['server.port']).toBe(8093);
+    expect(startHttpClientSpan(tracer, { method: 'GET', url: new URL('https://en.wikipedia.org/w/api.php') }, extractTraceContext({})).isRecording()).toBe(false);
   });
 
   it('startBatchProcessSpan should take the first sampled record as parent and link the others', () => {

@@ -99,3 +99,20 @@ export function startBatchProcessSpan(tracer: Tracer, topic: string, recordHeade
   span.setAttribute('messaging.batch.message_count', recordHeaders.length);
   return span;
 }
+
+/**
+ * `GET` (the method) CLIENT span of an outgoing HTTP call, following HTTP client conventions
+ * (`http.request.method`, `url.full`, `server.address`), as a child of `parent` (a record's context:
+ * the call appears inside that record's trace). Like {@link startProcessSpan}, no root trace is
+ * started here: without a sampled parent the span is a no-op. Other records the call serves are links.
+ */
+export function startHttpClientSpan(tracer: Tracer, req: { method: string; url: URL }, parent?: Context, links?: Link[]): Span {
+  const parentSpan = parent ? trace.getSpanContext(parent) : undefined;
+  if (!parentSpan || (parentSpan.traceFlags & TraceFlags.SAMPLED) === 0) return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+  const port = req.url.port ? Number(req.url.port) : req.url.protocol === 'https:' ? 443 : 80;
+  return tracer.startSpan(
+    req.method,
+    { kind: SpanKind.CLIENT, attributes: { 'http.request.method': req.method, 'url.full': req.url.toString(), 'server.address': req.url.hostname, 'server.port': port }, links },
+    parent,
+  );
+}

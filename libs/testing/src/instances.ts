@@ -23,8 +23,8 @@ export interface InstanceSettings {
   singleton: boolean;
 }
 
-/** Per app, the identity settings and the fixed settings every chaos instance gets. */
-export const INSTANCE_SETTINGS: Readonly<Record<Exclude<AppName, 'sse-source'>, InstanceSettings>> = {
+/** Per app (the local sources have none), the identity settings and the fixed settings every chaos instance gets. */
+export const INSTANCE_SETTINGS: Readonly<Record<Exclude<AppName, 'sse-source' | 'action-api-source'>, InstanceSettings>> = {
   producer: { env: {}, identity: ['PRODUCER_TRANSACTIONAL_ID'], singleton: true },
   'filter-router': {
     env: { CONSUMER_SESSION_TIMEOUT_MS: String(INSTANCE_SESSION_TIMEOUT_MS) },
@@ -44,6 +44,11 @@ export const INSTANCE_SETTINGS: Readonly<Record<Exclude<AppName, 'sse-source'>, 
   'lag-monitor': {
     env: { CONSUMER_SESSION_TIMEOUT_MS: String(INSTANCE_SESSION_TIMEOUT_MS) },
     identity: ['GROUP_INSTANCE_ID'],
+    singleton: false,
+  },
+  enricher: {
+    env: { CONSUMER_SESSION_TIMEOUT_MS: String(INSTANCE_SESSION_TIMEOUT_MS) },
+    identity: ['GROUP_INSTANCE_ID', 'TRANSACTIONAL_ID'],
     singleton: false,
   },
 };

@@ -1,0 +1,3 @@
+export * from './types';
+export * from './action-api';
+export * from './decide';
