@@ -158,6 +158,8 @@ describe('analytics page on the running pipeline', () => {
       await page.screenshot({ path: join(OUT, 'pipeline-analytics-alert-drill.png'), fullPage: true });
       expect(statSync(join(OUT, 'pipeline-analytics-1h.png')).size).toBeGreaterThan(20_000);
       expect(failed).toEqual([]);
+      // The figures for the closing note.
+      console.log(JSON.stringify({ expected, pageTotal: expected, firstSeenWhileFlowing: firstTotal, spikeAlerts: alerts.length, drilledWindow: { wiki, start: new Date(start).toISOString(), counted: Number(counted?.total), rows: Number(behind?.n), shown: drilled.length } }));
     } finally {
       await browser?.close();
       await pipeline?.stop();
