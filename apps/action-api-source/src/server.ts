@@ -135,6 +135,9 @@ export function createActionApiSource(deps: ActionApiSourceDeps): ActionApiSourc
   const http = createHttpServer({
     port: config.port,
     host: config.host,
+    // A local stand-in for tests and demos (not in the Kubernetes base): PUT /control/faults stays open,
+    // as the SSE source's fault parameters are; the deployed apps keep service-kit's token rules.
+    auth: null,
     registry,
     log,
     isLive: () => true,

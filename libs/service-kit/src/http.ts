@@ -9,8 +9,8 @@ export interface HttpServerOptions {
   port: number;
   /** Bind address (HTTP_HOST); default every interface. */
   host?: string;
-  /** Tokens for everything but /healthz, /readyz and /metrics (see httpAuth). */
-  auth?: HttpAuthOptions;
+  /** Tokens for everything but /healthz, /readyz and /metrics (see httpAuth); `null`: no check at all (only the local stand-ins, never a deployed app). */
+  auth?: HttpAuthOptions | null;
   registry: Registry;
   log: Logger;
   isLive: () => boolean;
@@ -45,7 +45,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     }
   });
   // Probes and metrics above stay open (kubelet, Prometheus); everything below passes the token check.
-  app.use(httpAuth(opts.auth ?? {}));
+  if (opts.auth !== null) app.use(httpAuth(opts.auth ?? {}));
   opts.routes?.(app);
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     opts.log.error({ err }, 'http handler failed');
