@@ -544,8 +544,9 @@ describe('Kafka: three brokers with SASL_SSL in the base, one PLAINTEXT broker i
       rmSync(dir, { recursive: true, force: true });
     }
     const passwords = secrets.filter((o) => o.metadata.name.startsWith('kafka-user-')).map((o) => secretValue(o, 'password'));
-    expect(passwords).toHaveLength(6);
-    expect(new Set(passwords).size).toBe(6);
+    // One user per Kafka app and the topic job, each with its own password.
+    expect(passwords).toHaveLength(K8S_APPS.length + 1);
+    expect(new Set(passwords).size).toBe(K8S_APPS.length + 1);
     for (const p of passwords) expect(p).toMatch(/^[0-9a-f]{48}$/);
   });
 });

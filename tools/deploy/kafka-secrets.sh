@@ -4,7 +4,7 @@
 #   kafka-broker-tls         ca.crt, tls.crt, tls.key: the brokers' certificate (mutual TLS between brokers and
 #                            controllers, TLS for clients) for *.kafka-headless.<ns>.svc.cluster.local and kafka
 #   kafka-ca                 ca.crt: what the clients trust
-#   kafka-user-<client>      username, password: a SCRAM-SHA-512 user per Kafka client (the five apps and the
+#   kafka-user-<client>      username, password: a SCRAM-SHA-512 user per Kafka client (the six apps and the
 #                            topic Job); the brokers store them when they format their storage (first start)
 #   postgres-credentials     POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB
 #   dedup-persister-secret   DATABASE_URL (with that password)
@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
     *) echo "kafka-secrets: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-KAFKA_CLIENTS=(producer filter-router aggregator dedup-persister lag-monitor kafka-topics)
+KAFKA_CLIENTS=(producer filter-router aggregator dedup-persister lag-monitor enricher kafka-topics)
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
