@@ -37,6 +37,8 @@ describe('stack Prometheus config', () => {
       aggregator: ['127.0.0.1:8103'],
       'dedup-persister': ['127.0.0.1:8104'],
       'lag-monitor': ['127.0.0.1:8105'],
+      'action-api-source': ['127.0.0.1:8093'],
+      enricher: ['127.0.0.1:8106'],
       prometheus: ['127.0.0.1:9090'],
     });
     // The table above is the pipeline's: no app may be missing from it.
