@@ -1,11 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WikiAlert } from '@wikimonitor/contracts';
+import { seededRandom } from '@wikimonitor/domain';
 import { createProducer } from '@wikimonitor/kafka';
 import { createLogger } from '@wikimonitor/service-kit';
 import { type AppName, INSTANCE_STOP_GRACE_MS, REPO_ROOT, uniqueName } from '@wikimonitor/testing';
 import { type PoisonOutcome, type TopicCopies, checkAggregates, copyAndAggregateFailures, countCopies, countTopicCopies, letterHolds, poisonOutcomes, rowDuplicates, windowKey } from './checks';
-import { type Input, seededRandom, writeInput } from './input';
+import { type Input, writeInput } from './input';
 import { type Pipeline, ROUTES, connection, createPipeline, deleteTopics, dropDatabase, provisionTopics, runNames } from './pipeline';
 import { sharedPoisonBuilder } from './poison-input';
 import type { AggregateDiff } from './recount';

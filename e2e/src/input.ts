@@ -168,15 +168,3 @@ export function writeInput(dir: string, count: number, opts: InputOptions): Inpu
   input.lines = lines.length;
   return input;
 }
-
-/** Small seeded PRNG (mulberry32): a chaos run can be repeated with its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

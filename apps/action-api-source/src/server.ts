@@ -3,7 +3,8 @@ import { type Lifecycle, type Logger, createHttpServer, createMetricsRegistry, l
 import express, { type Request, type Response } from 'express';
 import { Counter, type Registry } from 'prom-client';
 import { type ActionApiSourceConfig, APP_NAME, DEFAULT_DATA_DIR } from './config';
-import { type Fault, FaultInjector, type FaultPlan, faultName, parseRateFaults, parseRevidFaults, seededRandom } from './faults';
+import { seededRandom } from '@wikimonitor/domain';
+import { type Fault, FaultInjector, type FaultPlan, faultName, parseRateFaults, parseRevidFaults } from './faults';
 import { API_HEADERS, MAX_REVIDS, apiError, maxlagError, revisionsAnswer } from './responses';
 import { type RevisionIndex, findRepoRoot, loadRevisions } from './revisions';
 

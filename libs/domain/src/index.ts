@@ -7,3 +7,4 @@ export * from './aggregation';
 export * from './lag';
 export * from './analytics';
 export * from './enrichment';
+export * from './random';
