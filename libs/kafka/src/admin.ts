@@ -19,10 +19,7 @@ export type KafkaAdmin = KafkaJS.Admin;
  * certificates fail at once with librdkafka's reason.
  */
 export async function createAdmin(conn: KafkaConnection, log?: Logger): Promise<KafkaAdmin> {
-  // The admin client does not contact the broker when it connects, so a refused credential or certificate would
-  // show only at its first request: a short-lived producer surfaces it at start. Plaintext has nothing to refuse,
-  // and skipping the probe keeps every admin client (group-admin makes new ones on failures) at one connection.
-  if (conn.securityProtocol !== 'plaintext') await checkBrokerAccess({ ...conn, clientId: `${conn.clientId}-admin` }, log, 'admin');
+  await checkBrokerAccess({ ...conn, clientId: `${conn.clientId}-admin` }, log, 'admin');
   // The kafkaJS block takes only brokers, client id and log level here; TLS and SASL (which it models
   // as ssl: true and sasl: {...} without CA, certificate or OAUTHBEARER/OIDC) are librdkafka properties.
   const kafka = new KafkaJS.Kafka({
