@@ -79,6 +79,9 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   fi
   echo "$node_abi" >node_modules/.wm-node-abi
 fi
+# The addon's describeGroups crashes the process on an errored group (SIGSEGV, upstream #531): patch and
+# recompile it (seconds; nothing when already patched).
+node tools/build/patch-kafka-addon.mjs || { say "patching the Kafka addon failed"; exit 1; }
 # The native addon must load in the node that runs the apps (a node_modules built by another major does not).
 node -e 'require("@confluentinc/kafka-javascript")' 2>/tmp/wm-addon.log \
   || { say "the Kafka addon does not load in node $(node --version) (built for another Node.js?): rm -rf node_modules and run again"; cat /tmp/wm-addon.log >&2; exit 1; }

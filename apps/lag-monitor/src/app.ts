@@ -1,6 +1,6 @@
 import { type WikiAlert, WikiAlertSchema } from '@wikimonitor/contracts';
 import { consumerStatusAlert, shouldAlert } from '@wikimonitor/domain';
-import { type GroupAdmin, type KafkaConnection, type KafkaProducer, type Lease, createGroupAdmin, createLease, createProducer, groupMembershipOverrides, provisionTopics, kafkaConnectionFromEnv, topicSpecsFor } from '@wikimonitor/kafka';
+import { type GroupAdmin, type KafkaConnection, type KafkaProducer, type Lease, createGroupAdmin, createLease, createProducer, describeGroupsVerdict, groupMembershipOverrides, provisionTopics, kafkaConnectionFromEnv, topicSpecsFor } from '@wikimonitor/kafka';
 import { type FirstRecordReader, createFirstRecordReader } from '@wikimonitor/lag';
 import { createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
 import { type Lifecycle, type Logger, type ServiceHandle, createMetricsRegistry, describeError, lifecycle, httpSettings, runHttpService } from '@wikimonitor/service-kit';
@@ -16,7 +16,7 @@ import { type EndToEndProbe, createProbe } from './probe';
 
 export const APP_NAME = 'lag-monitor';
 
-type CycleAdmin = Pick<GroupAdmin, 'listGroups' | 'describeGroups' | 'fetchCommitted' | 'fetchPartitions' | 'fetchWatermarks' | 'close'>;
+type CycleAdmin = Pick<GroupAdmin, 'listGroups' | 'describeGroups' | 'fetchCommitted' | 'fetchPartitions' | 'fetchWatermarks' | 'close' | 'describeGroupsGuard'>;
 
 export interface LagMonitorAppOptions {
   config: AppConfig;
@@ -52,7 +52,7 @@ export interface LagMonitorApp {
 export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
   const { config, log } = opts;
   const registry = createMetricsRegistry(APP_NAME);
-  const metrics = createMonitorMetrics(registry, { partitionSeries: config.METRICS_PARTITION_SERIES, clusterName: config.METRICS_CLUSTER_NAME, health: () => monitor.health(), leadership: () => alerts.leadership() });
+  const metrics = createMonitorMetrics(registry, { partitionSeries: config.METRICS_PARTITION_SERIES, clusterName: config.METRICS_CLUSTER_NAME, health: () => monitor.health(), leadership: () => alerts.leadership(), describesMembers: () => admin?.describeGroupsGuard?.safe !== false });
   const connection: KafkaConnection = kafkaConnectionFromEnv(config, `wikimonitor-${APP_NAME}`);
   const includeGroup = groupFilter(config);
   const usesKafka = !opts.overrides?.admin;
@@ -97,7 +97,7 @@ export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
     async start() {
       admin = opts.overrides?.admin
         ? await opts.overrides.admin()
-        : await createGroupAdmin({ connection, log, timeoutMs: config.ADMIN_TIMEOUT_MS, isolation: config.END_OFFSET_ISOLATION });
+        : await createGroupAdmin({ connection, log, timeoutMs: config.ADMIN_TIMEOUT_MS, isolation: config.END_OFFSET_ISOLATION, guardDescribeGroups: describeGroupsVerdict });
     },
     close: async () => admin?.close(),
     isReady: () => !!admin,

@@ -78,6 +78,8 @@ export function createMonitorMetrics(
     clusterName: string;
     /** Whether this instance publishes alerts (read at scrape time). */
     leadership?: () => Leadership;
+    /** Whether group members are described (false when the native describeGroups proved to crash: native-guard.ts). */
+    describesMembers?: () => boolean;
   },
 ) {
   const registers = [registry];
@@ -121,6 +123,14 @@ export function createMonitorMetrics(
       registers,
       collect() {
         this.set(opts.leadership?.().role === 'leader' ? 1 : 0);
+      },
+    }),
+    describesMembers: new Gauge({
+      name: 'lag_monitor_describes_members',
+      help: '1 while group members and assignments are described; 0 when the native describeGroups was found to crash the process (unpatched addon) and is left alone',
+      registers,
+      collect() {
+        this.set(opts.describesMembers?.() === false ? 0 : 1);
       },
     }),
     partitionMessagesLost: new Gauge({ name: 'lag_monitor_partition_messages_lost', help: 'Records deleted by retention before the group read them (log start - committed offset)', labelNames: ['group', 'topic', 'partition'] as const, registers }),

@@ -3,6 +3,7 @@ import { type Logger, WikiMonitorError } from '@wikimonitor/service-kit';
 import { type KafkaAdmin, createAdmin } from './admin';
 import { type KafkaConnection, rdkafkaBaseConfig } from './config';
 import { connectClient } from './connect';
+import type { NativeGuardVerdict } from './native-guard';
 import type { CommittedOffset, GroupDetail, GroupListing, PartitionRef, Watermark } from '@wikimonitor/contracts';
 
 type TopicMetadata = Awaited<ReturnType<KafkaAdmin['fetchTopicMetadata']>>;
@@ -33,6 +34,11 @@ export interface GroupAdmin {
   deleteRecordsBefore(topic: string, partitions: Array<{ partition: number; before: number }>): Promise<void>;
   /** The KafkaJS-compatible admin, for tooling (topic listing and metadata). */
   readonly admin: KafkaAdmin;
+  /**
+   * With `guardDescribeGroups`: whether the native describeGroups proved safe (native-guard.ts). When
+   * it crashes, describeGroups returns no descriptions (members unknown) instead of calling it.
+   */
+  readonly describeGroupsGuard?: NativeGuardVerdict;
   close(): Promise<void>;
 }
 
@@ -49,6 +55,12 @@ export interface GroupAdminOptions {
   timeoutMs: number;
   /** read_committed: the end offset is the last stable offset (what a read_committed consumer can reach). */
   isolation: 'read_committed' | 'read_uncommitted';
+  /**
+   * Check first that the addon's describeGroups does not crash the process on an errored group (an
+   * unpatched addon does, during every broker outage): long-running monitors pass describeGroupsVerdict
+   * (native-guard.ts), which asks a child process once.
+   */
+  guardDescribeGroups?: () => Promise<NativeGuardVerdict>;
 }
 
 function adminError(what: string, err: unknown): WikiMonitorError {
@@ -68,6 +80,8 @@ const STALE_LEADER_CODES = new Set([
  * KafkaJS `fetchTopicOffsets` costs a metadata and two ListOffsets round trips per topic.
  */
 export async function createGroupAdmin(opts: GroupAdminOptions): Promise<GroupAdmin> {
+  const guard = opts.guardDescribeGroups ? await opts.guardDescribeGroups() : undefined;
+  if (guard && !guard.safe) opts.log?.error({ code: 'KAFKA_NATIVE_UNSAFE', detail: guard.detail }, 'describeGroups disabled: group members and assignments are unknown');
   const admin = await createAdmin(opts.connection, opts.log);
   const createRaw = () => AdminClient.create({ ...rdkafkaBaseConfig({ ...opts.connection, clientId: `${opts.connection.clientId}-offsets` }) });
   let raw: IAdminClient;
@@ -165,8 +179,9 @@ export async function createGroupAdmin(opts: GroupAdminOptions): Promise<GroupAd
         throw adminError('listing groups', err);
       }
     },
+    describeGroupsGuard: guard,
     async describeGroups(groupIds) {
-      if (!groupIds.length) return [];
+      if (!groupIds.length || (guard && !guard.safe)) return [];
       try {
         const res = await admin.describeGroups(groupIds, { timeout });
         return res.groups.map((g) => ({

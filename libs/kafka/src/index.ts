@@ -11,3 +11,4 @@ export * from './transactional-loop';
 export * from './offsets';
 export * from './transaction';
 export * from './lease';
+export * from './native-guard';
