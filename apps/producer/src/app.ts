@@ -11,7 +11,7 @@ import {
 } from '@wikimonitor/kafka';
 import { createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
 import { type Lifecycle, type Logger, type ServiceHandle, createMetricsRegistry, describeError, lifecycle, retry, serviceVersion, httpSettings, runHttpService } from '@wikimonitor/service-kit';
-import { getTracer } from '@wikimonitor/telemetry';
+import { getTracer, rootSampling } from '@wikimonitor/telemetry';
 import type { Registry } from 'prom-client';
 import { type CheckpointStore, createKafkaCheckpointStore } from './checkpoint';
 import type { ProducerConfig } from './config';
@@ -86,6 +86,7 @@ export function createProducerApp(opts: ProducerAppOptions): ProducerApp {
     commitMaxEvents: config.COMMIT_MAX_EVENTS,
     maxRecordBytes: config.MAX_RECORD_BYTES,
     tracer: opts.tracingEnabled ? getTracer(APP_NAME) : null,
+    sampling: opts.tracingEnabled ? rootSampling(config.OTEL_TRACES_SAMPLER_ARG) : undefined,
     onFatal: (err) => {
       log.fatal({ err: describeError(err), transactionalId: transactionalId ?? null }, 'producer unusable (fenced by another instance with the same transactional.id, or failed): stopping');
       void service.close(1);

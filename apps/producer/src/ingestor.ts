@@ -3,7 +3,7 @@ import type { WikiChange } from '@wikimonitor/contracts';
 import { type NormalizeResult, type SseEvent, changeKey, normalizeSseEvent } from '@wikimonitor/domain';
 import { type BatchProducer, type OutgoingRecord, type WriteBatchResult, deadLetterFrom, writeBatch } from '@wikimonitor/kafka';
 import { type Logger, WikiMonitorError, backoffDelay, describeError, sleep } from '@wikimonitor/service-kit';
-import { type Span, type Tracer, startPublishSpan, traceHeadersFor } from '@wikimonitor/telemetry';
+import { type RootSampling, type Span, type Tracer, presampledRoot, startPublishSpan, traceHeadersFor } from '@wikimonitor/telemetry';
 import { deadLetterPayload } from './bad-input';
 import type { CheckpointStore } from './checkpoint';
 import type { ProducerMetrics } from './metrics';
@@ -27,8 +27,12 @@ export interface IngestorDeps {
   commitIntervalMs: number;
   commitMaxEvents: number;
   maxRecordBytes: number;
-  /** Null when tracing is off: no span work at all on the hot path. */
+  /**
+   * Null when tracing is off: no span work at all on the hot path. With tracing on, `sampling` picks
+   * the records whose trace starts here; the others cost one random draw and nothing else.
+   */
   tracer: Tracer | null;
+  sampling?: RootSampling;
   /** The producer cannot go on (fenced by another instance, failed): the service must stop. */
   onFatal: (err: unknown) => void;
 }
@@ -146,7 +150,7 @@ export function createIngestor(deps: IngestorDeps) {
     } catch (err) {
       return addDeadLetter(ev, describeError(err));
     }
-    const span = deps.tracer ? startPublishSpan(deps.tracer, { topic: deps.topic, messageId: change.id }) : undefined;
+    const span = deps.tracer && (deps.sampling?.pick() ?? true) ? startPublishSpan(deps.tracer, { topic: deps.topic, messageId: change.id }, deps.sampling ? presampledRoot() : undefined) : undefined;
     // The record timestamp stays the produce time: event times of replayed or skewed events would
     // fall outside retention or the broker's timestamp bounds (the event time is in the record).
     const record: OutgoingRecord = { topic: deps.topic, key: changeKey(change), value, headers: traceHeadersFor(span) };

@@ -3,11 +3,31 @@ import { dirname, join } from 'node:path';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { ParentBasedSampler, TraceIdRatioBasedSampler, AlwaysOffSampler, BatchSpanProcessor } from '@opentelemetry/sdk-trace';
+import { ParentBasedSampler, TraceIdRatioBasedSampler, AlwaysOffSampler, BatchSpanProcessor, SamplingDecision, type Sampler, type SamplingResult } from '@opentelemetry/sdk-trace';
+import type { Context } from '@opentelemetry/api';
+import { PRESAMPLED_KEY } from './propagation';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+
+/**
+ * The root sampler: a root the app already picked (rootSampling().pick(), parent context
+ * presampledRoot()) is recorded; any other root (HTTP requests) gets the ratio.
+ */
+export class PresampledOrRatioSampler implements Sampler {
+  private readonly ratio: TraceIdRatioBasedSampler;
+  constructor(private readonly sampleRatio: number) {
+    this.ratio = new TraceIdRatioBasedSampler(sampleRatio);
+  }
+  shouldSample(ctx: Context, traceId: string): SamplingResult {
+    if (ctx.getValue(PRESAMPLED_KEY) === true) return { decision: SamplingDecision.RECORD_AND_SAMPLED };
+    return this.ratio.shouldSample(ctx, traceId);
+  }
+  toString(): string {
+    return `PresampledOrRatioSampler{${this.sampleRatio}}`;
+  }
+}
 
 /** Probes and scrapes would otherwise be most of the HTTP spans. */
 const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
@@ -49,7 +69,7 @@ export function startTelemetry(opts: TelemetryOptions): Telemetry {
       [ATTR_SERVICE_VERSION]: opts.serviceVersion,
       'deployment.environment.name': opts.environment ?? 'local',
     }),
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(opts.sampleRatio) }),
+    sampler: new ParentBasedSampler({ root: new PresampledOrRatioSampler(opts.sampleRatio) }),
     spanProcessors: [new BatchSpanProcessor({ exporter, maxQueueSize: 8192, scheduledDelayMillis: 1000 })],
     // HTTP server spans (APIs, dashboard) and PostgreSQL query spans; Kafka spans are the apps' own
     // (no instrumentation library covers this client's callback API correctly).
