@@ -51,7 +51,7 @@ export const configSchema = z.object({
    * rest straight into the table; stage = COPY into a temporary table, then INSERT .. SELECT .. ON
    * CONFLICT DO NOTHING; insert = one INSERT .. SELECT FROM unnest(arrays) .. ON CONFLICT DO NOTHING.
    */
-  WRITE_METHOD: env.enum(['copy', 'stage', 'insert'], 'copy'),
+  WRITE_METHOD: env.enum(['copy', 'stage', 'insert'], 'stage'),
   /** Where a partition with no offset stored in PostgreSQL starts. */
   START_OFFSET: env.enum(['earliest', 'latest'], 'earliest'),
   /** Also commit offsets to Kafka after each database commit (for lag monitoring; PostgreSQL stays the source of truth). */

@@ -7,7 +7,7 @@ import { createLogger } from '@wikimonitor/service-kit';
 import { getTestEnv, loadRecordedEvents } from '@wikimonitor/testing';
 import pg from 'pg';
 import { defaultMigrationsDir, loadMigrations, migrate } from './migrate';
-import { type WriteMethod, createPgStore } from './store';
+import { SQL, type WriteMethod, createPgStore } from './store';
 import { type TestDatabase, createTestDatabase } from '../testing/test-support';
 
 const log = createLogger('test', 'silent');
@@ -101,6 +101,34 @@ describe('PostgreSQL store and migrations (real database)', () => {
     }
     expect(new Set(digests).size).toBe(1);
     expect(digests).toHaveLength(3);
+  });
+
+  it('the default write path (stage) never plans a lookup into wiki_changes: even a planner pushed to sequential scans only scans the batch', async () => {
+    const { client } = await fresh();
+    await migrate(client, loadMigrations(defaultMigrationsDir()), log, { apply: true });
+    type PlanNode = { 'Node Type': string; 'Relation Name'?: string; 'Conflict Arbiter Indexes'?: string[]; Plans?: PlanNode[] };
+    const nodes = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(nodes)];
+    const plan = async (sql: string, values?: unknown[]) => {
+      const r = await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`EXPLAIN (FORMAT JSON) ${sql}`, values);
+      return nodes((r.rows[0]?.['QUERY PLAN'][0] as { Plan: PlanNode }).Plan);
+    };
+    await client.query('BEGIN');
+    try {
+      // The worst statistics can do: the planner prefers a sequential scan wherever it has a choice.
+      await client.query('SET LOCAL enable_indexscan = off');
+      await client.query('SET LOCAL enable_bitmapscan = off');
+      await client.query('SET LOCAL enable_indexonlyscan = off');
+      await client.query(SQL.createStage);
+      const merge = await plan(SQL.mergeStage);
+      const scans = merge.filter((n) => /Scan/.test(n['Node Type']));
+      expect(scans.map((n) => n['Relation Name'])).toEqual(['stage_changes']);
+      expect(merge.find((n) => n['Node Type'] === 'ModifyTable')?.['Conflict Arbiter Indexes']).toEqual(['wiki_changes_pkey']);
+      // The copy method's probe is planned, and under the same planner it scans the whole table.
+      const probe = await plan(SQL.storedIds, [['a', 'b']]);
+      expect(probe.some((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'] === 'wiki_changes')).toBe(true);
+    } finally {
+      await client.query('ROLLBACK');
+    }
   });
 
   it('store (copy) should fall back to the staging merge when another writer stores one of the ids during the COPY', async () => {
