@@ -11,7 +11,7 @@ describe('dedup-persister app', () => {
       ALERTS_TOPICS: ['wiki.alerts'],
       DLQ_TOPIC: 'wiki.dlq',
       CONSUMER_GROUP: 'dedup-persister',
-      WRITE_METHOD: 'copy',
+      WRITE_METHOD: 'stage',
       START_OFFSET: 'earliest',
       MIGRATE: true,
     });
