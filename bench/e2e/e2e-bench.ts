@@ -28,7 +28,7 @@ import {
   runNames,
   storedLatencies,
 } from '../../e2e/src/index';
-import { RESULTS, ROOT, benchArgs, averageRecordSize, buildApps, kafkaClasspath, machine, progress, stackEnv, table, writeReport } from '../lib/bench-kit';
+import { RESULTS, ROOT, benchArgs, averageRecordSize, buildApps, cpuBreakdown, cpuSnapshot, kafkaClasspath, machine, progress, stackEnv, stackPids, table, writeReport } from '../lib/bench-kit';
 
 const ARGS = benchArgs(
   `Usage: TSX_TSCONFIG_PATH=tsconfig.base.json node --import tsx bench/e2e/e2e-bench.ts [options]
@@ -207,14 +207,21 @@ async function phaseFullSpeed(env: Record<string, string>, workDir: string) {
   progress(`full-speed: ${total} events (${loops} passes of the recordings, fresh ids), source at full speed`);
   const run = await setupRun(env, 'full', ['--rate', '0', '--loop-count', String(loops), '--time', 'now'], workDir);
   try {
+    const stackBefore = cpuSnapshot(stackPids());
+    const benchBefore = process.cpuUsage();
+    const w0 = Date.now();
     await run.pipeline.start();
     const t0 = Date.now();
     const last = await sample(run, 'full-speed', t0, (s) => s.rows >= total, 30 * 60_000);
+    // Where the cores went, start-up included (the apps are new processes: their whole CPU time counts).
+    const appPids = Object.fromEntries((['sse-source', ...APPS] as BenchApp[]).map((a) => [a, run.pipeline.apps[a].pid()]));
+    const benchCpu = process.cpuUsage(benchBefore);
+    const cpu = cpuBreakdown(stackBefore, { ...cpuSnapshot(stackPids()), ...cpuSnapshot(appPids), benchmark: (benchCpu.user + benchCpu.system) / 1e6 }, (Date.now() - w0) / 1000);
     const seconds = last.t;
     const stored = await countStoredChanges(run.pipeline.databaseUrl);
     const sustained = sustainedRate('full-speed', total);
     const producedAt = samples.find((s) => s.phase === 'full-speed' && s.published >= total)?.t ?? NaN;
-    return { events: total, stored, seconds, overallRowsPerSec: Math.round(total / seconds), sustained, producerDoneAtS: producedAt, peakRssMb: peakRss(run.pipeline), crashes: crashes(run.pipeline), persister: await persisterBatches(run.pipeline) };
+    return { events: total, stored, seconds, overallRowsPerSec: Math.round(total / seconds), sustained, producerDoneAtS: producedAt, peakRssMb: peakRss(run.pipeline), crashes: crashes(run.pipeline), persister: await persisterBatches(run.pipeline), cpu };
   } finally {
     await run.cleanup();
   }
@@ -497,6 +504,14 @@ a second, until the next ANALYZE; observed with \`pg_stat_activity\` in an earli
 almost all the time, fast again right after \`autovacuum: VACUUM ANALYZE public.wiki_changes\`), where the burst p99 was
 4.7 s (and 26 s with \`--quick\`). Whether a run hits it depends on when autovacuum runs, hence several runs and the
 what-if with fresh statistics.
+
+## Where the two cores went (full-speed phase)
+
+CPU seconds (user + system, from \`/proc\`, each process with its children: PostgreSQL's backends) from the
+pipeline's start until the last row was stored, and the share of the machine (cores x wall time). The shared stack
+also serves other test runs on the machine: its figures include them.
+
+${table([['process', 'CPU s', 'cores used', 'share of the machine'], ...full.cpu.map((c) => [c.process, c.cpuSeconds, c.coresUsed, `${c.shareOfMachine}%`])])}
 
 ## Peak RSS per process (VmHWM, MB)
 

@@ -1,6 +1,6 @@
 // Small helpers shared by the benchmarks: starting apps (through @wikimonitor/testing's launcher), reports.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import avro from 'avsc';
@@ -99,4 +99,54 @@ export function averageRecordSize(recorded: RecordedEvent[]): number {
     if (n.kind === 'change') total += type.toBuffer(n.change).length + 5;
   }
   return Math.round(total / recorded.length);
+}
+
+/**
+ * CPU seconds (user + system) of each process tree, from /proc: the process, its live descendants
+ * (PostgreSQL's backends, the JVMs' threads are in the process) and its reaped children. Two
+ * snapshots around a phase give where the machine's cores went (cpuBreakdown).
+ */
+export function cpuSnapshot(roots: Record<string, number | undefined>): Record<string, number> {
+  const tick = 100; // USER_HZ on Linux
+  const stats = new Map<number, { ppid: number; seconds: number }>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const text = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      // After the command: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
+      stats.set(Number(name), { ppid: Number(f[1]), seconds: (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / tick });
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  const children = new Map<number, number[]>();
+  for (const [pid, s] of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), pid]);
+  const treeSeconds = (pid: number): number => (stats.get(pid)?.seconds ?? 0) + (children.get(pid) ?? []).reduce((n, c) => n + treeSeconds(c), 0);
+  return Object.fromEntries(Object.entries(roots).map(([label, pid]) => [label, pid ? treeSeconds(pid) : NaN]));
+}
+
+/** The local stack's service processes (`.stack/run/<service>.pid`). */
+export function stackPids(): Record<string, number | undefined> {
+  const out: Record<string, number | undefined> = {};
+  for (const [label, file] of [['kafka', 'kafka.pid'], ['apicurio', 'apicurio.pid'], ['postgres', 'postgres.pid'], ['jaeger', 'jaeger.pid']] as const) {
+    try {
+      out[label] = Number(readFileSync(join(ROOT, '.stack', 'run', file), 'utf8').trim().split('\n')[0]) || undefined;
+    } catch {
+      out[label] = undefined;
+    }
+  }
+  return out;
+}
+
+/** CPU seconds per process between two snapshots, and each one's share of the machine (cores x seconds). */
+export function cpuBreakdown(before: Record<string, number>, after: Record<string, number>, wallSeconds: number): Array<{ process: string; cpuSeconds: number; coresUsed: number; shareOfMachine: number }> {
+  const cores = cpus().length;
+  return Object.keys(after)
+    .map((p) => {
+      const cpuSeconds = Math.max(0, (after[p] ?? 0) - (before[p] ?? 0));
+      return { process: p, cpuSeconds: Math.round(cpuSeconds * 10) / 10, coresUsed: Math.round((cpuSeconds / wallSeconds) * 100) / 100, shareOfMachine: Math.round((cpuSeconds / (wallSeconds * cores)) * 1000) / 10 };
+    })
+    .filter((r) => Number.isFinite(r.cpuSeconds))
+    .sort((a, b) => b.cpuSeconds - a.cpuSeconds);
 }
