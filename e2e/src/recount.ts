@@ -56,6 +56,45 @@ export function recountAggregates(changes: Iterable<CountedChange>, opts: Recoun
   return { closed: sortAggregates(closed), open: sortAggregates(open), lateIds: lateIds.sort() };
 }
 
+/**
+ * The recount of two-stage aggregation (the aggregator's AGGREGATION_MODE=two-stage, its README),
+ * written from the rule, not from the code: `partitions[p]` is input partition p's changes in log
+ * order. Per partition, a change is late when its window ends at or before (newest earlier event time
+ * in that partition - lateness). A window of a wiki sums the non-late changes of every partition, and
+ * is closed (emitted) once every partition's (newest event time - lateness) reached its end; a
+ * partition without any change holds every window open. Idle closing is not modelled (as above).
+ */
+export function recountTwoStage(partitions: ReadonlyArray<Iterable<CountedChange>>, opts: RecountOptions): Recount {
+  const { windowMs, latenessMs } = opts;
+  const lateIds: string[] = [];
+  const windows = new Map<string, CountedChange[]>();
+  let complete = Infinity;
+  for (const changes of partitions) {
+    let newest: number | undefined;
+    for (const c of changes) {
+      const start = Math.floor(c.event_time / windowMs) * windowMs;
+      if (newest !== undefined && start + windowMs <= newest - latenessMs) {
+        lateIds.push(c.id);
+        continue;
+      }
+      newest = newest === undefined ? c.event_time : Math.max(newest, c.event_time);
+      const key = `${c.wiki}\u0000${start}`;
+      let list = windows.get(key);
+      if (!list) windows.set(key, (list = []));
+      list.push(c);
+    }
+    complete = Math.min(complete, newest === undefined ? -Infinity : newest - latenessMs);
+  }
+  const closed: WikiAggregate[] = [];
+  const open: WikiAggregate[] = [];
+  for (const [key, list] of windows) {
+    const [wiki, startText] = key.split('\u0000') as [string, string];
+    const start = Number(startText);
+    (start + windowMs <= complete ? closed : open).push(summarize(wiki, start, windowMs, list, opts.topPages));
+  }
+  return { closed: sortAggregates(closed), open: sortAggregates(open), lateIds: lateIds.sort() };
+}
+
 function summarize(wiki: string, start: number, windowMs: number, list: CountedChange[], topPages: number): WikiAggregate {
   let bytesAdded = 0;
   let bytesRemoved = 0;

@@ -124,7 +124,8 @@ export function toAggregate(wiki: string, w: OpenWindow, cfg: Pick<WindowConfig,
   };
 }
 
-function closeWindow(s: WikiState, w: OpenWindow, reason: WindowCloseReason, cfg: WindowConfig, now: number, out: AggregationOutput[]): void {
+/** Emits a closed window of `s` (its aggregate, then a spike alert if it starts a spike episode), updating the wiki's spike baseline. */
+export function closeWindow(s: WikiState, w: OpenWindow, reason: WindowCloseReason, cfg: WindowConfig, now: number, out: AggregationOutput[]): void {
   const end = w.start + cfg.sizeMs;
   const empty = s.lastScoredEnd === null ? 0 : Math.round((w.start - s.lastScoredEnd) / cfg.sizeMs);
   const verdict = detectSpike(skipEmptyWindows(s.spike, empty, cfg.spike), w.total, cfg.spike);
