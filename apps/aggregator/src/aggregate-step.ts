@@ -69,7 +69,79 @@ export interface AggregateSteps {
   initial: () => PartitionWindows;
 }
 
-const emptySummary = (): AggregateSummary => ({ consumed: 0, late: 0, windows: { watermark: 0, idle: 0 }, alerts: [], dead: [], maxEventTime: 0 });
+/** The record of a closed window's aggregate or of its spike alert (counted in the summary). */
+export function windowRecord(
+  o: Extract<AggregationOutput, { kind: 'aggregate' | 'alert' }>,
+  deps: Pick<AggregateStepDeps, 'encodeAggregate' | 'encodeAlert'>,
+  topics: Pick<AggregateTopics, 'aggregates' | 'alerts'>,
+  summary: AggregateSummary,
+  headers: Headers,
+): StepRecord {
+  if (o.kind === 'aggregate') {
+    summary.windows[o.reason]++;
+    return { topic: topics.aggregates, key: o.aggregate.wiki, value: deps.encodeAggregate(o.aggregate), headers };
+  }
+  summary.alerts.push(o.alert.severity);
+  return { topic: topics.alerts, key: o.alert.subject, value: deps.encodeAlert(o.alert), headers };
+}
+
+/** A late change, as it came, on the late topic, with where it came from and why it was late. */
+export function lateRecord(topic: string, m: Message, windowStart: number, watermark: number): StepRecord {
+  return {
+    topic,
+    key: m.key ?? null,
+    value: m.value ?? null,
+    headers: {
+      ...headersFromMessage(m.headers),
+      [LATE_HEADERS.windowStart]: new Date(windowStart).toISOString(),
+      [LATE_HEADERS.watermark]: new Date(watermark).toISOString(),
+      [LATE_HEADERS.sourceTopic]: m.topic,
+      [LATE_HEADERS.sourcePartition]: String(m.partition),
+      [LATE_HEADERS.sourceOffset]: String(m.offset),
+    },
+    source: m,
+  };
+}
+
+/**
+ * Decodes a batch of WikiChange records: bad ones (undecodable, event time beyond the skew) become
+ * dead letters; a retriable failure (the registry unreachable) throws, so the batch is retried.
+ */
+export async function decodeChanges(
+  batch: Message[],
+  deps: Pick<AggregateStepDeps, 'decode' | 'maxFutureSkewMs' | 'app'> & { dlqTopic: string },
+  now: number,
+  summary: Pick<AggregateSummary, 'dead'>,
+  deadLetters: OutgoingRecord[],
+): Promise<{ changes: WikiChange[]; sources: Message[] }> {
+  const changes: WikiChange[] = [];
+  const sources: Message[] = [];
+  for (const m of batch) {
+    try {
+      if (!m.value) throw Object.assign(new Error('record has no value'), { code: 'DESERIALIZE_FAILED' });
+      const change = await deps.decode(m.value);
+      // Defence in depth behind the producer's rule: a future event time would move the wiki's
+      // watermark and make every later change of that wiki late.
+      const bad = eventTimeProblem(change.event_time, now, deps.maxFutureSkewMs);
+      if (bad) {
+        deadLetters.push(deadLetterFrom(m, { code: bad.code, message: bad.reason }, { topic: deps.dlqTopic, app: deps.app }));
+        summary.dead.push(bad.code);
+        continue;
+      }
+      changes.push(change);
+      sources.push(m);
+    } catch (err) {
+      if (isRetriable(err)) throw err; // e.g. registry unreachable: retry the batch, do not dead-letter
+      const e = describeError(err);
+      const code = e.code === 'INTERNAL' ? 'DESERIALIZE_FAILED' : e.code;
+      deadLetters.push(deadLetterFrom(m, { code, message: e.message }, { topic: deps.dlqTopic, app: deps.app }));
+      summary.dead.push(code);
+    }
+  }
+  return { changes, sources };
+}
+
+export const emptySummary = (): AggregateSummary => ({ consumed: 0, late: 0, windows: { watermark: 0, idle: 0 }, alerts: [], dead: [], maxEventTime: 0 });
 
 /**
  * The aggregator's steps: changes of one partition -> closed-window aggregates, spike alerts,
@@ -85,28 +157,10 @@ export function createAggregateSteps(deps: AggregateStepDeps): AggregateSteps {
     const span = summary.span;
     const traced = (): Headers => (span ? (injectTraceHeaders({}, trace.setSpan(context.active(), span)) as Headers) : {});
     for (const o of r.outputs as AggregationOutput[]) {
-      if (o.kind === 'aggregate') {
-        out.push({ topic: topics.aggregates, key: o.aggregate.wiki, value: deps.encodeAggregate(o.aggregate), headers: traced() });
-        summary.windows[o.reason]++;
-      } else if (o.kind === 'alert') {
-        out.push({ topic: topics.alerts, key: o.alert.subject, value: deps.encodeAlert(o.alert), headers: traced() });
-        summary.alerts.push(o.alert.severity);
+      if (o.kind === 'aggregate' || o.kind === 'alert') {
+        out.push(windowRecord(o, deps, topics, summary, traced()));
       } else {
-        const m = source(o.index);
-        out.push({
-          topic: topics.late,
-          key: m.key ?? null,
-          value: m.value ?? null,
-          headers: {
-            ...headersFromMessage(m.headers),
-            [LATE_HEADERS.windowStart]: new Date(o.windowStart).toISOString(),
-            [LATE_HEADERS.watermark]: new Date(o.watermark).toISOString(),
-            [LATE_HEADERS.sourceTopic]: m.topic,
-            [LATE_HEADERS.sourcePartition]: String(m.partition),
-            [LATE_HEADERS.sourceOffset]: String(m.offset),
-          },
-          source: m,
-        });
+        out.push(lateRecord(topics.late, source(o.index), o.windowStart, o.watermark));
         summary.late++;
       }
     }
@@ -131,30 +185,7 @@ export function createAggregateSteps(deps: AggregateStepDeps): AggregateSteps {
     try {
       const records: StepRecord[] = [];
       const deadLetters: OutgoingRecord[] = [];
-      const changes: WikiChange[] = [];
-      const sources: Message[] = [];
-      for (const m of batch) {
-        try {
-          if (!m.value) throw Object.assign(new Error('record has no value'), { code: 'DESERIALIZE_FAILED' });
-          const change = await deps.decode(m.value);
-          // Defence in depth behind the producer's rule: a future event time would move the wiki's
-          // watermark and make every later change of that wiki late.
-          const bad = eventTimeProblem(change.event_time, ctx.now, deps.maxFutureSkewMs);
-          if (bad) {
-            deadLetters.push(deadLetterFrom(m, { code: bad.code, message: bad.reason }, { topic: topics.dlq, app: deps.app }));
-            summary.dead.push(bad.code);
-            continue;
-          }
-          changes.push(change);
-          sources.push(m);
-        } catch (err) {
-          if (isRetriable(err)) throw err; // e.g. registry unreachable: retry the batch, do not dead-letter
-          const e = describeError(err);
-          const code = e.code === 'INTERNAL' ? 'DESERIALIZE_FAILED' : e.code;
-          deadLetters.push(deadLetterFrom(m, { code, message: e.message }, { topic: topics.dlq, app: deps.app }));
-          summary.dead.push(code);
-        }
-      }
+      const { changes, sources } = await decodeChanges(batch, { ...deps, dlqTopic: topics.dlq }, ctx.now, summary, deadLetters);
       const r = reduceChanges(state.wikis, changes, deps.window, ctx.now);
       stage(r, (i) => sources[i] as Message, records, summary);
       summary.consumed = batch.length;

@@ -29,6 +29,16 @@ export const configSchema = z.object({
   DLQ_TOPIC: env.string(DEFAULT_TOPICS.dlq),
   /** Compacted window-state changelog, one partition per input partition. */
   CHANGELOG_TOPIC: env.string(DEFAULT_CHANGELOG_TOPIC),
+  /**
+   * per-wiki: one event-time clock per wiki; needs the input keyed by wiki (one partition per wiki).
+   * two-stage: partial windows per input partition (one clock per partition), merged per wiki; the
+   * input keyed by wiki:title spreads the busiest wiki over every partition (README: Scaling).
+   */
+  AGGREGATION_MODE: env.enum(['per-wiki', 'two-stage'], 'per-wiki'),
+  /** two-stage: partial windows and progress between the stages. */
+  PARTIALS_TOPIC: env.string(DEFAULT_TOPICS.partials),
+  /** two-stage: the merge stage's compacted changelog, one partition per partials partition. */
+  MERGE_CHANGELOG_TOPIC: env.string(DEFAULT_TOPICS.mergeChangelog),
   GROUP_ID: env.string(DEFAULT_GROUP_ID),
   /** Stable per instance (a restarted instance fences its predecessor); default `<GROUP_ID>-<hostname>`. */
   TRANSACTIONAL_ID: env.optionalString(),

@@ -124,7 +124,7 @@ export function createConsumerRunner(opts: ConsumerRunnerOptions): ConsumerRunne
       rebalance_cb: (err: LibrdKafkaError, assignment: Assignment[]) => {
         // Apply rebalances after the in-flight batch so its offsets are committed by their owner.
         pendingRebalance = busy.then(() => onRebalance(err, assignment)).catch((e) => {
-          log.error({ err: (e as Error).message }, 'rebalance handling failed');
+          log.error({ err: (e as Error).message, stack: (e as Error).stack }, 'rebalance handling failed');
           opts.onFatal?.(e);
         });
       },

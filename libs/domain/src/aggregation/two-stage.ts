@@ -129,13 +129,13 @@ export function reducePartitionChanges(state: PartitionPartials, changes: Readon
       outputs.push({ kind: 'late', index, wiki: c.wiki, windowStart: start, watermark: closedUpTo });
       return;
     }
-    let list = windows.get(c.wiki) as OpenWindow[] | undefined;
-    if (!cloned.has(c.wiki)) {
-      list = list ? list.map(cloneWindow) : [];
-      windows.set(c.wiki, list);
+    let l = windows.get(c.wiki) as OpenWindow[] | undefined;
+    // Not yet copied in this call, or every window of the wiki just closed (the entry is gone).
+    if (!l || !cloned.has(c.wiki)) {
+      l = l ? l.map(cloneWindow) : [];
+      windows.set(c.wiki, l);
       cloned.add(c.wiki);
     }
-    const l = list as OpenWindow[];
     let i = l.findIndex((w) => w.start >= start);
     if (i === -1 || (l[i] as OpenWindow).start !== start) {
       const w: OpenWindow = { start, total: 0, byType: zeroTypeCounts(), bot: 0, human: 0, bytesAdded: 0, bytesRemoved: 0, firstEventTime: c.event_time, lastEventTime: c.event_time, editors: new Map(), pages: new Map() };
