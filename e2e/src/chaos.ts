@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WikiAlert } from '@wikimonitor/contracts';
 import { seededRandom } from '@wikimonitor/domain';
-import { createProducer } from '@wikimonitor/kafka';
+import { TOPOLOGY, createProducer } from '@wikimonitor/kafka';
 import { createLogger } from '@wikimonitor/service-kit';
 import { type AppName, INSTANCE_STOP_GRACE_MS, REPO_ROOT, uniqueName } from '@wikimonitor/testing';
 import { type PoisonOutcome, type TopicCopies, checkAggregates, copyAndAggregateFailures, countCopies, countTopicCopies, letterHolds, poisonOutcomes, rowDuplicates, windowKey } from './checks';
@@ -187,6 +187,7 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
       lagMonitor: { ...CHAOS_LAG_MONITOR, webhookUrl: webhook.url },
       extraEnv: { aggregator: { TOP_PAGES: String(CHAOS_AGGREGATOR.topPages) } },
       instances: scenario.instances,
+      aggregation: scenario.aggregation,
       enricher: scenario.enricher ? { apiArgs: scenario.enricher.apiArgs } : undefined,
       workDir: opts.workDir,
       logDir: join(opts.workDir, 'logs'),
@@ -375,7 +376,13 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
     const aggs = await readAggregates(bs, names.topics.aggregates);
     const alerts = await readAlerts(bs, names.topics.alerts);
     const storedAggs = await storedAggregates(p.databaseUrl);
-    const agg = checkAggregates(input.changes, all.changes.map((c) => c.id), { stored: storedAggs, topic: aggs.aggregates, lateIds: late.changes.map((c) => c.id) }, CHAOS_AGGREGATOR);
+    const byPartition = (): string[][] => {
+      const out: string[][] = [];
+      all.changes.forEach((c, i) => (out[all.partitions?.[i] ?? 0] ??= []).push(c.id));
+      return Array.from({ length: Math.max(out.length, TOPOLOGY.changesAll.partitions) }, (_, i) => out[i] ?? []);
+    };
+    const readOrder = scenario.aggregation === 'two-stage' ? { byPartition: byPartition() } : all.changes.map((c) => c.id);
+    const agg = checkAggregates(input.changes, readOrder, { stored: storedAggs, topic: aggs.aggregates, lateIds: late.changes.map((c) => c.id) }, CHAOS_AGGREGATOR);
     const closed = new Set(agg.recount.closed.map(windowKey));
     const ids = (t: { changes: Array<{ id: string }> }) => t.changes.map((c) => c.id);
     result.topics = [

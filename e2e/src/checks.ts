@@ -1,6 +1,6 @@
 import type { WikiAggregate } from '@wikimonitor/contracts';
 import type { ServedPoison } from './input';
-import { type AggregateDiff, type CountedChange, type Recount, aggregateKey, diffAggregates, recountAggregates, type RecountOptions } from './recount';
+import { type AggregateDiff, type CountedChange, type Recount, aggregateKey, diffAggregates, recountAggregates, recountTwoStage, type RecountOptions } from './recount';
 
 // The chaos suite's checks, as pure functions of what was read back: each can fail (see checks.spec.ts).
 
@@ -110,6 +110,32 @@ export function distinctInReadOrder<T extends { id: string }>(input: readonly T[
   return out;
 }
 
+/**
+ * The two-stage recount's input: the DISTINCT input split by the partition of wiki.changes.all each
+ * event was read from, in that partition's log order (a change is late or not by its partition's
+ * clock). A second copy of an id adds nothing; an input event that never reached the topic is counted
+ * in the last partition (it is lost, and the windows must show it).
+ */
+export function distinctByPartition<T extends { id: string }>(input: readonly T[], byPartition: ReadonlyArray<readonly string[]>): T[][] {
+  const byId = new Map<string, T>();
+  for (const c of input) if (!byId.has(c.id)) byId.set(c.id, c);
+  const taken = new Set<string>();
+  const out = byPartition.map((ids) => {
+    const list: T[] = [];
+    for (const id of ids) {
+      const c = byId.get(id);
+      if (c && !taken.has(id)) {
+        taken.add(id);
+        list.push(c);
+      }
+    }
+    return list;
+  });
+  const lost = [...byId.values()].filter((c) => !taken.has(c.id));
+  if (lost.length) (out[out.length - 1] ?? (out[0] = [])).push(...lost);
+  return out;
+}
+
 export interface AggregateCheck {
   recount: Recount;
   /** PostgreSQL's windows against the recount, field by field. */
@@ -124,11 +150,11 @@ export interface AggregateCheck {
 /** Recounts the distinct input (in read order) and compares it with what the aggregator wrote. */
 export function checkAggregates(
   input: readonly CountedChange[],
-  readOrder: readonly string[],
+  readOrder: readonly string[] | { byPartition: ReadonlyArray<readonly string[]> },
   written: { stored: WikiAggregate[]; topic: WikiAggregate[]; lateIds: readonly string[] },
   opts: RecountOptions,
 ): AggregateCheck {
-  const recount = recountAggregates(distinctInReadOrder(input, readOrder), opts);
+  const recount = Array.isArray(readOrder) ? recountAggregates(distinctInReadOrder(input, readOrder), opts) : recountTwoStage(distinctByPartition(input, (readOrder as { byPartition: ReadonlyArray<readonly string[]> }).byPartition), opts);
   const lastCopy = new Map(written.topic.map((a) => [aggregateKey(a), a]));
   const late = new Set(written.lateIds);
   const want = new Set(recount.lateIds);

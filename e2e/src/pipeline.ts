@@ -67,12 +67,14 @@ export function runNames(prefix: string): RunNames {
 }
 
 /** The filter-router's default rule file with the run's topic names. */
-export function writeRoutesFile(names: RunNames, dir: string): string {
-  const rules = JSON.parse(readFileSync(join(REPO_ROOT, 'apps', 'filter-router', 'rules', 'default-rules.json'), 'utf8')) as { routes: Array<{ name: string; topic: string }> };
+export function writeRoutesFile(names: RunNames, dir: string, opts: { allKey?: string } = {}): string {
+  const rules = JSON.parse(readFileSync(join(REPO_ROOT, 'apps', 'filter-router', 'rules', 'default-rules.json'), 'utf8')) as { routes: Array<{ name: string; topic: string; key?: string }> };
   for (const r of rules.routes) {
     const topic = names.topics.routes[r.name as RouteName];
     if (!topic) throw new Error(`default rules have a route "${r.name}" the e2e suite does not know; update e2e/src/pipeline.ts`);
     r.topic = topic;
+    // Two-stage aggregation reads wiki.changes.all keyed by wiki:title (every wiki over every partition).
+    if (r.name === 'all' && opts.allKey) r.key = opts.allKey;
   }
   const file = join(dir, `${names.prefix}-rules.json`);
   writeFileSync(file, JSON.stringify(rules, null, 2));
@@ -160,6 +162,8 @@ export interface PipelineOptions {
   extraEnv?: Partial<Record<AppName, Record<string, string>>>;
   /** Instances of each consumer app that start() brings up (default 1). */
   instances?: Partial<Record<ScalableApp, number>>;
+  /** The aggregator's AGGREGATION_MODE (two-stage also keys wiki.changes.all by wiki:title). Default per-wiki. */
+  aggregation?: 'per-wiki' | 'two-stage';
   /** Also run the enricher against the Action API stand-in (started with these extra flags). */
   enricher?: { apiArgs: string[] };
   workDir: string;
@@ -217,7 +221,8 @@ export async function createPipeline(opts: PipelineOptions): Promise<Pipeline> {
   const { names } = opts;
   const t = names.topics;
   const databaseUrl = await createDatabase(opts.endpoints.databaseUrl, names.database);
-  const routesFile = writeRoutesFile(names, opts.workDir);
+  const twoStage = opts.aggregation === 'two-stage';
+  const routesFile = writeRoutesFile(names, opts.workDir, twoStage ? { allKey: 'wiki:title' } : {});
   const ports = Object.fromEntries(await Promise.all(APP_NAMES.map(async (a) => [a, await freePort()] as const))) as Record<AppName, number>;
   const sourceUrl = `http://127.0.0.1:${ports['sse-source']}/v2/stream/recentchange`;
   const common: Record<string, string> = {
@@ -262,6 +267,7 @@ export async function createPipeline(opts: PipelineOptions): Promise<Pipeline> {
       WINDOW_SIZE_MS: String(opts.aggregator.windowMs),
       ALLOWED_LATENESS_MS: String(opts.aggregator.latenessMs),
       IDLE_CLOSE_MS: String(opts.aggregator.idleCloseMs),
+      ...(twoStage ? { AGGREGATION_MODE: 'two-stage', PARTIALS_TOPIC: names.topicsById.partials, MERGE_CHANGELOG_TOPIC: names.topicsById.mergeChangelog } : {}),
     },
     'dedup-persister': {
       ...common,

@@ -64,6 +64,8 @@ export interface Scenario {
   minConnections?: (inputMs: number) => number;
   /** Instances of each consumer app started before the input flows (default 1 each). */
   instances?: Partial<Record<ScalableApp, number>>;
+  /** The aggregator's mode (two-stage: wiki.changes.all keyed by wiki:title, the recount per partition). */
+  aggregation?: 'two-stage';
   /**
    * Also run the enricher against the Action API stand-in (started with `apiArgs`): every record of the
    * human-content route must end once, enriched or in the error topic with one of `errorReasons`.
@@ -377,6 +379,21 @@ export const SCALING_SCENARIOS: Scenario[] = [
     instances: THREE_EACH,
     run: killSeries(SCALABLE_APPS.slice(), SCALABLE_APPS.length, undefined, (ctx, app) => Math.floor(ctx.rng() * ctx.instances(app))),
   },
+  {
+    name: 'two-stage-scale',
+    description:
+      'the aggregator in two stages (wiki.changes.all keyed by wiki:title, every wiki over every partition): 1 -> 3 aggregator instances while the input flows, kill -9 of one of them, then 3 -> 1; the recount per input partition',
+    needs: [],
+    aggregation: 'two-stage',
+    async run(ctx) {
+      await ctx.at(0.2 * ctx.inputMs);
+      await ctx.scale('aggregator', 3);
+      await ctx.at(0.45 * ctx.inputMs);
+      await ctx.kill('aggregator', Math.round(between(ctx.rng, 300, 3000)), Math.floor(ctx.rng() * 3));
+      await ctx.at(0.7 * ctx.inputMs);
+      await ctx.scale('aggregator', 1);
+    },
+  },
 ];
 
 /** The enricher's maxlag answers outside the faults: Retry-After 1 s, 2% of the calls. */
@@ -425,8 +442,8 @@ export const ENRICHER_SCENARIOS: Scenario[] = [
 /** Every scenario of the full suite, in the order they run. */
 export const SCENARIOS: Scenario[] = [...SINGLE_INSTANCE_SCENARIOS, ...SCALING_SCENARIOS, ...ENRICHER_SCENARIOS];
 
-/** The short version CI runs (a few minutes): EventStreams resume with producer kills, kill -9s of random apps, a PostgreSQL restart with its alert, poison, and kill -9 of one of three instances of each consumer app. */
-export const CI_SCENARIOS = ['eventstreams-resume', 'kill-random', 'postgres-restart', 'poison', 'kill-one-of-three'];
+/** The short version CI runs (a few minutes): EventStreams resume with producer kills, kill -9s of random apps, a PostgreSQL restart with its alert, poison, kill -9 of one of three instances of each consumer app, and the two-stage aggregator scaled 1 -> 3 -> 1 with a kill. */
+export const CI_SCENARIOS = ['eventstreams-resume', 'kill-random', 'postgres-restart', 'poison', 'kill-one-of-three', 'two-stage-scale'];
 
 export function selectScenarios(names: string[] | undefined): Scenario[] {
   if (!names || names.length === 0) return SCENARIOS;

@@ -71,6 +71,8 @@ export async function storedLatencies(databaseUrl: string): Promise<StoredLatenc
 export interface TopicChanges {
   /** Decoded changes in log order (partition by partition, by offset). */
   changes: WikiChange[];
+  /** The partition of each of `changes`. */
+  partitions?: number[];
   /** Records that do not decode as WikiChange (poison). */
   undecodable: number;
 }
@@ -80,13 +82,16 @@ export async function readChanges(target: KafkaTarget, topic: string): Promise<T
   const messages = await readTopic(connection(target), topic, 'read_committed');
   messages.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
   const changes: WikiChange[] = [];
+  const partitions: number[] = [];
   let undecodable = 0;
   for (const m of messages) {
     const c = decodeConfluent<WikiChange>(changeType, m.value);
-    if (c) changes.push(c);
-    else undecodable++;
+    if (c) {
+      changes.push(c);
+      partitions.push(m.partition);
+    } else undecodable++;
   }
-  return { changes, undecodable };
+  return { changes, partitions, undecodable };
 }
 
 export async function readDeadLetters(target: KafkaTarget, topic: string): Promise<ParsedDeadLetter[]> {
