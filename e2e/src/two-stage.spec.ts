@@ -143,9 +143,8 @@ describe('two-stage aggregation equals its recount on the real recordings', () =
     const base = input[0] as WikiChange;
     const c = (id: string, t: number): WikiChange => ({ ...base, id, event_time: t, wiki: 'edgewiki' });
     // lateness 6 s, windows of 2 s: 8000 - 6000 = 2000 closes [0, 2000); a change at 1999 is then late.
-    let s0: PartitionPartials = emptyPartitionPartials();
+    const s0: PartitionPartials = emptyPartitionPartials();
     const r0 = reducePartitionChanges(s0, [c('a', 1_000), c('b', 8_000), c('late', 1_999), c('kept', 2_000)], cfg);
-    s0 = r0.state;
     expect(r0.outputs.filter((o) => o.kind === 'late').map((o) => (o.kind === 'late' ? o.index : -1))).toEqual([2]);
     expect(r0.progress).toBe(2_000);
     const partial = r0.outputs.find((o) => o.kind === 'partial');

@@ -7,6 +7,7 @@ import { createLogger } from '@wikimonitor/service-kit';
 import { type ServiceProcess, type TestEnv, freePort, getTestEnv, loadRecordedEvents, readTopic, startTsProcess, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
 import { type AggregatorApp, createApp } from './app';
 import { loadConfig } from './config';
+import { type AggregatorTestTopics, summarizeWindow, topicEnv } from '../testing/support';
 import { LATE_HEADERS } from './aggregate-step';
 
 const log = createLogger('test', 'silent');
@@ -62,28 +63,7 @@ function recount(changes: WikiChange[], sizeMs: number, latenessMs: number, topP
   for (const [key, list] of groups) {
     const [wiki, startText] = key.split('\u0000') as [string, string];
     const start = Number(startText);
-    const deltas = list.map((c) => (c.length_new ?? 0) - (c.length_old ?? 0));
-    const pageCounts: Record<string, number> = {};
-    list.forEach((c) => (pageCounts[`#${c.title}`] = (pageCounts[`#${c.title}`] ?? 0) + 1));
-    const count = (type: string) => list.filter((c) => c.type === type).length;
-    aggregates.push({
-      wiki,
-      window_start: start,
-      window_end: start + sizeMs,
-      total: list.length,
-      by_type: { edit: count('edit'), new: count('new'), log: count('log'), categorize: count('categorize'), external: count('external'), unknown: count('unknown') },
-      bot: list.filter((c) => c.bot).length,
-      human: list.filter((c) => !c.bot).length,
-      bytes_added: deltas.filter((d) => d > 0).reduce((a, b) => a + b, 0),
-      bytes_removed: deltas.filter((d) => d < 0).reduce((a, b) => a - b, 0),
-      distinct_editors: new Set(list.map((c) => c.user)).size,
-      top_pages: Object.entries(pageCounts)
-        .map(([t, n]) => ({ title: t.slice(1), count: n }))
-        .sort((a, b) => (a.count !== b.count ? b.count - a.count : a.title < b.title ? -1 : a.title > b.title ? 1 : 0))
-        .slice(0, topPages),
-      first_event_time: Math.min(...list.map((c) => c.event_time)),
-      last_event_time: Math.max(...list.map((c) => c.event_time)),
-    });
+    aggregates.push(summarizeWindow(wiki, start, sizeMs, list, topPages));
   }
   return { aggregates: sortAggregates(aggregates), lateIds: [...lateIds].sort() };
 }
@@ -96,15 +76,7 @@ const sortAggregates = (list: WikiAggregate[]) => [...list].sort((a, b) => (a.wi
 // ---------------------------------------------------------------------------------------------
 // Per-test topics, producing the input, reading the outputs.
 // ---------------------------------------------------------------------------------------------
-interface Topics {
-  input: string;
-  aggregates: string;
-  alerts: string;
-  late: string;
-  dlq: string;
-  changelog: string;
-  group: string;
-}
+type Topics = AggregatorTestTopics;
 
 async function setup(env: TestEnv, prefix: string): Promise<{ conn: KafkaConnection; topics: Topics }> {
   const conn = testConnection(env, uniqueName('agg-test'));
@@ -137,16 +109,7 @@ async function produceChanges(env: TestEnv, conn: KafkaConnection, topic: string
 
 function appEnv(env: TestEnv, t: Topics, extra: Record<string, string> = {}): Record<string, string> {
   return {
-    KAFKA_BOOTSTRAP_SERVERS: env.bootstrapServers,
-    SCHEMA_REGISTRY_URL: env.registryUrl,
-    INPUT_TOPIC: t.input,
-    AGGREGATES_TOPIC: t.aggregates,
-    ALERTS_TOPIC: t.alerts,
-    LATE_TOPIC: t.late,
-    DLQ_TOPIC: t.dlq,
-    CHANGELOG_TOPIC: t.changelog,
-    GROUP_ID: t.group,
-    HTTP_PORT: '0',
+    ...topicEnv(env, t),
     LOG_LEVEL: 'warn',
     WINDOW_SIZE_MS: String(REPLAY_WINDOW_MS),
     ALLOWED_LATENESS_MS: String(REPLAY_LATENESS_MS),

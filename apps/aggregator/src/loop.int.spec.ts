@@ -7,6 +7,7 @@ import { WikiMonitorError, createLogger } from '@wikimonitor/service-kit';
 import { type TestEnv, getTestEnv, readTopic, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
 import { type AggregatorApp, createApp } from './app';
 import { loadConfig } from './config';
+import { type AggregatorTestTopics, topicEnv } from '../testing/support';
 
 // The two cases where the aggregator's old transaction code and the kernel loop differ: an output the
 // broker refuses in the middle of a batch, and a commit reported as failed although it happened.
@@ -43,15 +44,7 @@ function expectedTotals(changes: WikiChange[]): Map<string, number> {
   return m;
 }
 
-interface Topics {
-  input: string;
-  aggregates: string;
-  alerts: string;
-  late: string;
-  dlq: string;
-  changelog: string;
-  group: string;
-}
+type Topics = AggregatorTestTopics;
 
 async function setup(env: TestEnv, name: string, aggregatesMaxBytes?: number): Promise<{ conn: KafkaConnection; topics: Topics }> {
   const conn = testConnection(env, uniqueName('agg-loop-test'));
@@ -91,16 +84,7 @@ const keyOf = (a: WikiAggregate) => `${a.wiki}@${Number(a.window_start)}`;
 
 function start(env: TestEnv, t: Topics, extra: Record<string, string> = {}, wrapProducer?: (p: TransactionalProducer) => TransactionalProducer): AggregatorApp {
   const config = loadConfig({
-    KAFKA_BOOTSTRAP_SERVERS: env.bootstrapServers,
-    SCHEMA_REGISTRY_URL: env.registryUrl,
-    INPUT_TOPIC: t.input,
-    AGGREGATES_TOPIC: t.aggregates,
-    ALERTS_TOPIC: t.alerts,
-    LATE_TOPIC: t.late,
-    DLQ_TOPIC: t.dlq,
-    CHANGELOG_TOPIC: t.changelog,
-    GROUP_ID: t.group,
-    HTTP_PORT: '0',
+    ...topicEnv(env, t),
     LOG_LEVEL: 'silent',
     WINDOW_SIZE_MS: String(WINDOW_MS),
     ALLOWED_LATENESS_MS: '0',

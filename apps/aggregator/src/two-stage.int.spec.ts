@@ -8,6 +8,7 @@ import { type TestEnv, getTestEnv, loadRecordedEvents, readTopic, testConnection
 import { LATE_HEADERS } from './aggregate-step';
 import { type AggregatorApp, createApp } from './app';
 import { loadConfig } from './config';
+import { summarizeWindow, topicEnv } from '../testing/support';
 
 // AGGREGATION_MODE=two-stage on the real broker: the recordings keyed by wiki:title over 6 partitions
 // (the busiest wiki spread over all of them), two instances with a scale-out and a scale-in while
@@ -58,26 +59,7 @@ function recount(partitions: WikiChange[][]): { closed: WikiAggregate[]; lateIds
   for (const [key, list] of groups) {
     const wiki = key.slice(0, key.lastIndexOf('|'));
     const start = Number(key.slice(key.lastIndexOf('|') + 1));
-    if (start + WINDOW_MS > complete) continue;
-    const deltas = list.map((c) => (c.length_new ?? 0) - (c.length_old ?? 0));
-    const pages = new Map<string, number>();
-    for (const c of list) pages.set(c.title, (pages.get(c.title) ?? 0) + 1);
-    const count = (type: string) => list.filter((c) => c.type === type).length;
-    closed.push({
-      wiki,
-      window_start: start,
-      window_end: start + WINDOW_MS,
-      total: list.length,
-      by_type: { edit: count('edit'), new: count('new'), log: count('log'), categorize: count('categorize'), external: count('external'), unknown: count('unknown') },
-      bot: list.filter((c) => c.bot).length,
-      human: list.filter((c) => !c.bot).length,
-      bytes_added: deltas.filter((d) => d > 0).reduce((x, y) => x + y, 0),
-      bytes_removed: deltas.filter((d) => d < 0).reduce((x, y) => x - y, 0),
-      distinct_editors: new Set(list.map((c) => c.user)).size,
-      top_pages: [...pages].map(([title, n]) => ({ title, count: n })).sort((x, y) => y.count - x.count || (x.title < y.title ? -1 : x.title > y.title ? 1 : 0)).slice(0, 5),
-      first_event_time: Math.min(...list.map((c) => c.event_time)),
-      last_event_time: Math.max(...list.map((c) => c.event_time)),
-    });
+    if (start + WINDOW_MS <= complete) closed.push(summarizeWindow(wiki, start, WINDOW_MS, list, 5));
   }
   return { closed, lateIds: lateIds.sort() };
 }
@@ -116,20 +98,11 @@ describe('aggregator, two stages, on the real broker', () => {
     const start = (i: number) => {
       const app = createApp({
         config: loadConfig({
-          KAFKA_BOOTSTRAP_SERVERS: env.bootstrapServers,
-          SCHEMA_REGISTRY_URL: env.registryUrl,
+          ...topicEnv(env, t),
           AGGREGATION_MODE: 'two-stage',
-          INPUT_TOPIC: t.input,
-          AGGREGATES_TOPIC: t.aggregates,
-          ALERTS_TOPIC: t.alerts,
-          LATE_TOPIC: t.late,
-          DLQ_TOPIC: t.dlq,
-          CHANGELOG_TOPIC: t.changelog,
           PARTIALS_TOPIC: t.partials,
           MERGE_CHANGELOG_TOPIC: t.mergeChangelog,
-          GROUP_ID: t.group,
           TRANSACTIONAL_ID: `${t.group}-tx-${i}`,
-          HTTP_PORT: '0',
           LOG_LEVEL: 'warn',
           WINDOW_SIZE_MS: String(WINDOW_MS),
           ALLOWED_LATENESS_MS: String(LATENESS_MS),
@@ -174,7 +147,7 @@ describe('aggregator, two stages, on the real broker', () => {
       }
       const inputCounts = byPartition.map((l) => l.length);
       const newest = byPartition.map((l) => Math.max(...l.map((c) => c.event_time)));
-      throw new Error(`${(err as Error).message}; got ${got.length}; partials ${partialsCount}; input per partition ${inputCounts}; newest ${newest}; progress ${JSON.stringify([...last].sort())}`);
+      throw new Error(`${(err as Error).message}; got ${got.length}; partials ${partialsCount}; input per partition ${inputCounts}; newest ${newest}; progress ${JSON.stringify([...last].sort())}`, { cause: err });
     }
     await waitForStableTopics(conn, [t.aggregates, t.late]);
     got = await readAggregates();

@@ -1,7 +1,6 @@
 import type { ChangeType } from '@wikimonitor/contracts';
 import { ChangeTypeSymbols } from '@wikimonitor/contracts';
-import { sizeDelta } from '../recentchange/normalize';
-import { type AggregatableChange, type AggregationOutput, type OpenWindow, type WikiState, type WindowConfig, closeWindow, emptyWikiState, windowStartOf } from './window';
+import { type AggregatableChange, type AggregationOutput, type OpenWindow, type WikiState, type WindowConfig, closeWindow, emptyWikiState, foldChange, windowStartOf } from './window';
 
 /**
  * Two-stage aggregation: per-wiki windows that scale beyond one partition per wiki.
@@ -63,20 +62,6 @@ function zeroTypeCounts(): Record<ChangeType, number> {
 
 function cloneWindow(w: OpenWindow): OpenWindow {
   return { ...w, byType: { ...w.byType }, editors: new Map(w.editors), pages: new Map(w.pages) };
-}
-
-function foldChange(w: OpenWindow, c: AggregatableChange): void {
-  w.total++;
-  w.byType[c.type] = (w.byType[c.type] ?? 0) + 1;
-  if (c.bot) w.bot++;
-  else w.human++;
-  const delta = sizeDelta(c);
-  if (delta > 0) w.bytesAdded += delta;
-  else w.bytesRemoved -= delta;
-  if (c.event_time < w.firstEventTime) w.firstEventTime = c.event_time;
-  if (c.event_time > w.lastEventTime) w.lastEventTime = c.event_time;
-  w.editors.set(c.user, (w.editors.get(c.user) ?? 0) + 1);
-  w.pages.set(c.title, (w.pages.get(c.title) ?? 0) + 1);
 }
 
 /** Adds `from` into `into` (mutating it): every field merges exactly. */
@@ -228,7 +213,10 @@ export function reduceMerge(state: MergeState, inputs: ReadonlyArray<MergeInput>
     const due: Array<{ wiki: string; window: OpenWindow }> = [];
     for (const [wiki, byStart] of pending) {
       const keep = new Map<number, OpenWindow>();
-      for (const [start, w] of byStart) (start + cfg.sizeMs <= upTo ? due.push({ wiki, window: w }) : keep.set(start, w));
+      for (const [start, w] of byStart) {
+        if (start + cfg.sizeMs <= upTo) due.push({ wiki, window: w });
+        else keep.set(start, w);
+      }
       if (keep.size === byStart.size) continue;
       if (keep.size) pending.set(wiki, keep);
       else pending.delete(wiki);

@@ -155,6 +155,21 @@ export function closeWindow(s: WikiState, w: OpenWindow, reason: WindowCloseReas
   }
 }
 
+/** Counts one change into a window (mutating it). */
+export function foldChange(w: OpenWindow, c: AggregatableChange): void {
+  w.total++;
+  w.byType[c.type] = (w.byType[c.type] ?? 0) + 1;
+  if (c.bot) w.bot++;
+  else w.human++;
+  const delta = sizeDelta(c);
+  if (delta > 0) w.bytesAdded += delta;
+  else w.bytesRemoved -= delta;
+  if (c.event_time < w.firstEventTime) w.firstEventTime = c.event_time;
+  if (c.event_time > w.lastEventTime) w.lastEventTime = c.event_time;
+  w.editors.set(c.user, (w.editors.get(c.user) ?? 0) + 1);
+  w.pages.set(c.title, (w.pages.get(c.title) ?? 0) + 1);
+}
+
 /** Closes the windows that end at or before `upTo` (all of them when upTo is null), oldest first. */
 function closeUpTo(s: WikiState, upTo: number | null, reason: WindowCloseReason, cfg: WindowConfig, now: number, out: AggregationOutput[]): void {
   while (s.windows.length) {
@@ -178,18 +193,7 @@ function applyChange(s: WikiState, c: AggregatableChange, index: number, cfg: Wi
     if (i === -1) i = s.windows.push(w) - 1;
     else s.windows.splice(i, 0, w);
   }
-  const w = s.windows[i] as OpenWindow;
-  w.total++;
-  w.byType[c.type] = (w.byType[c.type] ?? 0) + 1;
-  if (c.bot) w.bot++;
-  else w.human++;
-  const delta = sizeDelta(c);
-  if (delta > 0) w.bytesAdded += delta;
-  else w.bytesRemoved -= delta;
-  if (c.event_time < w.firstEventTime) w.firstEventTime = c.event_time;
-  if (c.event_time > w.lastEventTime) w.lastEventTime = c.event_time;
-  w.editors.set(c.user, (w.editors.get(c.user) ?? 0) + 1);
-  w.pages.set(c.title, (w.pages.get(c.title) ?? 0) + 1);
+  foldChange(s.windows[i] as OpenWindow, c);
 
   if (s.maxEventTime === null || c.event_time > s.maxEventTime) s.maxEventTime = c.event_time;
   const watermark = s.maxEventTime - cfg.allowedLatenessMs;
