@@ -36,7 +36,11 @@ static inline const char* WmNonNullString(const char* s) { return s ? s : ""; }
 
 `;
 
-/** The patched text of common.cc, or null when it is already patched. Throws when the code is not the expected one. */
+/**
+ * The patched text of common.cc, or null when it is already patched. Throws when the code is not the expected one.
+ * @param {string} text
+ * @returns {string | null}
+ */
 export function patchCommonCc(text) {
   if (text.includes(MARKER)) return null;
   const anchorAt = text.indexOf(ANCHOR);
@@ -46,6 +50,7 @@ export function patchCommonCc(text) {
   return patched.split(CALL).join(`WmNonNullString(${CALL})`);
 }
 
+/** @param {string[]} argv */
 function main(argv) {
   if (argv.includes('--help') || argv.includes('-h')) { console.log(HELP); return 0; }
   const check = argv.includes('--check');

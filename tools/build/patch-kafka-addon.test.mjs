@@ -18,14 +18,14 @@ const UNPATCHED = `v8::Local<v8::Object> FromConsumerGroupDescription(
 }`;
 
 test('every partition_assignor string goes through the NULL-safe helper, declared before its use', () => {
-  const out = patchCommonCc(UNPATCHED);
+  const out = /** @type {string} */ (patchCommonCc(UNPATCHED));
   assert.equal(out.split('WmNonNullString(rd_kafka_ConsumerGroupDescription_partition_assignor(desc))').length - 1, 2);
   assert.equal(out.split('rd_kafka_ConsumerGroupDescription_partition_assignor(desc)').length - 1, 2);
   assert.ok(out.indexOf('static inline const char* WmNonNullString') < out.indexOf('FromConsumerGroupDescription('));
 });
 
 test('a patched source is left alone', () => {
-  assert.equal(patchCommonCc(patchCommonCc(UNPATCHED)), null);
+  assert.equal(patchCommonCc(/** @type {string} */ (patchCommonCc(UNPATCHED))), null);
 });
 
 test('another version of the code is refused with a reason, not patched blindly', () => {
