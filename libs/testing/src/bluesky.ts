@@ -67,9 +67,17 @@ export function blueskyEventForTests(json: Obj, receivedTime = Date.UTC(2026, 11
   };
 }
 
-/** The recordings as BlueskyEvent records (test-only conversion above), in recorded order. */
-export function recordedBlueskyEvents(): BlueskyEvent[] {
-  return loadBlueskyRecordings().map((r) => blueskyEventForTests(r.json));
+/**
+ * The recordings as BlueskyEvent records (test-only conversion above). `recorded`: files in name
+ * order; `oldest-file-first`: files ordered by their earliest event (a replay in time order), each
+ * file keeping its recorded (relay, not time) order.
+ */
+export function recordedBlueskyEvents(order: 'recorded' | 'oldest-file-first' = 'recorded'): BlueskyEvent[] {
+  const byFile = new Map<string, BlueskyEvent[]>();
+  for (const r of loadBlueskyRecordings()) byFile.set(r.file, [...(byFile.get(r.file) ?? []), blueskyEventForTests(r.json)]);
+  const files = [...byFile.values()];
+  if (order === 'oldest-file-first') files.sort((a, b) => Math.min(...a.map((e) => e.event_time)) - Math.min(...b.map((e) => e.event_time)));
+  return files.flat();
 }
 
 /**
@@ -77,7 +85,16 @@ export function recordedBlueskyEvents(): BlueskyEvent[] {
  * record timestamp) to `topic`, created with `partitions` and no time-based retention (the recorded
  * events are months old). Returns per partition the offset of the last record written.
  */
-export async function produceBlueskyEvents(opts: { connection: KafkaConnection; registryUrl: string; topic: string; partitions: number; events: readonly BlueskyEvent[]; log: Logger }): Promise<{ lastOffsets: Map<number, number> }> {
+export async function produceBlueskyEvents(opts: {
+  connection: KafkaConnection;
+  registryUrl: string;
+  topic: string;
+  partitions: number;
+  events: readonly BlueskyEvent[];
+  log: Logger;
+  /** The record key (default the DID, as on bsky.raw.events). */
+  key?: (e: BlueskyEvent) => string;
+}): Promise<{ lastOffsets: Map<number, number> }> {
   const admin = await createAdmin(opts.connection);
   try {
     await ensureTopics(admin, [{ topic: opts.topic, partitions: opts.partitions, replicationFactor: 1, configs: { 'retention.ms': '-1' } }]);
@@ -92,7 +109,7 @@ export async function produceBlueskyEvents(opts: { connection: KafkaConnection; 
     const lastOffsets = new Map<number, number>();
     // One at a time: records of one DID keep their recorded order in its partition.
     for (const e of opts.events) {
-      const d = await producer.send({ topic: opts.topic, key: e.did, value: codec.encode(e), timestamp: e.event_time });
+      const d = await producer.send({ topic: opts.topic, key: opts.key ? opts.key(e) : e.did, value: codec.encode(e), timestamp: e.event_time });
       lastOffsets.set(d.partition, Math.max(lastOffsets.get(d.partition) ?? -1, d.offset));
     }
     return { lastOffsets };

@@ -1,3 +1,4 @@
 export * from './spike';
 export * from './window';
 export * from './state-codec';
+export * from './bluesky';
