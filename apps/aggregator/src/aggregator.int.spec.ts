@@ -438,8 +438,10 @@ describe('aggregator STREAM=bluesky on the real broker', () => {
   it('replaying the recorded Bluesky events should yield per-subject windows identical to the offline recount, late events on the late topic', async () => {
     const env = await getTestEnv();
     const { conn, topics } = await setup(env, 'bsky');
+    const inputCodec = createAvroCodec<BlueskyEvent>({ client: createRegistryClient({ url: env.registryUrl }), topic: topics.input, schema: BlueskyEventSchema });
+    await inputCodec.init();
     // As the filter-router's bsky.events.all route writes them: keyed by subject.
-    await produceBlueskyEvents({ connection: conn, registryUrl: env.registryUrl, topic: topics.input, partitions: 6, events, log, key: blueskySubject });
+    await produceBlueskyEvents({ connection: conn, codec: inputCodec, topic: topics.input, partitions: 6, events, log, key: blueskySubject });
     expect(expected.lateIds.length).toBeGreaterThan(0);
     expect(expected.aggregates.reduce((n, a) => n + a.total, 0) + expected.lateIds.length).toBe(events.length);
     const app = startInProcess(env, topics, { STREAM: 'bluesky' });

@@ -28,12 +28,14 @@ describe('filter-router STREAM=bluesky on the real broker', () => {
     const routes = writeDefaultRulesWithPrefix(prefix, mkdtempSync(join(tmpdir(), 'fr-bsky-')), blueskyRules);
     const config = testAppConfig({ bootstrapServers: env.bootstrapServers, registryUrl: env.registryUrl, prefix, rulesFile: routes.file, extra: { STREAM: 'bluesky', BATCH_SIZE: '20' } });
     await createOutputTopics(conn, routes, config.DLQ_TOPIC);
+    const inputCodec = createAvroCodec<BlueskyEvent>({ client: createRegistryClient({ url: env.registryUrl }), topic: config.INPUT_TOPIC, schema: BlueskyEventSchema });
+    await inputCodec.init();
     const half = Math.floor(events.length / 2);
 
     // Two incarnations (same transactional id), each routing one half: nothing lost, nothing twice.
     let rules: BlueskyRoutingRules | undefined;
     for (const part of [events.slice(0, half), events.slice(half)]) {
-      const input = await produceBlueskyEvents({ connection: conn, registryUrl: env.registryUrl, topic: config.INPUT_TOPIC, partitions: 3, events: part, log });
+      const input = await produceBlueskyEvents({ connection: conn, codec: inputCodec, topic: config.INPUT_TOPIC, partitions: 3, events: part, log });
       const app = createApp<BlueskyRoutingRules>({ config, log, handleSignals: false });
       rules = app.rules;
       try {

@@ -1,4 +1,6 @@
 import { type Browser, chromium } from 'playwright-core';
+import { type BlueskyEvent, BlueskyEventSchema } from '@wikimonitor/contracts';
+import { createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
 import { createLogger } from '@wikimonitor/service-kit';
 import { getTestEnv, produceBlueskyEvents, recordedBlueskyEvents, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
 import { createApp } from './app';
@@ -17,7 +19,9 @@ describe('dashboard Streams section (Bluesky) in a real headless Chromium', () =
     // The test's own Bluesky topic prefix stands in for bsky. (STREAMS is configuration).
     const raw = `${prefix}.bsky.raw.events`;
     const events = recordedBlueskyEvents();
-    await produceBlueskyEvents({ connection: conn, registryUrl: env.registryUrl, topic: raw, partitions: 2, events, log });
+    const codec = createAvroCodec<BlueskyEvent>({ client: createRegistryClient({ url: env.registryUrl }), topic: raw, schema: BlueskyEventSchema });
+    await codec.init();
+    await produceBlueskyEvents({ connection: conn, codec: codec, topic: raw, partitions: 2, events, log });
     // A filter-router-bsky that routed 5 records of each partition, then stopped.
     const group = `${prefix}.filter-router-bsky`;
     await setGroupOffsets(conn, group, raw, 5);

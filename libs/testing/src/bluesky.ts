@@ -1,8 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type BlueskyEvent, BlueskyEventSchema, type BlueskyOperation } from '@wikimonitor/contracts';
+import type { BlueskyEvent, BlueskyOperation } from '@wikimonitor/contracts';
 import { type KafkaConnection, createAdmin, createProducer, ensureTopics } from '@wikimonitor/kafka';
-import { createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
 import type { Logger } from '@wikimonitor/service-kit';
 import { recordingsDir } from './recorded';
 
@@ -87,7 +86,8 @@ export function recordedBlueskyEvents(order: 'recorded' | 'oldest-file-first' = 
  */
 export async function produceBlueskyEvents(opts: {
   connection: KafkaConnection;
-  registryUrl: string;
+  /** The topic's Avro encoder, registered (libs/schemas' createAvroCodec with BlueskyEventSchema, initialized). */
+  codec: { encode(e: BlueskyEvent): Buffer };
   topic: string;
   partitions: number;
   events: readonly BlueskyEvent[];
@@ -101,8 +101,7 @@ export async function produceBlueskyEvents(opts: {
   } finally {
     await admin.disconnect();
   }
-  const codec = createAvroCodec<BlueskyEvent>({ client: createRegistryClient({ url: opts.registryUrl }), topic: opts.topic, schema: BlueskyEventSchema });
-  await codec.init();
+  const { codec } = opts;
   const producer = createProducer({ connection: opts.connection, log: opts.log });
   await producer.start();
   try {
