@@ -5,11 +5,9 @@ import { createLogger } from '@wikimonitor/service-kit';
 import { getTestEnv, produceBlueskyEvents, recordedBlueskyEvents, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
 import { createApp } from './app';
 import type { Snapshot } from './monitor';
-import { setGroupOffsets, testMonitorConfig } from '../testing/int-support';
+import { BROWSER_ARGS, CHROMIUM, setGroupOffsets, testMonitorConfig } from '../testing/int-support';
 
 const log = createLogger('test', 'silent');
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 describe('dashboard Streams section (Bluesky) in a real headless Chromium', () => {
   it('the dashboard should show the Bluesky stream: records on its topics and the lag of the group reading them', async () => {

@@ -21,9 +21,6 @@ export function blueskySubject(e: Pick<BlueskyEvent, 'kind' | 'commit'>): string
 /** The primary language subtag, lower case (`en-US` -> `en`). */
 export const primaryLanguage = (tag: string): string => (tag.split('-')[0] ?? '').toLowerCase();
 
-const isKind = (v: unknown): v is BlueskyEvent['kind'] => typeof v === 'string' && (BlueskyEventKindSymbols as readonly string[]).includes(v);
-const isOperation = (v: unknown): v is string => typeof v === 'string' && (BlueskyOperationSymbols as readonly string[]).includes(v);
-
 /**
  * Bluesky's condition fields: kind, collection (an NSID, or `prefix.*` for a namespace), operation,
  * lang (a post's language: primary subtags, `none` for a post that names none; only posts match).
@@ -31,22 +28,14 @@ const isOperation = (v: unknown): v is string => typeof v === 'string' && (Blues
 const BLUESKY_VOCABULARY: ConditionVocabulary<BlueskyEvent> = {
   fields: ['kind', 'collection', 'operation', 'lang'],
   compile(ctx) {
-    const kinds = ctx.list('kind', isKind, `one of ${BlueskyEventKindSymbols.join('|')}`);
-    if (kinds) {
-      const set = new Set<string>(kinds);
-      ctx.push((e) => set.has(e.kind));
-    }
+    ctx.oneOf('kind', BlueskyEventKindSymbols, (e) => e.kind);
     const collections = ctx.list('collection', isNonEmptyString, 'an NSID or a prefix.*');
     if (collections) {
       const exact = new Set(collections.filter((c) => !c.endsWith('.*')));
       const prefixes = collections.filter((c) => c.endsWith('.*')).map((c) => c.slice(0, -1));
       ctx.push((e) => !!e.commit && (exact.has(e.commit.collection) || prefixes.some((p) => e.commit?.collection.startsWith(p))));
     }
-    const ops = ctx.list('operation', isOperation, `one of ${BlueskyOperationSymbols.join('|')}`);
-    if (ops) {
-      const set = new Set<string>(ops);
-      ctx.push((e) => !!e.commit && set.has(e.commit.operation));
-    }
+    ctx.oneOf('operation', BlueskyOperationSymbols, (e) => e.commit?.operation ?? null);
     const langs = ctx.list('lang', isNonEmptyString, 'a language subtag (en, ja, ...) or none');
     if (langs) {
       const set = new Set(langs.map(primaryLanguage));

@@ -81,6 +81,8 @@ export interface ConditionContext<T> {
   list<V>(field: string, check: (v: unknown) => v is V, what: string): V[] | undefined;
   /** `field` is a string or a list of them; matches when `get` returns one of them. */
   strIn(field: string, get: (r: T) => string | null): void;
+  /** `field` is one of `symbols` or a list of them; matches when `get` returns one of them. */
+  oneOf(field: string, symbols: readonly string[], get: (r: T) => string | null): void;
   /** `field` is true or false; matches when `get` returns it (null never matches). */
   flag(field: string, get: (r: T) => boolean | null): void;
   /** `field` is a regular expression; matches when `get` returns a string it finds something in. */
@@ -141,6 +143,15 @@ function compileCondition<T>(raw: unknown, path: string, problems: string[], voc
         return v !== null && set.has(v);
       });
     },
+    oneOf(field, symbols, get) {
+      const items = list(field, (v): v is string => typeof v === 'string' && symbols.includes(v), `one of ${symbols.join('|')}`);
+      if (!items) return;
+      const set = new Set(items);
+      preds.push((c) => {
+        const v = get(c);
+        return v !== null && set.has(v);
+      });
+    },
     flag(field, get) {
       const v = raw[field];
       if (v === undefined) return;
@@ -188,7 +199,6 @@ const WIKI_VOCABULARY: ConditionVocabulary<WikiChange> = {
   fields: CONDITION_FIELDS.filter((f) => f !== 'any' && f !== 'not'),
   compile(ctx) {
     const { raw } = ctx;
-    const isType = (v: unknown): v is WikiChange['type'] => typeof v === 'string' && (ChangeTypeSymbols as readonly string[]).includes(v);
     ctx.strIn('wiki', (c) => c.wiki);
     const domains = ctx.list('domain', isNonEmptyString, 'a domain or *.suffix');
     if (domains) {
@@ -196,11 +206,7 @@ const WIKI_VOCABULARY: ConditionVocabulary<WikiChange> = {
       const suffixes = domains.filter((d) => d.startsWith('*.')).map((d) => d.slice(1));
       ctx.push((c) => exact.has(c.domain) || suffixes.some((s) => c.domain.endsWith(s)));
     }
-    const types = ctx.list('type', isType, `one of ${ChangeTypeSymbols.join('|')}`);
-    if (types) {
-      const set = new Set<string>(types);
-      ctx.push((c) => set.has(c.type));
-    }
+    ctx.oneOf('type', ChangeTypeSymbols, (c) => c.type);
     const namespaces = ctx.list('namespace', isInteger, 'an integer');
     if (namespaces) {
       const set = new Set(namespaces);
