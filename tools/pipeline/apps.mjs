@@ -77,7 +77,10 @@ export function appCommand(app, opts) {
  */
 export const BLUESKY_SOURCE_MERGED = false;
 
-/** Ports of the Bluesky instances (the same apps as the Wikimedia ones, a second configuration each). */
+/**
+ * Ports of the Bluesky instances (the same apps as the Wikimedia ones, a second configuration each).
+ * @type {(name: string, def: number) => number}
+ */
 const bskyPort = (name, def) => Number(process.env[name] ?? def);
 
 /**

@@ -156,7 +156,7 @@ async function status() {
   for (const app of ALL) {
     const pid = readPid(app.name);
     const running = pid && alive(pid);
-    if (!running && (app.optional || BLUESKY_INSTANCES.includes(app))) continue;
+    if (!running && (app.optional || BLUESKY_INSTANCES.some((b) => b.name === app.name))) continue;
     const live = running && (await get(`http://127.0.0.1:${app.port}/healthz`)).ok;
     const ready = running && (await get(`http://127.0.0.1:${app.port}/readyz`)).ok;
     let counter = '';
