@@ -61,8 +61,13 @@ const readPid = (app) => (existsSync(pidFile(app)) ? Number(readFileSync(pidFile
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** @param {string} msg */
 const log = (msg) => process.stderr.write(`pipeline: ${msg}\n`);
-/** Every process `up` may have started: the Wikimedia apps, then the Bluesky instances. */
-const ALL = [...APPS, ...BLUESKY_INSTANCES];
+/**
+ * Every process `up` may start, in start order: the Bluesky instances before the dedup-persister, so
+ * the topics it consumes (bsky.events.all, created by filter-router-bsky and aggregator-bsky) exist
+ * when it subscribes, as wiki.changes.all does.
+ */
+const persisterAt = APPS.findIndex((a) => a.name === 'dedup-persister');
+const ALL = [...APPS.slice(0, persisterAt), ...BLUESKY_INSTANCES, ...APPS.slice(persisterAt)];
 
 /** @param {string} url */
 async function get(url) {
