@@ -27,7 +27,7 @@ const el = (tag, props = {}, ...children) => {
   return e;
 };
 
-const state = { range: '1h', wiki: '', alerts: [], seriesPlot: null, botsPlot: null, feedFilter: {}, feedIds: new Set(), refreshTimer: null, updates: 0 };
+const state = { range: '1h', wiki: '', alerts: [], seriesPlot: null, botsPlot: null, feedFilter: {}, feedIds: new Set(), refreshTimer: null, blueskyTimer: undefined, updates: 0 };
 
 function readHash() {
   const h = new URLSearchParams(location.hash.slice(1));
@@ -254,6 +254,14 @@ function connect() {
     if (!state.wiki || state.wiki === w.wiki) scheduleRefresh();
   });
   es.addEventListener('alert', () => scheduleRefresh());
+  // Bluesky events stored: only the Bluesky panel is refreshed (at most once a second).
+  es.addEventListener('bluesky', () => {
+    if (state.blueskyTimer) return;
+    state.blueskyTimer = setTimeout(() => {
+      state.blueskyTimer = undefined;
+      loadBluesky().catch(showError);
+    }, 1000);
+  });
   es.addEventListener('changes', (e) => {
     const fresh = JSON.parse(e.data).filter((c) => !state.feedIds.has(c.id) && matches(c, state.feedFilter));
     const body = $('feed');

@@ -251,6 +251,8 @@ export interface Committed {
   changes: WikiChange[];
   aggregates: WikiAggregate[];
   alerts: WikiAlert[];
+  /** Bluesky events stored by the batch (the page refreshes its Bluesky panel). */
+  bsky?: readonly unknown[];
 }
 
 /** Changes per batch sent to live pages (the page shows the newest; the rest is in the history API). */
@@ -272,6 +274,7 @@ export function createAnalyticsHub(opts: { maxClients: number }): AnalyticsHub &
     publish(c) {
       if (!streams.clients()) return;
       for (const a of c.aggregates) send('window', { wiki: a.wiki, window_start: iso(a.window_start), window_end: iso(a.window_end), total: a.total, bot: a.bot, human: a.human });
+      if (c.bsky?.length) send('bluesky', { stored: c.bsky.length });
       for (const a of c.alerts) send('alert', { id: a.id, kind: a.kind, subject: a.subject, severity: a.severity, observed: a.observed, expected: a.expected, message: a.message, window_start: a.window_start === null ? null : iso(a.window_start), window_end: a.window_end === null ? null : iso(a.window_end), created_at: iso(a.created_at) });
       if (c.changes.length) {
         send(

@@ -161,6 +161,10 @@ describe('analytics page in a real headless Chromium', () => {
       expect(Number(await page.locator('#bsky-subjects li[data-key="app.bsky.feed.like:create"]').getAttribute('data-value'))).toBe(likes);
       expect(await page.locator('#bsky-subjects li[data-key="identity"]').count()).toBe(1);
       expect(await page.locator('#bsky-subjects li[data-key="account"]').count()).toBe(1);
+      // Live: more Bluesky events (new ids, same recorded content) reach the panel without a reload.
+      const liveBsky = bsky.slice(0, 10).map((e, i) => ({ ...e, id: `${e.id}#live`, event_time: now - MINUTE + i * 1000 }));
+      await produceAvro({ connection, registryUrl: env.registryUrl, topic: topics.bsky, schema: BlueskyEventSchema, records: liveBsky, key: (e) => e.did, log });
+      await page.waitForFunction(`Number(document.getElementById('bsky-total')?.dataset.value) === ${bskyIds.size + liveBsky.length}`, undefined, { timeout: 60_000 });
       await page.locator('#feed tr.change').first().waitFor();
       expect(await page.locator('#feed a.diff').first().getAttribute('href')).toMatch(/^https:\/\/[a-z.]+\/w\/index\.php\?/);
       mkdirSync(OUT, { recursive: true });
