@@ -10,6 +10,7 @@ Configured by environment variables (see apps/aggregator/README.md), e.g.
   KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092  SCHEMA_REGISTRY_URL=http://127.0.0.1:8081/apis/ccompat/v7
   INPUT_TOPIC=wiki.changes.all  AGGREGATES_TOPIC=wiki.aggregates  ALERTS_TOPIC=wiki.alerts  LATE_TOPIC=wiki.changes.late
   WINDOW_SIZE_MS=60000  ALLOWED_LATENESS_MS=30000  IDLE_CLOSE_MS=120000  TRANSACTIONAL_ID=aggregator-0
+  STREAM=bluesky: BlueskyEvent from bsky.events.all, windows per <collection>:<operation> -> bsky.aggregates (group aggregator-bsky)
 Endpoints: GET /healthz /readyz /metrics`;
 
 void runMain('aggregator', HELP, async () => {
