@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type WikiChange, WikiChangeSchema } from '@wikimonitor/contracts';
-import { normalizeRecentChange } from '@wikimonitor/domain';
+import { normalizeRecentChange, routeChange } from '@wikimonitor/domain';
 import { type KafkaConnection, createConsumerRunner, createProducer } from '@wikimonitor/kafka';
 import { createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
 import { createLogger } from '@wikimonitor/service-kit';
@@ -100,7 +100,7 @@ async function runPlain(env: { conn: KafkaConnection; registryUrl: string }, inp
   const outputs = new Map(rules.routes.map((r) => [r.topic, createAvroCodec<WikiChange>({ client, topic: r.topic, schema: WikiChangeSchema })]));
   await createOutputTopics(env.conn, routes, `${prefix}.dlq`);
   for (const c of outputs.values()) await c.init();
-  const step = createRouteStep({ rules, input: createAvroCodec<WikiChange>({ client, topic: inputTopic, schema: WikiChangeSchema }), outputs, dlqTopic: `${prefix}.dlq`, tracer: null });
+  const step = createRouteStep({ route: (c) => routeChange(rules, c), input: createAvroCodec<WikiChange>({ client, topic: inputTopic, schema: WikiChangeSchema }), outputs, dlqTopic: `${prefix}.dlq`, tracer: null });
   const producer = createProducer({ connection: env.conn, log, overrides: { 'linger.ms': LINGER_MS } });
   await producer.start();
   let done = 0;

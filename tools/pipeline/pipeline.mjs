@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCommandLine, usageError } from '../lib/cli.mjs';
-import { APPS, LOCAL_SOURCES, ROOT, SOURCES, WIKIMEDIA_API_URL, WIKIMEDIA_URL, appCommand, localApiUrl, localSourceUrl, stackEnv, wikimediaReachable } from './apps.mjs';
+import { APPS, BLUESKY_INSTANCES, BLUESKY_SOURCE_MERGED, LOCAL_SOURCES, ROOT, SOURCES, WIKIMEDIA_API_URL, WIKIMEDIA_URL, appCommand, localApiUrl, localSourceUrl, stackEnv, wikimediaReachable } from './apps.mjs';
 
 const STACK_DIR = process.env.WM_STACK_DIR ?? join(ROOT, '.stack');
 const RUN = join(STACK_DIR, 'run', 'apps');
@@ -23,19 +23,24 @@ Options:
   --source   auto (default): Wikimedia's live stream (and its Action API for the enricher) if reachable,
              else the local SSE source and the local Action API stand-in
   --rate     events/s of the local source (default 50; it loops the real recorded events)
+  --bluesky  true (default once the Jetstream source half is merged: tools/pipeline/apps.mjs
+             BLUESKY_SOURCE_MERGED) or false: also run the Bluesky stream (jetstream-source,
+             producer-bsky, filter-router-bsky, aggregator-bsky; the persister stores bsky.events.all)
 Ports: WM_PRODUCER_PORT=8101 WM_FILTER_ROUTER_PORT=8102 WM_AGGREGATOR_PORT=8103
        WM_DEDUP_PERSISTER_PORT=8104 WM_LAG_MONITOR_PORT=8105 WM_ENRICHER_PORT=8106
        WM_SSE_SOURCE_PORT=8092 WM_ACTION_API_SOURCE_PORT=8093
+       Bluesky: WM_JETSTREAM_SOURCE_PORT=8094 WM_PRODUCER_BSKY_PORT=8111 WM_FILTER_ROUTER_BSKY_PORT=8112
+       WM_AGGREGATOR_BSKY_PORT=8113
 Stack settings (WM_KAFKA_PORT, ...) are the stack's: node tools/stack/stack.mjs --help
 Exit codes: 0 done, 1 failed, 2 usage error (unknown command or flag, bad value).`;
 
 const cli = parseCommandLine({
   name: 'pipeline',
   usage: HELP,
-  options: { source: { type: 'string', default: 'auto' }, rate: { type: 'string', default: '50' }, stack: { type: 'boolean', default: false } },
+  options: { source: { type: 'string', default: 'auto' }, rate: { type: 'string', default: '50' }, stack: { type: 'boolean', default: false }, bluesky: { type: 'string', default: String(BLUESKY_SOURCE_MERGED) } },
   allowPositionals: true,
   maxPositionals: 2,
-  choices: { source: SOURCES },
+  choices: { source: SOURCES, bluesky: ['true', 'false'] },
   numbers: ['rate'],
 });
 /** @param {string} app */
@@ -56,6 +61,13 @@ const readPid = (app) => (existsSync(pidFile(app)) ? Number(readFileSync(pidFile
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** @param {string} msg */
 const log = (msg) => process.stderr.write(`pipeline: ${msg}\n`);
+/**
+ * Every process `up` may start, in start order: the Bluesky instances before the dedup-persister, so
+ * the topics it consumes (bsky.events.all, created by filter-router-bsky and aggregator-bsky) exist
+ * when it subscribes, as wiki.changes.all does.
+ */
+const persisterAt = APPS.findIndex((a) => a.name === 'dedup-persister');
+const ALL = [...APPS.slice(0, persisterAt), ...BLUESKY_INSTANCES, ...APPS.slice(persisterAt)];
 
 /** @param {string} url */
 async function get(url) {
@@ -83,14 +95,18 @@ async function up() {
   const sseUrl = useWikimedia ? WIKIMEDIA_URL : localSourceUrl();
   log(useWikimedia ? 'source: Wikimedia EventStreams (live)' : `source: local SSE source replaying data/recordings at ${cli.values.rate} events/s (looped, fresh ids)`);
 
-  for (const app of APPS) {
+  const bluesky = cli.values.bluesky === 'true';
+  if (bluesky && !BLUESKY_SOURCE_MERGED) log('--bluesky true: the Jetstream source half is not merged (tools/pipeline/apps.mjs BLUESKY_SOURCE_MERGED): jetstream-source and producer-bsky are left out, the downstream instances wait for bsky.raw.events');
+  log(bluesky ? 'streams: Wikimedia and Bluesky' : 'streams: Wikimedia');
+  for (const app of bluesky ? ALL : APPS) {
     if (LOCAL_SOURCES.includes(app.name) && useWikimedia) continue;
+    if (!BLUESKY_SOURCE_MERGED && ['jetstream-source', 'producer-bsky'].includes(app.name)) continue;
     const pid = readPid(app.name);
     if (pid && alive(pid)) {
       log(`${app.name}: already running (pid ${pid})`);
       continue;
     }
-    const { args, env } = appCommand(app, { base, sseUrl, rate: cli.values.rate, apiUrl: useWikimedia ? WIKIMEDIA_API_URL : localApiUrl() });
+    const { args, env } = appCommand(app, { base, sseUrl, rate: cli.values.rate, apiUrl: useWikimedia ? WIKIMEDIA_API_URL : localApiUrl(), bluesky });
     const out = openSync(join(LOGS, `${app.name}.log`), 'a');
     // Under a supervisor that restarts the app when it exits by itself (see supervise.mjs).
     const child = spawn(process.execPath, [join(ROOT, 'tools', 'pipeline', 'supervise.mjs'), app.name, ...args], { cwd: ROOT, env, detached: true, stdio: ['ignore', out, out] });
@@ -110,7 +126,7 @@ async function up() {
 }
 
 async function down() {
-  for (const app of [...APPS].reverse()) {
+  for (const app of [...ALL].reverse()) {
     const pid = readPid(app.name);
     if (!pid) continue;
     if (alive(pid)) {
@@ -137,12 +153,15 @@ async function status() {
     'lag-monitor': 'lag_monitor_cycles_total',
     'action-api-source': 'action_api_source_requests_total',
     enricher: 'enricher_records_enriched_total',
+    'producer-bsky': 'producer_events_published_total',
+    'filter-router-bsky': 'filter_router_records_consumed_total',
+    'aggregator-bsky': 'aggregator_windows_closed_total',
   };
   let allOk = true;
-  for (const app of APPS) {
+  for (const app of ALL) {
     const pid = readPid(app.name);
     const running = pid && alive(pid);
-    if (!running && app.optional) continue;
+    if (!running && (app.optional || BLUESKY_INSTANCES.some((b) => b.name === app.name))) continue;
     const live = running && (await get(`http://127.0.0.1:${app.port}/healthz`)).ok;
     const ready = running && (await get(`http://127.0.0.1:${app.port}/readyz`)).ok;
     let counter = '';
@@ -165,7 +184,7 @@ async function status() {
 const [cmd, app] = cli.positionals;
 const COMMANDS = ['up', 'down', 'status', 'logs', 'help'];
 if (cmd !== undefined && !COMMANDS.includes(cmd)) usageError('pipeline', HELP, `unknown command ${JSON.stringify(cmd)}; commands: ${COMMANDS.join(', ')}`);
-if (cmd === 'logs' && !APPS.some((a) => a.name === app)) usageError('pipeline', HELP, `logs needs one of: ${APPS.map((a) => a.name).join(', ')}`);
+if (cmd === 'logs' && !ALL.some((a) => a.name === app)) usageError('pipeline', HELP, `logs needs one of: ${ALL.map((a) => a.name).join(', ')}`);
 if (cmd !== 'logs' && app !== undefined) usageError('pipeline', HELP, `unexpected argument ${JSON.stringify(app)}`);
 try {
   if (!cmd || cmd === 'help') console.log(HELP);

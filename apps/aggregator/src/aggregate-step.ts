@@ -1,5 +1,5 @@
-import type { WikiAggregate, WikiAlert, WikiChange } from '@wikimonitor/contracts';
-import { type AggregationOutput, type ReduceResult, type WikiState, type WindowConfig, closeIdleWikis, decodeWikiState, distrustFutureState, encodeWikiState, eventTimeProblem, reduceChanges } from '@wikimonitor/domain';
+import type { WikiAggregate, WikiAlert } from '@wikimonitor/contracts';
+import { type AggregatableChange, type AggregationOutput, type ReduceResult, type WikiState, type WindowConfig, closeIdleWikis, decodeWikiState, distrustFutureState, encodeWikiState, eventTimeProblem, reduceChanges } from '@wikimonitor/domain';
 import { type Headers, type Message, type OutgoingRecord, type StateChangelog, type Step, type StepRecord, type Tick, deadLetterFrom, headersFromMessage } from '@wikimonitor/kafka';
 import { describeError, isRetriable } from '@wikimonitor/service-kit';
 import { type Span, type Tracer, context, injectTraceHeaders, startBatchProcessSpan, trace } from '@wikimonitor/telemetry';
@@ -43,7 +43,8 @@ export interface AggregateStepDeps {
   topics: AggregateTopics;
   window: WindowConfig;
   idleCloseMs: number;
-  decode: (value: Buffer) => Promise<WikiChange>;
+  /** Decodes an input value into what the windows read (a WikiChange, or a Bluesky event mapped by blueskyAggregatable). */
+  decode: (value: Buffer) => Promise<AggregatableChange>;
   encodeAggregate: (a: WikiAggregate) => Buffer;
   encodeAlert: (a: WikiAlert) => Buffer;
   /** Null when tracing is off. */
@@ -113,8 +114,8 @@ export async function decodeChanges(
   now: number,
   summary: Pick<AggregateSummary, 'dead'>,
   deadLetters: OutgoingRecord[],
-): Promise<{ changes: WikiChange[]; sources: Message[] }> {
-  const changes: WikiChange[] = [];
+): Promise<{ changes: AggregatableChange[]; sources: Message[] }> {
+  const changes: AggregatableChange[] = [];
   const sources: Message[] = [];
   for (const m of batch) {
     try {

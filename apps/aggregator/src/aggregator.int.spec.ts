@@ -1,10 +1,10 @@
-import type { WikiAggregate, WikiAlert, WikiChange } from '@wikimonitor/contracts';
-import { WikiAggregateSchema, WikiAlertSchema, WikiChangeSchema } from '@wikimonitor/contracts';
-import { DEFAULT_SPIKE_CONFIG, encodeWikiState, normalizeRecentChange, reduceChanges } from '@wikimonitor/domain';
+import type { BlueskyEvent, WikiAggregate, WikiAlert, WikiChange } from '@wikimonitor/contracts';
+import { BlueskyEventSchema, WikiAggregateSchema, WikiAlertSchema, WikiChangeSchema } from '@wikimonitor/contracts';
+import { type AggregatableChange, DEFAULT_SPIKE_CONFIG, blueskyAggregatable, blueskySubject, encodeWikiState, normalizeRecentChange, reduceChanges } from '@wikimonitor/domain';
 import { type KafkaConnection, type Message, createAdmin, createProducer, ensureTopics, headersFromMessage, parseDeadLetter } from '@wikimonitor/kafka';
 import { createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
 import { createLogger } from '@wikimonitor/service-kit';
-import { type ServiceProcess, type TestEnv, freePort, getTestEnv, loadRecordedEvents, readTopic, startTsProcess, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
+import { type ServiceProcess, type TestEnv, freePort, getTestEnv, loadRecordedEvents, produceBlueskyEvents, readTopic, recordedBlueskyEvents, startTsProcess, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
 import { type AggregatorApp, createApp } from './app';
 import { loadConfig } from './config';
 import { type AggregatorTestTopics, summarizeWindow, topicEnv } from '../testing/support';
@@ -44,10 +44,10 @@ interface Recount {
   lateIds: string[];
 }
 
-function recount(changes: WikiChange[], sizeMs: number, latenessMs: number, topPages: number): Recount {
+function recount(changes: ReadonlyArray<AggregatableChange & { id: string }>, sizeMs: number, latenessMs: number, topPages: number): Recount {
   const newest = new Map<string, number>();
   const lateIds: string[] = [];
-  const groups = new Map<string, WikiChange[]>();
+  const groups = new Map<string, Array<AggregatableChange & { id: string }>>();
   for (const c of changes) {
     const start = Math.floor(c.event_time / sizeMs) * sizeMs;
     const seen = newest.get(c.wiki);
@@ -384,6 +384,40 @@ describe('aggregator on the real broker', () => {
       expect(alerts[0]).toMatchObject({ kind: 'spike', source: 'aggregator', subject: 'dewiki', window_start: t0 + 8 * MIN, window_end: t0 + 9 * MIN, observed: 324 });
       expect(alerts[0]?.score).toBeGreaterThan(4);
       expect(await appMetric(app, 'aggregator_alerts_total')).toBe(1);
+    } finally {
+      expect(await app.service.close()).toBe(0);
+    }
+  });
+});
+
+describe('aggregator STREAM=bluesky on the real broker', () => {
+  // The real Jetstream recordings in file-name order, each file in its relay order (not time order):
+  // the 2026-07 capture comes before the 2026-05 one, so that one's likes, posts and follows are
+  // late (their subjects' watermarks have moved on), and the late path is exercised with real records.
+  const events: BlueskyEvent[] = recordedBlueskyEvents('recorded');
+  // The same independent recount as for the wikis, over subjects (`<collection>:<operation>`, identity, account).
+  const expected = recount(events.map(blueskyAggregatable), REPLAY_WINDOW_MS, REPLAY_LATENESS_MS, 5);
+
+  it('replaying the recorded Bluesky events should yield per-subject windows identical to the offline recount, late events on the late topic', async () => {
+    const env = await getTestEnv();
+    const { conn, topics } = await setup(env, 'bsky');
+    const inputCodec = createAvroCodec<BlueskyEvent>({ client: createRegistryClient({ url: env.registryUrl }), topic: topics.input, schema: BlueskyEventSchema });
+    await inputCodec.init();
+    // As the filter-router's bsky.events.all route writes them: keyed by subject.
+    await produceBlueskyEvents({ connection: conn, codec: inputCodec, topic: topics.input, partitions: 6, events, log, key: blueskySubject });
+    expect(expected.lateIds.length).toBeGreaterThan(0);
+    expect(expected.aggregates.reduce((n, a) => n + a.total, 0) + expected.lateIds.length).toBe(events.length);
+    const app = startInProcess(env, topics, { STREAM: 'bluesky' });
+    try {
+      const got = await waitForAggregates(env, conn, topics.aggregates, expected.aggregates.length);
+      expect(got).toEqual(expected.aggregates);
+      expect(new Set(got.map((a) => a.wiki))).toEqual(new Set(events.map(blueskySubject)));
+      expect(got.find((a) => a.wiki === 'identity')).toBeDefined();
+      const lateCodec = createAvroCodec<BlueskyEvent>({ client: createRegistryClient({ url: env.registryUrl }), topic: topics.late, schema: BlueskyEventSchema });
+      const late = await Promise.all((await readTopic(conn, topics.late)).map(async (m) => (await lateCodec.decode(m.value as Buffer)).id));
+      expect(late.sort()).toEqual(expected.lateIds);
+      expect(await appMetric(app, 'aggregator_records_consumed_total')).toBe(events.length);
+      expect(await readTopic(conn, topics.dlq)).toEqual([]);
     } finally {
       expect(await app.service.close()).toBe(0);
     }

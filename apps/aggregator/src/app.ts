@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
-import type { WikiAggregate, WikiAlert, WikiChange } from '@wikimonitor/contracts';
-import { WikiAggregateSchema, WikiAlertSchema, WikiChangeSchema } from '@wikimonitor/contracts';
-import type { MergeState, WindowConfig } from '@wikimonitor/domain';
+import type { BlueskyEvent, WikiAggregate, WikiAlert, WikiChange } from '@wikimonitor/contracts';
+import { BlueskyEventSchema, WikiAggregateSchema, WikiAlertSchema, WikiChangeSchema } from '@wikimonitor/contracts';
+import { type AggregatableChange, type MergeState, type WindowConfig, blueskyAggregatable } from '@wikimonitor/domain';
 import { type KafkaConnection, type LoopHooks, type TopicId, type TransactionalLoop, type TransactionalProducer, createProducer, createTransactionalLoop, ensureTopics, groupMembershipOverrides, kafkaConnectionFromEnv, topicSpecsFor, withAdmin } from '@wikimonitor/kafka';
 import { createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
 import { type Logger, type ServiceHandle, WikiMonitorError, createMetricsRegistry, lifecycle, httpSettings, runHttpService } from '@wikimonitor/service-kit';
@@ -40,7 +40,7 @@ export function windowConfig(config: AppConfig): WindowConfig {
     sizeMs: config.WINDOW_SIZE_MS,
     allowedLatenessMs: config.ALLOWED_LATENESS_MS,
     topPages: config.TOP_PAGES,
-    alertSource: APP_NAME,
+    alertSource: config.STREAM === 'bluesky' ? `${APP_NAME}-bsky` : APP_NAME,
     spike: {
       alpha: config.SPIKE_ALPHA,
       threshold: config.SPIKE_THRESHOLD,
@@ -60,12 +60,23 @@ export function createApp(opts: AggregatorAppOptions): AggregatorApp {
   const connection: KafkaConnection = kafkaConnectionFromEnv(config, `wikimonitor-${APP_NAME}`);
   const transactionalId = config.TRANSACTIONAL_ID ?? `${config.GROUP_ID}-${hostname()}`;
   const twoStage = config.AGGREGATION_MODE === 'two-stage';
+  if (twoStage && config.STREAM !== 'wikimedia') throw new WikiMonitorError('CONFIG_INVALID', 'AGGREGATION_MODE=two-stage is for STREAM=wikimedia (the Bluesky stream is small enough for one partition per subject)');
   const producer = createProducer({ connection, log, transactionalId, overrides: { 'linger.ms': 5 } });
   // Stage 2 of two-stage is a loop of its own: its own transactional id, fenced like the first.
   const mergeProducer = twoStage ? createProducer({ connection, log, transactionalId: `${transactionalId}-merge`, overrides: { 'linger.ms': 5 } }) : undefined;
   const registryClient = registryClientFromConfig(config);
-  const inputCodec = createAvroCodec<WikiChange>({ client: registryClient, topic: config.INPUT_TOPIC, schema: WikiChangeSchema, log });
-  const lateCodec = createAvroCodec<WikiChange>({ client: registryClient, topic: config.LATE_TOPIC, schema: WikiChangeSchema, log });
+  // The one difference between the streams: the input schema, and how a record becomes what the windows read.
+  let decode: (v: Buffer) => Promise<AggregatableChange>;
+  let lateCodec: { init(): Promise<unknown> };
+  if (config.STREAM === 'bluesky') {
+    const input = createAvroCodec<BlueskyEvent>({ client: registryClient, topic: config.INPUT_TOPIC, schema: BlueskyEventSchema, log });
+    decode = async (v) => blueskyAggregatable(await input.decode(v));
+    lateCodec = createAvroCodec<BlueskyEvent>({ client: registryClient, topic: config.LATE_TOPIC, schema: BlueskyEventSchema, log });
+  } else {
+    const input = createAvroCodec<WikiChange>({ client: registryClient, topic: config.INPUT_TOPIC, schema: WikiChangeSchema, log });
+    decode = (v) => input.decode(v);
+    lateCodec = createAvroCodec<WikiChange>({ client: registryClient, topic: config.LATE_TOPIC, schema: WikiChangeSchema, log });
+  }
   const aggregateCodec = createAvroCodec<WikiAggregate>({ client: registryClient, topic: config.AGGREGATES_TOPIC, schema: WikiAggregateSchema, log });
   const alertCodec = createAvroCodec<WikiAlert>({ client: registryClient, topic: config.ALERTS_TOPIC, schema: WikiAlertSchema, log });
 
@@ -125,7 +136,7 @@ export function createApp(opts: AggregatorAppOptions): AggregatorApp {
     topics: { aggregates: config.AGGREGATES_TOPIC, alerts: config.ALERTS_TOPIC, late: config.LATE_TOPIC, dlq: config.DLQ_TOPIC, changelog: config.CHANGELOG_TOPIC },
     window: windowConfig(config),
     idleCloseMs: config.IDLE_CLOSE_MS,
-    decode: (v) => inputCodec.decode(v),
+    decode,
     encodeAggregate: (a) => aggregateCodec.encode(a),
     encodeAlert: (a) => alertCodec.encode(a),
     tracer: opts.tracingEnabled ? getTracer(APP_NAME) : null,
@@ -230,7 +241,7 @@ export function createApp(opts: AggregatorAppOptions): AggregatorApp {
       topics: { partials: config.PARTIALS_TOPIC, late: config.LATE_TOPIC, dlq: config.DLQ_TOPIC, changelog: config.CHANGELOG_TOPIC },
       window: windowConfig(config),
       idleCloseMs: config.IDLE_CLOSE_MS,
-      decode: (v) => inputCodec.decode(v),
+      decode,
       tracer,
       app: APP_NAME,
       maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS,

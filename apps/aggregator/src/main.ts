@@ -12,6 +12,7 @@ Configured by environment variables (see apps/aggregator/README.md), e.g.
   WINDOW_SIZE_MS=60000  ALLOWED_LATENESS_MS=30000  IDLE_CLOSE_MS=120000  TRANSACTIONAL_ID=aggregator-0
   AGGREGATION_MODE=per-wiki (input keyed by wiki) | two-stage (input keyed by wiki:title: partial windows per
   partition merged per wiki; scales past the busiest wiki's partition, README "Scaling")
+  STREAM=bluesky: BlueskyEvent from bsky.events.all, windows per <collection>:<operation> -> bsky.aggregates (group aggregator-bsky)
 Endpoints: GET /healthz /readyz /metrics`;
 
 void runMain('aggregator', HELP, async () => {

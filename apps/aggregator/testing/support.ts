@@ -4,7 +4,7 @@ import type { WikiAggregate, WikiChange } from '@wikimonitor/contracts';
  * One window's aggregate from its counted changes, computed from the README's field definitions
  * without the aggregator's reducers: the integration tests' recounts (per-wiki and two-stage) share it.
  */
-export function summarizeWindow(wiki: string, start: number, sizeMs: number, list: readonly WikiChange[], topPages: number): WikiAggregate {
+export function summarizeWindow(wiki: string, start: number, sizeMs: number, list: ReadonlyArray<Pick<WikiChange, 'event_time' | 'type' | 'bot' | 'user' | 'title' | 'length_old' | 'length_new'>>, topPages: number): WikiAggregate {
   const deltas = list.map((c) => (c.length_new ?? 0) - (c.length_old ?? 0));
   const pageCounts = new Map<string, number>();
   for (const c of list) pageCounts.set(c.title, (pageCounts.get(c.title) ?? 0) + 1);

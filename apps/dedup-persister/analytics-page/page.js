@@ -27,7 +27,7 @@ const el = (tag, props = {}, ...children) => {
   return e;
 };
 
-const state = { range: '1h', wiki: '', alerts: [], seriesPlot: null, botsPlot: null, feedFilter: {}, feedIds: new Set(), refreshTimer: null, updates: 0 };
+const state = { range: '1h', wiki: '', alerts: [], seriesPlot: null, botsPlot: null, feedFilter: {}, feedIds: new Set(), refreshTimer: null, blueskyTimer: undefined, updates: 0 };
 
 function readHash() {
   const h = new URLSearchParams(location.hash.slice(1));
@@ -204,11 +204,24 @@ async function openDrill(wiki, from, to) {
   d.scrollIntoView();
 }
 
+/** The Bluesky panel: events stored in bsky_events over the range (all of Bluesky; the wiki filter does not apply). */
+async function loadBluesky() {
+  const b = await api('/api/analytics/bluesky', { range: state.range, top: 12 });
+  $('bsky-totals').replaceChildren(
+    el('dt', {}, 'events'), el('dd', { id: 'bsky-total', dataset: { value: String(b.total) } }, fmtNum(b.total)),
+    el('dt', {}, 'accounts'), el('dd', { id: 'bsky-accounts', dataset: { value: String(b.distinct_accounts) } }, fmtNum(b.distinct_accounts)),
+    el('dt', {}, 'identity / account'), el('dd', {}, `${fmtNum(b.by_kind.identity ?? 0)} / ${fmtNum(b.by_kind.account ?? 0)}`),
+  );
+  $('bsky-meta').textContent = b.total ? '' : 'no events in this range';
+  bars('bsky-subjects', b.by_subject, (x) => x.subject, (x) => x.count);
+  bars('bsky-operations', Object.entries(b.by_operation).filter(([, v]) => v > 0), ([k]) => k, ([, v]) => v);
+}
+
 async function refresh() {
   writeHash();
   for (const b of document.querySelectorAll('#ranges button')) b.setAttribute('aria-pressed', String(b.dataset.range === state.range));
   $('wiki').value = state.wiki;
-  await Promise.all([loadSuspicious(), loadBreakdown()]);
+  await Promise.all([loadSuspicious(), loadBreakdown(), loadBluesky()]);
   await loadSeries();
   document.body.dataset.range = state.range;
   document.body.dataset.wiki = state.wiki;
@@ -241,6 +254,14 @@ function connect() {
     if (!state.wiki || state.wiki === w.wiki) scheduleRefresh();
   });
   es.addEventListener('alert', () => scheduleRefresh());
+  // Bluesky events stored: only the Bluesky panel is refreshed (at most once a second).
+  es.addEventListener('bluesky', () => {
+    if (state.blueskyTimer) return;
+    state.blueskyTimer = setTimeout(() => {
+      state.blueskyTimer = undefined;
+      loadBluesky().catch(showError);
+    }, 1000);
+  });
   es.addEventListener('changes', (e) => {
     const fresh = JSON.parse(e.data).filter((c) => !state.feedIds.has(c.id) && matches(c, state.feedFilter));
     const body = $('feed');

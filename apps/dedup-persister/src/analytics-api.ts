@@ -6,6 +6,7 @@ import {
   EDITOR_LEVELS,
   LEVEL_MS,
   ROLLUP_TOP_N,
+  type BlueskyCountsQuery,
   type BreakdownQuery,
   type RangeTile,
   type SeriesQuery,
@@ -18,6 +19,7 @@ import {
   findLargeRemovals,
   findRevertBursts,
   floorTo,
+  parseBlueskyCountsQuery,
   parseBreakdownQuery,
   parseSeriesQuery,
   parseSuspiciousQuery,
@@ -42,6 +44,35 @@ function tilesWhere(tiles: RangeTile[], values: unknown[]): string {
     return `(level = $${n - 2} AND bucket_start >= $${n - 1} AND bucket_start < $${n})`;
   });
   return parts.length ? `(${parts.join(' OR ')})` : 'false';
+}
+
+/**
+ * Bluesky events stored in bsky_events over the range, per subject (`<collection>:<operation>`, or
+ * the kind for identity/account events), per kind and per operation, and the distinct accounts.
+ * Counted from the rows (one per event id), so a redelivered event never counts twice.
+ */
+export async function queryBlueskyCounts(pool: Pool, q: BlueskyCountsQuery) {
+  const range = [iso(q.from), iso(q.to)];
+  const [subjects, totals] = await Promise.all([
+    pool.query<Row>(
+      `SELECT kind, collection, operation, count(*) AS n FROM bsky_events WHERE event_time >= $1 AND event_time < $2 GROUP BY kind, collection, operation ORDER BY n DESC, kind, collection, operation`,
+      range,
+    ),
+    pool.query<Row>(`SELECT count(*) AS n, count(DISTINCT did) AS accounts FROM bsky_events WHERE event_time >= $1 AND event_time < $2`, range),
+  ]);
+  const byKind: Record<string, number> = { commit: 0, identity: 0, account: 0 };
+  const byOperation: Record<string, number> = { create: 0, update: 0, delete: 0 };
+  const bySubject = subjects.rows.map((r) => {
+    const kind = String(r['kind']);
+    const collection = (r['collection'] as string | null) ?? null;
+    const operation = (r['operation'] as string | null) ?? null;
+    const count = num(r['n']);
+    byKind[kind] = (byKind[kind] ?? 0) + count;
+    if (operation) byOperation[operation] = (byOperation[operation] ?? 0) + count;
+    return { subject: collection && operation ? `${collection}:${operation}` : kind, kind, collection, operation, count };
+  });
+  const t = totals.rows[0] ?? {};
+  return { from: iso(q.from), to: iso(q.to), total: num(t['n']), distinct_accounts: num(t['accounts']), by_kind: byKind, by_operation: byOperation, by_subject: bySubject.slice(0, q.top) };
 }
 
 /** Edits per bucket over the range, for all wikis (or one) and the busiest wikis, from the window rollups. */
@@ -220,6 +251,8 @@ export interface Committed {
   changes: WikiChange[];
   aggregates: WikiAggregate[];
   alerts: WikiAlert[];
+  /** Bluesky events stored by the batch (the page refreshes its Bluesky panel). */
+  bsky?: readonly unknown[];
 }
 
 /** Changes per batch sent to live pages (the page shows the newest; the rest is in the history API). */
@@ -241,6 +274,7 @@ export function createAnalyticsHub(opts: { maxClients: number }): AnalyticsHub &
     publish(c) {
       if (!streams.clients()) return;
       for (const a of c.aggregates) send('window', { wiki: a.wiki, window_start: iso(a.window_start), window_end: iso(a.window_end), total: a.total, bot: a.bot, human: a.human });
+      if (c.bsky?.length) send('bluesky', { stored: c.bsky.length });
       for (const a of c.alerts) send('alert', { id: a.id, kind: a.kind, subject: a.subject, severity: a.severity, observed: a.observed, expected: a.expected, message: a.message, window_start: a.window_start === null ? null : iso(a.window_start), window_end: a.window_end === null ? null : iso(a.window_end), created_at: iso(a.created_at) });
       if (c.changes.length) {
         send(
@@ -273,6 +307,7 @@ export function analyticsRoutes(opts: { pool: Pool; log: Logger; dbUp: () => boo
   return (app: Express) => {
     app.get('/api/analytics/series', endpoint((raw) => parseSeriesQuery(raw, now()), (q) => querySeries(pool, q), dbUp, busy));
     app.get('/api/analytics/breakdown', endpoint((raw) => parseBreakdownQuery(raw, now()), (q) => queryBreakdown(pool, q), dbUp, busy));
+    app.get('/api/analytics/bluesky', endpoint((raw) => parseBlueskyCountsQuery(raw, now()), (q) => queryBlueskyCounts(pool, q), dbUp, busy));
     app.get('/api/analytics/suspicious', endpoint((raw) => parseSuspiciousQuery(raw, now()), (q) => querySuspicious(pool, q), dbUp, busy));
     app.get('/api/analytics/events', (req, res) => {
       if (Object.keys(req.query).length) {

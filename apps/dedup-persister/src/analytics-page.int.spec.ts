@@ -1,9 +1,9 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type WikiAggregate, type WikiAlert, type WikiChange, WikiAggregateSchema, WikiAlertSchema, WikiChangeSchema } from '@wikimonitor/contracts';
-import { normalizeRecentChange, topEntries } from '@wikimonitor/domain';
+import { type BlueskyEvent, BlueskyEventSchema, type WikiAggregate, type WikiAlert, type WikiChange, WikiAggregateSchema, WikiAlertSchema, WikiChangeSchema } from '@wikimonitor/contracts';
+import { blueskySubject, normalizeRecentChange, topEntries } from '@wikimonitor/domain';
 import { createLogger } from '@wikimonitor/service-kit';
-import { type ServiceProcess, freePort, getTestEnv, loadRecordedEvents, startBuiltApp, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
+import { type ServiceProcess, freePort, getTestEnv, loadRecordedEvents, recordedBlueskyEvents, startBuiltApp, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
 import pg from 'pg';
 import { type Browser, type Locator, chromium } from 'playwright-core';
 import { createTestDatabase, createTopics, produceAvro, storedOffsetsTotal } from '../testing/test-support';
@@ -81,7 +81,7 @@ describe('analytics page in a real headless Chromium', () => {
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
     const prefix = uniqueName('it.dp.page');
-    const topics = { changes: `${prefix}.changes`, aggregates: `${prefix}.aggregates`, alerts: `${prefix}.alerts` };
+    const topics = { changes: `${prefix}.changes`, aggregates: `${prefix}.aggregates`, alerts: `${prefix}.alerts`, bsky: `${prefix}.bsky` };
     await createTopics(connection, Object.values(topics), 3);
     const now = Date.now();
     const changes = recordedNearNow(now);
@@ -109,6 +109,10 @@ describe('analytics page in a real headless Chromium', () => {
       if (a.length) await produceAvro({ connection, registryUrl: env.registryUrl, topic: topics.alerts, schema: WikiAlertSchema, records: a, key: (x) => x.subject, log });
     };
     await feed(changes, windows, [alert]);
+    // The Bluesky recordings, moved into the last half hour (5 s apart, in their recorded order).
+    const bsky: BlueskyEvent[] = recordedBlueskyEvents().map((e, i) => ({ ...e, event_time: now - 30 * MINUTE + i * 5_000 }));
+    const bskyIds = new Set(bsky.map((e) => e.id));
+    await produceAvro({ connection, registryUrl: env.registryUrl, topic: topics.bsky, schema: BlueskyEventSchema, records: bsky, key: (e) => e.did, log });
     const group = `${prefix}.group`;
     const port = await freePort();
     let proc: ServiceProcess | undefined;
@@ -121,6 +125,7 @@ describe('analytics page in a real headless Chromium', () => {
         CHANGES_TOPICS: topics.changes,
         AGGREGATES_TOPICS: topics.aggregates,
         ALERTS_TOPICS: topics.alerts,
+        BLUESKY_TOPICS: topics.bsky,
         DLQ_TOPIC: `${prefix}.dlq`,
         CONSUMER_GROUP: group,
         HTTP_PORT: String(port),
@@ -128,7 +133,7 @@ describe('analytics page in a real headless Chromium', () => {
       });
       const base = `http://127.0.0.1:${port}`;
       await proc.waitReady(`${base}/readyz`, 90_000);
-      const fed = changes.length + windows.length + 1;
+      const fed = changes.length + windows.length + 1 + bsky.length;
       await waitFor(async () => (await storedOffsetsTotal(client, group)) >= fed, 'every recorded record stored', 90_000, 250);
 
       browser = await chromium.launch({ executablePath: CHROMIUM, args: BROWSER_ARGS });
@@ -147,6 +152,19 @@ describe('analytics page in a real headless Chromium', () => {
       expect(await page.locator('#by-namespace li').count()).toBeGreaterThanOrEqual(2);
       expect(await page.locator('#top-editors li').count()).toBeGreaterThan(0);
       expect(await page.locator('#alerts li.alert').count()).toBe(1);
+      // The Bluesky panel: every stored event (a repeated delivery counted once), per collection/operation.
+      await page.waitForFunction(`Number(document.getElementById('bsky-total')?.dataset.value) > 0`);
+      expect(Number(await page.locator('#bsky-total').getAttribute('data-value'))).toBe(bskyIds.size);
+      const firstById = new Map<string, BlueskyEvent>();
+      for (const e of bsky) if (!firstById.has(e.id)) firstById.set(e.id, e);
+      const likes = [...firstById.values()].filter((e) => blueskySubject(e) === 'app.bsky.feed.like:create').length;
+      expect(Number(await page.locator('#bsky-subjects li[data-key="app.bsky.feed.like:create"]').getAttribute('data-value'))).toBe(likes);
+      expect(await page.locator('#bsky-subjects li[data-key="identity"]').count()).toBe(1);
+      expect(await page.locator('#bsky-subjects li[data-key="account"]').count()).toBe(1);
+      // Live: more Bluesky events (new ids, same recorded content) reach the panel without a reload.
+      const liveBsky = bsky.slice(0, 10).map((e, i) => ({ ...e, id: `${e.id}#live`, event_time: now - MINUTE + i * 1000 }));
+      await produceAvro({ connection, registryUrl: env.registryUrl, topic: topics.bsky, schema: BlueskyEventSchema, records: liveBsky, key: (e) => e.did, log });
+      await page.waitForFunction(`Number(document.getElementById('bsky-total')?.dataset.value) === ${bskyIds.size + liveBsky.length}`, undefined, { timeout: 60_000 });
       await page.locator('#feed tr.change').first().waitFor();
       expect(await page.locator('#feed a.diff').first().getAttribute('href')).toMatch(/^https:\/\/[a-z.]+\/w\/index\.php\?/);
       mkdirSync(OUT, { recursive: true });

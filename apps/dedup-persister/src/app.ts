@@ -62,7 +62,7 @@ export function createApp(opts: DedupPersisterOptions): DedupPersisterApp {
   const registry = createMetricsRegistry(APP_NAME);
   const metrics = createPersisterMetrics(registry);
   const connection: KafkaConnection = kafkaConnectionFromEnv(config, `wikimonitor-${APP_NAME}`);
-  const topics = { changes: config.CHANGES_TOPICS, aggregates: config.AGGREGATES_TOPICS, alerts: config.ALERTS_TOPICS };
+  const topics = { changes: config.CHANGES_TOPICS, aggregates: config.AGGREGATES_TOPICS, alerts: config.ALERTS_TOPICS, bsky: config.BLUESKY_TOPICS };
   const kinds = topicKinds(topics);
   const consumed = [...kinds.keys()];
 

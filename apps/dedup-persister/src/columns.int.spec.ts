@@ -1,4 +1,4 @@
-import { type Table, WIKI_AGGREGATES, WIKI_ALERTS, WIKI_CHANGES } from '@wikimonitor/domain';
+import { BSKY_EVENTS, type Table, WIKI_AGGREGATES, WIKI_ALERTS, WIKI_CHANGES } from '@wikimonitor/domain';
 import { createLogger } from '@wikimonitor/service-kit';
 import { getTestEnv } from '@wikimonitor/testing';
 import pg from 'pg';
@@ -44,6 +44,7 @@ describe('column declarations against the migrated schema (real database)', () =
     ['wiki_changes', WIKI_CHANGES],
     ['wiki_aggregates', WIKI_AGGREGATES],
     ['wiki_alerts', WIKI_ALERTS],
+    ['bsky_events', BSKY_EVENTS],
   ] as Array<[string, Table<unknown>]>)('the migrated %s should have exactly the declared columns, in order, with their types and nullability', async (name, table) => {
     expect(table.name).toBe(name);
     expect(await actual(name)).toEqual(declared(table));

@@ -40,6 +40,11 @@ export const configSchema = z.object({
   AGGREGATES_TOPICS: topicList([DEFAULT_TOPICS.aggregates]),
   /** Avro WikiAlert topics. `none` = none. */
   ALERTS_TOPICS: topicList([DEFAULT_TOPICS.alerts]),
+  /**
+   * Avro BlueskyEvent topics, stored in bsky_events (dedup on id), e.g. bsky.events.all. Default none:
+   * a persister of a Wikimedia-only deployment does not subscribe to topics nobody writes.
+   */
+  BLUESKY_TOPICS: topicList([]),
   DLQ_TOPIC: env.string(DEFAULT_TOPICS.dlq),
   CONSUMER_GROUP: env.string(DEFAULT_GROUP_ID),
   /** Create the dead-letter topic at start if it is missing (consumed topics belong to their producers and are never created here). */
@@ -88,10 +93,10 @@ export const configSchema = z.object({
     message: 'sslmode is in DATABASE_URL and DATABASE_SSL_MODE is set too; use DATABASE_SSL_MODE alone',
     path: ['DATABASE_SSL_MODE'],
   })
-  .refine((c) => c.CHANGES_TOPICS.length + c.AGGREGATES_TOPICS.length + c.ALERTS_TOPICS.length > 0, { message: 'at least one topic to consume is needed', path: ['CHANGES_TOPICS'] })
+  .refine((c) => c.CHANGES_TOPICS.length + c.AGGREGATES_TOPICS.length + c.ALERTS_TOPICS.length + c.BLUESKY_TOPICS.length > 0, { message: 'at least one topic to consume is needed', path: ['CHANGES_TOPICS'] })
   .refine(
     (c) => {
-      const all = [...c.CHANGES_TOPICS, ...c.AGGREGATES_TOPICS, ...c.ALERTS_TOPICS];
+      const all = [...c.CHANGES_TOPICS, ...c.AGGREGATES_TOPICS, ...c.ALERTS_TOPICS, ...c.BLUESKY_TOPICS];
       return new Set(all).size === all.length;
     },
     { message: 'a topic is listed twice (each topic carries one record kind)', path: ['CHANGES_TOPICS'] },

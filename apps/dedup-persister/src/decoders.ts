@@ -1,4 +1,4 @@
-import { WikiAggregateSchema, WikiAlertSchema, WikiChangeSchema, type WikiAggregate, type WikiAlert, type WikiChange } from '@wikimonitor/contracts';
+import { BlueskyEventSchema, WikiAggregateSchema, WikiAlertSchema, WikiChangeSchema, type BlueskyEvent, type WikiAggregate, type WikiAlert, type WikiChange } from '@wikimonitor/contracts';
 import { type AvroCodec, type SchemaRegistryClient, createAvroCodec } from '@wikimonitor/schemas';
 import type { Logger } from '@wikimonitor/service-kit';
 import type { Decoders, RecordKind } from './persister';
@@ -7,6 +7,8 @@ export interface TopicKinds {
   changes: string[];
   aggregates: string[];
   alerts: string[];
+  /** Bluesky event topics (bsky_events); optional. */
+  bsky?: string[];
 }
 
 /** Which kind of record each consumed topic carries. */
@@ -15,6 +17,7 @@ export function topicKinds(t: TopicKinds): Map<string, RecordKind> {
   for (const x of t.changes) m.set(x, 'change');
   for (const x of t.aggregates) m.set(x, 'aggregate');
   for (const x of t.alerts) m.set(x, 'alert');
+  for (const x of t.bsky ?? []) m.set(x, 'bsky');
   return m;
 }
 
@@ -37,5 +40,6 @@ export function createDecoders(opts: { client: SchemaRegistryClient; topics: Top
     change: (topic, value) => codec<WikiChange>(topic, WikiChangeSchema).decode(value),
     aggregate: (topic, value) => codec<WikiAggregate>(topic, WikiAggregateSchema).decode(value),
     alert: (topic, value) => codec<WikiAlert>(topic, WikiAlertSchema).decode(value),
+    bsky: (topic, value) => codec<BlueskyEvent>(topic, BlueskyEventSchema).decode(value),
   };
 }

@@ -31,6 +31,9 @@ const decoders: Decoders = {
   alert: async () => {
     throw new WikiMonitorError('DESERIALIZE_FAILED', 'unused');
   },
+  bsky: async () => {
+    throw new WikiMonitorError('DESERIALIZE_FAILED', 'unused');
+  },
 };
 
 /** An in-memory store with the database's dedup semantics and programmable failures. */
@@ -50,7 +53,7 @@ function fakeStore(failures: Array<() => Error> = []) {
       let n = 0;
       for (const r of batch.changes) if (!ids.has(String(r[0])) && ids.add(String(r[0]))) n++;
       for (const o of batch.offsets) offsets.set(`${o.topic}:${o.partition}`, o.nextOffset);
-      return { written: { changes: n, aggregates: 0, alerts: 0 } };
+      return { written: { changes: n, aggregates: 0, alerts: 0, bsky: 0 } };
     },
     async findRejects(batch) {
       return batch.changes.flatMap((r, index) => (r[3] === 'refusedwiki' ? [{ table: 'changes' as const, index, error: { code: 'DB_FAILED', message: 'not-null' } }] : []));

@@ -1,4 +1,4 @@
-import type { WikiAggregate, WikiAlert, WikiChange } from '@wikimonitor/contracts';
+import type { BlueskyEvent, WikiAggregate, WikiAlert, WikiChange } from '@wikimonitor/contracts';
 import {
   type NextOffset,
   type RecordPosition,
@@ -7,6 +7,7 @@ import {
   aggregateRow,
   alertDedupKey,
   alertRow,
+  bskyRow,
   changeDedupKey,
   changeRow,
   dedupeByKey,
@@ -14,15 +15,17 @@ import {
 import { type Message, type OutgoingRecord, deadLetterFrom, nextOffsets } from '@wikimonitor/kafka';
 import { type Logger, WikiMonitorError, backoffDelay, describeError, isRetriable, sleep } from '@wikimonitor/service-kit';
 import type { PersisterMetrics } from './metrics';
-import { type PersistStore, type RowBatch, type TableKind, dbErrorClass } from './store';
+import { type PersistStore, type RowBatch, TABLE_KINDS, type TableKind, dbErrorClass } from './store';
 
-export type RecordKind = 'change' | 'aggregate' | 'alert';
+export type RecordKind = 'change' | 'aggregate' | 'alert' | 'bsky';
 
 /** Decoders per record kind (Avro, Confluent wire format); a non-retriable error means the record is invalid. */
 export interface Decoders {
   change(topic: string, value: Buffer): Promise<WikiChange>;
   aggregate(topic: string, value: Buffer): Promise<WikiAggregate>;
   alert(topic: string, value: Buffer): Promise<WikiAlert>;
+  /** A Bluesky event (bsky_events). */
+  bsky(topic: string, value: Buffer): Promise<BlueskyEvent>;
 }
 
 export interface RetryPolicy {
@@ -49,7 +52,7 @@ export interface PersisterDeps {
   /** After the database commit: offsets for Kafka's own (secondary) commit. */
   afterCommit?: (offsets: NextOffset[]) => void;
   /** After the database commit: the records of the batch's stored rows (live pages). */
-  onCommitted?: (committed: { changes: WikiChange[]; aggregates: WikiAggregate[]; alerts: WikiAlert[] }) => void;
+  onCommitted?: (committed: { changes: WikiChange[]; aggregates: WikiAggregate[]; alerts: WikiAlert[]; bsky: BlueskyEvent[] }) => void;
   app?: string;
 }
 
@@ -161,6 +164,7 @@ export function createPersister(deps: PersisterDeps) {
     const changes: Array<Decoded<WikiChange>> = [];
     const aggregates: Array<Decoded<WikiAggregate>> = [];
     const alerts: Array<Decoded<WikiAlert>> = [];
+    const bsky: Array<Decoded<BlueskyEvent>> = [];
     const dead: Dead[] = [];
     for (const m of owned) {
       metrics.consumed.inc({ topic: m.topic });
@@ -177,9 +181,13 @@ export function createPersister(deps: PersisterDeps) {
         const r = await decodeOne(m, deps.decoders.aggregate, signal);
         if ('ok' in r) aggregates.push({ value: r.ok, message: m });
         else dead.push(deadLetterOf(m, r.invalid));
-      } else {
+      } else if (kind === 'alert') {
         const r = await decodeOne(m, deps.decoders.alert, signal);
         if ('ok' in r) alerts.push({ value: r.ok, message: m });
+        else dead.push(deadLetterOf(m, r.invalid));
+      } else {
+        const r = await decodeOne(m, deps.decoders.bsky, signal);
+        if ('ok' in r) bsky.push({ value: r.ok, message: m });
         else dead.push(deadLetterOf(m, r.invalid));
       }
     }
@@ -187,16 +195,20 @@ export function createPersister(deps: PersisterDeps) {
     const uc = dedupeByKey(changes, (d) => changeDedupKey(d.value), 'first');
     const ua = dedupeByKey(aggregates, (d) => aggregateDedupKey(d.value), 'last');
     const ul = dedupeByKey(alerts, (d) => alertDedupKey(d.value), 'first');
+    // A Bluesky event's id is its dedup key, as meta.id is a change's.
+    const ub = dedupeByKey(bsky, (d) => changeDedupKey(d.value), 'first');
     const mapped = {
       changes: mapRows(uc.unique, changeRow, dead),
       aggregates: mapRows(ua.unique, aggregateRow, dead),
       alerts: mapRows(ul.unique, alertRow, dead),
+      bsky: mapRows(ub.unique, bskyRow, dead),
     };
-    const sources: Record<TableKind, Message[]> = { changes: mapped.changes.sources, aggregates: mapped.aggregates.sources, alerts: mapped.alerts.sources };
+    const sources: Record<TableKind, Message[]> = { changes: mapped.changes.sources, aggregates: mapped.aggregates.sources, alerts: mapped.alerts.sources, bsky: mapped.bsky.sources };
     const rows: RowBatch = {
       changes: mapped.changes.rows,
       aggregates: mapped.aggregates.rows,
       alerts: mapped.alerts.rows,
+      bsky: mapped.bsky.rows,
       offsets: nextOffsets(owned.map(position)).map(({ topic, partition, offset }) => ({ topic, partition, nextOffset: offset })),
     };
     // Duplicates are counted against what could be mapped: a record that became a dead letter is no duplicate.
@@ -204,6 +216,7 @@ export function createPersister(deps: PersisterDeps) {
       changes: changes.length - mapped.changes.failed,
       aggregates: aggregates.length - mapped.aggregates.failed,
       alerts: alerts.length - mapped.alerts.failed,
+      bsky: bsky.length - mapped.bsky.failed,
     };
 
     // Dead letters are acknowledged before the offsets that skip them are committed.
@@ -221,7 +234,7 @@ export function createPersister(deps: PersisterDeps) {
         // One row PostgreSQL refuses must not block the stream: find it, dead-letter it, write the rest.
         const rejects = await withRetry('isolating rejected rows', () => observeDb(() => deps.store.findRejects(rows)), signal);
         if (!rejects.length) throw err;
-        const drop: Record<TableKind, Set<number>> = { changes: new Set(), aggregates: new Set(), alerts: new Set() };
+        const drop = Object.fromEntries(TABLE_KINDS.map((t) => [t, new Set<number>()])) as Record<TableKind, Set<number>>;
         const letters: Dead[] = [];
         for (const r of rejects) {
           drop[r.table].add(r.index);
@@ -229,9 +242,9 @@ export function createPersister(deps: PersisterDeps) {
         }
         await sendDeadLetters(letters, signal);
         deadCount += letters.length;
-        for (const t of ['changes', 'aggregates', 'alerts'] as const) {
+        for (const t of TABLE_KINDS) {
           const keep = (_: unknown, i: number) => !drop[t].has(i);
-          rows[t] = rows[t].filter(keep) as SqlValue[][];
+          rows[t] = (rows[t] ?? []).filter(keep) as SqlValue[][];
           sources[t] = sources[t].filter(keep);
           received[t] -= drop[t].size;
         }
@@ -246,7 +259,7 @@ export function createPersister(deps: PersisterDeps) {
     }
 
     const duplicates = {} as Record<TableKind, number>;
-    for (const t of ['changes', 'aggregates', 'alerts'] as const) {
+    for (const t of TABLE_KINDS) {
       duplicates[t] = received[t] - written[t];
       if (written[t]) metrics.rowsWritten.inc({ table: t }, written[t]);
       if (duplicates[t]) metrics.duplicates.inc({ table: t }, duplicates[t]);
@@ -260,7 +273,7 @@ export function createPersister(deps: PersisterDeps) {
         const kept = new Set(sources[t]);
         return list.filter((d) => kept.has(d.message)).map((d) => d.value);
       };
-      deps.onCommitted({ changes: keptOf(uc.unique, 'changes'), aggregates: keptOf(ua.unique, 'aggregates'), alerts: keptOf(ul.unique, 'alerts') });
+      deps.onCommitted({ changes: keptOf(uc.unique, 'changes'), aggregates: keptOf(ua.unique, 'aggregates'), alerts: keptOf(ul.unique, 'alerts'), bsky: keptOf(ub.unique, 'bsky') });
     }
     return { records: owned.length, written, duplicates, deadLettered: deadCount, offsets: rows.offsets };
   }

@@ -49,7 +49,7 @@ describe('PostgreSQL store and migrations (real database)', () => {
     expect(await migrate(client, migrations, log, { apply: true })).toEqual({ from: 0, to: migrations.length, applied: migrations.map((m) => m.version) });
     expect(await migrate(client, migrations, log, { apply: true })).toEqual({ from: migrations.length, to: migrations.length, applied: [] });
     const tables = (await client.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)).rows.map((r) => r.t);
-    expect(tables).toEqual(['change_rollups', 'change_signals', 'consumer_offsets', 'editor_rollups', 'schema_migrations', 'wiki_aggregates', 'wiki_alerts', 'wiki_changes', 'window_rollups']);
+    expect(tables).toEqual(['bsky_events', 'change_rollups', 'change_signals', 'consumer_offsets', 'editor_rollups', 'schema_migrations', 'wiki_aggregates', 'wiki_alerts', 'wiki_changes', 'window_rollups']);
   });
 
   it('migrate should refuse a database whose schema is newer than the app knows', async () => {

@@ -3,6 +3,8 @@ import {
   AGGREGATE_COLUMN_TYPES,
   ALERT_COLUMNS,
   ALERT_COLUMN_TYPES,
+  BSKY_COLUMNS,
+  BSKY_COLUMN_TYPES,
   CHANGE_COLUMNS,
   CHANGE_COLUMN_TYPES,
   type DbErrorClass,
@@ -16,7 +18,9 @@ import { type Logger, WikiMonitorError } from '@wikimonitor/service-kit';
 import pg from 'pg';
 import { copyFrom } from './pg-copy';
 
-export type TableKind = 'changes' | 'aggregates' | 'alerts';
+/** The tables a batch writes: bsky = bsky_events (Bluesky events, migration 003). */
+export const TABLE_KINDS = ['changes', 'aggregates', 'alerts', 'bsky'] as const;
+export type TableKind = (typeof TABLE_KINDS)[number];
 export type WriteMethod = 'copy' | 'stage' | 'insert';
 
 /** One batch, deduplicated, as rows; written with its offsets in one transaction. */
@@ -24,6 +28,8 @@ export interface RowBatch {
   changes: SqlValue[][];
   aggregates: SqlValue[][];
   alerts: SqlValue[][];
+  /** Optional: absent = none (callers that know no Bluesky events). */
+  bsky?: SqlValue[][];
   offsets: NextOffset[];
 }
 
@@ -93,6 +99,7 @@ export const SQL = {
   copyDirect: `COPY wiki_changes (${list(CHANGE_COLUMNS)}) FROM STDIN`,
   storedIds: `SELECT id FROM wiki_changes WHERE id = ANY($1::text[])`,
   mergeStage: `INSERT INTO wiki_changes (${list(CHANGE_COLUMNS)}) SELECT ${list(CHANGE_COLUMNS)} FROM stage_changes ON CONFLICT (id) DO NOTHING RETURNING id`,
+  insertBsky: `INSERT INTO bsky_events (${list(BSKY_COLUMNS)}) SELECT ${selectList(BSKY_COLUMNS, BSKY_COLUMN_TYPES)} FROM unnest(${unnestArgs(BSKY_COLUMNS, BSKY_COLUMN_TYPES)}) AS u(${list(BSKY_COLUMNS)}) ON CONFLICT (id) DO NOTHING`,
   insertAlerts: `INSERT INTO wiki_alerts (${list(ALERT_COLUMNS)}) SELECT * FROM unnest(${unnestArgs(ALERT_COLUMNS, ALERT_COLUMN_TYPES)}) ON CONFLICT (id) DO NOTHING`,
   upsertAggregates: (() => {
     const keys = ['wiki', 'window_start', 'window_end'];
@@ -196,11 +203,13 @@ export function createPgStore(opts: PgStoreOptions): PersistStore {
     return insertedOf(rows, res.rows);
   }
 
-  async function insertOthers(c: pg.Client, table: 'aggregates' | 'alerts', rows: SqlValue[][]) {
+  async function insertOthers(c: pg.Client, table: 'aggregates' | 'alerts' | 'bsky', rows: SqlValue[][]) {
     const [name, text, width] =
       table === 'alerts'
         ? ['dp_insert_alerts', SQL.insertAlerts, ALERT_COLUMNS.length]
-        : ['dp_upsert_aggregates', SQL.upsertAggregates, AGGREGATE_COLUMNS.length];
+        : table === 'bsky'
+          ? ['dp_insert_bsky', SQL.insertBsky, BSKY_COLUMNS.length]
+          : ['dp_upsert_aggregates', SQL.upsertAggregates, AGGREGATE_COLUMNS.length];
     return c.query<Record<string, unknown>>({ name, text, values: columnsOf(rows, width) });
   }
 
@@ -272,6 +281,7 @@ export function createPgStore(opts: PgStoreOptions): PersistStore {
             changes: inserted.length,
             aggregates: await writeWindows(c, batch.aggregates),
             alerts: await insertRows(c, 'alerts', batch.alerts, opts.method),
+            bsky: await insertRows(c, 'bsky', batch.bsky ?? [], opts.method),
           };
           if (batch.offsets.length) {
             await c.query({
@@ -291,8 +301,8 @@ export function createPgStore(opts: PgStoreOptions): PersistStore {
         'isolating rejected rows',
         async (c) => {
           const rejects: RejectedRow[] = [];
-          for (const table of ['changes', 'aggregates', 'alerts'] as const) {
-            const rows = batch[table];
+          for (const table of TABLE_KINDS) {
+            const rows = batch[table] ?? [];
             for (let index = 0; index < rows.length; index++) {
               await c.query('SAVEPOINT row_check');
               try {

@@ -1,5 +1,5 @@
-import { type WikiChange, WikiChangeSchema } from '@wikimonitor/contracts';
-import type { RoutingRules } from '@wikimonitor/domain';
+import { type BlueskyEvent, BlueskyEventSchema, type WikiChange, WikiChangeSchema } from '@wikimonitor/contracts';
+import { type RouteTarget, type RoutingRules, routeBlueskyEvent, routeChange } from '@wikimonitor/domain';
 import { type KafkaConnection, type LoopStats, type TransactionalProducer, createProducer, createTransactionalLoop, groupMembershipOverrides, provisionTopics, kafkaConnectionFromEnv, topicSpecsFor } from '@wikimonitor/kafka';
 import { type AvroCodec, createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
 import { type Logger, type ServiceHandle, createMetricsRegistry, lifecycle, httpSettings, runHttpService } from '@wikimonitor/service-kit';
@@ -8,7 +8,7 @@ import type { Registry } from 'prom-client';
 import { type AppConfig, APP_NAME } from './config';
 import { createRouterMetrics } from './metrics';
 import { type RouteSummary, createRouteStep } from './route-step';
-import { loadRoutingRules } from './rules';
+import { loadBlueskyRoutingRules, loadRoutingRules } from './rules';
 
 export { APP_NAME } from './config';
 
@@ -28,21 +28,44 @@ export interface RouterStats extends LoopStats {
   deadLettered: number;
 }
 
-export interface FilterRouterApp {
+export interface FilterRouterApp<R = RoutingRules> {
   service: ServiceHandle;
   port: () => number;
   registry: Registry;
-  rules: RoutingRules;
+  /** The stream's validated rules (RoutingRules, or BlueskyRoutingRules for STREAM=bluesky). */
+  rules: R;
   stats(): RouterStats;
+}
+
+/** What differs between the streams: the record schema, the rules and their pure routing. */
+interface StreamRouting<T extends { id: string }> {
+  schema: object;
+  rules: { readonly routes: ReadonlyArray<{ readonly name: string; readonly topic: string; readonly key: string }> };
+  source: string;
+  route: (record: T) => RouteTarget[];
+}
+
+function streamRouting(config: AppConfig): StreamRouting<WikiChange> | StreamRouting<BlueskyEvent> {
+  const files = { file: config.ROUTES_FILE, inputTopic: config.INPUT_TOPIC, dlqTopic: config.DLQ_TOPIC };
+  if (config.STREAM === 'bluesky') {
+    const { rules, source } = loadBlueskyRoutingRules(files);
+    return { schema: BlueskyEventSchema, rules, source, route: (e: BlueskyEvent) => routeBlueskyEvent(rules, e) };
+  }
+  const { rules, source } = loadRoutingRules(files);
+  return { schema: WikiChangeSchema, rules, source, route: (c: WikiChange) => routeChange(rules, c) };
 }
 
 /**
  * Wires the filter-router: rules (validated before anything connects), http, the transactional
  * producer, topics and schemas, then the consumer whose batches become transactions.
  */
-export function createApp(opts: FilterRouterOptions): FilterRouterApp {
+export function createApp<R = RoutingRules>(opts: FilterRouterOptions): FilterRouterApp<R> {
+  return createRouter<WikiChange | BlueskyEvent, R>(opts, streamRouting(opts.config) as StreamRouting<WikiChange | BlueskyEvent>);
+}
+
+function createRouter<T extends { id: string }, R>(opts: FilterRouterOptions, stream: StreamRouting<T>): FilterRouterApp<R> {
   const { config, log } = opts;
-  const { rules, source } = loadRoutingRules({ file: config.ROUTES_FILE, inputTopic: config.INPUT_TOPIC, dlqTopic: config.DLQ_TOPIC });
+  const { rules, source } = stream;
   const registry = createMetricsRegistry(APP_NAME);
   const metrics = createRouterMetrics(registry);
   metrics.routes.set(rules.routes.length);
@@ -56,12 +79,12 @@ export function createApp(opts: FilterRouterOptions): FilterRouterApp {
   });
   const registryClient = registryClientFromConfig(config);
   // The input codec only reads (writer schemas by id); registering under the input subject is the producer's job.
-  const input = createAvroCodec<WikiChange>({ client: registryClient, topic: config.INPUT_TOPIC, schema: WikiChangeSchema, log });
-  const outputs = new Map<string, AvroCodec<WikiChange>>(rules.routes.map((r) => [r.topic, createAvroCodec<WikiChange>({ client: registryClient, topic: r.topic, schema: WikiChangeSchema, log })]));
+  const input = createAvroCodec<T>({ client: registryClient, topic: config.INPUT_TOPIC, schema: stream.schema, log });
+  const outputs = new Map<string, AvroCodec<T>>(rules.routes.map((r) => [r.topic, createAvroCodec<T>({ client: registryClient, topic: r.topic, schema: stream.schema, log })]));
 
   const setup = lifecycle('topics+schemas', {
     async start() {
-      log.info({ source, routes: rules.routes.map((r) => ({ name: r.name, topic: r.topic, key: r.key })) }, 'routing rules loaded');
+      log.info({ stream: config.STREAM, source, routes: rules.routes.map((r) => ({ name: r.name, topic: r.topic, key: r.key })) }, 'routing rules loaded');
       if (config.PROVISION_TOPICS) {
         await provisionTopics(
           connection,
@@ -96,7 +119,7 @@ export function createApp(opts: FilterRouterOptions): FilterRouterApp {
     producer: opts.wrapProducer ? opts.wrapProducer(producer) : producer,
     app: APP_NAME,
     dlqTopic: config.DLQ_TOPIC,
-    step: createRouteStep({ rules, input, outputs, dlqTopic: config.DLQ_TOPIC, tracer: opts.tracingEnabled ? getTracer(APP_NAME) : null }),
+    step: createRouteStep<T>({ route: stream.route, input, outputs, dlqTopic: config.DLQ_TOPIC, tracer: opts.tracingEnabled ? getTracer(APP_NAME) : null }),
     initialState: () => undefined,
     batchSize: config.BATCH_SIZE,
     consumerOverrides: {
@@ -151,5 +174,5 @@ export function createApp(opts: FilterRouterOptions): FilterRouterApp {
     handleSignals: opts.handleSignals,
   });
 
-  return { service, port: () => http.port(), registry, rules, stats: () => ({ ...loop.stats(), routed: { ...counts.routed }, deadLettered: counts.deadLettered }) };
+  return { service, port: () => http.port(), registry, rules: rules as R, stats: () => ({ ...loop.stats(), routed: { ...counts.routed }, deadLettered: counts.deadLettered }) };
 }

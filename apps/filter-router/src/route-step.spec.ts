@@ -1,5 +1,5 @@
 import type { WikiChange } from '@wikimonitor/contracts';
-import { normalizeRecentChange, parseRoutingRules } from '@wikimonitor/domain';
+import { normalizeRecentChange, parseRoutingRules, routeChange } from '@wikimonitor/domain';
 import type { Message } from '@wikimonitor/kafka';
 import { WikiMonitorError } from '@wikimonitor/service-kit';
 import { loadRecordedEvents } from '@wikimonitor/testing';
@@ -29,7 +29,7 @@ describe('route step', () => {
     ['forward the input bytes untouched when the route schema id is the writer id', 1, true],
     ['re-encode when the route topic registered another schema id', 2, false],
   ])('route step should %s', async (_name, outputId, same) => {
-    const step = createRouteStep({ rules, input: codec(1), outputs: new Map([['out', codec(outputId)], ['never', codec(1)]]), dlqTopic: 'dlq', tracer: null });
+    const step = createRouteStep({ route: (c) => routeChange(rules, c), input: codec(1), outputs: new Map([['out', codec(outputId)], ['never', codec(1)]]), dlqTopic: 'dlq', tracer: null });
     const value = codec(1).encode(change);
     const m = message(value);
     const o = await step([m], undefined, ctx);
@@ -44,7 +44,7 @@ describe('route step', () => {
   });
 
   it('route step should dead-letter a null value with the source position and go on with the batch', async () => {
-    const step = createRouteStep({ rules, input: codec(1), outputs: new Map([['out', codec(1)], ['never', codec(1)]]), dlqTopic: 'dlq', tracer: null });
+    const step = createRouteStep({ route: (c) => routeChange(rules, c), input: codec(1), outputs: new Map([['out', codec(1)], ['never', codec(1)]]), dlqTopic: 'dlq', tracer: null });
     const o = await step([message(null), { ...message(codec(1).encode(change)), offset: 6 }], undefined, ctx);
     expect(o.summary?.outcomes.map((x) => x.kind)).toEqual(['dead-letter', 'routed']);
     expect(o.summary?.outcomes[0]).toMatchObject({ code: 'DESERIALIZE_FAILED' });
@@ -57,10 +57,10 @@ describe('route step', () => {
   });
 
   it('route step should keep a dead-lettered input readable: the original bytes, untouched', async () => {
-    const step = createRouteStep({ rules, input: codec(1), outputs: new Map([['out', codec(1)], ['never', codec(1)]]), dlqTopic: 'dlq', tracer: null });
+    const step = createRouteStep({ route: (c) => routeChange(rules, c), input: codec(1), outputs: new Map([['out', codec(1)], ['never', codec(1)]]), dlqTopic: 'dlq', tracer: null });
     const bad = Buffer.from('{"not":"avro"}');
     const decodeFails: ChangeCodec = { ...codec(1), decode: () => Promise.reject(new WikiMonitorError('DESERIALIZE_FAILED', 'not Confluent wire format')) };
-    const o = await createRouteStep({ rules, input: decodeFails, outputs: new Map([['out', codec(1)], ['never', codec(1)]]), dlqTopic: 'dlq', tracer: null })([message(bad)], undefined, ctx);
+    const o = await createRouteStep({ route: (c) => routeChange(rules, c), input: decodeFails, outputs: new Map([['out', codec(1)], ['never', codec(1)]]), dlqTopic: 'dlq', tracer: null })([message(bad)], undefined, ctx);
     expect(o.deadLetters[0]?.value?.equals(bad)).toBe(true);
     expect(headersFromMessage(message(bad).headers)).toEqual({ h: 'v' });
     expect((await step([], undefined, ctx)).records).toEqual([]);
@@ -68,7 +68,7 @@ describe('route step', () => {
 
   it('route step should throw, not dead-letter, when decoding fails retriably', async () => {
     const down: ChangeCodec = { ...codec(1), decode: () => Promise.reject(new WikiMonitorError('SCHEMA_REGISTRY_FAILED', 'down', { retriable: true })) };
-    const step = createRouteStep({ rules, input: down, outputs: new Map([['out', codec(1)], ['never', codec(1)]]), dlqTopic: 'dlq', tracer: null });
+    const step = createRouteStep({ route: (c) => routeChange(rules, c), input: down, outputs: new Map([['out', codec(1)], ['never', codec(1)]]), dlqTopic: 'dlq', tracer: null });
     await expect(step([message(codec(1).encode(change))], undefined, ctx)).rejects.toMatchObject({ code: 'SCHEMA_REGISTRY_FAILED' });
   });
 });

@@ -1,16 +1,18 @@
 import type { WikiChange } from '@wikimonitor/contracts';
-import { type RoutingRules, routeChange } from '@wikimonitor/domain';
+import type { RouteTarget } from '@wikimonitor/domain';
 import { type Message, type OutgoingRecord, type Step, type StepRecord, deadLetterFrom, headersFromMessage } from '@wikimonitor/kafka';
 import { WikiMonitorError, describeError, isRetriable } from '@wikimonitor/service-kit';
 import { type Span, type Tracer, context, extractTraceContext, injectTraceHeaders, startProcessSpan, trace } from '@wikimonitor/telemetry';
 import { APP_NAME } from './config';
 
 /** What the router needs of an Avro codec (the input's decoder and each route topic's encoder). */
-export interface ChangeCodec {
+export interface RecordCodec<T> {
   schemaId(): number;
-  encode(change: WikiChange): Buffer;
-  decode(buf: Buffer): Promise<WikiChange>;
+  encode(record: T): Buffer;
+  decode(buf: Buffer): Promise<T>;
 }
+
+export type ChangeCodec = RecordCodec<WikiChange>;
 
 /** What one input became: the routes it was written to, or the code of its dead letter. */
 export type RouteOutcome = { kind: 'routed'; routes: string[]; span?: Span } | { kind: 'dead-letter'; code: string; span?: undefined };
@@ -22,12 +24,13 @@ export interface RouteSummary {
   newest: number;
 }
 
-export interface RouteStepDeps {
-  rules: RoutingRules;
+export interface RouteStepDeps<T extends { id: string } = WikiChange> {
+  /** The stream's pure routing: every route a record goes to (e.g. `(c) => routeChange(rules, c)`). */
+  route: (record: T) => RouteTarget[];
   /** Decodes input values (Confluent wire format; the writer schema is looked up by id). */
-  input: Pick<ChangeCodec, 'decode'>;
+  input: Pick<RecordCodec<T>, 'decode'>;
   /** One encoder per route topic, registered under `<topic>-value`. */
-  outputs: ReadonlyMap<string, Pick<ChangeCodec, 'schemaId' | 'encode'>>;
+  outputs: ReadonlyMap<string, Pick<RecordCodec<T>, 'schemaId' | 'encode'>>;
   dlqTopic: string;
   /** Null when tracing is off: no span work on the hot path. */
   tracer: Tracer | null;
@@ -36,16 +39,16 @@ export interface RouteStepDeps {
 const writerSchemaId = (buf: Buffer): number => buf.readInt32BE(1);
 
 /**
- * The filter-router's step: each input becomes one record per matching route (the input bytes
+ * The filter-router's step, the same for every stream (records of type T): each input becomes one record per matching route (the input bytes
  * forwarded when the route topic uses the writer's schema id), or one dead letter when it cannot
  * be decoded. Throws only retriable errors (e.g. the registry is unreachable): the loop aborts and
  * retries the whole transaction. Stateless.
  */
-export function createRouteStep(deps: RouteStepDeps): Step<undefined, RouteSummary> {
+export function createRouteStep<T extends { id: string } = WikiChange>(deps: RouteStepDeps<T>): Step<undefined, RouteSummary> {
   const deadLetter = (m: Message, error: { code: string; message: string }): OutgoingRecord => deadLetterFrom(m, error, { topic: deps.dlqTopic, app: APP_NAME });
 
   async function route(m: Message, records: StepRecord[], deadLetters: OutgoingRecord[]): Promise<RouteOutcome> {
-    let change: WikiChange;
+    let change: T;
     try {
       if (!m.value) throw new Error('null value (tombstone) on the input topic');
       change = await deps.input.decode(m.value);
@@ -56,7 +59,7 @@ export function createRouteStep(deps: RouteStepDeps): Step<undefined, RouteSumma
       deadLetters.push(deadLetter(m, { code, message: e.message }));
       return { kind: 'dead-letter', code };
     }
-    const targets = routeChange(deps.rules, change);
+    const targets = deps.route(change);
     const headers = headersFromMessage(m.headers);
     let span: Span | undefined;
     let outHeaders = headers;

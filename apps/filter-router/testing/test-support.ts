@@ -16,16 +16,16 @@ export interface TestRoutes {
   topics: Record<string, string>;
 }
 
-/** The default rules with every topic renamed `<prefix>.<topic>`, written to `<dir>/rules.json`. */
-export function writeDefaultRulesWithPrefix(prefix: string, dir: string): TestRoutes {
+/** The default rules (or `rules`, e.g. the Bluesky ones) with every topic renamed `<prefix>.<topic>`, written to `<dir>/rules.json`. */
+export function writeDefaultRulesWithPrefix(prefix: string, dir: string, rules: { routes: ReadonlyArray<{ name: string; topic: string }> } = defaultRules): TestRoutes {
   mkdirSync(dir, { recursive: true });
   const topics: Record<string, string> = {};
-  const routes = defaultRules.routes.map((r) => {
+  const routes = rules.routes.map((r) => {
     topics[r.name] = `${prefix}.${r.topic}`;
     return { ...r, topic: topics[r.name] };
   });
   const file = join(dir, 'rules.json');
-  writeFileSync(file, JSON.stringify({ ...defaultRules, routes }, null, 2));
+  writeFileSync(file, JSON.stringify({ ...rules, routes }, null, 2));
   return { file, topics };
 }
 

@@ -1,5 +1,5 @@
 import { type WikiAlert, WikiAlertSchema } from '@wikimonitor/contracts';
-import { consumerStatusAlert, shouldAlert } from '@wikimonitor/domain';
+import { consumerStatusAlert, parseStreamPrefixes, shouldAlert } from '@wikimonitor/domain';
 import { type GroupAdmin, type KafkaConnection, type KafkaProducer, type Lease, createGroupAdmin, createLease, createProducer, describeGroupsVerdict, groupMembershipOverrides, provisionTopics, kafkaConnectionFromEnv, topicSpecsFor } from '@wikimonitor/kafka';
 import { type FirstRecordReader, createFirstRecordReader } from '@wikimonitor/lag';
 import { createAvroCodec, registryClientFromConfig } from '@wikimonitor/schemas';
@@ -123,6 +123,7 @@ export function createApp(opts: LagMonitorAppOptions): LagMonitorApp {
     commitLog: commitLog ?? null,
     includeGroup,
     extraTopics: config.BALANCE_TOPICS,
+    streams: parseStreamPrefixes(config.STREAMS),
     windowCycles: config.WINDOW_CYCLES,
     intervalMs: config.CYCLE_INTERVAL_MS,
     historyCycles: config.HISTORY_CYCLES,

@@ -71,6 +71,11 @@ export const configSchema = z.object({
   GROUP_DENY: regex(),
   /** Extra topics to report production rate and partition balance for. */
   BALANCE_TOPICS: env.list([]),
+  /**
+   * Source streams the dashboard and /api/snapshot sum up (records, rates, lag of the groups reading
+   * them), as `name=topic-prefix`. Groups and topics themselves are discovered, whatever the stream.
+   */
+  STREAMS: env.list(['wikimedia=wiki.', 'bluesky=bsky.']),
   /** End offset lag is measured to: the last stable offset (read_committed) or the high watermark. */
   END_OFFSET_ISOLATION: env.enum(['read_committed', 'read_uncommitted'], 'read_committed'),
   /** Tail __consumer_offsets for commit times (needed to tell STALL from STOP). */

@@ -5,13 +5,10 @@ import { createConsumerRunner, createGroupAdmin } from '@wikimonitor/kafka';
 import { createLogger } from '@wikimonitor/service-kit';
 import { getTestEnv, loadRecordedEvents, testConnection, uniqueName, waitFor } from '@wikimonitor/testing';
 import { createApp } from './app';
-import { changeCodec, createTopics, fetchGroup, newProducer, produceChanges, startFeed, startStuckConsumer, testMonitorConfig, toChanges, setGroupOffsets } from '../testing/int-support';
+import { BROWSER_ARGS, CHROMIUM, changeCodec, createTopics, fetchGroup, newProducer, produceChanges, startFeed, startStuckConsumer, testMonitorConfig, toChanges, setGroupOffsets } from '../testing/int-support';
 
 const log = createLogger('test', 'silent');
-/** Debian's chromium package (a test tool's own browser download does not work here). */
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const OUT = join(__dirname, '..', 'test-output');
-const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 describe('dashboard in a real headless Chromium', () => {
   it('the dashboard should show each group with its status and live lag, updating without a reload', async () => {

@@ -7,12 +7,15 @@ import {
   type LagSettings,
   type PartitionView,
   type StatusChange,
+  type StreamPrefix,
+  type StreamSummary,
   cycleHealth,
   emptyLagHistory,
   evaluateCycle,
   groupDetail,
   initialCycleHealth,
   recordCycle,
+  summarizeStreams,
 } from '@wikimonitor/domain';
 import { type GatherTimings, type LagSources, gatherLagSnapshot } from '@wikimonitor/lag';
 import { WikiMonitorError } from '@wikimonitor/service-kit';
@@ -27,6 +30,8 @@ export type { CycleHealth, GroupDetailView, GroupSummary, HistoryPoint, Partitio
 /** One cycle's report as the API serves it. */
 export interface Snapshot extends LagReport {
   cycleMs: number;
+  /** Per source stream (STREAMS: Wikimedia `wiki.`, Bluesky `bsky.`): records, rates and lag of its groups. */
+  streams: StreamSummary[];
 }
 
 export interface CycleTimings extends GatherTimings {
@@ -44,6 +49,8 @@ export interface CycleResult {
 
 export interface MonitorOptions extends LagSources, LagSettings {
   health: CycleHealthSettings;
+  /** The source streams the dashboard sums up, by topic prefix (default none). */
+  streams?: readonly StreamPrefix[];
 }
 
 export interface LagMonitor {
@@ -81,7 +88,7 @@ export function createLagMonitor(opts: MonitorOptions): LagMonitor {
     const evaluation = evaluateCycle(gathered.snapshot, history, opts);
     history = evaluation.history;
     const timings: CycleTimings = { ...gathered.timings, evaluate: performance.now() - evalStarted, total: performance.now() - started };
-    last = { ...evaluation.report, cycleMs: timings.total };
+    last = { ...evaluation.report, cycleMs: timings.total, streams: summarizeStreams(evaluation.report, opts.streams ?? []) };
     healthState = recordCycle(healthState, { at: now() });
     return { snapshot: last, changes: evaluation.changes, timings, failedGroups: gathered.failedGroups };
   }

@@ -178,3 +178,7 @@ export async function fetchGroup(base: string, id: string): Promise<GroupDetailV
   const res = await fetch(`${base}/api/groups/${encodeURIComponent(id)}`);
   return res.ok ? ((await res.json()) as GroupDetailView) : undefined;
 }
+
+/** Debian's chromium package (a test tool's own browser download does not work here) and its headless flags, for the dashboard tests. */
+export const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+export const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];

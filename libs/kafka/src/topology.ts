@@ -59,6 +59,16 @@ export const TOPOLOGY = {
     readers: ['filter-router'],
     provisionedBy: ['producer'],
   },
+  bskyRaw: {
+    name: 'bsky.raw.events',
+    partitions: 6,
+    configs: {},
+    key: 'did',
+    value: { format: 'avro', record: 'org.wikimonitor.v1.BlueskyEvent', file: 'schemas/bluesky-event.avsc' },
+    writers: ['producer'],
+    readers: ['filter-router'],
+    provisionedBy: ['producer'],
+  },
   checkpoints: {
     name: 'wiki.producer.checkpoints',
     partitions: 1,

@@ -1,4 +1,5 @@
 export * from './recorded';
+export * from './bluesky';
 export * from './names';
 export * from './types';
 export * from './env';

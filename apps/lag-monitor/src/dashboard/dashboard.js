@@ -126,6 +126,24 @@
     });
   }
 
+  function renderStreams(s) {
+    var body = document.querySelector('#streams tbody');
+    body.replaceChildren();
+    (s.streams || []).forEach(function (st) {
+      body.append(
+        el('tr', { class: 'stream', 'data-stream': st.name, 'data-status': st.status, title: 'topics ' + (st.topics.join(', ') || 'none yet') + ' · groups ' + (st.groups.join(', ') || 'none') }, [
+          el('td', null, [badge(st.status)]),
+          el('td', { class: 'name big' }, [st.name + ' (' + st.prefix + '*)']),
+          el('td', { class: 'num big', 'data-role': 'records', 'data-value': st.records }, [fmtInt(st.records)]),
+          el('td', { class: 'num', 'data-role': 'rate' }, [fmtRate(st.produceRate)]),
+          el('td', { class: 'num', 'data-role': 'groups', 'data-value': st.groups.length }, [fmtInt(st.groups.length)]),
+          el('td', { class: 'num big', 'data-role': 'lag', 'data-value': st.lag === null ? '' : st.lag }, [fmtLag(st.lag)]),
+          el('td', { class: 'num', 'data-role': 'lag-seconds' }, [fmtDuration(st.maxLagSeconds)]),
+        ]),
+      );
+    });
+  }
+
   function renderProbe(p) {
     var box = document.getElementById('probe');
     box.replaceChildren();
@@ -173,6 +191,7 @@
       remember(s.groups);
     }
     renderSummary(s);
+    renderStreams(s);
     renderGroups(s);
     renderTopics(s);
     renderProbe(s.probe);

@@ -25,6 +25,11 @@ export interface SuspiciousQuery extends AnalyticsRange {
   limit: number;
 }
 
+/** GET /api/analytics/bluesky: Bluesky events counted per collection/operation (or kind) over a range. */
+export interface BlueskyCountsQuery extends AnalyticsRange {
+  top: number;
+}
+
 export const ANALYTICS_LIMITS = { defaultWikis: 5, maxWikis: 10, defaultTop: 10, maxTop: 50, defaultFindings: 50, maxFindings: 500, defaultRange: '1h' as RangePreset } as const;
 
 type Reader = ReturnType<typeof queryReader>;
@@ -80,5 +85,13 @@ export function parseSuspiciousQuery(raw: Record<string, unknown>, now: number):
     const wiki = r.wiki('wiki');
     if (wiki !== undefined) q.wiki = wiki;
     return q;
+  });
+}
+
+/** GET /api/analytics/bluesky: range | from/to, top (subjects listed, busiest first). */
+export function parseBlueskyCountsQuery(raw: Record<string, unknown>, now: number): ParamResult<BlueskyCountsQuery> {
+  return runParams(() => {
+    const r = queryReader(raw, ['range', 'from', 'to', 'top']);
+    return { ...readRange(r, now), top: r.int('top', ANALYTICS_LIMITS.maxTop, 1, ANALYTICS_LIMITS.maxTop, false) };
   });
 }

@@ -8,3 +8,4 @@ export * from './cycle';
 export * from './transactions';
 export * from './health';
 export * from './alert-publication';
+export * from './streams';

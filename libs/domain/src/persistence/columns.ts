@@ -1,4 +1,4 @@
-import type { WikiAggregate, WikiAlert, WikiChange } from '@wikimonitor/contracts';
+import type { BlueskyEvent, WikiAggregate, WikiAlert, WikiChange } from '@wikimonitor/contracts';
 import type { RecordPosition } from './dedup';
 
 /** A value as written to PostgreSQL: text, number, boolean, or SQL NULL. Timestamps are ISO-8601 text. */
@@ -203,6 +203,38 @@ export const WIKI_ALERTS: Table<WikiAlert> = {
     field('message', 'text'),
     field('created_at', 'timestamptz'),
     ...KAFKA_POSITION<WikiAlert>(),
+    databaseDefault('persisted_at', 'timestamptz', 'now()'),
+  ],
+};
+
+/** `bsky_events`: one row per Bluesky event id (migration 003), with the Kafka position of the first copy read. */
+export const BSKY_EVENTS: Table<BlueskyEvent> = {
+  name: 'bsky_events',
+  columns: [
+    field('id', 'text'),
+    field('did', 'text'),
+    field('time_us', 'int8'),
+    field('event_time', 'timestamptz'),
+    field('received_time', 'timestamptz'),
+    field('kind', 'text'),
+    field('early_format', 'bool'),
+    field('collection', 'text?', { field: 'commit.collection' }),
+    field('operation', 'text?', { field: 'commit.operation' }),
+    field('rkey', 'text?', { field: 'commit.rkey' }),
+    field('rev', 'text?', { field: 'commit.rev' }),
+    field('cid', 'text?', { field: 'commit.cid' }),
+    field('record_json', 'text?', { field: 'commit.record_json' }),
+    field('post_text', 'text?', { field: 'commit.post.text' }),
+    field('post_langs', 'jsonb?', { field: 'commit.post.langs', write: (e) => (e.commit?.post ? JSON.stringify(e.commit.post.langs.map(pgText)) : null) }),
+    field('post_created_at', 'text?', { field: 'commit.post.created_at' }),
+    field('reply_root_uri', 'text?', { field: 'commit.post.reply_root_uri' }),
+    field('reply_parent_uri', 'text?', { field: 'commit.post.reply_parent_uri' }),
+    field('quote_uri', 'text?', { field: 'commit.post.quote_uri' }),
+    field('handle', 'text?', { field: 'identity.handle' }),
+    field('account_active', 'bool?', { field: 'account.active' }),
+    field('account_status', 'text?', { field: 'account.status' }),
+    field('seq', 'int8?', { write: (e) => e.identity?.seq ?? e.account?.seq ?? null, read: READ.int8 }),
+    ...KAFKA_POSITION<BlueskyEvent>(),
     databaseDefault('persisted_at', 'timestamptz', 'now()'),
   ],
 };

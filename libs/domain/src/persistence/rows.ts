@@ -1,5 +1,5 @@
-import type { WikiAggregate, WikiAlert, WikiChange } from '@wikimonitor/contracts';
-import { type SqlValue, type Table, WIKI_AGGREGATES, WIKI_ALERTS, WIKI_CHANGES, rowOf, writtenColumns } from './columns';
+import type { BlueskyEvent, WikiAggregate, WikiAlert, WikiChange } from '@wikimonitor/contracts';
+import { BSKY_EVENTS, type SqlValue, type Table, WIKI_AGGREGATES, WIKI_ALERTS, WIKI_CHANGES, rowOf, writtenColumns } from './columns';
 import type { RecordPosition } from './dedup';
 
 // The column lists are declared once, in ./columns.ts; these are the forms the store's SQL uses.
@@ -16,6 +16,15 @@ export const ALERT_COLUMN_TYPES = types(WIKI_ALERTS);
 /** Columns of `wiki_aggregates`, in row order (top_pages is JSON text, cast to jsonb on insert). */
 export const AGGREGATE_COLUMNS = names(WIKI_AGGREGATES);
 export const AGGREGATE_COLUMN_TYPES = types(WIKI_AGGREGATES);
+
+/** Columns of `bsky_events`, in row order. */
+export const BSKY_COLUMNS = names(BSKY_EVENTS);
+export const BSKY_COLUMN_TYPES = types(BSKY_EVENTS);
+
+/** A BlueskyEvent as a `bsky_events` row (BSKY_COLUMNS order). */
+export function bskyRow(e: BlueskyEvent, at: RecordPosition): SqlValue[] {
+  return rowOf(BSKY_EVENTS, e, at);
+}
 
 /** A WikiChange as a `wiki_changes` row (CHANGE_COLUMNS order), with where it was read from. */
 export function changeRow(c: WikiChange, at: RecordPosition): SqlValue[] {

@@ -25,7 +25,12 @@ export function routeKey(key: RouteKey, change: WikiChange): string | null {
  * (a record matching three rules is written to three topics); there is no "first match wins".
  */
 export function routeChange(rules: RoutingRules, change: WikiChange): RouteTarget[] {
+  return routeRecord(rules, change, routeKey);
+}
+
+/** Every route a record of any stream goes to, its key formed by the stream's `keyOf`. */
+export function routeRecord<T, K extends string>(rules: RoutingRules<T, K>, record: T, keyOf: (key: K, record: T) => string | null): RouteTarget[] {
   const out: RouteTarget[] = [];
-  for (const r of rules.routes) if (r.matches(change)) out.push({ route: r.name, topic: r.topic, key: routeKey(r.key, change) });
+  for (const r of rules.routes) if (r.matches(record)) out.push({ route: r.name, topic: r.topic, key: keyOf(r.key, record) });
   return out;
 }

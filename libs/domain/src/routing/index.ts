@@ -1,3 +1,4 @@
 export * from './types';
-export { parseRoutingRules, parsePattern, type ParseRulesOptions } from './validate';
+export { parseRoutingRules, parseRulesWith, parsePattern, type ParseRulesOptions, type ConditionContext, type ConditionVocabulary } from './validate';
 export * from './evaluate';
+export * from './bluesky';

@@ -41,34 +41,35 @@ export interface Condition {
 }
 
 /** One route as written in the rule file. */
-export interface RouteRuleSpec {
+export interface RouteRuleSpec<C = Condition, K extends string = RouteKey> {
   name: string;
   description?: string;
   topic: string;
-  key: RouteKey;
-  match: Condition;
+  key: K;
+  match: C;
   /** Default true; false keeps the rule in the file but routes nothing. */
   enabled?: boolean;
 }
 
-export interface RoutingRulesSpec {
+export interface RoutingRulesSpec<C = Condition, K extends string = RouteKey> {
   version: 1;
-  routes: RouteRuleSpec[];
+  routes: Array<RouteRuleSpec<C, K>>;
 }
 
 /** A validated route, its condition compiled to a predicate. */
-export interface CompiledRoute {
+export interface CompiledRoute<T = WikiChange, K extends string = RouteKey> {
   readonly name: string;
   readonly topic: string;
-  readonly key: RouteKey;
+  readonly key: K;
   readonly description: string;
-  readonly matches: (change: WikiChange) => boolean;
+  readonly matches: (record: T) => boolean;
 }
 
-export interface RoutingRules {
-  readonly routes: readonly CompiledRoute[];
+/** Validated routes of one stream: records of type T, keys of type K. */
+export interface RoutingRules<T = WikiChange, K extends string = RouteKey> {
+  readonly routes: ReadonlyArray<CompiledRoute<T, K>>;
   /** The validated spec (for logs and documentation). */
-  readonly spec: RoutingRulesSpec;
+  readonly spec: RoutingRulesSpec<unknown, K>;
 }
 
 /** Where one record goes for one route. */
@@ -78,4 +79,4 @@ export interface RouteTarget {
   key: string | null;
 }
 
-export type RulesValidation = { ok: true; rules: RoutingRules } | { ok: false; problems: string[] };
+export type RulesValidation<T = WikiChange, K extends string = RouteKey> = { ok: true; rules: RoutingRules<T, K> } | { ok: false; problems: string[] };

@@ -1,9 +1,8 @@
 import { ChangeTypeSymbols, type WikiChange } from '@wikimonitor/contracts';
 import { sizeDelta } from '../recentchange/normalize';
-import { type CompiledRoute, type Condition, type RouteKey, RouteKeys, type RouteRuleSpec, type RoutingRulesSpec, type RulesValidation } from './types';
+import { type CompiledRoute, type Condition, RouteKeys, type RouteRuleSpec, type RoutingRulesSpec, type RulesValidation } from './types';
 
 type Obj = Record<string, unknown>;
-type Predicate = (c: WikiChange) => boolean;
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const show = (v: unknown): string => {
@@ -71,12 +70,41 @@ export function parsePattern(text: string): RegExp | string {
   }
 }
 
+/** What a stream's condition fields get to compile themselves (one field at a time). */
+export interface ConditionContext<T> {
+  readonly raw: Readonly<Record<string, unknown>>;
+  readonly path: string;
+  problem(field: string, message: string): void;
+  /** Adds a predicate every matching record must satisfy. */
+  push(p: (r: T) => boolean): void;
+  /** The field's value as a non-empty list of items passing `check`, or undefined (absent or reported). */
+  list<V>(field: string, check: (v: unknown) => v is V, what: string): V[] | undefined;
+  /** `field` is a string or a list of them; matches when `get` returns one of them. */
+  strIn(field: string, get: (r: T) => string | null): void;
+  /** `field` is one of `symbols` or a list of them; matches when `get` returns one of them. */
+  oneOf(field: string, symbols: readonly string[], get: (r: T) => string | null): void;
+  /** `field` is true or false; matches when `get` returns it (null never matches). */
+  flag(field: string, get: (r: T) => boolean | null): void;
+  /** `field` is a regular expression; matches when `get` returns a string it finds something in. */
+  pattern(field: string, get: (r: T) => string | null): void;
+}
+
+/** The condition fields of one stream: their names (for unknown-field messages) and how they compile. */
+export interface ConditionVocabulary<T> {
+  readonly fields: readonly string[];
+  readonly compile: (ctx: ConditionContext<T>) => void;
+}
+
+export const isNonEmptyString = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+export const isInteger = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+
 /**
  * Compiles one condition into a predicate, pushing a problem naming the field for everything wrong.
- * `path` is the field prefix in messages, e.g. `match.` or `match.any[1].`.
+ * `path` is the field prefix in messages, e.g. `match.` or `match.any[1].`. The stream's vocabulary
+ * compiles its fields; `any` and `not` (and the AND of everything) are the same for every stream.
  */
-function compileCondition(raw: unknown, path: string, problems: string[], depth = 0): Predicate {
-  const never: Predicate = () => false;
+function compileCondition<T>(raw: unknown, path: string, problems: string[], vocab: ConditionVocabulary<T>, depth = 0): (r: T) => boolean {
+  const never = () => false;
   const here = path.replace(/\.$/, '');
   if (!isObj(raw)) {
     problems.push(`${here}: must be an object of conditions, {} matches everything (got ${show(raw)})`);
@@ -86,11 +114,11 @@ function compileCondition(raw: unknown, path: string, problems: string[], depth 
     problems.push(`${here}: conditions nested deeper than ${MAX_DEPTH} levels`);
     return never;
   }
-  unknownFields(raw, CONDITION_FIELDS, path, problems);
-  const preds: Predicate[] = [];
+  unknownFields(raw, [...vocab.fields, 'any', 'not'], path, problems);
+  const preds: Array<(r: T) => boolean> = [];
   const before = problems.length;
 
-  const list = <T>(field: string, check: (v: unknown) => v is T, what: string): T[] | undefined => {
+  const list = <V>(field: string, check: (v: unknown) => v is V, what: string): V[] | undefined => {
     const v = raw[field];
     if (v === undefined) return undefined;
     const items = Array.isArray(v) ? v : [v];
@@ -100,108 +128,124 @@ function compileCondition(raw: unknown, path: string, problems: string[], depth 
     }
     return items;
   };
-  const isStr = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
-  const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
-  const isType = (v: unknown): v is WikiChange['type'] => typeof v === 'string' && (ChangeTypeSymbols as readonly string[]).includes(v);
-
-  const strIn = (field: string, get: (c: WikiChange) => string | null) => {
-    const items = list(field, isStr, 'a non-empty string');
-    if (!items) return;
-    const set = new Set(items);
-    preds.push((c) => {
-      const v = get(c);
-      return v !== null && set.has(v);
-    });
+  const ctx: ConditionContext<T> = {
+    raw,
+    path,
+    problem: (field, message) => void problems.push(`${path}${field}: ${message} (got ${show(raw[field])})`),
+    push: (p) => void preds.push(p),
+    list,
+    strIn(field, get) {
+      const items = list(field, isNonEmptyString, 'a non-empty string');
+      if (!items) return;
+      const set = new Set(items);
+      preds.push((c) => {
+        const v = get(c);
+        return v !== null && set.has(v);
+      });
+    },
+    oneOf(field, symbols, get) {
+      const items = list(field, (v): v is string => typeof v === 'string' && symbols.includes(v), `one of ${symbols.join('|')}`);
+      if (!items) return;
+      const set = new Set(items);
+      preds.push((c) => {
+        const v = get(c);
+        return v !== null && set.has(v);
+      });
+    },
+    flag(field, get) {
+      const v = raw[field];
+      if (v === undefined) return;
+      if (typeof v !== 'boolean') return void problems.push(`${path}${field}: must be true or false (got ${show(v)})`);
+      preds.push((c) => get(c) === v);
+    },
+    pattern(field, get) {
+      const v = raw[field];
+      if (v === undefined) return;
+      if (!isNonEmptyString(v)) return void problems.push(`${path}${field}: must be a regular expression string (got ${show(v)})`);
+      const re = parsePattern(v);
+      if (typeof re === 'string') return void problems.push(`${path}${field}: ${re} (got ${show(v)})`);
+      preds.push((c) => {
+        const s = get(c);
+        return s !== null && re.test(s);
+      });
+    },
   };
-  const flag = (field: 'bot' | 'minor' | 'patrolled') => {
-    const v = raw[field];
-    if (v === undefined) return;
-    if (typeof v !== 'boolean') return void problems.push(`${path}${field}: must be true or false (got ${show(v)})`);
-    preds.push((c) => c[field] === v);
-  };
-  const pattern = (field: string, get: (c: WikiChange) => string | null) => {
-    const v = raw[field];
-    if (v === undefined) return;
-    if (!isStr(v)) return void problems.push(`${path}${field}: must be a regular expression string (got ${show(v)})`);
-    const re = parsePattern(v);
-    if (typeof re === 'string') return void problems.push(`${path}${field}: ${re} (got ${show(v)})`);
-    preds.push((c) => {
-      const s = get(c);
-      return s !== null && re.test(s);
-    });
-  };
-
-  strIn('wiki', (c) => c.wiki);
-  const domains = list('domain', isStr, 'a domain or *.suffix');
-  if (domains) {
-    const exact = new Set(domains.filter((d) => !d.startsWith('*.')));
-    const suffixes = domains.filter((d) => d.startsWith('*.')).map((d) => d.slice(1));
-    preds.push((c) => exact.has(c.domain) || suffixes.some((s) => c.domain.endsWith(s)));
-  }
-  const types = list('type', isType, `one of ${ChangeTypeSymbols.join('|')}`);
-  if (types) {
-    const set = new Set<string>(types);
-    preds.push((c) => set.has(c.type));
-  }
-  const namespaces = list('namespace', isInt, 'an integer');
-  if (namespaces) {
-    const set = new Set(namespaces);
-    preds.push((c) => set.has(c.namespace));
-  }
-  flag('bot');
-  flag('minor');
-  flag('patrolled');
-  strIn('user', (c) => c.user);
-  pattern('userPattern', (c) => c.user);
-  pattern('titlePattern', (c) => c.title);
-  pattern('commentPattern', (c) => c.comment);
-  strIn('logType', (c) => c.log_type);
-  strIn('logAction', (c) => c.log_action);
-
-  const range = raw['sizeDelta'];
-  if (range !== undefined) {
-    const bad = (m: string) => problems.push(`${path}sizeDelta: ${m} (got ${show(range)})`);
-    if (!isObj(range)) bad('must be an object {"min": int, "max": int} with at least one end');
-    else {
-      const extra = Object.keys(range).filter((k) => k !== 'min' && k !== 'max');
-      const { min, max } = range;
-      if (extra.length) bad(`unknown field ${extra.map((e) => `"${e}"`).join(', ')}; use min and max`);
-      else if (min === undefined && max === undefined) bad('needs min, max or both');
-      else if ((min !== undefined && !isInt(min)) || (max !== undefined && !isInt(max))) bad('min and max must be integers');
-      else if (isInt(min) && isInt(max) && min > max) bad('min is greater than max');
-      else {
-        const lo = isInt(min) ? min : -Infinity;
-        const hi = isInt(max) ? max : Infinity;
-        preds.push((c) => {
-          if (c.length_new === null) return false;
-          const d = sizeDelta(c);
-          return d >= lo && d <= hi;
-        });
-      }
-    }
-  }
+  vocab.compile(ctx);
 
   const any = raw['any'];
   if (any !== undefined) {
     if (!Array.isArray(any) || any.length === 0) problems.push(`${path}any: must be a non-empty list of conditions (got ${show(any)})`);
     else {
-      const alts = any.map((a, i) => compileCondition(a, `${path}any[${i}].`, problems, depth + 1));
+      const alts = any.map((a, i) => compileCondition(a, `${path}any[${i}].`, problems, vocab, depth + 1));
       preds.push((c) => alts.some((p) => p(c)));
     }
   }
   if (raw['not'] !== undefined) {
-    const inner = compileCondition(raw['not'], `${path}not.`, problems, depth + 1);
+    const inner = compileCondition(raw['not'], `${path}not.`, problems, vocab, depth + 1);
     preds.push((c) => !inner(c));
   }
 
   if (problems.length > before) return never;
   if (preds.length === 0) return () => true;
-  if (preds.length === 1) return preds[0] as Predicate;
+  if (preds.length === 1) return preds[0] as (r: T) => boolean;
   return (c) => {
     for (const p of preds) if (!p(c)) return false;
     return true;
   };
 }
+
+/** The recentchange (WikiChange) condition fields. */
+const WIKI_VOCABULARY: ConditionVocabulary<WikiChange> = {
+  fields: CONDITION_FIELDS.filter((f) => f !== 'any' && f !== 'not'),
+  compile(ctx) {
+    const { raw } = ctx;
+    ctx.strIn('wiki', (c) => c.wiki);
+    const domains = ctx.list('domain', isNonEmptyString, 'a domain or *.suffix');
+    if (domains) {
+      const exact = new Set(domains.filter((d) => !d.startsWith('*.')));
+      const suffixes = domains.filter((d) => d.startsWith('*.')).map((d) => d.slice(1));
+      ctx.push((c) => exact.has(c.domain) || suffixes.some((s) => c.domain.endsWith(s)));
+    }
+    ctx.oneOf('type', ChangeTypeSymbols, (c) => c.type);
+    const namespaces = ctx.list('namespace', isInteger, 'an integer');
+    if (namespaces) {
+      const set = new Set(namespaces);
+      ctx.push((c) => set.has(c.namespace));
+    }
+    ctx.flag('bot', (c) => c.bot);
+    ctx.flag('minor', (c) => c.minor);
+    ctx.flag('patrolled', (c) => c.patrolled);
+    ctx.strIn('user', (c) => c.user);
+    ctx.pattern('userPattern', (c) => c.user);
+    ctx.pattern('titlePattern', (c) => c.title);
+    ctx.pattern('commentPattern', (c) => c.comment);
+    ctx.strIn('logType', (c) => c.log_type);
+    ctx.strIn('logAction', (c) => c.log_action);
+
+    const range = raw['sizeDelta'];
+    if (range !== undefined) {
+      const bad = (m: string) => ctx.problem('sizeDelta', m);
+      if (!isObj(range)) bad('must be an object {"min": int, "max": int} with at least one end');
+      else {
+        const extra = Object.keys(range).filter((k) => k !== 'min' && k !== 'max');
+        const { min, max } = range;
+        if (extra.length) bad(`unknown field ${extra.map((e) => `"${e}"`).join(', ')}; use min and max`);
+        else if (min === undefined && max === undefined) bad('needs min, max or both');
+        else if ((min !== undefined && !isInteger(min)) || (max !== undefined && !isInteger(max))) bad('min and max must be integers');
+        else if (isInteger(min) && isInteger(max) && min > max) bad('min is greater than max');
+        else {
+          const lo = isInteger(min) ? min : -Infinity;
+          const hi = isInteger(max) ? max : Infinity;
+          ctx.push((c) => {
+            if (c.length_new === null) return false;
+            const d = sizeDelta(c);
+            return d >= lo && d <= hi;
+          });
+        }
+      }
+    }
+  },
+};
 
 export interface ParseRulesOptions {
   /** Topics no route may write to, with why (the input topic would loop, the DLQ is not a route). */
@@ -213,6 +257,14 @@ export interface ParseRulesOptions {
  * rule (by name and position) and the field, so a bad file can be fixed in one pass.
  */
 export function parseRoutingRules(input: unknown, opts: ParseRulesOptions = {}): RulesValidation {
+  return parseRulesWith(input, opts, WIKI_VOCABULARY, RouteKeys);
+}
+
+/**
+ * A stream's rule file (the same format: version, routes of name, topic, key, match, enabled),
+ * validated and compiled with the stream's condition fields and route keys.
+ */
+export function parseRulesWith<T, K extends string>(input: unknown, opts: ParseRulesOptions, vocab: ConditionVocabulary<T>, keys: readonly K[]): RulesValidation<T, K> {
   const problems: string[] = [];
   if (!isObj(input)) return { ok: false, problems: [`rules file: must be a JSON object {"version": 1, "routes": [...]} (got ${show(input)})`] };
   unknownFields(input, TOP_FIELDS, 'rules file: ', problems);
@@ -223,7 +275,7 @@ export function parseRoutingRules(input: unknown, opts: ParseRulesOptions = {}):
     return { ok: false, problems };
   }
 
-  const compiled: CompiledRoute[] = [];
+  const compiled: Array<CompiledRoute<T, K>> = [];
   const names = new Map<string, number>();
   const topics = new Map<string, string>();
   routes.forEach((r: unknown, i: number) => {
@@ -242,19 +294,19 @@ export function parseRoutingRules(input: unknown, opts: ParseRulesOptions = {}):
     else if (opts.reservedTopics?.[topic]) at('topic', `"${topic}" is ${opts.reservedTopics[topic]} and cannot be a route`);
     else if (topics.has(topic)) at('topic', `"${topic}" is already the topic of ${topics.get(topic)}; one topic per route, so a record is written there once`);
     else topics.set(topic, label);
-    if (typeof key !== 'string' || !(RouteKeys as readonly string[]).includes(key)) at('key', `must be one of ${RouteKeys.join(', ')} (got ${show(key)})`);
+    if (typeof key !== 'string' || !(keys as readonly string[]).includes(key)) at('key', `must be one of ${keys.join(', ')} (got ${show(key)})`);
     if (description !== undefined && typeof description !== 'string') at('description', `must be a string (got ${show(description)})`);
     if (enabled !== undefined && typeof enabled !== 'boolean') at('enabled', `must be true or false (got ${show(enabled)})`);
     if (!('match' in r)) at('match', 'is required ({} matches every record)');
 
     const matchProblems: string[] = [];
-    const matches = 'match' in r ? compileCondition(r['match'], 'match.', matchProblems) : () => false;
+    const matches = 'match' in r ? compileCondition(r['match'], 'match.', matchProblems, vocab) : () => false;
     matchProblems.forEach((p) => problems.push(`${label}: ${p}`));
     if (enabled === false) return;
-    compiled.push({ name: String(name), topic: String(topic), key: key as RouteKey, description: typeof description === 'string' ? description : '', matches });
+    compiled.push({ name: String(name), topic: String(topic), key: key as K, description: typeof description === 'string' ? description : '', matches });
   });
 
   if (problems.length) return { ok: false, problems };
   if (compiled.length === 0) return { ok: false, problems: ['rules file: routes: every route is disabled; nothing would be routed'] };
-  return { ok: true, rules: { routes: compiled, spec: input as unknown as RoutingRulesSpec } };
+  return { ok: true, rules: { routes: compiled, spec: input as unknown as RoutingRulesSpec<unknown, K> } };
 }
