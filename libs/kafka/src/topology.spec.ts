@@ -30,6 +30,7 @@ describe('topology', () => {
     expect(topicSpecsFor('producer', { replicationFactor: 3 })).toEqual([
       { topic: 'wiki.raw.changes', partitions: 6, replicationFactor: 3 },
       { topic: 'wiki.producer.checkpoints', partitions: 1, replicationFactor: 3, configs: { 'cleanup.policy': 'compact', 'segment.ms': '3600000' } },
+      { topic: 'bsky.raw.events', partitions: 6, replicationFactor: 3 },
       { topic: 'wiki.dlq', partitions: 3, replicationFactor: 3, configs: { 'retention.ms': '1209600000' } },
     ]);
     expect(topicSpecsFor('dedup-persister', { replicationFactor: 1 }).map((s) => s.topic)).toEqual(['wiki.dlq']);
@@ -40,6 +41,7 @@ describe('topology', () => {
     expect(specs.map((s) => [s.topic, s.partitions])).toEqual([
       ['x.raw', 2],
       ['wiki.producer.checkpoints', 1],
+      ['bsky.raw.events', 6],
       ['x.dlq', 3],
     ]);
   });

@@ -69,6 +69,17 @@ export const TOPOLOGY = {
     readers: ['producer'],
     provisionedBy: ['producer'],
   },
+  bskyRaw: {
+    name: 'bsky.raw.events',
+    partitions: 6,
+    configs: {},
+    key: 'did (the repository: its events stay in order)',
+    value: { format: 'avro', record: 'org.wikimonitor.v1.BlueskyEvent', file: 'schemas/bluesky-event.avsc' },
+    writers: ['producer'],
+    readers: ['filter-router'],
+    provisionedBy: ['producer'],
+    note: 'the producer with SOURCE=jetstream (Bluesky Jetstream); its position is in wiki.producer.checkpoints under its own key',
+  },
   dlq: {
     name: 'wiki.dlq',
     partitions: 3,
