@@ -126,7 +126,7 @@ export function createBatcher(deps: BatcherDeps) {
         item.span?.end();
       } else {
         metrics.deadLettered.inc({ code: item.code });
-        log.warn({ code: item.code, key: item.record.key ?? null, sseId: item.record.headers?.['sse.id'] }, 'event dead-lettered');
+        log.warn({ code: item.code, key: item.record.key?.toString() ?? null, sseId: item.record.headers?.['sse.id'] }, 'event dead-lettered');
       }
     }
     metrics.published.inc(published);
