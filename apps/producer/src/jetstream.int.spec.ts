@@ -2,8 +2,16 @@ import { getTestEnv, uniqueName, waitFor } from '@wikimonitor/testing';
 import { startJetstreamSource } from '../testing/jetstream-source-process';
 import { type Topics, blueskyIdsIn, countCopies, startProducer, valuesIn } from '../testing/producer-process';
 
-/** Above the stand-in's time_us disorder (its default clip, 3 s, of the recordings' own disorder). */
-const MARGIN_MS = 5_000;
+/** The stand-in keeps the recordings' time_us disorder clipped to this. */
+const DISORDER_MS = 1_000;
+/** Above the disorder (README, "Jetstream: resume by cursor": the bound of the rule). */
+const MARGIN_MS = 1_500;
+const RATE = 150;
+/**
+ * Connections are cut after this many messages: more than a resume overlap holds (RATE * MARGIN_MS
+ * = 225), else every connection would re-deliver the same overlap forever (the real one lasts hours).
+ */
+const CUT_EVERY = 300;
 
 const jetstreamTopics = (): Topics & { BSKY_OUTPUT_TOPIC: string } => ({ OUTPUT_TOPIC: uniqueName('it.unused'), BSKY_OUTPUT_TOPIC: uniqueName('it.bsky'), DLQ_TOPIC: uniqueName('it.dlq'), CHECKPOINT_TOPIC: uniqueName('it.cp') });
 
@@ -15,8 +23,8 @@ describe('producer with SOURCE=jetstream against the Jetstream stand-in (real br
 
   it('should publish or dead-letter every recorded event exactly once over connection drops and two kill -9 restarts resumed by cursor', async () => {
     const env = await getTestEnv();
-    // 3 passes over the 186 recorded lines (fresh revs/seqs per pass), a malformed frame every 25, each connection dropped after 140 messages.
-    const source = await startJetstreamSource(['--rate', '150', '--loop-count', '3', '--malformed-every', '25', '--fault', 'drop', '--fault-every', '140']);
+    // 4 passes over the 186 recorded lines (fresh revs/seqs per pass), a malformed frame every 25.
+    const source = await startJetstreamSource(['--rate', String(RATE), '--loop-count', '4', '--max-disorder-ms', String(DISORDER_MS), '--malformed-every', '25', '--fault', 'drop', '--fault-every', String(CUT_EVERY)]);
     cleanup.push(() => source.close());
     const topics = jetstreamTopics();
     const extra = { SOURCE: 'jetstream', JETSTREAM_URL: source.url, RESUME_MARGIN_MS: String(MARGIN_MS), COMMIT_INTERVAL_MS: '50', JETSTREAM_IDLE_TIMEOUT_MS: '3000', SSE_RECONNECT_INITIAL_MS: '50', ...topics };
