@@ -5,6 +5,7 @@ import { seededRandom } from '@wikimonitor/domain';
 import { createProducer } from '@wikimonitor/kafka';
 import { createLogger } from '@wikimonitor/service-kit';
 import { type AppName, INSTANCE_STOP_GRACE_MS, REPO_ROOT, uniqueName } from '@wikimonitor/testing';
+import { runBlueskyScenario } from './bluesky';
 import { type PoisonOutcome, type TopicCopies, checkAggregates, copyAndAggregateFailures, countCopies, countTopicCopies, letterHolds, poisonOutcomes, rowDuplicates, windowKey } from './checks';
 import { type Input, writeInput } from './input';
 import { type Pipeline, ROUTES, connection, createPipeline, deleteTopics, dropDatabase, provisionTopics, runNames } from './pipeline';
@@ -117,6 +118,7 @@ function isPrivate(stack: PrivateStack | StackEndpoints): stack is PrivateStack 
 
 /** Runs one scenario against a fresh pipeline (own topics, groups, ids and database) and checks the outcome. */
 export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhook: WebhookReceiver): Promise<ScenarioResult> {
+  if (scenario.bluesky) return runBlueskyScenario({ ...scenario, bluesky: scenario.bluesky }, opts);
   const started = Date.now();
   const log = (msg: string) => opts.log(`${scenario.name}: ${msg}`);
   const names = runNames(uniqueName(`chaos-${scenario.name}`));
