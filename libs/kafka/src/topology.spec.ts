@@ -29,8 +29,8 @@ describe('topology', () => {
   it('topicSpecsFor should give an app the topics it provisions with the declared settings', () => {
     expect(topicSpecsFor('producer', { replicationFactor: 3 })).toEqual([
       { topic: 'wiki.raw.changes', partitions: 6, replicationFactor: 3 },
-      { topic: 'wiki.producer.checkpoints', partitions: 1, replicationFactor: 3, configs: { 'cleanup.policy': 'compact', 'segment.ms': '3600000' } },
       { topic: 'bsky.raw.events', partitions: 6, replicationFactor: 3 },
+      { topic: 'wiki.producer.checkpoints', partitions: 1, replicationFactor: 3, configs: { 'cleanup.policy': 'compact', 'segment.ms': '3600000' } },
       { topic: 'wiki.dlq', partitions: 3, replicationFactor: 3, configs: { 'retention.ms': '1209600000' } },
     ]);
     expect(topicSpecsFor('dedup-persister', { replicationFactor: 1 }).map((s) => s.topic)).toEqual(['wiki.dlq']);
@@ -40,8 +40,8 @@ describe('topology', () => {
     const specs = topicSpecsFor('producer', { replicationFactor: 1, names: { raw: 'x.raw', dlq: 'x.dlq' }, partitions: { raw: 2 } });
     expect(specs.map((s) => [s.topic, s.partitions])).toEqual([
       ['x.raw', 2],
-      ['wiki.producer.checkpoints', 1],
       ['bsky.raw.events', 6],
+      ['wiki.producer.checkpoints', 1],
       ['x.dlq', 3],
     ]);
   });
