@@ -43,7 +43,7 @@ async function run(env: Record<string, string>, path: Path) {
     const loops = Math.ceil(EVENTS / JETSTREAM_DISTINCT);
     expected = Math.min(EVENTS, loops * JETSTREAM_DISTINCT);
     source = startApp('jetstream-source', sourcePort, { LOG_LEVEL: 'warn' }, ['--port', String(sourcePort), '--host', '127.0.0.1', '--rate', '0', '--loop-count', String(loops)]);
-    sourceEnv = { SOURCE: 'jetstream', JETSTREAM_URL: `ws://127.0.0.1:${sourcePort}/subscribe`, BSKY_OUTPUT_TOPIC: topic, POSITION_MAX_IDS: '50000' };
+    sourceEnv = { SOURCE: 'jetstream', JETSTREAM_URL: `ws://127.0.0.1:${sourcePort}/subscribe`, BSKY_OUTPUT_TOPIC: topic };
   }
   await waitHttp(`http://127.0.0.1:${sourcePort}/healthz`);
   const port = await freePort();
@@ -128,9 +128,9 @@ ${ROUNDS} interleaved round(s).
 ${table(rows)}
 
 - Jetstream / EventStreams throughput: **${(js.eventsPerSec / es.eventsPerSec).toFixed(2)}**.
-- The Jetstream path keeps every id of the last RESUME_MARGIN_MS (10 s) as a 16-character digest for the overlap
-  rule: at full speed that is tens of thousands of keys in every position record (POSITION_MAX_IDS=50000 here),
-  which is most of its extra cost per batch; at Jetstream's real rate (~1-2k events/s) it is 10-20k keys.
+- Both paths keep the ids of the last RESUME_MARGIN_MS (10 s) in every position record for their overlap filter
+  (EventStreams: meta.ids; Jetstream: 16-character digests), both bounded by POSITION_MAX_IDS (default 10,000),
+  which full speed reaches. Kept keys at the end of the Jetstream runs: ${runs.jetstream.map((r) => r.keptIds).join(', ')}.
 
 Command: \`TSX_TSCONFIG_PATH=tsconfig.base.json node --import tsx bench/jetstream/jetstream-bench.ts${ARGS.short ? ' --short' : ` --events ${EVENTS} --rounds ${ROUNDS}`}\`
 

@@ -15,8 +15,8 @@ export interface Template {
 const TIME_US = /"time_us":\s*\d+/;
 const REV = /("rev":\s*")([^"]*)"/;
 const SEQ = /("seq":\s*)(\d+)/;
-/** A pass's seq shift: far above any real seq (~1.4e10), below 2^53 for 89 passes. */
-export const SEQ_PASS_SHIFT = 100_000_000_000_000;
+/** A pass's seq shift: above every recorded seq (at most ~1.4e10), below 2^53 for 90,000 passes. */
+export const SEQ_PASS_SHIFT = 100_000_000_000;
 
 export function templatesOf(files: ReadonlyArray<{ name: string; text: string }>, maxDisorderUs: number): Template[] {
   const out: Template[] = [];
