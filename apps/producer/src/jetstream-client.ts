@@ -69,7 +69,11 @@ export async function runJetstreamClient(opts: JetstreamClientOptions): Promise<
         idle = setTimeout(() => end('idle_timeout'), opts.idleTimeoutMs);
       };
       const ping = setInterval(() => {
-        if (!opened) return;
+        // While we hold off reading (backpressure) a pong cannot be read either: no dead-peer verdict then.
+        if (!opened || paused) {
+          awaitingPong = false;
+          return;
+        }
         if (awaitingPong) return end('pong_timeout');
         awaitingPong = true;
         ws.ping();
