@@ -45,7 +45,7 @@ Endpoints:
                                    log's events with time_us >= cursor (in log order) then goes live;
                                    wantedCollections (NSID or prefix.*) and wantedDids, repeatable; identity and
                                    account events pass wantedCollections. Per connection: fault=drop|stall every=n ms=
-  GET  /stats  /log  /healthz
+  GET  /stats  /log  /healthz  /metrics
   POST /control/drop               terminate every connection now
   POST /control/stall?ms=          stop sending to every connection for ms
   POST /control/fault?kind=&every=&ms=   the fault of new connections

@@ -1,4 +1,4 @@
-import { SEQ_PASS_SHIFT, dueBy, metaOf, passesFilters, render, templatesOf } from './retime';
+import { SEQ_PASS_SHIFT, type Template, dueBy, metaOf, passesFilters, render, templatesOf } from './retime';
 
 describe('jetstream-source retiming', () => {
   const file = { name: 'f', text: ['{"did":"did:a","time_us":100,"kind":"commit","commit":{"rev":"r1","operation":"create","collection":"app.bsky.feed.like","rkey":"k"}}', '{"did":"did:b","time_us":90,"kind":"identity","identity":{"seq":7,"time":"t"}}', '{"did":"did:c","time_us":5000,"kind":"account","account":{"active":true,"seq":8,"time":"t"}}'].join('\n') };
@@ -9,15 +9,16 @@ describe('jetstream-source retiming', () => {
   });
 
   it('render should set time_us and give later passes fresh revs and seqs', () => {
-    const [c, i] = templatesOf([file], 1_000);
-    expect(JSON.parse(render(c!, 42, 0))).toMatchObject({ time_us: 42, commit: { rev: 'r1' } });
-    expect(JSON.parse(render(c!, 42, 2))).toMatchObject({ commit: { rev: 'r1.p2' } });
-    expect((JSON.parse(render(i!, 1, 1)) as { identity: { seq: number } }).identity.seq).toBe(7 + SEQ_PASS_SHIFT);
+    const [c, i] = templatesOf([file], 1_000) as [Template, Template];
+    expect(JSON.parse(render(c, 42, 0))).toMatchObject({ time_us: 42, commit: { rev: 'r1' } });
+    expect(JSON.parse(render(c, 42, 2))).toMatchObject({ commit: { rev: 'r1.p2' } });
+    expect((JSON.parse(render(i, 1, 1)) as { identity: { seq: number } }).identity.seq).toBe(7 + SEQ_PASS_SHIFT);
   });
 
   it('passesFilters should apply wantedDids to all and wantedCollections to commits only', () => {
-    const like = metaOf(file.text.split('\n')[0]!);
-    const ident = metaOf(file.text.split('\n')[1]!);
+    const [likeLine, identLine] = file.text.split('\n') as [string, string];
+    const like = metaOf(likeLine);
+    const ident = metaOf(identLine);
     expect(passesFilters(like, ['app.bsky.feed.post'], [])).toBe(false);
     expect(passesFilters(like, ['app.bsky.feed.*'], [])).toBe(true);
     expect(passesFilters(ident, ['app.bsky.feed.post'], [])).toBe(true);

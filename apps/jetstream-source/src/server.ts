@@ -3,7 +3,8 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import { join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { type Lifecycle, type Logger, lifecycle } from '@wikimonitor/service-kit';
+import { type Lifecycle, type Logger, createMetricsRegistry, lifecycle } from '@wikimonitor/service-kit';
+import { Gauge } from 'prom-client';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { DEFAULT_DATA_DIR, FAULT_KINDS, type FaultKind, type FaultPlan, type JetstreamSourceConfig } from './config';
 import { type EntryMeta, type Template, dueBy, malformedLine, metaOf, passesFilters, render, templatesOf } from './retime';
@@ -204,12 +205,26 @@ export function createJetstreamSource(deps: { config: JetstreamSourceConfig; log
   }
 
   const statsNow = (): JetstreamSourceStats => ({ logged: entries.length, total, connections: conns.size, ...stats });
+  const registry = createMetricsRegistry('jetstream-source');
+  new Gauge({
+    name: 'jetstream_source_stats',
+    help: 'The stand-in\'s /stats figures, by figure (logged, total, connections, connectionsTotal, sent, drops, stalls, slowDisconnects)',
+    labelNames: ['figure'] as const,
+    registers: [registry],
+    collect() {
+      for (const [figure, v] of Object.entries(statsNow())) this.set({ figure }, v);
+    },
+  });
 
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://local');
     const q = url.searchParams;
     if (req.method === 'GET' && (url.pathname === '/healthz' || url.pathname === '/readyz')) return send(res, 200, { status: 'ok' });
     if (req.method === 'GET' && url.pathname === '/stats') return send(res, 200, statsNow());
+    if (req.method === 'GET' && url.pathname === '/metrics') {
+      void registry.metrics().then((text) => send(res, 200, text, registry.contentType));
+      return;
+    }
     if (req.method === 'GET' && url.pathname === '/log') return send(res, 200, entries.map((e) => e.text).join('\n') + (entries.length ? '\n' : ''), 'application/x-ndjson');
     if (req.method === 'POST' && url.pathname === '/control/drop') {
       const n = conns.size;
@@ -232,7 +247,7 @@ export function createJetstreamSource(deps: { config: JetstreamSourceConfig; log
       defaultFault = { kind: kind as FaultKind, every: Number(q.get('every') ?? defaultFault.every) || defaultFault.every, ms: Number(q.get('ms') ?? defaultFault.ms) };
       return send(res, 200, { fault: defaultFault, note: 'applies to new connections' });
     }
-    send(res, 404, { error: 'not found', endpoints: ['GET /subscribe (WebSocket)', 'GET /stats', 'GET /log', 'POST /control/drop', 'POST /control/stall?ms=', 'POST /control/fault?kind=&every=&ms='] });
+    send(res, 404, { error: 'not found', endpoints: ['GET /subscribe (WebSocket)', 'GET /stats', 'GET /log', 'GET /metrics', 'POST /control/drop', 'POST /control/stall?ms=', 'POST /control/fault?kind=&every=&ms='] });
   }
 
   const base = lifecycle('jetstream-source', {
