@@ -5,7 +5,7 @@
 //   node --import tsx bench/jetstream/jetstream-bench.ts [--events 100000] [--rounds 2] [--short]
 import { provisionTopics } from '@wikimonitor/kafka';
 import { freePort, loadRecordedEvents, uniqueName } from '@wikimonitor/testing';
-import { benchArgs, buildApps, machine, progress, stackEnv, startApp, table, waitHttp, writeReport } from '../lib/bench-kit';
+import { awaitPublished, benchArgs, buildApps, machine, progress, stackEnv, startApp, table, waitHttp, writeReport } from '../lib/bench-kit';
 
 const ARGS = benchArgs(
   `Usage: node --import tsx bench/jetstream/jetstream-bench.ts [--events N] [--rounds N] [--short]
@@ -58,38 +58,7 @@ async function run(env: Record<string, string>, path: Path) {
     ...sourceEnv,
   });
   await waitHttp(`http://127.0.0.1:${port}/healthz`);
-  let first = 0;
-  let firstCount = 0;
-  let lastReport = Date.now();
-  const deadline = Date.now() + 15 * 60_000;
-  for (;;) {
-    const n = await producer.metric('producer_events_published_total');
-    if (!first && n > 0) {
-      first = Date.now();
-      firstCount = n;
-    }
-    if (n >= expected) break;
-    if (Date.now() > deadline) throw new Error(`${path}: only ${n} of ${expected} published in 15 min`);
-    if (Date.now() - lastReport > 5000) {
-      progress(`${path}: ${n}/${expected} published`);
-      lastReport = Date.now();
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const seconds = (Date.now() - first) / 1000;
-  const mean = async (histogram: string) => {
-    const count = await producer.metric(`${histogram}_count`);
-    return count ? (await producer.metric(`${histogram}_sum`)) / count : 0;
-  };
-  const result = {
-    events: expected,
-    eventsPerSec: Math.round((expected - firstCount) / seconds),
-    peakRssMb: Math.round(producer.peakRssMb()),
-    meanCommitMs: Math.round((await mean('producer_commit_seconds')) * 10_000) / 10,
-    meanPublishLatencyMs: Math.round((await mean('producer_publish_latency_seconds')) * 10_000) / 10,
-    keptIds: await producer.metric('producer_position_ids'),
-    sourcePeakRssMb: Math.round(source.peakRssMb()),
-  };
+  const result = { events: expected, ...(await awaitPublished(producer, expected, path)), keptIds: await producer.metric('producer_position_ids'), sourcePeakRssMb: Math.round(source.peakRssMb()) };
   await producer.stop();
   await source.stop();
   progress(`${path}: ${result.eventsPerSec} events/s, peak RSS ${result.peakRssMb} MB`);

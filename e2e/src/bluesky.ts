@@ -1,13 +1,14 @@
 import avro from 'avsc';
 import { type BlueskyEvent, BlueskyEventSchema } from '@wikimonitor/contracts';
-import { normalizeJetstreamEvent, seededRandom } from '@wikimonitor/domain';
+import { normalizeJetstreamEvent } from '@wikimonitor/domain';
 import { type AppProcess, createAppProcess, freePort, readTopic, uniqueName } from '@wikimonitor/testing';
 import { join } from 'node:path';
 import { countTopicCopies } from './checks';
-import type { ChaosOptions, ScenarioResult } from './chaos';
+import { type ChaosOptions, type ScenarioResult, emptyResult, scenarioRandom } from './chaos';
 import { readDeadLetters } from './verify';
 import { connection } from './pipeline';
-import type { Scenario } from './scenarios';
+import type { Scenario, ScenarioContext } from './scenarios';
+import { scenarioClock, sleep, waitUntil } from './clock';
 
 /** Recorded Jetstream lines (data/recordings/bluesky-jetstream): the stand-in loops them to reach the run's event count. */
 export const BLUESKY_RECORDED_LINES = 186;
@@ -17,20 +18,14 @@ export const BLUESKY_RESUME_MARGIN_MS = 2_000;
 /** A malformed frame (bad JSON, unknown kind) after every this many events: the dead-letter path runs in every scenario. */
 export const BLUESKY_MALFORMED_EVERY = 97;
 
-/** What a Bluesky scenario's faults can do. */
-export interface BlueskyContext {
-  rng(): number;
-  inputMs: number;
-  elapsed(): number;
-  at(ms: number): Promise<void>;
-  sleep(ms: number): Promise<void>;
-  note(text: string): void;
+/** What a Bluesky scenario's faults can do: the Wikimedia scenarios' clock and log, and faults of its own. */
+export type BlueskyContext = Pick<ScenarioContext, 'rng' | 'inputMs' | 'elapsed' | 'at' | 'sleep' | 'note'> & {
   /** kill -9 of the Jetstream producer, restarted after `restartAfterMs`. */
   killProducer(restartAfterMs: number): Promise<void>;
   /** The stand-in's HTTP control: terminate every connection, or stop sending for `ms`. */
   dropConnections(): Promise<void>;
   stall(ms: number): Promise<void>;
-}
+};
 
 export interface BlueskyPlan {
   /** Extra jetstream-source flags (per-connection faults). */
@@ -41,18 +36,6 @@ export interface BlueskyPlan {
 }
 
 const eventType = avro.Type.forSchema(BlueskyEventSchema as unknown as avro.Schema);
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function waitUntil<T>(timeoutMs: number, fn: () => Promise<T | undefined | false>, intervalMs = 1000): Promise<T | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) return undefined;
-    await sleep(intervalMs);
-  }
-}
-
 /** Every record of the Bluesky raw topic (read_committed): id, did and key. */
 async function readBluesky(target: ChaosOptions['stack'], topic: string): Promise<{ records: Array<{ id: string; did: string; key: string }>; undecodable: number }> {
   const messages = await readTopic(connection(target), topic, 'read_committed');
@@ -83,37 +66,10 @@ export async function runBlueskyScenario(scenario: Scenario & { bluesky: Bluesky
   const log = (msg: string) => opts.log(`${scenario.name}: ${msg}`);
   const prefix = uniqueName(`chaos-${scenario.name}`);
   const topics = { raw: `${prefix}.bsky.raw.events`, dlq: `${prefix}.dlq`, checkpoints: `${prefix}.checkpoints` };
-  const actions: string[] = [];
-  const failures: string[] = [];
   const passes = Math.max(1, Math.ceil(opts.events / BLUESKY_RECORDED_LINES));
-  const result: ScenarioResult = {
-    scenario: scenario.name,
-    description: scenario.description,
-    passed: false,
-    failures,
-    eventsIn: 0,
-    stored: 0,
-    lost: 0,
-    topicDuplicates: 0,
-    topics: [],
-    rowDuplicates: 0,
-    unexpected: 0,
-    aggregatesEqualRecount: false,
-    poison: [],
-    poisonUnservable: [],
-    deadLettered: 0,
-    expectedDeadLetters: 0,
-    sourceConnections: 0,
-    recoverySeconds: null,
-    aggregates: null,
-    groups: [],
-    maxLagSeconds: {},
-    alert: { expected: false, raised: false, detail: 'not checked (no downstream apps)' },
-    crashes: {},
-    actions,
-    seconds: 0,
-  };
-  const rng = seededRandom(opts.seed + [...scenario.name].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) | 0, 0));
+  const result = emptyResult(scenario, { alert: { expected: false, raised: false, detail: 'not checked (no downstream apps)' } });
+  const { actions, failures } = result;
+  const rng = scenarioRandom(opts.seed, scenario.name);
   const logDir = join(opts.workDir, 'logs');
   const sourcePort = await freePort();
   const source: AppProcess = createAppProcess({
@@ -169,17 +125,7 @@ export async function runBlueskyScenario(scenario: Scenario & { bluesky: Bluesky
     const ctx: BlueskyContext = {
       rng,
       inputMs,
-      elapsed: () => Date.now() - t0,
-      at: async (ms) => {
-        const wait = t0 + ms - Date.now();
-        if (wait > 0) await sleep(wait);
-      },
-      sleep,
-      note: (text) => {
-        const line = `+${((Date.now() - t0) / 1000).toFixed(1)}s ${text}`;
-        actions.push(line);
-        log(line);
-      },
+      ...scenarioClock(t0, actions, log),
       killProducer: async (restartAfterMs) => {
         ctx.note(`kill -9 producer (restart in ${(restartAfterMs / 1000).toFixed(1)} s)`);
         await producer.kill9(restartAfterMs);

@@ -1,9 +1,7 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { join, resolve } from 'node:path';
-import { existsSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { type Lifecycle, type Logger, createMetricsRegistry, lifecycle } from '@wikimonitor/service-kit';
+import { type Lifecycle, type Logger, createMetricsRegistry, findRepoRoot, lifecycle } from '@wikimonitor/service-kit';
 import { Gauge } from 'prom-client';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { DEFAULT_DATA_DIR, FAULT_KINDS, type FaultKind, type FaultPlan, type JetstreamSourceConfig } from './config';
@@ -52,15 +50,6 @@ export interface JetstreamSource extends Lifecycle {
   lines(): string[];
 }
 
-function findRepoRoot(from: string = __dirname): string {
-  let dir = resolve(from);
-  for (;;) {
-    if (existsSync(join(dir, 'nx.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) return process.cwd();
-    dir = parent;
-  }
-}
 
 async function loadFiles(paths: readonly string[]): Promise<Array<{ name: string; text: string }>> {
   const entries = paths.length ? paths : [resolve(findRepoRoot(), DEFAULT_DATA_DIR)];

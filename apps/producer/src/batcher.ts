@@ -1,6 +1,6 @@
 import { type BatchProducer, type OutgoingRecord, type WriteBatchResult, writeBatch } from '@wikimonitor/kafka';
 import { type Logger, WikiMonitorError, backoffDelay, describeError, sleep } from '@wikimonitor/service-kit';
-import type { Span } from '@wikimonitor/telemetry';
+import type { Span, Tracer } from '@wikimonitor/telemetry';
 import type { ProducerMetrics } from './metrics';
 
 /** One record of a batch: a raw record (that can still become a dead letter) or a dead letter. */
@@ -201,3 +201,19 @@ export function createBatcher(deps: BatcherDeps) {
 }
 
 export type Batcher = ReturnType<typeof createBatcher>;
+
+/** What a source's ingestor passes through to its batcher unchanged. */
+export type BatcherSettings = Omit<BatcherDeps, 'position' | 'afterCommit'>;
+
+/** Fields an ingestor adds to its batcher settings, whichever the source. */
+export interface IngestorCommonDeps extends BatcherSettings {
+  topic: string;
+  dlqTopic: string;
+  /** The stream URL: the dead letters' source and the position's url. */
+  sourceUrl: string;
+  /** Bound of the ids kept with the position for the overlap filter. */
+  maxIds: number;
+  maxRecordBytes: number;
+  /** Null when tracing is off: no span work at all on the hot path. */
+  tracer: Tracer | null;
+}

@@ -1,37 +1,18 @@
 import { createHash } from 'node:crypto';
 import type { WikiChange } from '@wikimonitor/contracts';
 import { type NormalizeResult, type SseEvent, changeKey, normalizeSseEvent } from '@wikimonitor/domain';
-import { type BatchProducer, type OutgoingRecord, deadLetterFrom } from '@wikimonitor/kafka';
-import { type Logger, describeError } from '@wikimonitor/service-kit';
-import { type Tracer, startPublishSpan, traceHeadersFor } from '@wikimonitor/telemetry';
-import { type BatchItem, createBatcher } from './batcher';
+import { type OutgoingRecord, deadLetterFrom } from '@wikimonitor/kafka';
+import { describeError } from '@wikimonitor/service-kit';
+import { startPublishSpan, traceHeadersFor } from '@wikimonitor/telemetry';
+import { type BatchItem, type IngestorCommonDeps, createBatcher } from './batcher';
 import { deadLetterPayload } from './bad-input';
 import type { CheckpointStore } from './checkpoint';
-import type { ProducerMetrics } from './metrics';
 import { PositionTracker, type StoredCheckpoint, isLegacyCheckpoint } from './position';
 
-export interface IngestorDeps {
-  producer: BatchProducer;
+export interface IngestorDeps extends IngestorCommonDeps {
   checkpoints: CheckpointStore;
   encode: (change: WikiChange) => Buffer;
-  log: Logger;
-  metrics: ProducerMetrics;
-  topic: string;
-  dlqTopic: string;
-  /** The stream URL: the dead letters' source and the position's url. */
-  sourceUrl: string;
-  /** Records and position in one transaction (false: the same batches without transactions, at-least-once). */
-  exactlyOnce: boolean;
   marginMs: number;
-  maxIds: number;
-  maxInFlight: number;
-  commitIntervalMs: number;
-  commitMaxEvents: number;
-  maxRecordBytes: number;
-  /** Null when tracing is off: no span work at all on the hot path. */
-  tracer: Tracer | null;
-  /** The producer cannot go on (fenced by another instance, failed): the service must stop. */
-  onFatal: (err: unknown) => void;
 }
 
 /** The POSITION_MAX_IDS warning is logged at most this often (the counter has every drop). */
@@ -79,7 +60,7 @@ export function createIngestor(deps: IngestorDeps) {
   let droppedSinceLog = 0;
   let lastDropLog = 0;
   const batcher = createBatcher({
-    producer: deps.producer,
+    ...deps,
     position: {
       record: (seq, at) => deps.checkpoints.record(tracker.snapshot(seq, at)),
       async committedSeq() {
@@ -87,14 +68,7 @@ export function createIngestor(deps: IngestorDeps) {
         return cp !== undefined && !isLegacyCheckpoint(cp) ? cp.seq : undefined;
       },
     },
-    log,
-    metrics,
-    exactlyOnce: deps.exactlyOnce,
-    maxInFlight: deps.maxInFlight,
-    commitIntervalMs: deps.commitIntervalMs,
-    commitMaxEvents: deps.commitMaxEvents,
     afterCommit: () => metrics.keptIds.set(tracker.keptCount()),
-    onFatal: deps.onFatal,
   });
 
   function deadLetter(ev: SseEvent, error: { code: string; message: string }): OutgoingRecord {

@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { BlueskyEvent } from '@wikimonitor/contracts';
 import { CursorTracker, type CursorPositionState, normalizeJetstreamEvent } from '@wikimonitor/domain';
-import { type BatchProducer, type OutgoingRecord, deadLetterFrom } from '@wikimonitor/kafka';
-import { type Logger, describeError } from '@wikimonitor/service-kit';
-import { type Tracer, startPublishSpan, traceHeadersFor } from '@wikimonitor/telemetry';
-import { type BatchItem, createBatcher } from './batcher';
+import { type OutgoingRecord, deadLetterFrom } from '@wikimonitor/kafka';
+import { describeError } from '@wikimonitor/service-kit';
+import { startPublishSpan, traceHeadersFor } from '@wikimonitor/telemetry';
+import { type BatchItem, type IngestorCommonDeps, createBatcher } from './batcher';
 import type { CheckpointStore } from './checkpoint';
 import { recordBytes } from './ingestor';
-import type { ProducerMetrics } from './metrics';
 
 /** The Jetstream position committed with the records it covers (see README, "Jetstream: resume by cursor"). */
 export interface JetstreamPositionRecord extends CursorPositionState {
@@ -26,25 +25,13 @@ export interface JetstreamPositionRecord extends CursorPositionState {
 export const KEY_DIGEST = 'sha256/96';
 export const keyOf = (id: string): string => createHash('sha256').update(id).digest('base64url').slice(0, 16);
 
-export interface JetstreamIngestorDeps {
-  producer: BatchProducer;
+export interface JetstreamIngestorDeps extends IngestorCommonDeps {
   checkpoints: CheckpointStore<JetstreamPositionRecord, JetstreamPositionRecord>;
   encode: (event: BlueskyEvent) => Buffer;
-  log: Logger;
-  metrics: ProducerMetrics;
-  topic: string;
-  dlqTopic: string;
-  sourceUrl: string;
-  exactlyOnce: boolean;
+  /** The resume rewind of the cursor (µs). */
   marginUs: number;
-  maxIds: number;
-  maxInFlight: number;
-  commitIntervalMs: number;
-  commitMaxEvents: number;
-  maxRecordBytes: number;
+  /** A time_us later than receipt + this is EVENT_TIME_FUTURE (never the position). */
   maxFutureSkewMs: number;
-  tracer: Tracer | null;
-  onFatal: (err: unknown) => void;
 }
 
 /**
@@ -58,19 +45,12 @@ export function createJetstreamIngestor(deps: JetstreamIngestorDeps) {
   let tracker = new CursorTracker(trackerOptions);
   let events = 0;
   const batcher = createBatcher({
-    producer: deps.producer,
+    ...deps,
     position: {
       record: (seq, at) => deps.checkpoints.record({ v: 1, source: 'jetstream', seq, url: deps.sourceUrl, at: at.toISOString(), events, marginUs: deps.marginUs, keys: KEY_DIGEST, ...tracker.snapshot() }),
       committedSeq: async () => (await deps.checkpoints.load())?.seq,
     },
-    log,
-    metrics,
-    exactlyOnce: deps.exactlyOnce,
-    maxInFlight: deps.maxInFlight,
-    commitIntervalMs: deps.commitIntervalMs,
-    commitMaxEvents: deps.commitMaxEvents,
     afterCommit: () => metrics.keptIds.set(tracker.keptCount()),
-    onFatal: deps.onFatal,
   });
 
   function deadLetter(raw: Buffer, did: string | null, timeUs: number | null, error: { code: string; message: string }): OutgoingRecord {
