@@ -2,6 +2,7 @@ import avro from 'avsc';
 import { type BlueskyEvent, BlueskyEventSchema } from '@wikimonitor/contracts';
 import { normalizeJetstreamEvent } from '@wikimonitor/domain';
 import { type AppProcess, createAppProcess, freePort, readTopic, uniqueName } from '@wikimonitor/testing';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { countTopicCopies } from './checks';
 import { type ChaosOptions, type ScenarioResult, emptyResult, scenarioRandom } from './chaos';
@@ -37,16 +38,16 @@ export interface BlueskyPlan {
 
 const eventType = avro.Type.forSchema(BlueskyEventSchema as unknown as avro.Schema);
 /** Every record of the Bluesky raw topic (read_committed): id, did and key. */
-async function readBluesky(target: ChaosOptions['stack'], topic: string): Promise<{ records: Array<{ id: string; did: string; key: string }>; undecodable: number }> {
+async function readBluesky(target: ChaosOptions['stack'], topic: string): Promise<{ records: Array<{ id: string; did: string; key: string; at: string; timeUs: number }>; undecodable: number }> {
   const messages = await readTopic(connection(target), topic, 'read_committed');
-  const records: Array<{ id: string; did: string; key: string }> = [];
+  const records: Array<{ id: string; did: string; key: string; at: string; timeUs: number }> = [];
   let undecodable = 0;
   for (const m of messages) {
     const v = m.value;
     try {
       if (!v || v[0] !== 0) throw new Error('not Confluent framing');
       const e = eventType.fromBuffer(v.subarray(5)) as BlueskyEvent;
-      records.push({ id: e.id, did: e.did, key: m.key?.toString() ?? '' });
+      records.push({ id: e.id, did: e.did, key: m.key?.toString() ?? '', at: `${m.partition}@${m.offset}`, timeUs: e.time_us });
     } catch {
       undecodable++;
     }
@@ -113,7 +114,7 @@ export async function runBlueskyScenario(scenario: Scenario & { bluesky: Bluesky
     const res = await fetch(`http://127.0.0.1:${sourcePort}${path}`, { method: 'POST', signal: AbortSignal.timeout(5000) });
     return (await res.json()) as Record<string, unknown>;
   };
-  const stats = async () => (await (await fetch(`http://127.0.0.1:${sourcePort}/stats`, { signal: AbortSignal.timeout(5000) })).json()) as { logged: number; total: number; connectionsTotal: number; drops: number; stalls: number };
+  const stats = async () => (await (await fetch(`http://127.0.0.1:${sourcePort}/stats`, { signal: AbortSignal.timeout(5000) })).json()) as { logged: number; emitted: number; total: number; complete: boolean; connectionsTotal: number; drops: number; stalls: number };
   try {
     source.start();
     await source.waitReady('/healthz', 60_000);
@@ -144,7 +145,7 @@ export async function runBlueskyScenario(scenario: Scenario & { bluesky: Bluesky
     if (actions.length) ctx.note('faults over');
     const inputDone = await waitUntil(inputMs * 3 + 120_000, async () => {
       const s = await stats();
-      return s.logged >= s.total && Date.now();
+      return s.complete && Date.now();
     });
     if (!inputDone) failures.push('the Jetstream stand-in did not emit the whole input in time');
 
@@ -176,7 +177,13 @@ export async function runBlueskyScenario(scenario: Scenario & { bluesky: Bluesky
     result.unexpected = copies.unexpected;
     result.topicDuplicates = copies.extraCopies;
     if (copies.missing) failures.push(`${copies.missing} events lost`);
-    if (copies.extraCopies) failures.push(`${copies.extraCopies} duplicate records in ${topics.raw}`);
+    if (copies.extraCopies) {
+      const seen = new Map<string, string[]>();
+      for (const r of records) seen.set(r.id, [...(seen.get(r.id) ?? []), `${r.at} time_us ${r.timeUs}`]);
+      const dups = [...seen].filter(([, at]) => at.length > 1).slice(0, 5);
+      failures.push(`${copies.extraCopies} duplicate records in ${topics.raw} (e.g. ${dups.map(([id, at]) => `${id} at ${at.join(' and ')}`).join('; ')})`);
+      writeFileSync(join(opts.workDir, `${prefix}-jetstream-log.jsonl`), `${lines.join('\n')}\n`);
+    }
     if (copies.unexpected) failures.push(`${copies.unexpected} ids in ${topics.raw} that were never sent`);
     if (undecodable) failures.push(`${undecodable} undecodable records in ${topics.raw}`);
     const badKeys = records.filter((r) => r.key !== r.did).length;

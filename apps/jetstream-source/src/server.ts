@@ -30,9 +30,13 @@ interface Connection {
 }
 
 export interface JetstreamSourceStats {
-  /** Events (and malformed frames) in the log so far, and how many the recordings make in all. */
+  /** Messages in the log so far (events and malformed frames). */
   logged: number;
+  /** Events emitted so far, and how many the recordings make in all (malformed frames not counted). */
+  emitted: number;
   total: number;
+  /** Every event emitted (the log is final). */
+  complete: boolean;
   connections: number;
   connectionsTotal: number;
   sent: number;
@@ -193,7 +197,7 @@ export function createJetstreamSource(deps: { config: JetstreamSourceConfig; log
     res.end(typeof body === 'string' ? body : JSON.stringify(body));
   }
 
-  const statsNow = (): JetstreamSourceStats => ({ logged: entries.length, total, connections: conns.size, ...stats });
+  const statsNow = (): JetstreamSourceStats => ({ logged: entries.length, emitted: generated, total, complete: total > 0 && generated >= total, connections: conns.size, ...stats });
   const registry = createMetricsRegistry('jetstream-source');
   new Gauge({
     name: 'jetstream_source_stats',
@@ -201,7 +205,7 @@ export function createJetstreamSource(deps: { config: JetstreamSourceConfig; log
     labelNames: ['figure'] as const,
     registers: [registry],
     collect() {
-      for (const [figure, v] of Object.entries(statsNow())) this.set({ figure }, v);
+      for (const [figure, v] of Object.entries(statsNow())) this.set({ figure }, Number(v));
     },
   });
 

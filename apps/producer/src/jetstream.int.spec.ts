@@ -41,8 +41,7 @@ describe('producer with SOURCE=jetstream against the Jetstream stand-in (real br
     cleanup.push(() => last.proc.kill('SIGKILL'));
     await waitFor(() => /resuming from checkpoint/.test(last.proc.output()), 'resumed from the checkpoint', 30_000);
     await waitFor(async () => {
-      const s = await source.stats();
-      return s.logged >= s.total;
+      return (await source.stats()).complete;
     }, 'the source emitted every event', 120_000, 500);
     const want = await source.expected();
     let result = countCopies(want.ids, []);

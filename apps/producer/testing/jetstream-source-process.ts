@@ -5,7 +5,7 @@ export interface JetstreamSourceProcess {
   /** ws://127.0.0.1:<port>/subscribe */
   url: string;
   base: string;
-  stats(): Promise<{ logged: number; total: number; connectionsTotal: number; drops: number; stalls: number }>;
+  stats(): Promise<{ logged: number; emitted: number; total: number; complete: boolean; connectionsTotal: number; drops: number; stalls: number }>;
   /** What a correct consumer of the log so far must have written: the distinct event ids, and the distinct malformed lines. */
   expected(): Promise<{ ids: string[]; malformed: string[]; kinds: Set<string> }>;
   close(): Promise<void>;

@@ -80,6 +80,17 @@ describe('CursorTracker (Jetstream resume by cursor)', () => {
     expect(resumed.keptCount()).toBe(2);
   });
 
+  it('a second copy of a written event with a later time_us should keep its key until the copy leaves the window (regression: chaos bsky-kill-producer wrote such a copy twice)', () => {
+    // The 2024-format recording lists the same event twice: copy A at 1,000 written; copy B (same id) at 1,030 dropped.
+    const t = new CursorTracker({ marginUs: 100, maxIds: 100 });
+    t.accept('a', 1_000);
+    expect(t.decide('a', 1_030)).toBe('written');
+    t.accept('z', 1_101); // the position moves on: A's own time is now below max - margin
+    const resumed = new CursorTracker({ marginUs: 100, maxIds: 100 }, t.snapshot());
+    resumed.connected(resumed.cursor()); // cursor 1,001: a replay sends B (1,030) again, not A
+    expect(resumed.decide('a', 1_030)).toBe('written');
+  });
+
   it('a margin smaller than the disorder should lose events (the documented bound)', () => {
     const cuts = Array.from({ length: 30 }, (_, i) => 5 + (i % 9));
     const written = run(recorded, 0, cuts);

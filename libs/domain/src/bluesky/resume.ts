@@ -56,12 +56,22 @@ export class CursorTracker {
   }
 
   /**
-   * Whether an event is new: not when its key was written (a re-delivery of the overlap), nor when
-   * its time_us is below the connection's cursor (the server replays time_us >= cursor only; below
-   * it an event was written before the window's low bound, or the disorder exceeded the margin).
+   * Whether an event is new: not when its key was written (a re-delivery of the overlap, or another
+   * copy of the same event: its later time_us then becomes the key's), nor when its time_us is below
+   * the connection's cursor (the server replays time_us >= cursor only; below it an event was written
+   * before the window's low bound, or the disorder exceeded the margin).
    */
   decide(key: string, timeUs: number | null): OverlapDecision {
-    if (this.kept.has(key)) return 'written';
+    const kept = this.kept.get(key);
+    if (kept !== undefined) {
+      // The same event can come again with another time_us (a second copy, not a replay of the first):
+      // the key stays as long as its latest copy is in the window, or a resume would write that copy.
+      if (timeUs !== null && timeUs > kept) {
+        this.kept.delete(key);
+        this.kept.set(key, timeUs);
+      }
+      return 'written';
+    }
     if (timeUs !== null && this.lowBound !== null && timeUs < this.lowBound) return 'before-cursor';
     return 'new';
   }
