@@ -445,6 +445,8 @@ const BLUESKY_SCENARIOS: Scenario[] = [
     needs: [],
     run: notThePipeline,
     bluesky: {
+      // A kill can land while the producer starts (before it connects); at least one resume by cursor must happen.
+      minConnections: 2,
       async run(ctx) {
         const from = 0.1 * ctx.inputMs;
         const slot = (0.75 * ctx.inputMs) / 3;
