@@ -29,6 +29,8 @@ node scripts/test-summary.mjs || rc=1
 node tools/pipeline/serve-check.mjs || rc=1
 # The analytics range benchmark in its short mode: only that it runs (figures: bench/results/analytics.md).
 TSX_TSCONFIG_PATH=tsconfig.base.json node --import tsx bench/analytics/range-bench.ts --short >/dev/null || rc=1
+# The producer's Jetstream path beside its EventStreams path, short form (figures: bench/results/jetstream.md).
+TSX_TSCONFIG_PATH=tsconfig.base.json node --import tsx bench/jetstream/jetstream-bench.ts --short >/dev/null || rc=1
 
 if [ "$started_stack" = 1 ] && [ "${WM_KEEP_STACK:-0}" != 1 ]; then
   node tools/stack/stack.mjs down >/dev/null || true

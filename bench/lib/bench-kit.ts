@@ -65,6 +65,45 @@ export async function waitHttp(url: string, timeoutMs = 60_000): Promise<void> {
   }
 }
 
+/**
+ * Polls a producer until `expected` events are published (producer_events_published_total); the rate
+ * counts from the first published event (start-up excluded). Also its mean batch write and receipt-to-commit.
+ */
+export async function awaitPublished(producer: AppProcess, expected: number, label: string, timeoutMs = 15 * 60_000) {
+  let first = 0;
+  let firstCount = 0;
+  let lastReport = Date.now();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const n = await producer.metric('producer_events_published_total');
+    if (!first && n > 0) {
+      first = Date.now();
+      firstCount = n;
+    }
+    if (n >= expected) break;
+    if (Date.now() > deadline) throw new Error(`${label}: only ${n} of ${expected} published in ${Math.round(timeoutMs / 60_000)} min`);
+    if (Date.now() - lastReport > 5000) {
+      progress(`${label}: ${n}/${expected} published`);
+      lastReport = Date.now();
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const seconds = (Date.now() - first) / 1000;
+  const mean = async (histogram: string) => {
+    const count = await producer.metric(`${histogram}_count`);
+    return count ? (await producer.metric(`${histogram}_sum`)) / count : 0;
+  };
+  return {
+    eventsPerSec: Math.round((expected - firstCount) / seconds),
+    peakRssMb: Math.round(producer.peakRssMb()),
+    batches: await producer.metric('producer_commit_seconds_count'),
+    /** Mean time to write one batch (transactional: begin + sends + commit; else sends, then the position). */
+    meanCommitMs: Math.round((await mean('producer_commit_seconds')) * 10_000) / 10,
+    /** Mean time from receipt to the commit of the event's batch. */
+    meanPublishLatencyMs: Math.round((await mean('producer_publish_latency_seconds')) * 10_000) / 10,
+  };
+}
+
 export function machine(): Record<string, string | number> {
   return { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, date: new Date().toISOString() };
 }

@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { provisionTopics } from '@wikimonitor/kafka';
 import { freePort, loadRecordedEvents, uniqueName } from '@wikimonitor/testing';
-import { benchArgs, averageRecordSize, buildApps, kafkaClasspath, machine, progress, stackEnv, startApp, table, waitHttp, writeReport } from '../lib/bench-kit';
+import { benchArgs, averageRecordSize, awaitPublished, buildApps, kafkaClasspath, machine, progress, stackEnv, startApp, table, waitHttp, writeReport } from '../lib/bench-kit';
 
 const ARGS = benchArgs(
   `Usage: node --import tsx bench/producer/producer-bench.ts [--events N] [--rounds N] [--tracing]
@@ -58,39 +58,7 @@ async function runProducer(env: Record<string, string>, label: string, extra: Re
     ...extra,
   });
   await waitHttp(`http://127.0.0.1:${port}/healthz`);
-  let first = 0;
-  let firstCount = 0;
-  let lastReport = Date.now();
-  const deadline = Date.now() + 15 * 60_000;
-  for (;;) {
-    const n = await producer.metric('producer_events_published_total');
-    if (!first && n > 0) {
-      first = Date.now();
-      firstCount = n;
-    }
-    if (n >= EVENTS) break;
-    if (Date.now() > deadline) throw new Error(`${label}: only ${n} of ${EVENTS} published in 15 min`);
-    if (Date.now() - lastReport > 5000) {
-      progress(`${label}: ${n}/${EVENTS} published`);
-      lastReport = Date.now();
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const seconds = (Date.now() - first) / 1000;
-  const mean = async (histogram: string) => {
-    const count = await producer.metric(`${histogram}_count`);
-    return count ? (await producer.metric(`${histogram}_sum`)) / count : 0;
-  };
-  const result = {
-    eventsPerSec: Math.round((EVENTS - firstCount) / seconds),
-    peakRssMb: Math.round(producer.peakRssMb()),
-    batches: await producer.metric('producer_commit_seconds_count'),
-    /** Mean time to write one batch (transactional: begin + sends + commit; else sends, then the position). */
-    meanCommitMs: Math.round((await mean('producer_commit_seconds')) * 10_000) / 10,
-    /** Mean time from SSE receipt to the commit of the event's batch. */
-    meanPublishLatencyMs: Math.round((await mean('producer_publish_latency_seconds')) * 10_000) / 10,
-    sourcePeakRssMb: Math.round(source.peakRssMb()),
-  };
+  const result = { ...(await awaitPublished(producer, EVENTS, label)), sourcePeakRssMb: Math.round(source.peakRssMb()) };
   await producer.stop();
   await source.stop();
   progress(`${label}: ${result.eventsPerSec} events/s, peak RSS ${result.peakRssMb} MB`);

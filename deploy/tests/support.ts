@@ -10,8 +10,8 @@ export const ROOT = resolve(__dirname, '..', '..');
 export const APPS: string[] = readdirSync(join(ROOT, 'apps'))
   .filter((a) => existsSync(join(ROOT, 'apps', a, 'src', 'config.ts')))
   .sort();
-/** Apps that run only in docker-compose (the local replay source and Action API stand-in, profile "offline"), not in Kubernetes. */
-export const COMPOSE_ONLY = ['sse-source', 'action-api-source'];
+/** Apps that run only in docker-compose (the local replay sources and the Action API stand-in, profile "offline"), not in Kubernetes. */
+export const COMPOSE_ONLY = ['sse-source', 'action-api-source', 'jetstream-source'];
 export const K8S_APPS = APPS.filter((a) => !COMPOSE_ONLY.includes(a));
 /** Consumer apps scaled on their lag by a KEDA ScaledObject (base only), bounded by their input topics' partitions. */
 export const AUTOSCALED = ['filter-router', 'aggregator', 'dedup-persister'];

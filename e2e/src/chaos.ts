@@ -5,6 +5,8 @@ import { seededRandom } from '@wikimonitor/domain';
 import { TOPOLOGY, createProducer } from '@wikimonitor/kafka';
 import { createLogger } from '@wikimonitor/service-kit';
 import { type AppName, INSTANCE_STOP_GRACE_MS, REPO_ROOT, uniqueName } from '@wikimonitor/testing';
+import { runBlueskyScenario } from './bluesky';
+import { scenarioClock, sleep, waitUntil } from './clock';
 import { type PoisonOutcome, type TopicCopies, checkAggregates, copyAndAggregateFailures, countCopies, countTopicCopies, letterHolds, poisonOutcomes, rowDuplicates, windowKey } from './checks';
 import { type Input, writeInput } from './input';
 import { type Pipeline, ROUTES, connection, createPipeline, deleteTopics, dropDatabase, provisionTopics, runNames } from './pipeline';
@@ -83,18 +85,6 @@ export interface ScenarioResult {
   seconds: number;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function waitUntil<T>(timeoutMs: number, fn: () => Promise<T | undefined | false>, intervalMs = 500): Promise<T | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) return undefined;
-    await sleep(intervalMs);
-  }
-}
-
 interface SourceStats {
   eventsSent: number;
   eventsLoaded: number;
@@ -117,6 +107,7 @@ function isPrivate(stack: PrivateStack | StackEndpoints): stack is PrivateStack 
 
 /** Runs one scenario against a fresh pipeline (own topics, groups, ids and database) and checks the outcome. */
 export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhook: WebhookReceiver): Promise<ScenarioResult> {
+  if (scenario.bluesky) return runBlueskyScenario({ ...scenario, bluesky: scenario.bluesky }, opts);
   const started = Date.now();
   const log = (msg: string) => opts.log(`${scenario.name}: ${msg}`);
   const names = runNames(uniqueName(`chaos-${scenario.name}`));
@@ -124,36 +115,9 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
   mkdirSync(opts.workDir, { recursive: true });
   const input: Input = writeInput(opts.workDir, opts.events, { rate: opts.rate, poison: scenario.poisonEvents?.(), name: `${names.prefix}-input.jsonl` });
   if (scenario.poisonEvents) log(`poison from ${sharedPoisonBuilder() ? 'libs/testing poisonEvents()' : 'the local list (libs/testing poisonEvents() not found)'}: ${input.poison.length} served, ${input.unservable.length} unservable`);
-  const rng = seededRandom(opts.seed + [...scenario.name].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) | 0, 0));
-  const actions: string[] = [];
-  const failures: string[] = [];
-  const result: ScenarioResult = {
-    scenario: scenario.name,
-    description: scenario.description,
-    passed: false,
-    failures,
-    eventsIn: input.ids.length,
-    stored: 0,
-    lost: 0,
-    topicDuplicates: 0,
-    topics: [],
-    rowDuplicates: 0,
-    unexpected: 0,
-    aggregatesEqualRecount: false,
-    poison: [],
-    poisonUnservable: input.unservable,
-    deadLettered: 0,
-    expectedDeadLetters: 0,
-    sourceConnections: 0,
-    recoverySeconds: null,
-    aggregates: null,
-    groups: [],
-    maxLagSeconds: {},
-    alert: { expected: false, raised: false, detail: '' },
-    crashes: {},
-    actions,
-    seconds: 0,
-  };
+  const rng = scenarioRandom(opts.seed, scenario.name);
+  const result = emptyResult(scenario, { eventsIn: input.ids.length, poisonUnservable: input.unservable });
+  const { actions, failures } = result;
   if (scenario.needs.includes('private-stack') && !isPrivate(opts.stack)) {
     failures.push('needs the private stack');
     return result;
@@ -208,17 +172,7 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
       proxy,
       rng,
       inputMs,
-      elapsed: () => Date.now() - t0,
-      at: async (ms) => {
-        const wait = t0 + ms - Date.now();
-        if (wait > 0) await sleep(wait);
-      },
-      sleep,
-      note: (text) => {
-        const line = `+${((Date.now() - t0) / 1000).toFixed(1)}s ${text}`;
-        actions.push(line);
-        log(line);
-      },
+      ...scenarioClock(t0, actions, log),
       kill: async (app, restartAfterMs, ordinal = 0) => {
         const target = p.instances(app)[ordinal];
         if (!target) throw new Error(`${app} has no instance ${ordinal}`);
@@ -461,6 +415,43 @@ export async function runScenario(scenario: Scenario, opts: ChaosOptions, webhoo
   result.seconds = Math.round((Date.now() - started) / 1000);
   log(result.passed ? `PASSED (${result.seconds} s)` : `FAILED: ${failures.join('; ')}`);
   return result;
+}
+
+/** A scenario's seeded random source: the same seed repeats its fault moments. */
+export function scenarioRandom(seed: number, name: string): () => number {
+  return seededRandom(seed + [...name].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) | 0, 0));
+}
+
+/** A result with nothing checked yet (failures and actions are filled as the scenario runs). */
+export function emptyResult(scenario: Pick<Scenario, 'name' | 'description'>, fields: Partial<ScenarioResult> = {}): ScenarioResult {
+  return {
+    scenario: scenario.name,
+    description: scenario.description,
+    passed: false,
+    failures: [],
+    eventsIn: 0,
+    stored: 0,
+    lost: 0,
+    topicDuplicates: 0,
+    topics: [],
+    rowDuplicates: 0,
+    unexpected: 0,
+    aggregatesEqualRecount: false,
+    poison: [],
+    poisonUnservable: [],
+    deadLettered: 0,
+    expectedDeadLetters: 0,
+    sourceConnections: 0,
+    recoverySeconds: null,
+    aggregates: null,
+    groups: [],
+    maxLagSeconds: {},
+    alert: { expected: false, raised: false, detail: '' },
+    crashes: {},
+    actions: [],
+    seconds: 0,
+    ...fields,
+  };
 }
 
 export interface SuiteResult {

@@ -181,7 +181,7 @@ export type ScalableApp = (typeof SCALABLE_APPS)[number];
  * singleton's one identity), the way a StatefulSet pod gets its name.
  */
 export function instanceEnv(prefix: string, app: AppName, ordinal: number): Record<string, string> {
-  if (app === 'sse-source' || app === 'action-api-source') return {};
+  if (app === 'sse-source' || app === 'action-api-source' || app === 'jetstream-source') return {};
   const s = INSTANCE_SETTINGS[app];
   const id = instanceIdentity(prefix, app, s.singleton ? 0 : ordinal);
   return { ...s.env, ...Object.fromEntries(s.identity.map((k) => [k, id])) };

@@ -3,6 +3,7 @@ import type { AppName } from '@wikimonitor/testing';
 import type { PoisonEvent } from './input';
 import { type Pipeline, SCALABLE_APPS, type ScalableApp } from './pipeline';
 import { poisonEvents } from './poison-input';
+import type { BlueskyPlan } from './bluesky';
 import type { PrivateStack } from './stack';
 import type { TcpProxy } from './tcp-proxy';
 
@@ -71,6 +72,11 @@ export interface Scenario {
    * human-content route must end once, enriched or in the error topic with one of `errorReasons`.
    */
   enricher?: { apiArgs: string[]; errorReasons: readonly string[] };
+  /**
+   * A Bluesky scenario (issue 19): the Jetstream stand-in and the producer with SOURCE=jetstream instead of
+   * the Wikimedia pipeline; `bluesky.run` injects the faults and `run` is not called (see bluesky.ts).
+   */
+  bluesky?: BlueskyPlan;
   /** Bound on the scenario's faults (default: the input's duration + 2 min). */
   faultBudgetMs?: (inputMs: number) => number;
   /** Injects the faults while the input flows; resolves when the last fault is lifted. */
@@ -440,7 +446,70 @@ export const ENRICHER_SCENARIOS: Scenario[] = [
 ];
 
 /** Every scenario of the full suite, in the order they run. */
-export const SCENARIOS: Scenario[] = [...SINGLE_INSTANCE_SCENARIOS, ...SCALING_SCENARIOS, ...ENRICHER_SCENARIOS];
+const notThePipeline = async () => {
+  throw new Error('a Bluesky scenario runs its bluesky.run');
+};
+
+/**
+ * Bluesky Jetstream (issue 19): the producer with SOURCE=jetstream against apps/jetstream-source. Each
+ * checks bsky.raw.events (every distinct event of the stand-in's log exactly once, keyed by did) and the
+ * DLQ (exactly its malformed frames, once each); the downstream apps on Bluesky are not part of them.
+ */
+const BLUESKY_SCENARIOS: Scenario[] = [
+  {
+    name: 'bsky-kill-producer',
+    description: 'Bluesky: kill -9 of the Jetstream producer at 3 random moments, restarted after 0.3-3 s (resume by cursor)',
+    needs: [],
+    run: notThePipeline,
+    bluesky: {
+      // A kill can land while the producer starts (before it connects); at least one resume by cursor must happen.
+      minConnections: 2,
+      async run(ctx) {
+        const from = 0.1 * ctx.inputMs;
+        const slot = (0.75 * ctx.inputMs) / 3;
+        for (let i = 0; i < 3; i++) {
+          await ctx.at(from + i * slot + ctx.rng() * slot * 0.6);
+          await ctx.killProducer(Math.round(between(ctx.rng, 300, 3000)));
+        }
+      },
+    },
+  },
+  {
+    name: 'bsky-drops',
+    description: 'Bluesky: the stand-in drops each connection after 600 messages, and every connection at 4 random moments',
+    needs: [],
+    run: notThePipeline,
+    bluesky: {
+      sourceArgs: ['--fault', 'drop', '--fault-every', '600'],
+      minConnections: 5,
+      async run(ctx) {
+        for (let i = 0; i < 4; i++) {
+          await ctx.at((0.1 + 0.2 * i + ctx.rng() * 0.1) * ctx.inputMs);
+          await ctx.dropConnections();
+        }
+      },
+    },
+  },
+  {
+    name: 'bsky-stall',
+    description: 'Bluesky: the stand-in stops sending for 8 s twice (the producer\'s idle timeout, 4 s, reconnects with its cursor), and stalls 3 s after every 1,000 messages',
+    needs: [],
+    run: notThePipeline,
+    bluesky: {
+      sourceArgs: ['--fault', 'stall', '--fault-every', '1000', '--fault-ms', '3000'],
+      minConnections: 3,
+      async run(ctx) {
+        for (const at of [0.25, 0.6]) {
+          await ctx.at(at * ctx.inputMs);
+          await ctx.stall(8_000);
+          await ctx.sleep(8_000);
+        }
+      },
+    },
+  },
+];
+
+export const SCENARIOS: Scenario[] = [...SINGLE_INSTANCE_SCENARIOS, ...SCALING_SCENARIOS, ...ENRICHER_SCENARIOS, ...BLUESKY_SCENARIOS];
 
 /** The short version CI runs (a few minutes): EventStreams resume with producer kills, kill -9s of random apps, a PostgreSQL restart with its alert, poison, kill -9 of one of three instances of each consumer app, and the two-stage aggregator scaled 1 -> 3 -> 1 with a kill. */
 export const CI_SCENARIOS = ['eventstreams-resume', 'kill-random', 'postgres-restart', 'poison', 'kill-one-of-three', 'two-stage-scale'];

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 TAG="${TAG:-dev}"
 PREFIX="${IMAGE_PREFIX:-wikimonitor/}"
 DOCKER="${DOCKER:-docker}"
-ALL_APPS=(producer filter-router aggregator dedup-persister lag-monitor enricher sse-source action-api-source)
+ALL_APPS=(producer filter-router aggregator dedup-persister lag-monitor enricher sse-source action-api-source jetstream-source)
 apps=("$@")
 [ ${#apps[@]} -gt 0 ] || apps=("${ALL_APPS[@]}")
 

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { findRepoRoot } from '@wikimonitor/service-kit';
+
+export { findRepoRoot };
 
 /** A revision the stand-in knows: from a recorded recentchange event (real) plus what events do not carry (synthetic). */
 export interface KnownRevision {
@@ -20,16 +22,6 @@ export interface KnownRevision {
   contentmodel: string;
 }
 
-/** The workspace root (the directory holding nx.json) above `from`; the working directory if there is none. */
-export function findRepoRoot(from: string = __dirname): string {
-  let dir = resolve(from);
-  for (;;) {
-    if (existsSync(join(dir, 'nx.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) return process.cwd();
-    dir = parent;
-  }
-}
 
 /** The content model MediaWiki gives a page of this wiki and namespace (Wikibase entities on Wikidata, else wikitext). */
 export function contentModelOf(domain: string, ns: number): string {

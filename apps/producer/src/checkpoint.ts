@@ -2,11 +2,11 @@ import { type KafkaConnection, type OutgoingRecord, createPartitionReader } from
 import { type Logger, createLogger } from '@wikimonitor/service-kit';
 import type { PositionRecord, StoredCheckpoint } from './position';
 
-export interface CheckpointStore {
+export interface CheckpointStore<P = PositionRecord, S = StoredCheckpoint> {
   /** The newest committed checkpoint of this key (read_committed), either format. */
-  load(): Promise<StoredCheckpoint | undefined>;
+  load(): Promise<S | undefined>;
   /** The record carrying a position, sent inside the transaction of the events it covers. */
-  record(position: PositionRecord): OutgoingRecord;
+  record(position: P): OutgoingRecord;
 }
 
 /**
@@ -20,7 +20,7 @@ const TAIL_WINDOWS = [64, 4_096];
  * written in the same transaction as the events it covers and read back with read_committed, so
  * the position and the records can never disagree.
  */
-export function createKafkaCheckpointStore(opts: { connection: KafkaConnection; log?: Logger; topic: string; key: string }): CheckpointStore {
+export function createKafkaCheckpointStore<P = PositionRecord, S = StoredCheckpoint>(opts: { connection: KafkaConnection; log?: Logger; topic: string; key: string }): CheckpointStore<P, S> {
   return {
     record: (position) => ({ topic: opts.topic, key: opts.key, value: Buffer.from(JSON.stringify(position)), partition: 0 }),
     async load() {
@@ -29,10 +29,10 @@ export function createKafkaCheckpointStore(opts: { connection: KafkaConnection; 
       try {
         const { low, high } = await reader.watermarks(opts.topic, 0);
         if (high <= low) return undefined;
-        const readFrom = async (from: number): Promise<StoredCheckpoint | undefined> => {
-          let found: StoredCheckpoint | undefined;
+        const readFrom = async (from: number): Promise<S | undefined> => {
+          let found: S | undefined;
           await reader.read([{ topic: opts.topic, partition: 0, from, to: high }], (m) => {
-            if (m.key?.toString() === opts.key && m.value) found = JSON.parse(m.value.toString()) as StoredCheckpoint;
+            if (m.key?.toString() === opts.key && m.value) found = JSON.parse(m.value.toString()) as S;
           }, { timeoutMs: 60_000 });
           return found;
         };

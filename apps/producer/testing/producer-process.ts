@@ -1,4 +1,4 @@
-import { type WikiChange, WikiChangeSchema } from '@wikimonitor/contracts';
+import { type BlueskyEvent, BlueskyEventSchema, type WikiChange, WikiChangeSchema } from '@wikimonitor/contracts';
 import { createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
 import { type TestEnv, freePort, readTopic, scrapeMetric, startTsProcess, testConnection, uniqueName } from '@wikimonitor/testing';
 
@@ -50,4 +50,21 @@ export function countCopies(expected: readonly string[], ids: readonly string[])
     extraCopies: [...copies.values()].reduce((s, n) => s + n - 1, 0),
     unexpected: [...copies.keys()].filter((id) => !want.has(id)),
   };
+}
+
+/** The ids and kinds of every BlueskyEvent record of a topic (read_committed). */
+export async function blueskyIdsIn(env: TestEnv, topic: string): Promise<Array<{ id: string; kind: string; did: string; key: string }>> {
+  const codec = createAvroCodec<BlueskyEvent>({ client: createRegistryClient({ url: env.registryUrl }), topic, schema: BlueskyEventSchema });
+  const messages = await readTopic(testConnection(env), topic);
+  return Promise.all(
+    messages.map(async (m) => {
+      const e = await codec.decode(m.value as Buffer);
+      return { id: e.id, kind: e.kind, did: e.did, key: m.key?.toString() ?? '' };
+    }),
+  );
+}
+
+/** The values of every record of a dead-letter topic (read_committed). */
+export async function valuesIn(env: TestEnv, topic: string): Promise<string[]> {
+  return (await readTopic(testConnection(env), topic)).map((m) => m.value?.toString() ?? '');
 }

@@ -1,20 +1,10 @@
-import { existsSync } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
-import { WikiMonitorError } from '@wikimonitor/service-kit';
+import { basename, join, resolve } from 'node:path';
+import { WikiMonitorError, findRepoRoot } from '@wikimonitor/service-kit';
 import { DEFAULT_DATA_DIR } from './config';
 import { type ParsedRecording, parseRecording, recordingFormatOf } from './recording';
 
-/** The workspace root (the directory holding nx.json) above `from`; the working directory if there is none. */
-export function findRepoRoot(from: string = __dirname): string {
-  let dir = resolve(from);
-  for (;;) {
-    if (existsSync(join(dir, 'nx.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) return process.cwd();
-    dir = parent;
-  }
-}
+export { findRepoRoot };
 
 /**
  * The recording files to load, in serving order: sorted by file name (then path). `paths` are files or

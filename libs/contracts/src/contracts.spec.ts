@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import avro from 'avsc';
-import { WikiChangeEnrichedSchema, WikiChangeSchema } from './index';
+import { BlueskyEventSchema, WikiChangeEnrichedSchema, WikiChangeSchema } from './index';
 
 const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 
@@ -17,6 +17,7 @@ describe('generated Avro contracts', () => {
       expect(() => avro.Type.forSchema(JSON.parse(readFileSync(join(REPO_ROOT, 'schemas', f), 'utf8')))).not.toThrow();
     }
     expect(WikiChangeSchema).toEqual(JSON.parse(readFileSync(join(REPO_ROOT, 'schemas/wiki-change.avsc'), 'utf8')));
+    expect(BlueskyEventSchema).toEqual(JSON.parse(readFileSync(join(REPO_ROOT, 'schemas/bluesky-event.avsc'), 'utf8')));
   });
 
   it('the enriched schema should carry wiki-change.avsc unchanged as its change field', () => {

@@ -8,3 +8,4 @@ export * from './lag';
 export * from './analytics';
 export * from './enrichment';
 export * from './random';
+export * from './bluesky';

@@ -16,6 +16,7 @@ export const ErrorCodes = [
   'NOT_JSON',
   'SSE_HTTP_ERROR',
   'SSE_NETWORK_ERROR',
+  'JETSTREAM_REFUSED',
   'DB_FAILED',
   'DB_SCHEMA_TOO_NEW',
   'TIMEOUT',

@@ -12,3 +12,4 @@ export * from './entry';
 export * from './http-service';
 export * from './command-line';
 export * from './suggest';
+export * from './repo-root';

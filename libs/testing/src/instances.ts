@@ -24,7 +24,7 @@ export interface InstanceSettings {
 }
 
 /** Per app (the local sources have none), the identity settings and the fixed settings every chaos instance gets. */
-export const INSTANCE_SETTINGS: Readonly<Record<Exclude<AppName, 'sse-source' | 'action-api-source'>, InstanceSettings>> = {
+export const INSTANCE_SETTINGS: Readonly<Record<Exclude<AppName, 'sse-source' | 'action-api-source' | 'jetstream-source'>, InstanceSettings>> = {
   producer: { env: {}, identity: ['PRODUCER_TRANSACTIONAL_ID'], singleton: true },
   'filter-router': {
     env: { CONSUMER_SESSION_TIMEOUT_MS: String(INSTANCE_SESSION_TIMEOUT_MS) },

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { REPO_ROOT } from './recorded';
 import { waitFor } from './names';
 
-export const APP_NAMES = ['sse-source', 'producer', 'filter-router', 'aggregator', 'dedup-persister', 'lag-monitor', 'action-api-source', 'enricher'] as const;
+export const APP_NAMES = ['sse-source', 'producer', 'filter-router', 'aggregator', 'dedup-persister', 'lag-monitor', 'action-api-source', 'enricher', 'jetstream-source'] as const;
 export type AppName = (typeof APP_NAMES)[number];
 
 /** What a process runs: a TypeScript entry point (through tsx, with the workspace's path aliases) or a built app. */
