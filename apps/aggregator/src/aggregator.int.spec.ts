@@ -1,3 +1,4 @@
+import { jetstreamEventOrThrow } from '@wikimonitor/domain';
 import type { BlueskyEvent, WikiAggregate, WikiAlert, WikiChange } from '@wikimonitor/contracts';
 import { BlueskyEventSchema, WikiAggregateSchema, WikiAlertSchema, WikiChangeSchema } from '@wikimonitor/contracts';
 import { type AggregatableChange, DEFAULT_SPIKE_CONFIG, blueskyAggregatable, blueskySubject, encodeWikiState, normalizeRecentChange, reduceChanges } from '@wikimonitor/domain';
@@ -394,7 +395,7 @@ describe('aggregator STREAM=bluesky on the real broker', () => {
   // The real Jetstream recordings in file-name order, each file in its relay order (not time order):
   // the 2026-07 capture comes before the 2026-05 one, so that one's likes, posts and follows are
   // late (their subjects' watermarks have moved on), and the late path is exercised with real records.
-  const events: BlueskyEvent[] = recordedBlueskyEvents('recorded');
+  const events: BlueskyEvent[] = recordedBlueskyEvents(jetstreamEventOrThrow, 'recorded');
   // The same independent recount as for the wikis, over subjects (`<collection>:<operation>`, identity, account).
   const expected = recount(events.map(blueskyAggregatable), REPLAY_WINDOW_MS, REPLAY_LATENESS_MS, 5);
 

@@ -1,3 +1,4 @@
+import { jetstreamEventOrThrow } from '@wikimonitor/domain';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type BlueskyEvent, BlueskyEventSchema, type WikiAggregate, type WikiAlert, type WikiChange, WikiAggregateSchema, WikiAlertSchema, WikiChangeSchema } from '@wikimonitor/contracts';
@@ -110,7 +111,7 @@ describe('analytics page in a real headless Chromium', () => {
     };
     await feed(changes, windows, [alert]);
     // The Bluesky recordings, moved into the last half hour (5 s apart, in their recorded order).
-    const bsky: BlueskyEvent[] = recordedBlueskyEvents().map((e, i) => ({ ...e, event_time: now - 30 * MINUTE + i * 5_000 }));
+    const bsky: BlueskyEvent[] = recordedBlueskyEvents(jetstreamEventOrThrow).map((e, i) => ({ ...e, event_time: now - 30 * MINUTE + i * 5_000 }));
     const bskyIds = new Set(bsky.map((e) => e.id));
     await produceAvro({ connection, registryUrl: env.registryUrl, topic: topics.bsky, schema: BlueskyEventSchema, records: bsky, key: (e) => e.did, log });
     const group = `${prefix}.group`;

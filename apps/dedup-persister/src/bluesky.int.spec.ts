@@ -1,3 +1,4 @@
+import { jetstreamEventOrThrow } from '@wikimonitor/domain';
 import { type BlueskyEvent, BlueskyEventSchema } from '@wikimonitor/contracts';
 import { blueskySubject } from '@wikimonitor/domain';
 import { createLogger } from '@wikimonitor/service-kit';
@@ -9,7 +10,7 @@ import { createTestDatabase, createTopics, produceAvro, storedOffsetsTotal } fro
 
 const log = createLogger('test', 'silent');
 // The real Jetstream recordings (186 lines; the 2024-format file repeats some events under one id).
-const recorded: BlueskyEvent[] = recordedBlueskyEvents();
+const recorded: BlueskyEvent[] = recordedBlueskyEvents(jetstreamEventOrThrow);
 const unique = new Map(recorded.map((e) => [e.id, e]));
 
 describe('dedup-persister BLUESKY_TOPICS (Kafka + Schema Registry + PostgreSQL)', () => {

@@ -1,3 +1,4 @@
+import { jetstreamEventOrThrow } from '@wikimonitor/domain';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { caughtUp, createOutputTopics, deleteTopicsWithPrefix, testAppConfig, wa
 const log = createLogger('test', 'silent');
 // The real recordings (current and 2024 format; identity and account events; the early-format file
 // repeats some events: a re-delivered event is routed again, it is the persister that dedups).
-const events: BlueskyEvent[] = recordedBlueskyEvents();
+const events: BlueskyEvent[] = recordedBlueskyEvents(jetstreamEventOrThrow);
 
 describe('filter-router STREAM=bluesky on the real broker', () => {
   const prefix = uniqueName('it.fr.bsky');

@@ -1,3 +1,4 @@
+import { jetstreamEventOrThrow } from '@wikimonitor/domain';
 import { type Browser, chromium } from 'playwright-core';
 import { type BlueskyEvent, BlueskyEventSchema } from '@wikimonitor/contracts';
 import { createAvroCodec, createRegistryClient } from '@wikimonitor/schemas';
@@ -16,7 +17,7 @@ describe('dashboard Streams section (Bluesky) in a real headless Chromium', () =
     const prefix = uniqueName('it.lm.bsky');
     // The test's own Bluesky topic prefix stands in for bsky. (STREAMS is configuration).
     const raw = `${prefix}.bsky.raw.events`;
-    const events = recordedBlueskyEvents();
+    const events = recordedBlueskyEvents(jetstreamEventOrThrow);
     const codec = createAvroCodec<BlueskyEvent>({ client: createRegistryClient({ url: env.registryUrl }), topic: raw, schema: BlueskyEventSchema });
     await codec.init();
     await produceBlueskyEvents({ connection: conn, codec: codec, topic: raw, partitions: 2, events, log });

@@ -1,6 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BlueskyEvent, BlueskyOperation } from '@wikimonitor/contracts';
+import type { BlueskyEvent } from '@wikimonitor/contracts';
 import { type KafkaConnection, createAdmin, createProducer, ensureTopics } from '@wikimonitor/kafka';
 import type { Logger } from '@wikimonitor/service-kit';
 import { recordingsDir } from './recorded';
@@ -21,59 +21,15 @@ export function loadBlueskyRecordings(dir = join(recordingsDir(), 'bluesky-jetst
   return out;
 }
 
-type Obj = Record<string, unknown>;
-const obj = (v: unknown): Obj | null => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : null);
-const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-
 /**
- * TEST SUPPORT ONLY, until the producer's normalizeJetstreamEvent (libs/domain/src/bluesky/, issue 19's
- * source half) is merged: a minimal Jetstream JSON -> BlueskyEvent conversion following
- * schemas/bluesky-event.avsc, so the downstream apps' tests can feed bsky.raw.events records made
- * from the real recordings. record_json is re-serialized here (the real normalizer keeps the bytes).
- * Replace its uses with the real normalizer at merge.
- */
-export function blueskyEventForTests(json: Obj, receivedTime = Date.UTC(2026, 11, 1)): BlueskyEvent {
-  const did = String(json['did']);
-  const timeUs = Number(json['time_us']);
-  const early = 'type' in json && !('kind' in json);
-  const kind = early ? ({ com: 'commit', id: 'identity', acc: 'account' } as const)[String(json['type']) as 'com' | 'id' | 'acc'] : (json['kind'] as BlueskyEvent['kind']);
-  const body = obj(json[kind]) ?? obj(json['payload']) ?? {};
-  const base = { did, time_us: timeUs, event_time: Math.floor(timeUs / 1000), received_time: receivedTime, kind, early_format: early, commit: null, identity: null, account: null };
-  if (kind === 'identity') return { ...base, id: `${did}#identity#${body['seq']}`, identity: { handle: str(body['handle']), seq: Number(body['seq']), time: String(body['time']) } };
-  if (kind === 'account') return { ...base, id: `${did}#account#${body['seq']}`, account: { active: body['active'] === true, status: str(body['status']), seq: Number(body['seq']), time: String(body['time']) } };
-  const op = (str(body['operation']) ?? ({ c: 'create', u: 'update', d: 'delete' } as Record<string, string>)[String(body['type'])]) as BlueskyOperation;
-  const collection = String(body['collection']);
-  const rkey = String(body['rkey']);
-  const rev = String(body['rev']);
-  const record = obj(body['record']);
-  const embed = obj(record?.['embed']);
-  const reply = obj(record?.['reply']);
-  const post =
-    collection === 'app.bsky.feed.post' && record
-      ? {
-          text: str(record['text']) ?? '',
-          langs: Array.isArray(record['langs']) ? record['langs'].filter((l): l is string => typeof l === 'string') : [],
-          created_at: str(record['createdAt']),
-          reply_root_uri: str(obj(reply?.['root'])?.['uri']),
-          reply_parent_uri: str(obj(reply?.['parent'])?.['uri']),
-          quote_uri: str(obj(embed?.['record'])?.['uri']) ?? str(obj(obj(embed?.['record'])?.['record'])?.['uri']),
-        }
-      : null;
-  return {
-    ...base,
-    id: `at://${did}/${collection}/${rkey}#${rev}`,
-    commit: { rev, operation: op, collection, rkey, cid: str(body['cid']), record_json: record ? JSON.stringify(record) : null, post },
-  };
-}
-
-/**
- * The recordings as BlueskyEvent records (test-only conversion above). `recorded`: files in name
+ * The recordings as BlueskyEvent records, normalized by `toEvent`: the producer's normalizer
+ * (libs/domain jetstreamEventOrThrow; passed in because libs/domain's tests use this library). `recorded`: files in name
  * order; `oldest-file-first`: files ordered by their earliest event (a replay in time order), each
  * file keeping its recorded (relay, not time) order.
  */
-export function recordedBlueskyEvents(order: 'recorded' | 'oldest-file-first' = 'recorded'): BlueskyEvent[] {
+export function recordedBlueskyEvents(toEvent: (text: string) => BlueskyEvent, order: 'recorded' | 'oldest-file-first' = 'recorded'): BlueskyEvent[] {
   const byFile = new Map<string, BlueskyEvent[]>();
-  for (const r of loadBlueskyRecordings()) byFile.set(r.file, [...(byFile.get(r.file) ?? []), blueskyEventForTests(r.json)]);
+  for (const r of loadBlueskyRecordings()) byFile.set(r.file, [...(byFile.get(r.file) ?? []), toEvent(r.text)]);
   const files = [...byFile.values()];
   if (order === 'oldest-file-first') files.sort((a, b) => Math.min(...a.map((e) => e.event_time)) - Math.min(...b.map((e) => e.event_time)));
   return files.flat();

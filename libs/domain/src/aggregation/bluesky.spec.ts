@@ -1,9 +1,10 @@
+import { jetstreamEventOrThrow } from '../bluesky/normalize';
 import { recordedBlueskyEvents } from '@wikimonitor/testing';
 import { blueskyAggregatable } from './bluesky';
 import { DEFAULT_SPIKE_CONFIG } from './spike';
 import { reduceChanges } from './window';
 
-const events = recordedBlueskyEvents();
+const events = recordedBlueskyEvents(jetstreamEventOrThrow);
 
 describe('blueskyAggregatable', () => {
   it('should window by subject, count the operation as the type, the DID as editor and page, with no bots and no sizes', () => {

@@ -132,6 +132,13 @@ function commitOf(body: Obj | null, early: boolean, text: string, bodyKey: strin
   return { rev, operation, collection, rkey, cid: nonEmpty(body.cid), record_json: recordJson, post };
 }
 
+/** A Jetstream message known to be valid (the recordings, tests) as the producer writes it; throws with the reason otherwise. */
+export function jetstreamEventOrThrow(text: string, receivedTime = Date.UTC(2026, 11, 1)): BlueskyEvent {
+  const n = normalizeJetstreamEvent(text, { receivedTime });
+  if (n.kind !== 'event') throw new Error(`Jetstream message did not normalize (${n.code}: ${n.reason})`);
+  return n.event;
+}
+
 function invalid(code: JetstreamInvalidCode, reason: string, id: string | null = null, did: string | null = null, timeUs: number | null = null): JetstreamNormalizeResult {
   return { kind: 'invalid', code, reason, id, did, timeUs };
 }

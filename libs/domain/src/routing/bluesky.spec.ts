@@ -1,8 +1,9 @@
+import { jetstreamEventOrThrow } from '../bluesky/normalize';
 import type { BlueskyEvent } from '@wikimonitor/contracts';
 import { recordedBlueskyEvents } from '@wikimonitor/testing';
 import { blueskySubject, parseBlueskyRoutingRules, routeBlueskyEvent } from './bluesky';
 
-const events = recordedBlueskyEvents();
+const events = recordedBlueskyEvents(jetstreamEventOrThrow);
 const rules = (routes: unknown[]) => {
   const r = parseBlueskyRoutingRules({ version: 1, routes });
   if (!r.ok) throw new Error(r.problems.join('\n'));
