@@ -51,7 +51,7 @@ export async function wikimediaReachable() {
  * settings, the producer on `sseUrl`, the local source looping the recordings at `rate`, the enricher on
  * `apiUrl` (default the local Action API stand-in).
  * @param {{ name: string, port: number, app?: string, env?: Record<string, string> }} app
- * @param {{ base: Record<string, string>, sseUrl: string, rate: string, apiUrl?: string, bluesky?: boolean }} opts
+ * @param {{ base: Record<string, string>, sseUrl: string, rate: string, apiUrl?: string, bluesky?: boolean, jetstreamUrl?: string }} opts
  * @returns {{ args: string[], env: NodeJS.ProcessEnv }}
  */
 export function appCommand(app, opts) {
@@ -63,19 +63,23 @@ export function appCommand(app, opts) {
   if (app.name === 'dedup-persister' && opts.bluesky) env.BLUESKY_TOPICS = process.env.BLUESKY_TOPICS ?? 'bsky.events.all';
   if (app.name === 'sse-source') args.push('--port', String(app.port), '--host', '127.0.0.1', '--rate', opts.rate, '--loop');
   if (app.name === 'producer') env.SSE_URL = opts.sseUrl;
+  if (app.name === 'producer-bsky') env.JETSTREAM_URL = process.env.JETSTREAM_URL ?? opts.jetstreamUrl ?? localJetstreamUrl();
+  // The recordings looped (2,000 passes, fresh revs and seqs each: hours at the pipeline's rate).
+  if (app.name === 'jetstream-source') args.push('--port', String(app.port), '--host', '127.0.0.1', '--rate', opts.rate, '--loop-count', '2000');
   if (app.name === 'action-api-source') args.push('--port', String(app.port), '--host', '127.0.0.1');
   if (app.name === 'enricher') env.API_URL = opts.apiUrl ?? localApiUrl();
   return { args, env };
 }
 
 /**
- * MERGE SWITCH (issue 19, Bluesky as a second firehose). The downstream instances below are ready;
- * the source half (apps/jetstream-source, the producer's Jetstream mode: branch bsky-source) is
- * not merged yet. Once it is: set this to true, check producer-bsky's env against the producer's
- * Jetstream configuration names, and jetstream-source's command line in appCommand. Then
- * `pipeline up` runs both streams by default (`--bluesky false` leaves Bluesky out).
+ * The Bluesky stream runs by default (issue 19): `pipeline up` starts both streams, `--bluesky false`
+ * leaves Bluesky out. Kept as a switch so a build without the Jetstream source can turn it off.
  */
-export const BLUESKY_SOURCE_MERGED = false;
+export const BLUESKY_SOURCE_MERGED = true;
+
+/** The Bluesky source: the local Jetstream stand-in, or the real Jetstream when the pipeline reads Wikimedia live. */
+export const JETSTREAM_URL = 'wss://jetstream2.us-east.bsky.network/subscribe';
+export const localJetstreamUrl = () => `ws://127.0.0.1:${bskyPort('WM_JETSTREAM_SOURCE_PORT', 8094)}/subscribe`;
 
 /**
  * Ports of the Bluesky instances (the same apps as the Wikimedia ones, a second configuration each).
@@ -90,14 +94,13 @@ const bskyPort = (name, def) => Number(process.env[name] ?? def);
  * @type {Array<{ name: string, app: string, port: number, optional?: boolean, env: Record<string, string> }>}
  */
 export const BLUESKY_INSTANCES = [
-  // TO CONFIRM AT MERGE: the stand-in's name and command line (like sse-source's: --port, --rate, --loop).
   { name: 'jetstream-source', app: 'jetstream-source', port: bskyPort('WM_JETSTREAM_SOURCE_PORT', 8094), optional: true, env: {} },
-  // TO CONFIRM AT MERGE: the producer's Jetstream-mode variables (names below are placeholders).
+  // The producer in Jetstream mode (apps/producer SOURCE=jetstream: records to BSKY_OUTPUT_TOPIC, default bsky.raw.events).
   {
     name: 'producer-bsky',
     app: 'producer',
     port: bskyPort('WM_PRODUCER_BSKY_PORT', 8111),
-    env: { SOURCE: 'jetstream', JETSTREAM_URL: `ws://127.0.0.1:${bskyPort('WM_JETSTREAM_SOURCE_PORT', 8094)}/subscribe`, OUTPUT_TOPIC: 'bsky.raw.events', CHECKPOINT_KEY: 'jetstream', PRODUCER_TRANSACTIONAL_ID: 'producer-bsky' },
+    env: { SOURCE: 'jetstream', CHECKPOINT_KEY: 'jetstream', PRODUCER_TRANSACTIONAL_ID: 'producer-bsky' },
   },
   { name: 'filter-router-bsky', app: 'filter-router', port: bskyPort('WM_FILTER_ROUTER_BSKY_PORT', 8112), env: { STREAM: 'bluesky' } },
   { name: 'aggregator-bsky', app: 'aggregator', port: bskyPort('WM_AGGREGATOR_BSKY_PORT', 8113), env: { STREAM: 'bluesky' } },

@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCommandLine, usageError } from '../lib/cli.mjs';
-import { APPS, BLUESKY_INSTANCES, BLUESKY_SOURCE_MERGED, LOCAL_SOURCES, ROOT, SOURCES, WIKIMEDIA_API_URL, WIKIMEDIA_URL, appCommand, localApiUrl, localSourceUrl, stackEnv, wikimediaReachable } from './apps.mjs';
+import { APPS, BLUESKY_INSTANCES, BLUESKY_SOURCE_MERGED, JETSTREAM_URL, LOCAL_SOURCES, ROOT, SOURCES, WIKIMEDIA_API_URL, WIKIMEDIA_URL, appCommand, localApiUrl, localJetstreamUrl, localSourceUrl, stackEnv, wikimediaReachable } from './apps.mjs';
 
 const STACK_DIR = process.env.WM_STACK_DIR ?? join(ROOT, '.stack');
 const RUN = join(STACK_DIR, 'run', 'apps');
@@ -97,16 +97,16 @@ async function up() {
 
   const bluesky = cli.values.bluesky === 'true';
   if (bluesky && !BLUESKY_SOURCE_MERGED) log('--bluesky true: the Jetstream source half is not merged (tools/pipeline/apps.mjs BLUESKY_SOURCE_MERGED): jetstream-source and producer-bsky are left out, the downstream instances wait for bsky.raw.events');
-  log(bluesky ? 'streams: Wikimedia and Bluesky' : 'streams: Wikimedia');
+  log(bluesky ? `streams: Wikimedia and Bluesky (${useWikimedia ? 'live Jetstream' : `local Jetstream stand-in replaying data/recordings/bluesky-jetstream at ${cli.values.rate} events/s`})` : 'streams: Wikimedia');
   for (const app of bluesky ? ALL : APPS) {
-    if (LOCAL_SOURCES.includes(app.name) && useWikimedia) continue;
+    if ((LOCAL_SOURCES.includes(app.name) || app.name === 'jetstream-source') && useWikimedia) continue;
     if (!BLUESKY_SOURCE_MERGED && ['jetstream-source', 'producer-bsky'].includes(app.name)) continue;
     const pid = readPid(app.name);
     if (pid && alive(pid)) {
       log(`${app.name}: already running (pid ${pid})`);
       continue;
     }
-    const { args, env } = appCommand(app, { base, sseUrl, rate: cli.values.rate, apiUrl: useWikimedia ? WIKIMEDIA_API_URL : localApiUrl(), bluesky });
+    const { args, env } = appCommand(app, { base, sseUrl, rate: cli.values.rate, apiUrl: useWikimedia ? WIKIMEDIA_API_URL : localApiUrl(), bluesky, jetstreamUrl: useWikimedia ? JETSTREAM_URL : localJetstreamUrl() });
     const out = openSync(join(LOGS, `${app.name}.log`), 'a');
     // Under a supervisor that restarts the app when it exits by itself (see supervise.mjs).
     const child = spawn(process.execPath, [join(ROOT, 'tools', 'pipeline', 'supervise.mjs'), app.name, ...args], { cwd: ROOT, env, detached: true, stdio: ['ignore', out, out] });
@@ -156,6 +156,7 @@ async function status() {
     'producer-bsky': 'producer_events_published_total',
     'filter-router-bsky': 'filter_router_records_consumed_total',
     'aggregator-bsky': 'aggregator_windows_closed_total',
+    'jetstream-source': 'jetstream_source_stats{figure="sent"',
   };
   let allOk = true;
   for (const app of ALL) {
@@ -171,7 +172,8 @@ async function status() {
         .split('\n')
         .filter((l) => l.startsWith(counters[app.name]))
         .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
-      counter = `${counters[app.name]}=${total}`;
+      const name = counters[app.name] ?? '';
+      counter = `${name.includes('{') ? `${name}}` : name}=${total}`;
     }
     allOk &&= Boolean(live);
     rows.push([app.name, running ? String(pid) : '-', String(app.port), live ? 'yes' : 'NO', ready ? 'yes' : 'no', counter]);
