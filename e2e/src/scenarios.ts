@@ -451,9 +451,10 @@ const notThePipeline = async () => {
 };
 
 /**
- * Bluesky Jetstream (issue 19): the producer with SOURCE=jetstream against apps/jetstream-source. Each
- * checks bsky.raw.events (every distinct event of the stand-in's log exactly once, keyed by did) and the
- * DLQ (exactly its malformed frames, once each); the downstream apps on Bluesky are not part of them.
+ * Bluesky Jetstream (issue 19): the producer with SOURCE=jetstream against apps/jetstream-source, and the
+ * downstream apps on Bluesky. Each checks bsky.raw.events (every distinct event of the stand-in's log
+ * exactly once, keyed by did), the DLQ (exactly its malformed frames, once each), every routed topic,
+ * bsky_events and the windows against the recount (src/bluesky.ts).
  */
 const BLUESKY_SCENARIOS: Scenario[] = [
   {
