@@ -39,7 +39,8 @@ End to end: all five apps and the local SSE source on the local stack, as real p
   --burst-factor N   rate factor of the burst phase (default 10)
   --latency-runs N   latency runs (default 3; --quick 1)
   --quick            a short run
-  --no-what-if       skip the latency what-if phase`,
+  --no-what-if       skip the latency what-if phase
+  --write-method M   dedup-persister WRITE_METHOD (copy, stage, insert; default the app's: stage)`,
   {
     events: { type: 'string', int: { min: 1 } },
     backlog: { type: 'string', int: { min: 1 } },
@@ -48,6 +49,7 @@ End to end: all five apps and the local SSE source on the local stack, as real p
     'latency-runs': { type: 'string', int: { min: 1 } },
     quick: { type: 'boolean' },
     'no-what-if': { type: 'boolean' },
+    'write-method': { type: 'string' },
   },
 );
 const QUICK = ARGS.quick;
@@ -122,7 +124,7 @@ async function setupRun(env: Record<string, string>, label: string, sourceArgs: 
     aggregator: { windowMs: 60_000, latenessMs: 30_000, idleCloseMs: 120_000 },
     lagMonitor: { cycleMs: 1_000, windowCycles: 10 },
     // The deployment's heap caps (deploy/): V8 otherwise lets garbage pile up far past the live set.
-    extraEnv: Object.fromEntries(APPS.map((a) => [a, { NODE_OPTIONS: '--max-old-space-size=256' }])),
+    extraEnv: Object.fromEntries(APPS.map((a) => [a, { NODE_OPTIONS: '--max-old-space-size=256', ...(a === 'dedup-persister' && ARGS['write-method'] ? { WRITE_METHOD: ARGS['write-method'] } : {}) }])),
     workDir,
     logDir: join(ROOT, 'tmp', 'bench-logs'),
     log: progress,
