@@ -499,13 +499,13 @@ ${table([
       : []),
   ])}
 
-The burst tail depends on the dedup-persister's duplicate probe (\`SELECT id FROM wiki_changes WHERE id = ANY($1)\`,
-\`WRITE_METHOD=copy\`): it is planned on the table's statistics, and while a fresh table grows, autovacuum's ANALYZE
-lags behind. With stale statistics the probe can run as a sequential scan, and a 2,000-record batch then takes over
-a second, until the next ANALYZE; observed with \`pg_stat_activity\` in an earlier run of this benchmark (the probe active
-almost all the time, fast again right after \`autovacuum: VACUUM ANALYZE public.wiki_changes\`), where the burst p99 was
-4.7 s (and 26 s with \`--quick\`). Whether a run hits it depends on when autovacuum runs, hence several runs and the
-what-if with fresh statistics.
+The persister's write method: ${ARGS['write-method'] ?? 'stage (the default)'}. With \`WRITE_METHOD=copy\` the burst tail
+depended on its duplicate probe (\`SELECT id FROM wiki_changes WHERE id = ANY($1)\`), planned on the table's
+statistics: while a fresh table grows, autovacuum's ANALYZE lags behind, the probe can run as a sequential scan, and a
+2,000-record batch then took over a second until the next ANALYZE (burst p99 4.7-7.7 s in earlier runs, 0.68 s with
+ANALYZE every 5 s). The default \`stage\` has no such plan: the insert itself deduplicates against the primary key
+(apps/dedup-persister README; \`store.int.spec.ts\` shows both plans). The what-if phase (ANALYZE every 5 s) shows
+whether statistics still matter; \`--write-method copy\` runs the old path for comparison.
 
 ## Where the two cores went (full-speed phase)
 
