@@ -356,7 +356,7 @@ export async function runBlueskyScenario(scenario: Scenario & { bluesky: Bluesky
     await source.stop().catch(() => undefined);
     if (!opts.keep) {
       await dropDatabase(opts.stack.databaseUrl, database).catch(() => undefined);
-      await deleteTopics(opts.stack, { prefix } as Parameters<typeof deleteTopics>[1]).catch(() => undefined);
+      await deleteTopics(opts.stack, { prefix }).catch(() => undefined);
     }
   }
   result.passed = failures.length === 0;

@@ -136,7 +136,7 @@ export async function provisionTopics(target: KafkaTarget, names: RunNames): Pro
   }
 }
 
-export async function deleteTopics(target: KafkaTarget, names: RunNames): Promise<void> {
+export async function deleteTopics(target: KafkaTarget, names: Pick<RunNames, 'prefix'>): Promise<void> {
   const admin = await createAdmin(connection(target));
   try {
     const existing = new Set(await admin.listTopics());

@@ -5,11 +5,14 @@ import {
   type PartitionPartials,
   type WikiState,
   type WindowConfig,
+  type WindowJson,
   closeIdlePartition,
   emptyMergeState,
   emptyPartitionPartials,
   reduceMerge,
   reducePartitionChanges,
+  windowFromJson,
+  windowToJson,
 } from '@wikimonitor/domain';
 import { type Headers, type Message, type OutgoingRecord, type StateChangelog, type Step, type StepRecord, type Tick, deadLetterFrom, headersFromMessage } from '@wikimonitor/kafka';
 import { type Tracer, context, injectTraceHeaders, startBatchProcessSpan, trace } from '@wikimonitor/telemetry';
@@ -27,13 +30,6 @@ import { type AggregateStepDeps, type AggregateSummary, decodeChanges, emptySumm
 const FORMAT = 1;
 /** Changelog key of a partition's clock (stage 1) or of the merge's progress (stage 2): no wiki database name has a '#' (and a NUL would not survive the client's C-string keys). */
 const META_KEY = '#meta';
-
-interface WindowJson extends Omit<OpenWindow, 'editors' | 'pages'> {
-  editors: Array<[string, number]>;
-  pages: Array<[string, number]>;
-}
-const windowToJson = (w: OpenWindow): WindowJson => ({ ...w, editors: [...w.editors], pages: [...w.pages] });
-const windowFromJson = (w: WindowJson): OpenWindow => ({ ...w, byType: { ...w.byType }, editors: new Map(w.editors), pages: new Map(w.pages) });
 
 /** A record of the partials topic. */
 type PartialsRecord =

@@ -4,7 +4,8 @@ import type { OpenWindow, WikiState } from './window';
 /** Changelog format version; a reader refuses versions it does not know rather than guess. */
 export const WIKI_STATE_VERSION = 1;
 
-interface WindowJson {
+/** An open window as JSON (Maps as entry lists): the changelogs' format. */
+export interface WindowJson {
   start: number;
   total: number;
   byType: Record<ChangeType, number>;
@@ -28,6 +29,9 @@ interface WikiStateJson {
   windows: WindowJson[];
 }
 
+export const windowToJson = (w: OpenWindow): WindowJson => ({ ...w, editors: [...w.editors], pages: [...w.pages] });
+export const windowFromJson = (w: WindowJson): OpenWindow => ({ ...w, byType: { ...w.byType }, editors: new Map(w.editors), pages: new Map(w.pages) });
+
 /** Serializes a wiki's window state for the changelog (JSON; Maps become entry lists). */
 export function encodeWikiState(s: WikiState): string {
   const json: WikiStateJson = {
@@ -37,7 +41,7 @@ export function encodeWikiState(s: WikiState): string {
     closedUpTo: s.closedUpTo,
     lastScoredEnd: s.lastScoredEnd,
     spike: s.spike,
-    windows: s.windows.map((w) => ({ ...w, editors: [...w.editors], pages: [...w.pages] })),
+    windows: s.windows.map(windowToJson),
   };
   return JSON.stringify(json);
 }
@@ -59,6 +63,6 @@ export function decodeWikiState(text: string): WikiState {
   }
   if (json?.v !== WIKI_STATE_VERSION) throw new WikiStateFormatError(`unsupported wiki state version ${JSON.stringify(json?.v)}`);
   if (typeof json.wiki !== 'string' || !Array.isArray(json.windows) || typeof json.spike !== 'object') throw new WikiStateFormatError('wiki state lacks wiki, windows or spike');
-  const windows: OpenWindow[] = json.windows.map((w) => ({ ...w, byType: { ...w.byType }, editors: new Map(w.editors), pages: new Map(w.pages) }));
+  const windows: OpenWindow[] = json.windows.map(windowFromJson);
   return { wiki: json.wiki, maxEventTime: json.maxEventTime, closedUpTo: json.closedUpTo, lastScoredEnd: json.lastScoredEnd, spike: { ...json.spike }, windows };
 }

@@ -202,7 +202,7 @@ function completeUpTo(sources: number, progress: ReadonlyMap<number, number | nu
 /** Stage 2: merges partials and progress records, in log order (the input state is never modified). */
 export function reduceMerge(state: MergeState, inputs: ReadonlyArray<MergeInput>, cfg: WindowConfig, now: number): MergeResult {
   let sources = state.sources;
-  const progress = new Map(state.progress);
+  let progress = state.progress as Map<number, number | null>;
   const pending = new Map(state.pending);
   const clonedWikis = new Set<string>();
   const wikis = new Map(state.wikis);
@@ -235,6 +235,8 @@ export function reduceMerge(state: MergeState, inputs: ReadonlyArray<MergeInput>
   inputs.forEach((input, index) => {
     if (input.kind === 'progress') {
       if (input.sources > sources) sources = input.sources;
+      // A new map only when progress arrives: an unchanged map is not written to the changelog again.
+      if (progress === state.progress) progress = new Map(state.progress);
       progress.set(input.sourcePartition, input.closedUpTo);
       const complete = completeUpTo(sources, progress);
       if (complete !== null && (frontier === null || complete > frontier)) emitUpTo(complete);
